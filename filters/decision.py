@@ -1,0 +1,61 @@
+"""What the network filters decided about one request, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of `Engine.check`.
+
+    `filter` is the blocking rule that matched (kept even when an exception overrode it, so that
+    `dejunk.explain` can show both); `exception` is the `@@` rule that overrode it.
+    """
+
+    blocked: bool
+    filter: str | None = None
+    list: str | None = None
+    line: int | None = None
+    exception: str | None = None
+    exception_list: str | None = None
+    exception_line: int | None = None
+    important: bool = False
+    redirect: str | None = None
+    removeparam_url: str | None = None
+    csp: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def rule_location(self) -> str:
+        """`list:line` of the deciding rule, or '' when no rule matched."""
+        if self.filter is None:
+            return ""
+        return f"{self.list}:{self.line}" if self.line is not None else str(self.list)
+
+    def describe(self) -> str:
+        """The decision in plain words, naming the rule and where it comes from."""
+        parts = []
+        if self.blocked:
+            verb = "redirected to " + self.redirect if self.redirect else "blocked"
+            parts.append(f"{verb} by {self.filter} ({self.rule_location})")
+            if self.important:
+                parts.append("($important: exceptions do not apply)")
+        elif self.exception:
+            where = f"{self.exception_list}:{self.exception_line}" if self.exception_line is not None else self.exception_list
+            if self.filter:
+                parts.append(f"allowed: {self.filter} ({self.rule_location}) overridden by {self.exception} ({where})")
+            else:
+                parts.append(f"allowed by {self.exception} ({where})")
+        else:
+            parts.append("allowed: no rule matched")
+        if self.removeparam_url:
+            parts.append(f"parameters removed: {self.removeparam_url}")
+        if self.csp:
+            parts.append(f"CSP added: {self.csp}")
+        return " ".join(parts)
+
+
+ALLOWED = Decision(blocked=False)

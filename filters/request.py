@@ -1,0 +1,255 @@
+"""The request model, built from plain strings: URL parts, resource type, source page, party.
+
+No mitmproxy imports here: the addon reads headers off a flow and hands them over as strings.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import posixpath
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from publicsuffixlist import PublicSuffixList
+
+# Resource types as filter options name them (`$script`, `$xmlhttprequest`, ...).
+RESOURCE_TYPES = (
+    "document",
+    "subdocument",
+    "script",
+    "image",
+    "stylesheet",
+    "object",
+    "xmlhttprequest",
+    "ping",
+    "media",
+    "font",
+    "websocket",
+    "other",
+    "popup",
+)
+
+# Aliases accepted wherever a type is given by name (CLI, corpus files, filter options).
+TYPE_ALIASES = {
+    "xhr": "xmlhttprequest",
+    "fetch": "xmlhttprequest",
+    "frame": "subdocument",
+    "sub_frame": "subdocument",
+    "iframe": "subdocument",
+    "main_frame": "document",
+    "doc": "document",
+    "css": "stylesheet",
+    "js": "script",
+    "img": "image",
+    "beacon": "ping",
+    "csp_report": "other",
+    "object_subrequest": "object",
+}
+
+# Sec-Fetch-Dest values (Fetch Metadata) to resource types.
+_FETCH_DEST = {
+    "document": "document",
+    "iframe": "subdocument",
+    "frame": "subdocument",
+    "fencedframe": "subdocument",
+    "script": "script",
+    "worker": "script",
+    "sharedworker": "script",
+    "serviceworker": "script",
+    "audioworklet": "script",
+    "paintworklet": "script",
+    "xslt": "script",
+    "style": "stylesheet",
+    "image": "image",
+    "font": "font",
+    "audio": "media",
+    "video": "media",
+    "track": "media",
+    "object": "object",
+    "embed": "object",
+    "empty": "xmlhttprequest",
+    "websocket": "websocket",
+    "report": "ping",
+    "manifest": "other",
+}
+
+_EXTENSION_TYPES = {
+    **dict.fromkeys(("js", "mjs", "cjs"), "script"),
+    **dict.fromkeys(("css",), "stylesheet"),
+    **dict.fromkeys(
+        ("png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "apng", "jfif", "tif", "tiff"),
+        "image",
+    ),
+    **dict.fromkeys(("woff", "woff2", "ttf", "otf", "eot"), "font"),
+    **dict.fromkeys(
+        ("mp4", "webm", "mp3", "ogg", "oga", "ogv", "m4a", "m4v", "wav", "flac", "aac", "m3u8", "mpd", "ts", "vtt"),
+        "media",
+    ),
+    **dict.fromkeys(("html", "htm", "xhtml", "shtml", "php", "asp", "aspx", "jsp"), "document"),
+    **dict.fromkeys(("swf",), "object"),
+}
+
+
+def normalize_type(name: str | None) -> str:
+    """A resource type from a name or alias; anything unknown is `other`."""
+    if not name:
+        return "other"
+    name = name.strip().lower()
+    name = TYPE_ALIASES.get(name, name)
+    return name if name in RESOURCE_TYPES else "other"
+
+
+def type_from_headers(
+    url: str,
+    sec_fetch_dest: str | None = None,
+    accept: str | None = None,
+    upgrade: str | None = None,
+) -> str:
+    """Infer a request's resource type: `Sec-Fetch-Dest` first, then `Accept`, then the extension."""
+    if upgrade and upgrade.strip().lower() == "websocket":
+        return "websocket"
+    if sec_fetch_dest:
+        mapped = _FETCH_DEST.get(sec_fetch_dest.strip().lower())
+        if mapped:
+            return mapped
+    if accept:
+        from_accept = _type_from_accept(accept.lower())
+        if from_accept:
+            return from_accept
+    return type_from_extension(url)
+
+
+def _type_from_accept(accept: str) -> str | None:
+    # Browsers send a type-specific Accept for navigations, images and styles; `*/*` says nothing.
+    first = accept.split(",", 1)[0].split(";", 1)[0].strip()
+    if first in ("text/html", "application/xhtml+xml"):
+        return "document"
+    if first.startswith("image/"):
+        return "image"
+    if first == "text/css":
+        return "stylesheet"
+    if first in ("application/javascript", "text/javascript", "application/x-javascript"):
+        return "script"
+    if first.startswith(("video/", "audio/")):
+        return "media"
+    if first.startswith("font/"):
+        return "font"
+    if first in ("application/json", "text/event-stream"):
+        return "xmlhttprequest"
+    return None
+
+
+def type_from_extension(url: str) -> str:
+    """The resource type the URL's file extension suggests, or `other`."""
+    path = urlsplit_safe(url)[2]
+    extension = posixpath.splitext(path)[1][1:].lower()
+    return _EXTENSION_TYPES.get(extension, "other")
+
+
+def source_from_headers(
+    url: str, request_type: str, referer: str | None = None, origin: str | None = None
+) -> str | None:
+    """The page a request belongs to: a document is its own source; others name it in Referer or Origin."""
+    if request_type == "document":
+        return url
+    if referer:
+        return referer
+    if origin and origin != "null":
+        return origin
+    return None
+
+
+def urlsplit_safe(url: str) -> tuple[str, str, str, str, str]:
+    """urlsplit that never raises: malformed URLs (bad ports, brackets) give empty parts."""
+    try:
+        return tuple(urlsplit(url))  # type: ignore[return-value]
+    except ValueError:
+        return ("", "", "", "", "")
+
+
+@functools.lru_cache(maxsize=8192)
+def host_of(url: str) -> str:
+    """The lower-case host of a URL, IDN in ASCII (punycode) form; '' if it has none."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return normalize_host(host)
+
+
+def normalize_host(host: str) -> str:
+    """Lower-case, no trailing dot, IDN labels in punycode, IPv6 without brackets."""
+    host = host.strip().strip("[]").rstrip(".").lower()
+    if host.isascii():
+        return host
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return host
+
+
+_psl = PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=16384)
+def registrable_domain(host: str) -> str:
+    """eTLD+1 of a host (`news.bbc.co.uk` -> `bbc.co.uk`); an IP address or bare suffix is itself."""
+    if not host:
+        return ""
+    if is_ip_address(host):
+        return host
+    return _psl.privatesuffix(host) or host
+
+
+@functools.lru_cache(maxsize=4096)
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def is_third_party(host: str, source_host: str | None) -> bool:
+    """Third party when the registrable domains differ; a request without a known source is third-party."""
+    if not source_host:
+        return True
+    return registrable_domain(host) != registrable_domain(source_host)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request as the filters see it."""
+
+    url: str
+    host: str
+    scheme: str
+    type: str
+    source_url: str | None
+    source_host: str
+    method: str
+    third_party: bool
+
+    @classmethod
+    def from_strings(
+        cls,
+        url: str,
+        source_url: str | None = None,
+        request_type: str | None = "other",
+        method: str = "GET",
+    ) -> Request:
+        """Build a request from its URL, the page URL that made it, and its type name."""
+        scheme = urlsplit_safe(url)[0].lower()
+        host = host_of(url)
+        source_host = host_of(source_url) if source_url else ""
+        return cls(
+            url=url,
+            host=host,
+            scheme=scheme,
+            type=normalize_type(request_type),
+            source_url=source_url or None,
+            source_host=source_host,
+            method=(method or "GET").upper(),
+            third_party=is_third_party(host, source_host),
+        )
