@@ -1,0 +1,152 @@
+"""What a client gets instead of the real thing: blocked-request answers and upstream error pages.
+
+Answers are plain data (status, headers, body); the addon turns them into mitmproxy responses.
+Every page HTML-escapes what it shows: URLs, rules and error messages come from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+# The smallest transparent GIF: 1x1, one transparent palette entry.
+TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+EMPTY_HTML = b"<!DOCTYPE html><html><head><title></title></head><body></body></html>"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A complete HTTP response to send in place of the upstream one."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def dejunk_header(action: str, rule: str | None) -> str:
+    """The `X-Dejunk` header value: the decision and the rule, header-safe."""
+    value = action if not rule else f"{action}; rule={rule}"
+    # Header values cannot carry newlines or non-latin-1 text; rules are ASCII in practice.
+    return value.replace("\r", " ").replace("\n", " ").encode("latin-1", "replace").decode("latin-1")[:500]
+
+
+def blocked_answer(request_type: str, url: str, rule: str | None, location: str | None, action: str = "blocked") -> Answer:
+    """The answer to a blocked request, shaped by what the client asked for."""
+    header = {"X-Dejunk": dejunk_header(action, rule), "Cache-Control": "no-store"}
+    if request_type == "document":
+        body = blocked_page(url, rule, location)
+        return Answer(403, body, {**header, "Content-Type": "text/html; charset=utf-8"})
+    if request_type == "image":
+        return Answer(200, TRANSPARENT_GIF, {**header, "Content-Type": "image/gif"})
+    if request_type == "subdocument":
+        return Answer(200, EMPTY_HTML, {**header, "Content-Type": "text/html; charset=utf-8"})
+    return Answer(403, b"", {**header, "Content-Type": "text/plain"})
+
+
+def image_replacement_headers(rule: str) -> dict[str, str]:
+    """Headers of the 1x1 GIF that replaces an image a policy rejects."""
+    return {
+        "Content-Type": "image/gif",
+        "Content-Length": str(len(TRANSPARENT_GIF)),
+        "Cache-Control": "no-store",
+        "X-Dejunk": dejunk_header("policy image", rule),
+    }
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title>
+<style>
+body{{font:16px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em;color:#222}}
+h1{{font-size:1.6em;margin-bottom:.2em}} code,.url{{font-family:ui-monospace,monospace;word-break:break-all}}
+.box{{background:#f4f4f4;border-left:4px solid {accent};padding:.6em 1em;margin:1em 0}}
+dl{{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}} dt{{color:#666}}
+small{{color:#777}}
+</style></head>
+<body><h1>{title}</h1>
+<p>{lead}</p>
+<div class="box"><dl>{facts}</dl></div>
+<p>{advice}</p>
+<p><small>dejunk · {time}</small></p>
+</body></html>
+"""
+
+
+def _render(title: str, lead: str, facts: list[tuple[str, str]], advice: str, accent: str) -> bytes:
+    # Every value is escaped here, once; callers pass raw text only.
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd class=\"url\">{html.escape(v)}</dd>" for k, v in facts)
+    page = _PAGE.format(
+        title=html.escape(title),
+        lead=html.escape(lead),
+        facts=rows,
+        advice=html.escape(advice),
+        accent=accent,
+        time=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+    return page.encode("utf-8")
+
+
+def blocked_page(url: str, rule: str | None, location: str | None) -> bytes:
+    """The 403 page for a blocked document: the URL, the rule and where the rule comes from."""
+    facts = [("URL", url), ("Rule", rule or "(none)")]
+    if location:
+        facts.append(("From", location))
+    return _render(
+        "Blocked",
+        "dejunk blocked this page because a filter rule matches its address.",
+        facts,
+        "If this page should load, allow the site with the command dejunk.allow HOST "
+        "(or the dejunk_allow option), or add an exception rule (@@...) to one of your lists.",
+        "#c0392b",
+    )
+
+
+def policy_page(url: str, host: str, pattern: str | None) -> bytes:
+    """The 403 page for a host the connect policy rejects."""
+    return _render(
+        "Blocked",
+        f"dejunk does not connect to {host}: the connect policy rejects it.",
+        [("URL", url), ("Host", host), ("Pattern", pattern or "(policy default)")],
+        "Change [policy.connect] in the dejunk config file to allow this host.",
+        "#c0392b",
+    )
+
+
+# What each kind of upstream failure means, in plain words for the error page.
+FAILURE_WORDS = {
+    "dns": ("Server not found", "The name {host} could not be resolved: the server does not exist, or name lookup failed."),
+    "refused": ("Connection refused", "{host} port {port} refused the connection: no server is listening there."),
+    "connect_timeout": ("Connection timed out", "{host} port {port} did not complete a connection (TCP and, for HTTPS, the TLS handshake) within {timeout} seconds."),
+    "response_timeout": ("No response", "{host} port {port} accepted the request but sent no complete response within {timeout} seconds."),
+    "tls": ("Secure connection failed", "The TLS (HTTPS) handshake with {host} port {port} failed."),
+    "reset": ("Connection lost", "The connection to {host} port {port} was closed or reset before the response was complete."),
+    "protocol": ("Bad response", "{host} port {port} sent a response that is not valid HTTP."),
+}
+
+
+def failure_status(kind: str) -> int:
+    """504 for timeouts, 502 for everything else."""
+    return 504 if kind in ("connect_timeout", "response_timeout") else 502
+
+
+def error_answer(kind: str, url: str, host: str, port: int, message: str, timeout: int | None = None) -> Answer:
+    """The error page for a failed upstream connection, naming host, port and what failed."""
+    title, lead = FAILURE_WORDS.get(kind, FAILURE_WORDS["protocol"])
+    lead = lead.format(host=host, port=port, timeout=timeout if timeout is not None else "the configured")
+    status = failure_status(kind)
+    body = _render(
+        f"{status} {title}",
+        lead,
+        [("URL", url), ("Server", f"{host}:{port}"), ("Failure", kind), ("Detail", message)],
+        "This is an answer from the dejunk proxy, not from the site. Try again later; "
+        "if it keeps happening, the site may be down or blocked on your network.",
+        "#d68910",
+    )
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "X-Dejunk": dejunk_header(f"upstream {kind}", None),
+    }
+    return Answer(status, body, headers)
