@@ -1,0 +1,69 @@
+"""mitmproxy glue: request model from flows, failure classification, offered error pages."""
+
+from __future__ import annotations
+
+import pytest
+from mitmproxy.test import tflow
+
+from filters.proxy import (
+    ABORT_PREFIX,
+    classify_failure,
+    install_error_pages,
+    offer_error_page,
+    request_from_flow,
+)
+
+
+@pytest.mark.parametrize(
+    "message,kind",
+    [
+        ("[Errno -2] Name or service not known", "dns"),
+        ("[Errno -3] Temporary failure in name resolution", "dns"),
+        ("[Errno -5] No address associated with hostname", "dns"),
+        ("[Errno 111] Connect call failed ('127.0.0.1', 9)", "refused"),
+        ("Multiple exceptions: [Errno 111] Connect call failed ('::1', 9, 0, 0), [Errno 111] Connect call failed ('127.0.0.1', 9)", "refused"),
+        ("[Errno 110] Connect call failed ('10.0.0.1', 80)", "connect_timeout"),
+        ("Certificate verify failed: self-signed certificate", "tls"),
+        ("The remote server does not speak TLS.", "tls"),
+        ("HTTP/1 protocol error: peer closed connection without sending complete message body: received 100 bytes, expected 10000", "reset"),
+        ("[Errno 104] Connection reset by peer", "reset"),
+        ("server closed connection", "reset"),
+        ("Cannot parse HTTP response: Bad HTTP response line: b'XX'", "protocol"),
+        ("something nobody has seen before", "protocol"),
+        (f"{ABORT_PREFIX} connect_timeout: no connection within 20 s", "connect_timeout"),
+        (f"{ABORT_PREFIX} response_timeout: no response headers within 60 s", "response_timeout"),
+    ],
+)
+def test_classify_failure(message, kind):
+    assert classify_failure(message) == kind
+
+
+def test_request_type_from_sec_fetch_dest_then_accept_then_extension():
+    flow = tflow.tflow()
+    flow.request.url = "http://ads.test/pixel.gif"
+    assert request_from_flow(flow).type == "image"
+    flow.request.headers["accept"] = "text/css,*/*;q=0.1"
+    assert request_from_flow(flow).type == "stylesheet"
+    flow.request.headers["sec-fetch-dest"] = "script"
+    assert request_from_flow(flow).type == "script"
+
+
+def test_source_is_the_document_itself_or_the_referer_or_origin():
+    flow = tflow.tflow()
+    flow.request.url = "http://news.test/article"
+    flow.request.headers["sec-fetch-dest"] = "document"
+    flow.request.headers["referer"] = "http://search.test/"
+    assert request_from_flow(flow).source_url == "http://news.test/article"
+    flow.request.headers["sec-fetch-dest"] = "script"
+    assert request_from_flow(flow).source_url == "http://search.test/"
+    del flow.request.headers["referer"]
+    flow.request.headers["origin"] = "http://app.test"
+    request = request_from_flow(flow)
+    assert request.source_url == "http://app.test" and request.third_party
+
+
+def test_offer_needs_a_live_flow():
+    install_error_pages()
+    flow = tflow.tflow()
+    flow.live = False
+    assert offer_error_page(flow, flow.response) is False
