@@ -1,0 +1,446 @@
+"""dejunk: an ad-removing proxy as a mitmproxy addon.
+
+    mitmdump -s addons/dejunk.py
+
+Glue only: turns flows into requests for the filters in `filters/` and their decisions into
+responses, events and flow marks. The hooks mirror the proxy's stages: `request` (policy and
+list decision, before any upstream connection), `responseheaders` (image and cookie policy,
+stream or buffer), `response` (body work), `error` (a failed upstream).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import contextlib
+import logging
+import os
+import sys
+import time
+import typing
+
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+# mitmproxy's hot reload re-runs this file but would keep the old `filters` modules.
+for _name in [n for n in sys.modules if n == "filters" or n.startswith("filters.")]:
+    del sys.modules[_name]
+
+from mitmproxy import command, ctx, exceptions, flow, http  # noqa: E402
+
+from filters.engine import Engine  # noqa: E402
+from filters.events import ErrorOnce, EventLog, Stats  # noqa: E402
+from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
+from filters.proxy import (  # noqa: E402
+    UpstreamWatch,
+    classify_failure,
+    install_error_pages,
+    offer_error_page,
+    request_from_flow,
+)
+from filters.responses import (  # noqa: E402
+    TRANSPARENT_GIF,
+    Answer,
+    blocked_answer,
+    error_answer,
+    image_replacement_headers,
+    policy_page,
+)
+
+logger = logging.getLogger("dejunk")
+
+MARK_BLOCKED = ":no_entry_sign:"
+MARK_POLICY = ":shield:"
+MARK_UPSTREAM = ":warning:"
+BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
+# Actions after which the response is dejunk's own answer, made in the request hook.
+ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect")
+
+
+def to_response(answer: Answer) -> http.Response:
+    return http.Response.make(answer.status, answer.body, answer.headers)
+
+
+class Dejunk:
+    """Blocks ad and tracker requests, applies host policies, explains upstream failures."""
+
+    def __init__(self):
+        self.engine: Engine | None = None
+        self.policies = Policies()
+        self.events = EventLog(None)
+        self.stats = Stats()
+        self.errors_logged = ErrorOnce()
+        self.upstream = UpstreamWatch(lambda: ctx.master)
+        self.allow: list[str] = []
+
+    # --- options -------------------------------------------------------------------------------
+
+    def load(self, loader):
+        loader.add_option(
+            "dejunk_enabled", bool, True,
+            "Filter traffic. When false, dejunk lets every flow pass untouched.",
+        )
+        loader.add_option(
+            "dejunk_lists", collections.abc.Sequence[str], ["builtin"],
+            "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one path per "
+            "entry (repeat --set dejunk_lists=PATH). 'builtin' is dejunk's own small list.",
+        )
+        loader.add_option(
+            "dejunk_config", typing.Optional[str], None,
+            "TOML file with host policies: [groups] name = [\"*.example.com\", ...] and "
+            "[policy.connect|image|cookie] with default = \"accept\"|\"reject\", accept = [...], "
+            "reject = [...]. Patterns are shell wildcards on the host; @name expands a group.",
+        )
+        loader.add_option(
+            "dejunk_events", typing.Optional[str], None,
+            "Append one JSON object per event (blocked, policy, upstream_error, addon_error) to this file.",
+        )
+        loader.add_option(
+            "dejunk_connect_timeout", int, 20,
+            "Seconds to wait for an upstream TCP connection (and again for its TLS handshake).",
+        )
+        loader.add_option(
+            "dejunk_response_timeout", int, 60,
+            "Seconds to wait for an upstream's response headers once the request could be sent.",
+        )
+        loader.add_option(
+            "dejunk_allow", collections.abc.Sequence[str], [],
+            "Sites where dejunk steps aside: their pages and the requests those pages make pass "
+            "untouched. Host wildcards (*.example.com); a plain name includes its subdomains.",
+        )
+        loader.add_option(
+            "dejunk_error_pages", bool, True,
+            "Answer failed upstream connections with dejunk's error page naming host, port and cause. "
+            "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
+        )
+
+    def configure(self, updated: set[str]):
+        opts = ctx.options
+        for name in ("dejunk_connect_timeout", "dejunk_response_timeout"):
+            if name in updated and getattr(opts, name) < 1:
+                raise exceptions.OptionsError(f"{name}: must be a whole number of seconds ≥ 1, not {getattr(opts, name)}")
+        self.upstream.connect_timeout = opts.dejunk_connect_timeout
+        self.upstream.response_timeout = opts.dejunk_response_timeout
+        if "dejunk_allow" in updated:
+            for pattern in opts.dejunk_allow:
+                if not pattern.strip():
+                    raise exceptions.OptionsError("dejunk_allow: empty host pattern")
+            self.allow = [p.strip().lower() for p in opts.dejunk_allow]
+        if "dejunk_config" in updated:
+            self.policies = self._load_policies(opts.dejunk_config)
+        if "dejunk_lists" in updated:
+            self.engine = self._load_engine(opts.dejunk_lists)
+        if "dejunk_events" in updated:
+            self._open_events(opts.dejunk_events)
+        if "dejunk_error_pages" in updated and opts.dejunk_error_pages:
+            install_error_pages()
+
+    def running(self):
+        strategy = getattr(ctx.options, "connection_strategy", None) if "connection_strategy" in ctx.options else None
+        if ctx.options.dejunk_error_pages and strategy not in (None, "lazy"):
+            # Eager connects fail during CONNECT, where browsers show their own error; lazy
+            # connects fail inside the tunnel, where dejunk's page can be shown.
+            ctx.options.update(connection_strategy="lazy")
+
+    def _load_policies(self, path: str | None) -> Policies:
+        if not path:
+            return Policies()
+        try:
+            return load_policies(path)
+        except ConfigError as e:
+            raise exceptions.OptionsError(f"dejunk_config: {e}") from None
+
+    def _load_engine(self, specs: collections.abc.Sequence[str]) -> Engine:
+        if not specs:
+            raise exceptions.OptionsError("dejunk_lists: no lists given (use 'builtin' for dejunk's own list)")
+        started = time.perf_counter()
+        try:
+            engine = Engine.from_lists(list(specs))
+        except OSError as e:
+            raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None
+        elapsed = time.perf_counter() - started
+        for summary in engine.lists:
+            logger.info(
+                f"dejunk: {summary.name}: {summary.network} network, {summary.cosmetic} cosmetic, "
+                f"{summary.hosts} host entries ({summary.title or 'untitled'})"
+            )
+        skipped = ", ".join(f"{reason} {n}" for reason, n in engine.skipped.most_common() if reason != "comment")
+        if skipped:
+            logger.info(f"dejunk: skipped lines: {skipped}")
+        for bad in engine.bad_lines[:10]:
+            logger.warning(f"dejunk: {bad}")
+        if len(engine.bad_lines) > 10:
+            logger.warning(f"dejunk: ... and {len(engine.bad_lines) - 10} more bad lines")
+        logger.info(f"dejunk: filters ready in {elapsed:.2f} s")
+        return engine
+
+    def _open_events(self, path: str | None) -> None:
+        self.events.close()
+        try:
+            self.events = EventLog(path)
+        except OSError as e:
+            self.events = EventLog(None)
+            raise exceptions.OptionsError(f"dejunk_events: cannot open {path}: {e.strerror}") from None
+
+    # --- guarding -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _guard(self, where: str, f: flow.Flow | None = None):
+        """Contain a failure in dejunk's own code: record it, log it once, let the flow go on."""
+        try:
+            yield
+        except Exception as e:
+            self.stats.add("addon_error")
+            if self.errors_logged.first_time(where, e):
+                logger.exception(f"dejunk: error in {where} (logged once per cause; flows continue unfiltered)")
+            url = f.request.pretty_url if isinstance(f, http.HTTPFlow) else None
+            self._record("addon_error", where=where, message=f"{type(e).__name__}: {e}", url=url)
+
+    def _record(self, event: str, **fields) -> None:
+        try:
+            self.events.write(event, **fields)
+        except OSError as e:
+            self.stats.add("event_log_error")
+            if self.errors_logged.first_time("event log", e):
+                logger.error(f"dejunk: cannot write the event log: {e}")
+
+    @staticmethod
+    def _note(f: http.HTTPFlow, mark: str, comment: str, **data) -> None:
+        f.marked = mark
+        f.comment = comment if not f.comment else f"{f.comment}\n{comment}"
+        f.metadata.setdefault("dejunk", {}).update(data)
+
+    def _allowed_site(self, host: str, source_host: str) -> str | None:
+        if not self.allow:
+            return None
+        return host_matches(self.allow, host) or (host_matches(self.allow, source_host) if source_host else None)
+
+    # --- hooks ----------------------------------------------------------------------------------
+
+    def request(self, f: http.HTTPFlow):
+        if not ctx.options.dejunk_enabled or self.engine is None:
+            return
+        if f.response is not None and f.live:
+            return  # another addon already answered; a recorded flow (replay) is filtered anew
+        with self._guard("request", f):
+            self._on_request(f)
+
+    def _on_request(self, f: http.HTTPFlow) -> None:
+        request = request_from_flow(f)
+        self.stats.add("requests")
+        allowed_by = self._allowed_site(request.host, request.source_host)
+        if allowed_by:
+            self.stats.add("allowed_site", request.host)
+            f.metadata["dejunk"] = {"action": "allowed_site", "pattern": allowed_by}
+            return
+
+        verdict = self.policies.check("connect", request.host)
+        if not verdict.accepted:
+            answer = Answer(
+                403,
+                policy_page(request.url, request.host, verdict.pattern),
+                {"Content-Type": "text/html; charset=utf-8", "X-Dejunk": f"policy connect; pattern={verdict.pattern}"},
+            )
+            self._policy_event(f, "connect", request.host, verdict.pattern)
+            f.response = to_response(answer)
+            return
+
+        decision = self.engine.check_request(request)
+        if decision.blocked:
+            answer = blocked_answer(request.type, request.url, decision.filter, decision.rule_location)
+            self.stats.add("blocked", request.host)
+            self._record(
+                "blocked", url=request.url, host=request.host, type=request.type,
+                rule=decision.filter, list=decision.list, line=decision.line,
+            )
+            self._note(
+                f, MARK_BLOCKED, f"blocked by {decision.filter} ({decision.rule_location})",
+                action="blocked", rule=decision.filter, list=decision.list, line=decision.line, type=request.type,
+            )
+            f.response = to_response(answer)
+            return
+        if decision.exception:
+            self.stats.add("exception", request.host)
+            f.metadata.setdefault("dejunk", {}).update(exception=decision.exception)
+
+        cookie = self.policies.check("cookie", request.host)
+        if not cookie.accepted and "cookie" in f.request.headers:
+            del f.request.headers["cookie"]
+            self._policy_event(f, "cookie", request.host, cookie.pattern, mark=False)
+        self.upstream.request(f)
+
+    def _policy_event(self, f: http.HTTPFlow, policy: str, host: str, pattern: str | None, mark: bool = True) -> None:
+        self.stats.add(f"policy_{policy}", host)
+        self._record("policy", policy=policy, host=host, pattern=pattern)
+        words = f"{policy} policy rejects {host}" + (f" ({pattern})" if pattern else " (default)")
+        if mark or not f.marked:
+            self._note(f, MARK_POLICY, words, action=f"policy_{policy}", pattern=pattern)
+        else:
+            self._note(f, f.marked, words)
+
+    def responseheaders(self, f: http.HTTPFlow):
+        if not ctx.options.dejunk_enabled or f.response is None:
+            return
+        buffered = False
+        with self._guard("responseheaders", f):
+            buffered = self._on_response_headers(f)
+        self.upstream.response_headers(f, buffered)
+
+    def _on_response_headers(self, f: http.HTTPFlow) -> bool:
+        """Apply image and cookie policies; returns whether the body is buffered."""
+        action = f.metadata.get("dejunk", {}).get("action")
+        if action in ANSWERED_ACTIONS:
+            return False  # dejunk's own answer: mitmproxy emulates this hook for it
+        if action == "allowed_site":
+            f.response.stream = True
+            return False
+        host = f.request.pretty_host.lower()
+        response = f.response
+        content_type = response.headers.get("content-type", "").lower()
+        if "set-cookie" in response.headers:
+            verdict = self.policies.check("cookie", host)
+            if not verdict.accepted:
+                del response.headers["set-cookie"]
+                self._policy_event(f, "cookie", host, verdict.pattern, mark=False)
+        if content_type.startswith("image/"):
+            verdict = self.policies.check("image", host)
+            if not verdict.accepted:
+                self._replace_image(f, verdict.pattern)
+                return False
+        buffered = 200 <= response.status_code < 300 and content_type.startswith(BUFFERED_TYPES)
+        if not buffered:
+            # Only pages dejunk may rewrite are held in memory; everything else flows through.
+            response.stream = True
+        return buffered
+
+    def _replace_image(self, f: http.HTTPFlow, pattern: str | None) -> None:
+        # Decided on the headers alone: the upstream body is read and dropped as it arrives and the
+        # client gets the GIF, so no image is ever held in memory.
+        response = f.response
+        for name in ("content-encoding", "transfer-encoding", "content-length", "etag", "last-modified"):
+            response.headers.pop(name, None)
+        response.status_code = 200
+        response.headers.update(image_replacement_headers(pattern or "default"))
+        sent = False
+
+        def swallow(chunk: bytes) -> bytes:
+            nonlocal sent
+            if sent:
+                return b""
+            sent = True
+            return TRANSPARENT_GIF
+
+        response.stream = swallow
+        self._policy_event(f, "image", f.request.pretty_host, pattern)
+
+    def response(self, f: http.HTTPFlow):
+        self.upstream.flow_done(f)
+        if not ctx.options.dejunk_enabled or f.response is None:
+            return
+        with self._guard("response", f):
+            self._reassert_block(f)
+
+    def _reassert_block(self, f: http.HTTPFlow) -> None:
+        # Server replay runs after scripts and replaces a response set in `request`: put the block back.
+        data = f.metadata.get("dejunk", {})
+        if data.get("action") == "blocked" and "x-dejunk" not in f.response.headers:
+            location = f"{data.get('list')}:{data.get('line')}"
+            f.response = to_response(blocked_answer(data.get("type", "other"), f.request.pretty_url, data.get("rule"), location))
+
+    def error(self, f: http.HTTPFlow):
+        self.upstream.flow_done(f)
+        if not ctx.options.dejunk_enabled or f.error is None:
+            return
+        with self._guard("error", f):
+            self._on_error(f)
+
+    def _on_error(self, f: http.HTTPFlow) -> None:
+        message = f.error.msg
+        if message == flow.Error.KILLED_MESSAGE or message.lower().startswith("client disconnected"):
+            return  # the user or the client ended it: not an upstream failure
+        kind, detail = self.upstream.known_failure(f) or (classify_failure(message), message)
+        host, port = f.request.pretty_host, f.request.port
+        connect_phase = kind in ("connect_timeout", "tls")
+        timeout = ctx.options.dejunk_connect_timeout if connect_phase else ctx.options.dejunk_response_timeout
+        self.stats.add("upstream_error", host)
+        self.stats.add(f"upstream_error_{kind}", host)
+        self._record("upstream_error", host=host, port=port, kind=kind, message=detail, url=f.request.pretty_url)
+        self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {detail}", action="upstream_error", kind=kind)
+        if ctx.options.dejunk_error_pages:
+            page = to_response(error_answer(kind, f.request.pretty_url, host, port, detail, timeout))
+            offer_error_page(f, page)
+
+    def http_connect_error(self, f: http.HTTPFlow):
+        # Only with connection_strategy=eager: the CONNECT itself failed upstream.
+        if not ctx.options.dejunk_enabled or f.response is None:
+            return
+        with self._guard("http_connect_error", f):
+            message = f.response.get_text(strict=False) or ""
+            kind, message = self.upstream.known_failure(f) or (classify_failure(message), message)
+            host, port = f.request.host, f.request.port
+            self.stats.add("upstream_error", host)
+            self.stats.add(f"upstream_error_{kind}", host)
+            self._record("upstream_error", host=host, port=port, kind=kind, message=message, url=f"{host}:{port}")
+            self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {message}", action="upstream_error", kind=kind)
+            f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
+
+    # mitmproxy connection hooks feed the upstream deadlines.
+
+    def server_connect(self, data):
+        self.upstream.server_connect(data.client, data.server)
+
+    def server_connected(self, data):
+        self.upstream.server_connected(data.client, data.server)
+
+    def server_disconnected(self, data):
+        self.upstream.server_closed(data.server)
+
+    def server_connect_error(self, data):
+        self.upstream.server_closed(data.server)
+
+    def tls_established_server(self, data):
+        self.upstream.tls_done(data.conn)
+
+    def tls_failed_server(self, data):
+        self.upstream.tls_failed(data.context.client, data.conn)
+
+    def done(self):
+        self.upstream.cancel_all()
+        logger.info(self.stats.summary())
+        self.events.close()
+
+    # --- commands -------------------------------------------------------------------------------
+
+    @command.command("dejunk.stats")
+    def stats_command(self) -> str:
+        """Counts by kind and the top hosts of each kind."""
+        return self.stats.summary()
+
+    @command.command("dejunk.explain")
+    def explain(self, url: str) -> str:
+        """The decision for a URL: the rule, its list and line, and any exception that applied."""
+        if self.engine is None:
+            return "dejunk: no filters loaded"
+        decision = self.engine.check(url, url, "document")
+        return f"{url}: {decision.describe()}"
+
+    @command.command("dejunk.reload")
+    def reload(self) -> None:
+        """Re-read the filter lists and the config file."""
+        self.policies = self._load_policies(ctx.options.dejunk_config)
+        self.engine = self._load_engine(ctx.options.dejunk_lists)
+
+    @command.command("dejunk.allow")
+    def allow_site(self, host: str) -> None:
+        """Step aside on a site (host wildcard): its pages and their requests pass untouched."""
+        host = host.strip().lower()
+        if host and host not in ctx.options.dejunk_allow:
+            ctx.options.update(dejunk_allow=[*ctx.options.dejunk_allow, host])
+
+    @command.command("dejunk.unallow")
+    def unallow_site(self, host: str) -> None:
+        """Filter a site again."""
+        host = host.strip().lower()
+        ctx.options.update(dejunk_allow=[p for p in ctx.options.dejunk_allow if p.lower() != host])
+
+
+addons = [Dejunk()]

@@ -1,0 +1,341 @@
+"""The dejunk addon with mitmproxy's test helpers: options, hooks, events, marks and commands."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import json
+from pathlib import Path
+
+import pytest
+from mitmproxy import exceptions, flow
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.hooks import ConfigureHook
+from mitmproxy.test import taddons, tflow, tutils
+
+REPO = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("dejunk_addon", REPO / "addons" / "dejunk.py")
+dejunk = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(dejunk)
+
+from filters.responses import TRANSPARENT_GIF  # noqa: E402  (after the addon's module purge)
+
+LIST = """! Title: unit list
+||ads.test^
+@@||ok.ads.test^
+"""
+
+CONFIG = """
+[policy.connect]
+reject = ["*.forbidden.test"]
+[policy.image]
+reject = ["noimg.test"]
+[policy.cookie]
+default = "reject"
+accept = ["friend.test"]
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "list.txt").write_text(LIST)
+    (tmp_path / "dejunk.toml").write_text(CONFIG)
+    return tmp_path
+
+
+@pytest.fixture
+def addon_ctx(files):
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(
+            addon,
+            dejunk_lists=[str(files / "list.txt")],
+            dejunk_config=str(files / "dejunk.toml"),
+            dejunk_events=str(files / "events.jsonl"),
+        )
+        yield addon, tctx, files
+
+
+def events(files) -> list[dict]:
+    path = files / "events.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def make_flow(url: str, *, dest: str | None = None, referer: str | None = None, live: bool = True) -> flow.Flow:
+    f = tflow.tflow()
+    f.request.url = url
+    f.live = live
+    if dest:
+        f.request.headers["sec-fetch-dest"] = dest
+    if referer:
+        f.request.headers["referer"] = referer
+    return f
+
+
+class TestOptions:
+    def test_defaults(self):
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            opts = tctx.options
+            # mitmproxy configures a freshly loaded script with all option names.
+            tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(opts.keys())))
+            assert opts.dejunk_enabled is True
+            assert list(opts.dejunk_lists) == ["builtin"]
+            assert (opts.dejunk_connect_timeout, opts.dejunk_response_timeout) == (20, 60)
+            assert addon.engine is not None and addon.engine.lists[0].name == "builtin.txt"
+
+    @pytest.mark.parametrize("name", ["dejunk_connect_timeout", "dejunk_response_timeout"])
+    def test_timeouts_must_be_positive(self, addon_ctx, name):
+        addon, tctx, _ = addon_ctx
+        with pytest.raises(exceptions.OptionsError, match=f"{name}: must be"):
+            tctx.configure(addon, **{name: 0})
+
+    def test_missing_list_names_the_option_and_file(self, addon_ctx):
+        addon, tctx, files = addon_ctx
+        with pytest.raises(exceptions.OptionsError, match=r"dejunk_lists: cannot read .*nope.txt"):
+            tctx.configure(addon, dejunk_lists=[str(files / "nope.txt")])
+
+    def test_bad_config_names_option_file_and_key(self, addon_ctx):
+        addon, tctx, files = addon_ctx
+        bad = files / "bad.toml"
+        bad.write_text('[policy.image]\ndefault = "sometimes"\n')
+        with pytest.raises(exceptions.OptionsError, match=r"dejunk_config: .*bad.toml: policy.image.default"):
+            tctx.configure(addon, dejunk_config=str(bad))
+
+    def test_unwritable_event_log(self, addon_ctx):
+        addon, tctx, files = addon_ctx
+        with pytest.raises(exceptions.OptionsError, match="dejunk_events: cannot open"):
+            tctx.configure(addon, dejunk_events=str(files / "no-such-dir" / "e.jsonl"))
+
+    def test_empty_allow_pattern(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        with pytest.raises(exceptions.OptionsError, match="dejunk_allow: empty"):
+            tctx.configure(addon, dejunk_allow=[" "])
+
+    def test_error_pages_switch_to_lazy_connections(self):
+        addon = dejunk.Dejunk()
+        with taddons.context(addon, Proxyserver()) as tctx:
+            assert tctx.options.connection_strategy == "eager"
+            addon.running()
+            assert tctx.options.connection_strategy == "lazy"
+
+
+class TestRequest:
+    def test_blocked_document(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = make_flow("http://www.ads.test/page", dest="document")
+        addon.request(f)
+        assert f.response.status_code == 403
+        assert b"||ads.test^" in f.response.content and b"list.txt:2" in f.response.content
+        assert f.response.headers["x-dejunk"] == "blocked; rule=||ads.test^"
+        assert f.marked == dejunk.MARK_BLOCKED
+        assert f.comment == "blocked by ||ads.test^ (list.txt:2)"
+        assert f.metadata["dejunk"]["action"] == "blocked" and f.metadata["dejunk"]["line"] == 2
+        (event,) = events(files)
+        assert event == {**event, "event": "blocked", "host": "www.ads.test", "type": "document", "list": "list.txt", "line": 2}
+
+    def test_blocked_image_is_a_gif(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://ads.test/b.png")
+        addon.request(f)
+        assert f.response.status_code == 200 and f.response.content == TRANSPARENT_GIF
+
+    def test_allowed_request_is_untouched(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = make_flow("http://news.test/", dest="document")
+        f.request.headers["cookie"] = "a=1"
+        f.request.headers["x-keep"] = "1"
+        addon.request(f)
+        assert f.response is None
+        # The cookie policy (default reject) is the only change.
+        assert "cookie" not in f.request.headers and f.request.headers["x-keep"] == "1"
+        assert events(files)[0]["policy"] == "cookie"
+
+    def test_exception_is_noted(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://ok.ads.test/x.js", dest="script")
+        addon.request(f)
+        assert f.response is None and f.metadata["dejunk"]["exception"] == "@@||ok.ads.test^"
+
+    def test_connect_policy(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = make_flow("https://www.forbidden.test/", dest="document")
+        addon.request(f)
+        assert f.response.status_code == 403 and b"connect policy" in f.response.content
+        assert f.marked == dejunk.MARK_POLICY
+        assert events(files)[0] == {**events(files)[0], "event": "policy", "policy": "connect", "pattern": "*.forbidden.test"}
+
+    def test_disabled_passes_everything(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        tctx.configure(addon, dejunk_enabled=False)
+        f = make_flow("http://ads.test/x", dest="document")
+        addon.request(f)
+        assert f.response is None
+
+    def test_allow_list_covers_the_site_and_its_requests(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        tctx.configure(addon, dejunk_allow=["news.test"])
+        from_page = make_flow("http://ads.test/x.js", dest="script", referer="http://www.news.test/a")
+        elsewhere = make_flow("http://ads.test/x.js", dest="script", referer="http://other.test/")
+        addon.request(from_page)
+        addon.request(elsewhere)
+        assert from_page.response is None and from_page.metadata["dejunk"]["action"] == "allowed_site"
+        assert elsewhere.response.status_code == 403
+
+    def test_another_addons_response_is_respected(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://ads.test/x", dest="document")
+        f.response = tutils.tresp()
+        addon.request(f)
+        assert f.response.status_code == 200
+
+    def test_recorded_flows_are_filtered_again(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://ads.test/x", dest="document", live=False)
+        f.response = tutils.tresp()
+        addon.request(f)
+        assert f.response.status_code == 403
+
+    @pytest.mark.parametrize("url", [
+        "http://site.test/" + "_ylh=X3oDMTEwdnZjMjFhBF9TAzI3MTYxNDkEdGVzdAMwBHRtcG" * 40,
+        "http://site.test/?q=" + "x" * 8192,
+        "http://xn--bcher-kva.test/%E2%9C%93;a=1;b=2?c=%zz",
+    ])
+    def test_awkward_urls_neither_raise_nor_block(self, addon_ctx, url):
+        addon, _, files = addon_ctx
+        f = make_flow(url)
+        addon.request(f)
+        assert f.response is None
+        assert not [e for e in events(files) if e["event"] == "addon_error"]
+
+
+class TestFailuresInsideDejunk:
+    def test_an_exception_leaves_the_flow_unchanged_and_is_recorded(self, addon_ctx, caplog):
+        addon, _, files = addon_ctx
+
+        class Broken:
+            def check_request(self, request):
+                raise RuntimeError("boom")
+
+        addon.engine = Broken()
+        flows = [make_flow("http://ads.test/x", dest="document") for _ in range(3)]
+        for f in flows:
+            before = f.get_state()
+            addon.request(f)
+            assert f.get_state() == before
+        errors = [e for e in events(files) if e["event"] == "addon_error"]
+        assert len(errors) == 3 and errors[0]["where"] == "request" and "RuntimeError: boom" in errors[0]["message"]
+        assert caplog.text.count("RuntimeError: boom") == 1
+        assert addon.stats.counts["addon_error"] == 3
+
+
+class TestResponseHeaders:
+    def respond(self, addon, url, content_type, status=200, set_cookie=None):
+        f = make_flow(url)
+        addon.request(f)
+        f.response = tutils.tresp(status_code=status)
+        f.response.headers["content-type"] = content_type
+        if set_cookie:
+            f.response.headers["set-cookie"] = set_cookie
+        addon.responseheaders(f)
+        return f
+
+    def test_image_policy_swaps_in_a_gif_without_buffering(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = self.respond(addon, "http://noimg.test/p.jpg", "image/jpeg")
+        assert f.response.headers["content-type"] == "image/gif"
+        assert f.response.headers["content-length"] == str(len(TRANSPARENT_GIF))
+        chunks = [f.response.stream(b"\xff\xd8 jpeg data"), f.response.stream(b"more"), f.response.stream(b"")]
+        assert b"".join(chunks) == TRANSPARENT_GIF
+        assert events(files)[-1] == {**events(files)[-1], "event": "policy", "policy": "image", "pattern": "noimg.test"}
+
+    def test_cookie_policy_removes_set_cookie(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        rejected = self.respond(addon, "http://news.test/", "text/html", set_cookie="a=1")
+        accepted = self.respond(addon, "http://friend.test/", "text/html", set_cookie="a=1")
+        assert "set-cookie" not in rejected.response.headers
+        assert accepted.response.headers["set-cookie"] == "a=1"
+
+    @pytest.mark.parametrize("content_type,status,streamed", [
+        ("text/html; charset=utf-8", 200, False),
+        ("application/xhtml+xml", 200, False),
+        ("text/html", 404, True),
+        ("application/octet-stream", 200, True),
+        ("video/mp4", 206, True),
+    ])
+    def test_only_pages_are_buffered(self, addon_ctx, content_type, status, streamed):
+        addon, _, _ = addon_ctx
+        f = self.respond(addon, "http://friend.test/x", content_type, status)
+        assert bool(f.response.stream) is streamed
+
+
+class TestResponse:
+    def test_server_replay_cannot_undo_a_block(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://ads.test/x.png", dest="image")
+        addon.request(f)
+        f.response = tutils.tresp()  # what --server-replay does after scripts ran
+        addon.response(f)
+        assert f.response.content == TRANSPARENT_GIF and "x-dejunk" in f.response.headers
+
+
+class TestError:
+    def test_upstream_failure_is_recorded_and_marked(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = make_flow("http://gone.test:8080/x")
+        f.error = flow.Error("[Errno -2] Name or service not known")
+        addon.error(f)
+        (event,) = [e for e in events(files) if e["event"] == "upstream_error"]
+        assert event == {**event, "host": "gone.test", "port": 8080, "kind": "dns"}
+        assert f.marked == dejunk.MARK_UPSTREAM and "upstream failed (dns)" in f.comment
+        assert addon.stats.counts["upstream_error_dns"] == 1
+
+    @pytest.mark.parametrize("message", [flow.Error.KILLED_MESSAGE, "Client disconnected."])
+    def test_kills_and_client_aborts_are_not_upstream_failures(self, addon_ctx, message):
+        addon, _, files = addon_ctx
+        f = make_flow("http://x.test/")
+        f.error = flow.Error(message)
+        addon.error(f)
+        assert not [e for e in events(files) if e["event"] == "upstream_error"]
+
+
+class TestCommands:
+    def test_explain_shows_rule_and_exception(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        assert addon.explain("http://ads.test/") == "http://ads.test/: blocked by ||ads.test^ (list.txt:2)"
+        explained = addon.explain("http://ok.ads.test/")
+        assert "||ads.test^ (list.txt:2) overridden by @@||ok.ads.test^ (list.txt:3)" in explained
+        assert "no rule matched" in addon.explain("http://fine.test/")
+
+    def test_stats(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        addon.request(make_flow("http://ads.test/x", dest="document"))
+        summary = addon.stats_command()
+        assert "blocked: 1" in summary and "ads.test (1)" in summary
+
+    def test_allow_and_unallow(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        addon.allow_site("ads.test")
+        assert list(tctx.options.dejunk_allow) == ["ads.test"]
+        f = make_flow("http://ads.test/x", dest="document")
+        addon.request(f)
+        assert f.response is None
+        addon.unallow_site("ads.test")
+        assert list(tctx.options.dejunk_allow) == []
+        g = make_flow("http://ads.test/x", dest="document")
+        addon.request(g)
+        assert g.response.status_code == 403
+
+    def test_reload_rereads_lists(self, addon_ctx):
+        addon, _, files = addon_ctx
+        (files / "list.txt").write_text(LIST + "||fresh.test^\n")
+        assert not addon.engine.check("http://fresh.test/").blocked
+        addon.reload()
+        assert addon.engine.check("http://fresh.test/").blocked
+
+    def test_done_logs_a_summary(self, addon_ctx, caplog):
+        caplog.set_level(logging.INFO, logger="dejunk")
+        addon, _, _ = addon_ctx
+        addon.request(make_flow("http://ads.test/x", dest="document"))
+        addon.done()
+        assert "dejunk summary:" in caplog.text and "blocked: 1" in caplog.text
