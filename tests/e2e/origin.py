@@ -1,0 +1,280 @@
+"""A scriptable origin server on loopback for end-to-end tests.
+
+It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) and misbehaves on request:
+the path chooses the behaviour. Every request is logged so tests can tell whether a blocked
+request reached the upstream. Every wait is bounded, and `stop()` ends them all.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import ssl
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+PAGE = b"""<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Test news</title>
+<script src="http://ads.test:{port}/ad.js"></script></head>
+<body><article><h1>Headline</h1><p>The article text that must survive.</p></article>
+<div class="ad-slot"><img src="http://ads.test:{port}/banner.png"></div>
+</body></html>
+"""
+
+# A valid 1x1 PNG (opaque red), small enough to inline.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c4944415408d763f8cfc000000301010018dd8db00000000049454e44ae426082"
+)
+
+MAX_WAIT = 30.0  # no behaviour keeps a connection longer than this
+
+
+@dataclass
+class Seen:
+    method: str
+    target: str
+    headers: dict[str, str]
+    host: str
+
+
+@dataclass
+class Origin:
+    """A running origin server (plain or TLS) and the requests it received."""
+
+    port: int
+    tls: bool
+    seen: list[Seen] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _sock: socket.socket | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def requests_to(self, path_prefix: str) -> list[Seen]:
+        return [s for s in self.seen if urlsplit(s.target).path.startswith(path_prefix)]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._sock is not None:
+            self._sock.close()
+        for t in self._threads:
+            t.join(timeout=5)
+
+
+def start_origin(tls_context: ssl.SSLContext | None = None) -> Origin:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    sock.settimeout(0.2)
+    origin = Origin(port=sock.getsockname()[1], tls=tls_context is not None, _sock=sock)
+    thread = threading.Thread(target=_accept_loop, args=(origin, sock, tls_context), daemon=True)
+    thread.start()
+    origin._threads.append(thread)
+    return origin
+
+
+def _accept_loop(origin: Origin, sock: socket.socket, tls_context) -> None:
+    while not origin._stop.is_set():
+        try:
+            conn, _ = sock.accept()
+        except (TimeoutError, socket.timeout):
+            continue
+        except OSError:
+            return
+        t = threading.Thread(target=_serve, args=(origin, conn, tls_context), daemon=True)
+        t.start()
+
+
+def _serve(origin: Origin, conn: socket.socket, tls_context) -> None:
+    conn.settimeout(MAX_WAIT)
+    try:
+        if tls_context is not None:
+            conn = tls_context.wrap_socket(conn, server_side=True)
+        reader = conn.makefile("rb")
+        for _ in range(100):  # keep-alive, bounded
+            request = _read_request(reader)
+            if request is None:
+                return
+            origin.seen.append(request)
+            if not _respond(origin, conn, request):
+                return
+    except (OSError, ssl.SSLError, ValueError):
+        return
+    finally:
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def _read_request(reader) -> Seen | None:
+    line = reader.readline(65536 * 4)
+    if not line:
+        return None
+    method, target, _ = line.decode("latin-1").split(" ", 2)
+    headers: dict[str, str] = {}
+    for _ in range(200):
+        raw = reader.readline(65536)
+        if raw in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = raw.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0") or 0)
+    if length:
+        reader.read(length)
+    return Seen(method, target, headers, headers.get("host", ""))
+
+
+def _send(conn, status: str, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+    head = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in (extra or {}).items()]
+    conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+
+def _respond(origin: Origin, conn, request: Seen) -> bool:
+    """Answer one request; False closes the connection."""
+    parts = urlsplit(request.target)
+    path, query = parts.path, parse_qs(parts.query)
+    wait = origin._stop.wait
+    if path == "/hang":
+        wait(MAX_WAIT)
+        return False
+    if path == "/close":
+        return False
+    if path == "/garbage":
+        conn.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        wait(0.5)
+        return False
+    if path == "/trickle-headers":
+        for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Slow: " + b"x" * 20:
+            if wait(1.0):
+                return False
+            conn.sendall(bytes([byte]))
+        return False
+    if path.startswith("/trickle-body"):
+        content_type = "text/html" if path.endswith(".html") else "application/octet-stream"
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: 40\r\n\r\n".encode())
+        for _ in range(40):
+            conn.sendall(b"x")
+            if wait(1.0):
+                return False
+        return False
+    if path.startswith("/reset"):
+        content_type = "text/html" if path.endswith(".html") else "application/octet-stream"
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: 10000\r\n\r\n".encode())
+        conn.sendall(b"y" * 100)
+        wait(0.3)
+        # An abortive close: the peer sees a reset, not an orderly end.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+    if "/echo" in path:
+        body = json.dumps({"target": request.target, "headers": request.headers}).encode()
+        _send(conn, "200 OK", body, "application/json", {"Set-Cookie": "echo=1; Path=/"})
+        return True
+    if path.endswith(".png"):
+        _send(conn, "200 OK", PNG, "image/png", {"Set-Cookie": "img=1"})
+        return True
+    if path.endswith(".js"):
+        _send(conn, "200 OK", b"window.adLoaded = true;", "application/javascript")
+        return True
+    if path.startswith("/bytes"):
+        size = min(int(query.get("size", ["1000"])[0]), 10_000_000)
+        _send(conn, "200 OK", b"z" * size, "application/octet-stream")
+        return True
+    body = PAGE.replace(b"{port}", str(origin.port).encode())
+    _send(conn, "200 OK", body, "text/html; charset=utf-8", {"Set-Cookie": "session=abc; Path=/"})
+    return True
+
+
+def make_tls_context(workdir: Path) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate for *.test."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "site.test")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("*.test"), x509.DNSName("site.test")]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = workdir / "origin-cert.pem"
+    key_path = workdir / "origin-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+class Backlogged:
+    """A loopback port whose accept queue is full: new connections hang in SYN, like a dead host."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self._fill = []
+        for _ in range(3):
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(("127.0.0.1", self.port))
+            except BlockingIOError:
+                pass
+            self._fill.append(c)
+        time.sleep(0.1)
+
+    def close(self) -> None:
+        for c in self._fill:
+            c.close()
+        self.sock.close()
+
+
+class Silent:
+    """A loopback server that accepts connections and never sends or reads a byte."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        for conn in self._held:
+            conn.close()
+        self.sock.close()
