@@ -381,7 +381,8 @@ class Dejunk:
             self.stats.add(f"upstream_error_{kind}", host)
             self._record("upstream_error", host=host, port=port, kind=kind, message=message, url=f"{host}:{port}")
             self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {message}", action="upstream_error", kind=kind)
-            f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
+            if ctx.options.dejunk_error_pages:
+                f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
 
     # mitmproxy connection hooks feed the upstream deadlines.
 

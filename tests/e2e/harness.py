@@ -21,8 +21,10 @@ _LISTENING = re.compile(r"proxy listening at [^:]+:(\d+)")
 class Proxy:
     """A mitmdump process on a free loopback port, its log and its dejunk event log."""
 
+    REPO = REPO
+
     def __init__(self, workdir: Path, *, dejunk: bool = True, options: dict[str, object] | None = None,
-                 scripts: list[Path] = (), name: str = "proxy"):
+                 scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON):
         self.workdir = workdir
         self.confdir = workdir / "mitmproxy-conf"
         self.events_path = workdir / f"{name}-events.jsonl"
@@ -30,7 +32,7 @@ class Proxy:
         args = [MITMDUMP, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={self.confdir}"]
         args += ["-s", str(RESOLVER)]
         if dejunk:
-            args += ["-s", str(ADDON), "--set", f"dejunk_events={self.events_path}"]
+            args += ["-s", str(addon), "--set", f"dejunk_events={self.events_path}"]
         for script in scripts:
             args += ["-s", str(script)]
         for key, value in (options or {}).items():
