@@ -755,10 +755,11 @@ def _update_one(url, cache_dir, *, force, allow_shrink, now, timeout, max_bytes)
         source, text = refresh.run()
         assembled = parse_list_text(text)
         outcome = _accept(text, assembled, list_path, old, have_copy, allow_shrink)
-        has_includes = len(refresh.parts) > 1
-        header = parse_list_text(source.text).metadata if has_includes else assembled.metadata
-        state = _succeeded(url, list_file, old, refresh, header, assembled.rule_count, outcome, now)
-        _store(cache_dir, list_path, text, source, refresh, outcome)
+        # A list whose text was changed by include handling keeps its raw copy in parts/.
+        separate = text != source.text
+        header = parse_list_text(source.text).metadata if separate else assembled.metadata
+        state = _succeeded(url, list_file, old, refresh, header, assembled.rule_count, outcome, now, separate)
+        _store(cache_dir, list_path, text, source, refresh, outcome, separate)
         _save_entry(cache_dir, state)
     except (ListError, OSError) as e:
         error = str(e) if isinstance(e, ListError) else f"cannot write the cache: {e}"
@@ -810,12 +811,12 @@ def _accept(text, assembled, list_path, old, have_copy, allow_shrink) -> str:
     return UPDATED
 
 
-def _succeeded(url, list_file, old, refresh, header, rule_count, outcome, now) -> ListState:
+def _succeeded(url, list_file, old, refresh, header, rule_count, outcome, now, separate) -> ListState:
     source = refresh.parts[url]
     includes = [part.state for part_url, part in refresh.parts.items() if part_url != url]
     source_state = replace(source.state)
-    if not includes:
-        # Without includes the cached copy is the raw list itself: no second copy in parts/.
+    if not separate:
+        # The cached copy is the raw list itself: no second copy in parts/.
         source_state.file = list_file
     interval = parse_expires(header.get("expires"))
     last_update = now if outcome == UPDATED or old is None else old.last_update
@@ -850,18 +851,17 @@ def _failed(url, list_file, old, error, now) -> ListState:
     return state
 
 
-def _store(cache_dir, list_path, text, source, refresh, outcome) -> None:
+def _store(cache_dir, list_path, text, source, refresh, outcome, separate) -> None:
     """Write the accepted copy and the raw parts it was built from, each atomically."""
-    has_includes = len(refresh.parts) > 1
     kept = set()
-    if has_includes:
+    if separate:
         for part in refresh.parts.values():
             path = os.path.join(cache_dir, part.state.file)
             kept.add(os.path.normpath(path))
             if part.fetched or not os.path.isfile(path):
                 _write_atomic(path, part.raw)
     if outcome == UPDATED:
-        _write_atomic(list_path, text.encode("utf-8") if has_includes else source.raw)
+        _write_atomic(list_path, text.encode("utf-8") if separate else source.raw)
     _remove_stale_parts(os.path.join(os.path.dirname(list_path), "parts"), kept)
 
 
