@@ -321,6 +321,7 @@ def status(cache_dir: str, subscriptions: Iterable[str] | None = None, *, now: f
         elif is_subscription_url(url):
             candidate = cache_path(url, cache_dir)
             path = candidate if os.path.isfile(candidate) else None
+        due = _is_due(state, path is not None, now)
         if state is None:
             state = ListState(url=url, file="")
         lists.append(
@@ -337,7 +338,7 @@ def status(cache_dir: str, subscriptions: Iterable[str] | None = None, *, now: f
                 next_due=state.next_due,
                 last_error=state.last_error,
                 warnings=tuple(state.warnings),
-                due=path is None or state.next_due is None or now >= state.next_due,
+                due=due,
             )
         )
     return CacheStatus(cache_dir=cache_dir, lists=tuple(lists), problem=problem)
