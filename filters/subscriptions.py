@@ -662,6 +662,8 @@ class _Refresh:
 
     def assemble(self, text: str, url: str, depth: int, stack: tuple[str, ...]) -> str:
         """`text` with each active same-origin `!#include` replaced by the included text."""
+        if "!#include" not in text:
+            return text
         includes = parse_list_text(text).includes
         if not includes:
             return text
@@ -754,12 +756,19 @@ def _update_one(url, cache_dir, *, force, allow_shrink, now, timeout, max_bytes)
     refresh = _Refresh(url, cache_dir, old if have_copy else None, force=force, timeout=timeout, max_bytes=max_bytes)
     try:
         source, text = refresh.run()
-        assembled = parse_list_text(text)
-        outcome = _accept(text, assembled, list_path, old, have_copy, allow_shrink)
         # A list whose text was changed by include handling keeps its raw copy in parts/.
         separate = text != source.text
-        header = parse_list_text(source.text).metadata if separate else assembled.metadata
-        state = _succeeded(url, list_file, old, refresh, header, assembled.rule_count, outcome, now, separate)
+        if old is not None and old.rule_count is not None and have_copy and _same_as_cached(list_path, text):
+            # Nothing changed: no need to parse megabytes again next to a busy proxy.
+            outcome, rule_count = NOT_MODIFIED, old.rule_count
+            header = {"title": old.title, "version": old.version, "last_modified": old.list_date, "expires": old.expires}
+            header = {key: value for key, value in header.items() if value is not None}
+        else:
+            assembled = parse_list_text(text)
+            outcome = _accept(text, assembled, list_path, old, have_copy, allow_shrink)
+            rule_count = assembled.rule_count
+            header = parse_list_text(source.text).metadata if separate else assembled.metadata
+        state = _succeeded(url, list_file, old, refresh, header, rule_count, outcome, now, separate)
         _store(cache_dir, list_path, text, source, refresh, outcome, separate)
         _save_entry(cache_dir, state)
     except (ListError, OSError) as e:
@@ -787,13 +796,8 @@ def _update_one(url, cache_dir, *, force, allow_shrink, now, timeout, max_bytes)
 
 def _accept(text, assembled, list_path, old, have_copy, allow_shrink) -> str:
     """UPDATED or NOT_MODIFIED for an assembled list that passes the checks; ListError otherwise."""
-    if have_copy:
-        try:
-            with open(list_path, "rb") as f:
-                if decode_list(f.read()) == text:
-                    return NOT_MODIFIED
-        except OSError:
-            pass
+    if have_copy and _same_as_cached(list_path, text):
+        return NOT_MODIFIED
     problem = plausibility_problem(assembled)
     if problem:
         raise ListError(problem)
@@ -810,6 +814,14 @@ def _accept(text, assembled, list_path, old, have_copy, allow_shrink) -> str:
                 f"(below {SHRINK_RATIO:.0%}; --allow-shrink accepts it)"
             )
     return UPDATED
+
+
+def _same_as_cached(list_path: str, text: str) -> bool:
+    try:
+        with open(list_path, "rb") as f:
+            return decode_list(f.read()) == text
+    except OSError:
+        return False
 
 
 def _succeeded(url, list_file, old, refresh, header, rule_count, outcome, now, separate) -> ListState:
