@@ -11,18 +11,20 @@ Cache layout (default `$XDG_CACHE_HOME/dejunk/lists`, else `~/.cache/dejunk/list
 
     state.json                      per-list state (ListState), rewritten atomically under a lock
     <key>/<name>.txt                the last good copy: what the engine reads (`cache_path(url)`)
-    <key>/parts/<key>-<name>.txt    raw copies of a list that has `!#include`s and of each included
-                                    file, so that one included file can be refreshed on its own
+    <key>/parts/<key>-<name>.txt    raw copies of a list whose `!#include`s were resolved and of each
+                                    included file, so that one included file can be refreshed alone
 
 `<key>` is a hash of the URL, `<name>` comes from the URL's last path segment (`easylist.txt`).
 
-`!#include` (uBO): resolved relative to the URL of the list that names it, same origin (scheme,
-host, port) as the subscription only, up to `MAX_INCLUDE_DEPTH` levels. The included text is
-inlined into the cached copy in place of the directive, between two `! dejunk:` comment lines, so
-the engine reads one file per subscription and `!#if` blocks around a directive still apply. An
-include on another origin is refused: it is left as a directive (which the list reader skips) and
-reported as a warning. A same-origin include that cannot be fetched fails the whole update,
-because the result would silently miss rules.
+`!#include` (uBO): resolved relative to the URL of the list that names it (as subscribed, not
+where a redirect led), same origin (scheme, host, port) as the subscription only, up to
+`MAX_INCLUDE_DEPTH` levels; directives in inactive `!#if` branches are not fetched. The included
+text is inlined into the cached copy in place of the directive, between two `! dejunk:` comment
+lines, so the engine reads one file per subscription and `!#if` blocks around a directive still
+apply (an included file's own unbalanced `!#if`/`!#endif` lines are closed or commented out where
+it ends). An include on another origin is refused: the directive becomes a `! dejunk: refused`
+comment and a warning is reported. A same-origin include that cannot be fetched fails the whole
+update, because the result would silently miss rules.
 
 Checks before a download may replace the last good copy, each failing with a reason:
 HTTP errors and connection failures; a body larger than `MAX_BYTES` or slower than the deadline;
@@ -639,20 +641,20 @@ class _Refresh:
                 timeout=self.timeout,
                 max_bytes=self.max_bytes,
             )
-            if fetched.body is None:
+            if fetched.body is None and conditional:
                 try:
                     with open(cached_file, "rb") as f:
                         raw = f.read()
-                except (OSError, TypeError):
-                    # The cached copy vanished since the check (or 304 came unasked): fetch it whole.
+                except OSError:
+                    # The cached copy vanished since the check: fetch the whole document.
                     fetched = fetch(url, timeout=self.timeout, max_bytes=self.max_bytes)
-                    if fetched.body is None:
-                        raise ListError("the server answered 304 Not Modified to a plain request") from None
                 else:
                     state = PartState(url, file, fetched.etag, fetched.last_modified)
                     part = _Part(state, raw, decode_list(raw), fetched=False)
                     self.parts[url] = part
                     return part
+            if fetched.body is None:
+                raise ListError("the server answered 304 Not Modified to a plain request")
             text = check_document(fetched.body)
         except ListError as e:
             raise ListError(f"{label}{e}") from None
@@ -761,8 +763,7 @@ def _update_one(url, cache_dir, *, force, allow_shrink, now, timeout, max_bytes)
         if old is not None and old.rule_count is not None and have_copy and _same_as_cached(list_path, text):
             # Nothing changed: no need to parse megabytes again next to a busy proxy.
             outcome, rule_count = NOT_MODIFIED, old.rule_count
-            header = {"title": old.title, "version": old.version, "last_modified": old.list_date, "expires": old.expires}
-            header = {key: value for key, value in header.items() if value is not None}
+            header = _header_of(old)
         else:
             assembled = parse_list_text(text)
             outcome = _accept(text, assembled, list_path, old, have_copy, allow_shrink)
@@ -814,6 +815,12 @@ def _accept(text, assembled, list_path, old, have_copy, allow_shrink) -> str:
                 f"(below {SHRINK_RATIO:.0%}; --allow-shrink accepts it)"
             )
     return UPDATED
+
+
+def _header_of(state: ListState) -> dict[str, str]:
+    """The header fields a state remembers, keyed as `FilterList.metadata` keys them."""
+    fields = {"title": state.title, "version": state.version, "last_modified": state.list_date, "expires": state.expires}
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def _same_as_cached(list_path: str, text: str) -> bool:

@@ -24,10 +24,17 @@ DAY = 24 * HOUR
 LAST_MODIFIED = "Wed, 13 Jan 2027 05:20:00 GMT"
 
 
-def make_list(rules: int = 150, *, prefix: str = "ads", expires: str | None = "4 days (update frequency)",
-              version: str = "202701130520", extra: str = "") -> str:
-    header = ["[Adblock Plus 2.0]", f"! Version: {version}", "! Title: Test list",
-              "! Last modified: 13 Jan 2027 05:20 UTC"]
+def make_list(
+    rules: int = 150,
+    *,
+    prefix: str = "ads",
+    expires: str | None = "4 days (update frequency)",
+    version: str = "202701130520",
+    extra: str = "",
+) -> str:
+    """An ABP list of `rules` host rules with a header, and `extra` text at the end."""
+    header = ["[Adblock Plus 2.0]", f"! Version: {version}", "! Title: Test list"]
+    header.append("! Last modified: 13 Jan 2027 05:20 UTC")
     if expires is not None:
         header.append(f"! Expires: {expires}")
     body = [f"||{prefix}{i}.example.com^" for i in range(rules)]

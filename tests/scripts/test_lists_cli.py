@@ -21,8 +21,13 @@ pytestmark = pytest.mark.e2e
 
 
 def make_list(rules: int = 120, title: str = "Loopback list") -> str:
-    header = ["[Adblock Plus 2.0]", f"! Title: {title}", "! Version: 202701130520",
-              "! Last modified: 13 Jan 2027 05:20 UTC", "! Expires: 12 hours"]
+    header = [
+        "[Adblock Plus 2.0]",
+        f"! Title: {title}",
+        "! Version: 202701130520",
+        "! Last modified: 13 Jan 2027 05:20 UTC",
+        "! Expires: 12 hours",
+    ]
     return "\n".join(header + [f"||ads{i}.example.org^" for i in range(rules)]) + "\n"
 
 
