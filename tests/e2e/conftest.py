@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from .harness import Proxy
-from .origin import Backlogged, Silent, make_tls_context, start_origin
+from .origin import Backlogged, PlainHttpOnly, Silent, make_tls_context, start_origin
 
 pytestmark = pytest.mark.e2e
 
@@ -80,6 +80,13 @@ def backlogged():
 @pytest.fixture(scope="module")
 def silent():
     server = Silent()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def plain_http_only():
+    server = PlainHttpOnly()
     yield server
     server.close()
 

@@ -136,10 +136,12 @@ def test_upstream_sends_garbage(proxy, origin):
 
 
 @pytest.mark.parametrize("http2", [False, True], ids=["https-http1", "https-http2"])
-def test_upstream_does_not_speak_tls(proxy, origin, http2):
-    result = fetch(proxy, f"https://site.test:{origin.port}/", http2=http2)
-    assert_error_page(result, 502, "tls", "site.test", origin.port)
-    upstream_event(proxy, "site.test", origin.port, "tls")
+def test_upstream_does_not_speak_tls(proxy, plain_http_only, http2):
+    port = plain_http_only.port
+    result = fetch(proxy, f"https://site.test:{port}/", http2=http2)
+    assert_error_page(result, 502, "tls", "site.test", port)
+    assert "does not speak TLS" in result.text()
+    upstream_event(proxy, "site.test", port, "tls")
 
 
 @pytest.fixture(scope="module")
