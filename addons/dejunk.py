@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import sys
+import threading
 import time
 import typing
 
@@ -27,8 +28,10 @@ for _name in [n for n in sys.modules if n == "filters" or n.startswith("filters.
 
 from mitmproxy import command, ctx, exceptions, flow, http  # noqa: E402
 
+from filters import subscriptions  # noqa: E402
 from filters.engine import Engine  # noqa: E402
 from filters.events import ErrorOnce, EventLog, Stats  # noqa: E402
+from filters.listset import BackgroundRefresher, ListPlan, plan_lists  # noqa: E402
 from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy import (  # noqa: E402
     UpstreamWatch,
@@ -71,6 +74,10 @@ class Dejunk:
         self.errors_logged = ErrorOnce()
         self.upstream = UpstreamWatch(lambda: ctx.master)
         self.allow: list[str] = []
+        self.plan: ListPlan | None = None
+        self.refresher: BackgroundRefresher | None = None
+        self._build_lock = threading.Lock()
+        self._generation = 0
 
     # --- options -------------------------------------------------------------------------------
 
@@ -81,14 +88,21 @@ class Dejunk:
         )
         loader.add_option(
             "dejunk_lists", collections.abc.Sequence[str], ["builtin"],
-            "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one path per "
-            "entry (repeat --set dejunk_lists=PATH). 'builtin' is dejunk's own small list.",
+            "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one file path or "
+            "http(s) URL per entry (repeat --set dejunk_lists=...). 'builtin' is dejunk's own small "
+            "list. URLs are subscriptions: downloaded into the cache and kept fresh in the background.",
+        )
+        loader.add_option(
+            "dejunk_cache", typing.Optional[str], None,
+            "Folder for downloaded lists. Default: the config's [lists] cache_dir, else "
+            "$XDG_CACHE_HOME/dejunk/lists (~/.cache/dejunk/lists).",
         )
         loader.add_option(
             "dejunk_config", typing.Optional[str], None,
             "TOML file with host policies: [groups] name = [\"*.example.com\", ...] and "
             "[policy.connect|image|cookie] with default = \"accept\"|\"reject\", accept = [...], "
-            "reject = [...]. Patterns are shell wildcards on the host; @name expands a group.",
+            "reject = [...]. Patterns are shell wildcards on the host; @name expands a group. "
+            "[lists] subscriptions = [\"https://...\"] adds list subscriptions.",
         )
         loader.add_option(
             "dejunk_events", typing.Optional[str], None,
@@ -127,8 +141,8 @@ class Dejunk:
             self.allow = [p.strip().lower() for p in opts.dejunk_allow]
         if "dejunk_config" in updated:
             self.policies = self._load_policies(opts.dejunk_config)
-        if "dejunk_lists" in updated:
-            self.engine = self._load_engine(opts.dejunk_lists)
+        if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache"}:
+            self._load_lists()
         if "dejunk_events" in updated:
             self._open_events(opts.dejunk_events)
         if "dejunk_error_pages" in updated and opts.dejunk_error_pages:
@@ -149,12 +163,53 @@ class Dejunk:
         except ConfigError as e:
             raise exceptions.OptionsError(f"dejunk_config: {e}") from None
 
-    def _load_engine(self, specs: collections.abc.Sequence[str]) -> Engine:
-        if not specs:
+    def _subscription_config(self) -> subscriptions.SubscriptionConfig:
+        path = ctx.options.dejunk_config
+        if not path:
+            return subscriptions.SubscriptionConfig((), None)
+        try:
+            return subscriptions.read_subscription_config(path)
+        except (OSError, ValueError) as e:
+            raise exceptions.OptionsError(f"dejunk_config: {e}") from None
+
+    def _load_lists(self) -> None:
+        """Plan the lists, build the engine, and (re)start the refresher for subscriptions."""
+        specs = list(ctx.options.dejunk_lists)
+        config = self._subscription_config()
+        if not specs and not config.subscriptions:
             raise exceptions.OptionsError("dejunk_lists: no lists given (use 'builtin' for dejunk's own list)")
+        cache_dir = ctx.options.dejunk_cache or config.cache_dir or subscriptions.default_cache_dir()
+        plan = plan_lists(specs, config.subscriptions, cache_dir)
+        for url in plan.missing:
+            logger.warning(f"dejunk: {url}: no copy downloaded yet; fetching it in the background")
+        if plan.fallback:
+            logger.warning("dejunk: using the built-in list until the subscriptions arrive")
+        with self._build_lock:
+            self.engine = self._load_engine(plan.paths)
+            self._generation += 1
+        self.plan = plan
+        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (plan.subscriptions, cache_dir):
+            if self.refresher is not None:
+                self.refresher.stop()
+            self.refresher = BackgroundRefresher(plan.subscriptions, cache_dir, self._lists_changed)
+            self.refresher.start()
+
+    def _lists_changed(self, results) -> None:
+        # Runs in the refresher's thread: build the new engine there, then swap it in with one
+        # assignment, so every request sees either the old engine or the new one.
+        with self._build_lock:
+            generation = self._generation
+            plan = plan_lists(ctx.options.dejunk_lists, self._subscription_config().subscriptions, self.refresher.cache_dir)
+            engine = self._load_engine(plan.paths)
+            if generation == self._generation:
+                self.engine, self.plan = engine, plan
+                self.stats.add("list_updates")
+                logger.info("dejunk: lists updated, new filters in use")
+
+    def _load_engine(self, paths: collections.abc.Sequence[str]) -> Engine:
         started = time.perf_counter()
         try:
-            engine = Engine.from_lists(list(specs))
+            engine = Engine.from_lists(list(paths))
         except OSError as e:
             raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None
         elapsed = time.perf_counter() - started
@@ -405,6 +460,8 @@ class Dejunk:
         self.upstream.tls_failed(data.context.client, data.conn)
 
     def done(self):
+        if self.refresher is not None:
+            self.refresher.stop()
         self.upstream.cancel_all()
         logger.info(self.stats.summary())
         self.events.close()
@@ -428,7 +485,15 @@ class Dejunk:
     def reload(self) -> None:
         """Re-read the filter lists and the config file."""
         self.policies = self._load_policies(ctx.options.dejunk_config)
-        self.engine = self._load_engine(ctx.options.dejunk_lists)
+        self._load_lists()
+
+    @command.command("dejunk.update")
+    def update_lists(self) -> None:
+        """Download every subscribed list now (in the background) and switch to it when ready."""
+        if self.refresher is None or not self.refresher.urls:
+            logger.info("dejunk: no list subscriptions to update")
+            return
+        self.refresher.kick(force=True)
 
     @command.command("dejunk.allow")
     def allow_site(self, host: str) -> None:
