@@ -32,6 +32,7 @@ from filters import subscriptions  # noqa: E402
 from filters.engine import Engine  # noqa: E402
 from filters.events import ErrorOnce, EventLog, Stats  # noqa: E402
 from filters.listset import BackgroundRefresher, ListPlan, plan_lists  # noqa: E402
+from filters.request import type_from_extension  # noqa: E402
 from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy import (  # noqa: E402
     UpstreamWatch,
@@ -474,12 +475,40 @@ class Dejunk:
         return self.stats.summary()
 
     @command.command("dejunk.explain")
-    def explain(self, url: str) -> str:
-        """The decision for a URL: the rule, its list and line, and any exception that applied."""
+    def explain(self, target: str, source: str = "", request_type: str = "") -> str:
+        """Why a URL or flows (@focus, @marked, a filter like ~d example.com) are blocked or allowed.
+
+        For a URL: the decision, rule, list and line, and any exception that applied; `source` is
+        the page making the request and `request_type` its type (default: from the extension,
+        else document).
+        """
         if self.engine is None:
             return "dejunk: no filters loaded"
-        decision = self.engine.check(url, url, "document")
-        return f"{url}: {decision.describe()}"
+        if target.startswith(("@", "~", "!")):
+            return self._explain_flows(target)
+        request_type = request_type or type_from_extension(target)
+        if request_type == "other" and not source:
+            request_type = "document"
+        decision = self.engine.check(target, source or target, request_type)
+        return f"{target} ({request_type}{', from ' + source if source else ''}): {decision.describe()}"
+
+    def _explain_flows(self, spec: str) -> str:
+        try:
+            flows = ctx.master.commands.call("view.flows.resolve", spec)
+        except exceptions.CommandError as e:
+            return f"dejunk: cannot resolve {spec!r}: {e} (flows can be named in mitmproxy and mitmweb)"
+        lines = []
+        for f in flows:
+            if not isinstance(f, http.HTTPFlow):
+                continue
+            request = request_from_flow(f)
+            decision = self.engine.check_request(request)
+            lines.append(f"{request.url}")
+            if f.comment:
+                lines.append(f"  recorded: {f.comment}")
+            source = f", from {request.source_url}" if request.source_url and request.type != "document" else ""
+            lines.append(f"  now ({request.type}{source}): {decision.describe()}")
+        return "\n".join(lines) if lines else f"dejunk: no flows match {spec!r}"
 
     @command.command("dejunk.reload")
     def reload(self) -> None:

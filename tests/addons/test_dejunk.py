@@ -302,10 +302,29 @@ class TestError:
 class TestCommands:
     def test_explain_shows_rule_and_exception(self, addon_ctx):
         addon, _, _ = addon_ctx
-        assert addon.explain("http://ads.test/") == "http://ads.test/: blocked by ||ads.test^ (list.txt:2)"
+        assert addon.explain("http://ads.test/") == "http://ads.test/ (document): blocked by ||ads.test^ (list.txt:2)"
+        assert addon.explain("http://ads.test/a.js", "http://news.test/").startswith(
+            "http://ads.test/a.js (script, from http://news.test/): blocked")
         explained = addon.explain("http://ok.ads.test/")
         assert "||ads.test^ (list.txt:2) overridden by @@||ok.ads.test^ (list.txt:3)" in explained
         assert "no rule matched" in addon.explain("http://fine.test/")
+
+    def test_explain_flows_by_spec(self, files):
+        from mitmproxy.addons.view import View
+
+        addon = dejunk.Dejunk()
+        view = View()
+        with taddons.context(addon, view) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
+            blocked = make_flow("http://ads.test/x.js", dest="script", referer="http://news.test/")
+            addon.request(blocked)
+            fine = make_flow("http://news.test/", dest="document")
+            view.add([blocked, fine])
+            text = addon.explain("~d ads.test")
+            assert "http://ads.test/x.js" in text and "news.test/\n" not in text
+            assert "recorded: blocked by ||ads.test^ (list.txt:2)" in text
+            assert "now (script, from http://news.test/): blocked by ||ads.test^" in text
+            assert addon.explain("~d nothing.test") == "dejunk: no flows match '~d nothing.test'"
 
     def test_stats(self, addon_ctx):
         addon, _, _ = addon_ctx
