@@ -193,6 +193,14 @@ _psl = PublicSuffixList()
 
 
 @functools.lru_cache(maxsize=16384)
+def public_suffix(host: str) -> str | None:
+    """The public suffix of a host (`news.bbc.co.uk` -> `co.uk`); None for an IP address or no host."""
+    if not host or is_ip_address(host):
+        return None
+    return _psl.publicsuffix(host)
+
+
+@functools.lru_cache(maxsize=16384)
 def registrable_domain(host: str) -> str:
     """eTLD+1 of a host (`news.bbc.co.uk` -> `bbc.co.uk`); an IP address or bare suffix is itself."""
     if not host:
