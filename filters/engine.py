@@ -43,12 +43,13 @@ from dataclasses import dataclass
 from .decision import ALLOWED, Decision
 from .index import IndexBuilder, RuleIndex
 from .lists import BadLine, FilterList, decode_list, display_name, parse_list_text, resolve_path
-from .matching import Target, compile_regex, compile_rule, host_keys, host_suffixes
+from .matching import TOKEN_RE, Origin, Target, compile_regex, compile_rule, host_keys, host_suffixes
 from .network import (
     ANY_PARTY,
     DOCUMENT,
     FIRST_PARTY,
     NETWORK_TYPES,
+    PAIR_PREFIX,
     POPUP,
     THIRD_PARTY,
     TYPE_BITS,
@@ -74,7 +75,7 @@ SUBDOCUMENT = TYPE_BITS["subdocument"]
 OTHER = TYPE_BITS["other"]
 PAGE_TYPES = DOCUMENT | POPUP
 # A plain `||host^`: every type but popups (see network._type_mask), both parties.
-_SIMPLE_COMPILED = (NETWORK_TYPES | DOCUMENT | ANY_PARTY, None, None, None)
+_SIMPLE_COMPILED = (NETWORK_TYPES | DOCUMENT | ANY_PARTY, None, None, None, None)
 _HOSTS_PREFIX = "0.0.0.0 "
 _EMPTY: frozenset[str] = frozenset()
 
@@ -118,6 +119,17 @@ class PageExceptions:
 
 
 NO_PAGE_EXCEPTIONS = PageExceptions()
+
+_INDEXES = (
+    "_blocks",
+    "_page_blocks",
+    "_importants",
+    "_exceptions",
+    "_redirects",
+    "_removeparams",
+    "_csps",
+    "_page_exceptions",
+)
 
 # The state that is saved in the cache; everything else is rebuilt lazily at run time.
 _STATE = (
@@ -233,8 +245,12 @@ class Engine:
         self._reset_runtime()
 
     def _reset_runtime(self) -> None:
+        # Which indexes hold rules, in `_INDEXES` order: tested once here, not per request.
+        self._indexes = tuple(getattr(self, name) for name in _INDEXES)
+        self._has = tuple(index.size > 0 for index in self._indexes)
+        self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
-        self._host_info: dict = {}
+        self._origins: dict = {}
         self._source_info: dict = {}
         self._decisions: dict = {}
         self._page_cache: dict = {}
@@ -268,12 +284,12 @@ class Engine:
         t = self._target(url, source_url, request_type, method)
         if t is None:
             return ALLOWED
-        rid = self._find(self._blocks, t)
-        if rid is None and t.bits & PAGE_TYPES and self._page_blocks:
-            rid = self._find(self._page_blocks, t)
+        rid = self._find(0, t)
+        if rid is None and t.bits & PAGE_TYPES and self._has[1]:
+            rid = self._find(1, t)
         if rid is not None:
             return self._blocked(rid, t, url, source_url)
-        if not (self._removeparams or self._csps):
+        if not self._has_modifiers:
             return ALLOWED
         return self._modifiers(t, url, source_url)
 
@@ -309,23 +325,23 @@ class Engine:
         if head is None:
             return None
         scheme = head.group(1)
-        host_start, host_end = head.span(2)
-        raw_host = head.group(2)
         if scheme not in _WEB_SCHEMES:
             if scheme not in _SOCKET_SCHEMES:
                 return None  # data:, blob:, about:, file: ... are never filtered
             request_type = "websocket"
-        info = self._host_info.get(raw_host)
-        if info is None:
-            info = self._describe_host(raw_host)
-        host, suffixes, domain, keys, ascii_host = info
-        if not host:
+        host_start, host_end = head.span(2)
+        origin_text = head.group()
+        origin = self._origins.get(origin_text)
+        if origin is None:
+            origin = self._describe_origin(origin_text, host_start, head.group(2))
+        if not origin.host:
             return None
         raw_url = url
-        if ascii_host is not None:
-            lurl = lurl[:host_start] + ascii_host + lurl[host_end:]
-            raw_url = url[:host_start] + ascii_host + url[host_end:]
-            host_end = host_start + len(ascii_host)
+        if origin.ascii_host is not None:
+            # An IDN host is matched in its punycode form, as lists write it.
+            lurl = lurl[:host_start] + origin.ascii_host + lurl[host_end:]
+            raw_url = url[:host_start] + origin.ascii_host + url[host_end:]
+            host_end = host_start + len(origin.ascii_host)
         if source_url:
             source = self._source_info.get(source_url)
             if source is None:
@@ -335,29 +351,37 @@ class Engine:
             source_domain = ""
             source_keys = _EMPTY
         if page:
+            # Page-level rules are looked up as for the document, whatever types they name.
+            type_bit = DOCUMENT
             bits = FIRST_PARTY
         else:
             type_bit = _TYPE_BIT.get(request_type) if request_type else OTHER
             if type_bit is None:
                 type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
             # Without a known source page a request counts as third-party (adblock-rust does the same).
-            bits = type_bit | (FIRST_PARTY if source_domain and source_domain == domain else THIRD_PARTY)
-        return Target(lurl, raw_url, host, host_start, host_end, bits, suffixes, keys, source_keys, method or "GET")
+            bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
+        return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET")
 
-    def _describe_host(self, raw_host: str) -> tuple:
+    def _describe_origin(self, origin_text: str, host_start: int, raw_host: str) -> Origin:
         host = normalize_host(raw_host)
-        # An IDN host is matched in its punycode form, as lists write it.
         ascii_host = host if host and not raw_host.isascii() else None
-        if not host:
-            info = ("", (), "", _EMPTY, None)
-        elif is_ip_address(host):
-            info = (host, (host,), host, frozenset((host,)), ascii_host)
+        if ascii_host is not None:
+            origin_text_ascii = origin_text[:host_start] + ascii_host
         else:
-            info = (host, host_suffixes(host), registrable_domain(host), host_keys(host, public_suffix(host)), ascii_host)
-        if len(self._host_info) >= _CACHE_LIMIT:
-            self._host_info.clear()
-        self._host_info[raw_host] = info
-        return info
+            origin_text_ascii = origin_text
+        tokens = TOKEN_RE.findall(origin_text_ascii)
+        slots = len(_INDEXES)
+        if not host:
+            origin = Origin("", (), "", _EMPTY, None, tokens, slots)
+        elif is_ip_address(host):
+            origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots)
+        else:
+            keys = host_keys(host, public_suffix(host))
+            origin = Origin(host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots)
+        if len(self._origins) >= _CACHE_LIMIT:
+            self._origins.clear()
+        self._origins[origin_text] = origin
+        return origin
 
     def _describe_source(self, source_url: str) -> tuple:
         head = _URL_HEAD.match(source_url.lower())
@@ -385,66 +409,115 @@ class Engine:
         self._compiled[rid] = compiled
         return compiled
 
-    def _find(self, index: RuleIndex, t: Target) -> int | None:
-        """The first rule of `index` that matches, or None."""
-        compiled = self._compiled
+    def _find(self, n: int, t: Target) -> int | None:
+        """The first rule of index `n` (in `_INDEXES` order) that matches, or None.
+
+        Written out in one piece because it runs for every request. The host-table and origin-token
+        hits come from the origin's cache; the path's tokens, the type's `always` rules and the
+        source page's `$domain=` rules are looked up here. Each candidate is then tested: mask,
+        required literal (one `in`), exact URL test, options.
+        """
+        origin = t.origin
+        probe = origin.probes[n]
+        if probe is None:
+            probe = origin.probes[n] = self._probe(self._indexes[n], origin)
         bits = t.bits
-        by_host = index.by_host
-        if by_host:
-            for suffix in t.suffixes:
-                hit = by_host.get(suffix)
-                if hit is None:
-                    continue
-                if hit.__class__ is int:
-                    if not bits & POPUP:
-                        return hit
-                    continue
-                for rid in hit:
-                    c = compiled[rid] or self._compile(rid)
-                    if c[0] & bits == bits and (c[1] is None or c[1](t)) and (c[2] is None or c[2](t)):
-                        return rid
+        if probe[0] is not None and not bits & POPUP:
+            return probe[0]
+        index = self._indexes[n]
+        buckets = probe[1]
+        extra = []
         by_token = index.by_token
         if by_token:
-            for token in t.tokens:
-                bucket = by_token.get(token)
-                if bucket is None:
-                    continue
-                for rid in bucket:
-                    c = compiled[rid] or self._compile(rid)
-                    if c[0] & bits == bits and (c[1] is None or c[1](t)) and (c[2] is None or c[2](t)):
-                        return rid
-        for rid in index.always:
-            c = compiled[rid] or self._compile(rid)
-            if c[0] & bits == bits and (c[1] is None or c[1](t)) and (c[2] is None or c[2](t)):
-                return rid
+            path = t.path_tokens
+            for token in path:
+                hit = by_token.get(token)
+                if hit is not None:
+                    extra.append(hit)
+            hot = index.hot
+            if hot and (probe[2] is not None or not hot.isdisjoint(path)):
+                previous = probe[2]
+                for token in path:
+                    if previous is not None and previous in hot:
+                        hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
+                        if hit is not None:
+                            extra.append(hit)
+                    previous = token
+        always = index.always
+        if always:
+            hit = always.get(t.type_bit)
+            if hit is not None:
+                extra.append(hit)
         by_domain = index.by_domain
         if by_domain and t.source_keys:
             for key in t.source_keys:
-                bucket = by_domain.get(key)
-                if bucket is None:
-                    continue
+                hit = by_domain.get(key)
+                if hit is not None:
+                    extra.append(hit)
+        if extra:
+            buckets = buckets + tuple(extra)
+        if buckets:
+            compiled = self._compiled
+            url = t.url
+            for bucket in buckets:
                 for rid in bucket:
                     c = compiled[rid] or self._compile(rid)
-                    if c[0] & bits == bits and (c[1] is None or c[1](t)) and (c[2] is None or c[2](t)):
+                    if c[0] & bits != bits:
+                        continue
+                    literal = c[1]
+                    if literal is not None and literal not in url:
+                        continue
+                    if (c[2] is None or c[2](t)) and (c[3] is None or c[3](t)):
                         return rid
         return None
+
+    @staticmethod
+    def _probe(index: RuleIndex, origin: Origin) -> tuple:
+        """(plain host rule or None, buckets, last origin token if it starts pairs) for an origin."""
+        simple = None
+        buckets = []
+        by_host = index.by_host
+        for suffix in origin.suffixes:
+            hit = by_host.get(suffix)
+            if hit is not None:
+                if hit.__class__ is not int:
+                    buckets.append(hit)
+                elif simple is None:
+                    simple = hit
+        by_token = index.by_token
+        tokens = origin.tokens
+        hot = index.hot
+        for i, token in enumerate(tokens):
+            hit = by_token.get(token)
+            if hit is not None:
+                buckets.append(hit)
+            if token in hot and i + 1 < len(tokens):
+                hit = by_token.get(token + " " + tokens[i + 1][:PAIR_PREFIX])
+                if hit is not None:
+                    buckets.append(hit)
+        boundary = tokens[-1] if tokens and tokens[-1] in hot else None
+        return simple, tuple(buckets), boundary
 
     def _find_all(self, index: RuleIndex, t: Target) -> list[int]:
         """Every rule of `index` that matches, each once, in probe order."""
         found: list[int] = []
-        compiled = self._compiled
-        bits = t.bits
-        for rid in index.candidates(t.suffixes, t.tokens if index.by_token else (), t.source_keys):
-            if rid in found:
-                continue
-            c = compiled[rid] or self._compile(rid)
-            if c[0] & bits == bits and (c[1] is None or c[1](t)) and (c[2] is None or c[2](t)):
+        candidates = index.candidates(t.suffixes, t.tokens if index.by_token else (), t.source_keys, t.type_bit)
+        for rid in candidates:
+            if rid not in found and self._test(rid, t):
                 found.append(rid)
         return found
 
+    def _test(self, rid: int, t: Target) -> bool:
+        c = self._compiled[rid] or self._compile(rid)
+        if c[0] & t.bits != t.bits:
+            return False
+        if c[1] is not None and c[1] not in t.url:
+            return False
+        return (c[2] is None or c[2](t)) and (c[3] is None or c[3](t))
+
     def _rule(self, rid: int) -> NetworkRule | None:
         """The parsed rule behind an id (None for a hosts-file line)."""
-        return (self._compiled[rid] or self._compile(rid))[3]
+        return (self._compiled[rid] or self._compile(rid))[4]
 
     def _is_generic(self, rid: int) -> bool:
         rule = self._rule(rid)
@@ -455,15 +528,15 @@ class Engine:
     def _blocked(self, rid: int, t: Target, url: str, source_url: str | None) -> Decision:
         rule = self._rule(rid)
         important = rule is not None and rule.important
-        if not important and self._importants:
-            strong = self._find(self._importants, t)
+        if not important and self._has[2]:
+            strong = self._find(2, t)
             if strong is not None:
                 rid, important = strong, True
         if not important:
             rid, exception = self._exception_for(rid, t, source_url)
             if exception is not None:
                 return self._decision(rid, exception=exception)
-        redirect = self._redirect_for(t) if self._redirects else None
+        redirect = self._redirect_for(t) if self._has[4] else None
         if redirect is None:
             decision = self._decisions.get(rid)
             if decision is None:
@@ -473,8 +546,8 @@ class Engine:
 
     def _exception_for(self, rid: int, t: Target, source_url: str | None) -> tuple[int, int | None]:
         """(blocking rule, exception that overrides it or None), after page-level exceptions."""
-        exception = self._find(self._exceptions, t) if self._exceptions else None
-        if exception is not None or not source_url or not self._page_exceptions:
+        exception = self._find(3, t) if self._has[3] else None
+        if exception is not None or not source_url or not self._has[7]:
             return rid, exception
         page = self._page_rids(source_url)
         if page is None:
@@ -542,11 +615,11 @@ class Engine:
 
     def _modifiers(self, t: Target, url: str, source_url: str | None) -> Decision:
         """`$removeparam` and `$csp` for a request that is not blocked."""
-        new_url = self._removeparam_url(t, url) if self._removeparams and "?" in url else None
-        csp = self._csp_for(t) if self._csps and t.bits & (DOCUMENT | SUBDOCUMENT) else None
+        new_url = self._removeparam_url(t, url) if self._has[5] and "?" in url else None
+        csp = self._csp_for(t) if self._has[6] and t.bits & (DOCUMENT | SUBDOCUMENT) else None
         if new_url is None and csp is None:
             return ALLOWED
-        page = self._page_rids(source_url or url) if self._page_exceptions else None
+        page = self._page_rids(source_url or url) if self._has[7] else None
         if page is not None and page[0] is not None:
             return ALLOWED  # an allow-listed page is left alone entirely
         return Decision(blocked=False, removeparam_url=new_url, csp=csp)
@@ -604,7 +677,7 @@ class Engine:
 
     def _page_rids(self, url: str):
         """Rule ids of the (document, elemhide, generichide, genericblock) exceptions for a page, or None."""
-        if not self._page_exceptions:
+        if not self._has[7]:
             return None
         cached = self._page_cache.get(url, False)
         if cached is not False:

@@ -1,9 +1,10 @@
 """Pure match functions: a parsed rule compiled into small closures over one request's `Target`.
 
-`compile_rule(rule)` returns `(mask, pattern, options)`: `mask` is checked against the request's
-type and party bits with one AND, `pattern(target)` tests the URL (None when the rule matches
-every URL of its host), `options(target)` tests `$domain=`, `$to=`, `$denyallow=` and `$method=`
-(None when the rule has none of them).
+`compile_rule(rule)` returns `(mask, literal, test, options)`: `mask` is checked against the
+request's type and party bits with one AND; `literal` is text the URL must contain (tested with
+`in`, which rejects most candidates without a call); `test(target)` is the exact URL test (None
+for a plain substring, or when the host lookup decides); `options(target)` tests `$domain=`,
+`$to=`, `$denyallow=` and `$method=` (None when the rule has none of them).
 
 Wildcard patterns are matched segment by segment with `str.find` or a fixed-width regex per
 segment, taking the leftmost occurrence of each: for `*`-separated segments of fixed width that is
@@ -24,12 +25,29 @@ from .network import NetworkRule
 SEPARATOR_CLASS = r"[^\w.%-]"
 _SEPARATOR_RE = re.compile(SEPARATOR_CLASS, re.ASCII)
 
-TOKEN_RE = re.compile(r"[a-z0-9%]+")
+TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+class Origin:
+    """What a request's scheme and host give, worked out once per origin and kept: the host, its
+    parent domains, registrable domain and `$domain=` names, the tokens of the URL up to the host's
+    end, and per rule index the host-table and token-table hits those produce (`probes`)."""
+
+    __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes")
+
+    def __init__(self, host, suffixes, domain, keys, ascii_host, tokens, probe_slots):
+        self.host = host
+        self.suffixes = suffixes
+        self.domain = domain
+        self.keys = keys
+        self.ascii_host = ascii_host
+        self.tokens = tokens
+        self.probes = [None] * probe_slots
 
 
 class Target:
     """One request as the compiled rules see it: the URL (lower-cased and as given), where the
-    host sits in it, the type and party bits, and the host-suffix sets the domain options test."""
+    host sits in it, the type and party bits, its `Origin`, and the source page's `$domain=` names."""
 
     __slots__ = (
         "url",
@@ -38,32 +56,45 @@ class Target:
         "host_start",
         "host_end",
         "bits",
-        "suffixes",
-        "host_keys",
+        "type_bit",
+        "origin",
         "source_keys",
         "method",
-        "_tokens",
+        "_path_tokens",
     )
 
-    def __init__(self, url, raw_url, host, host_start, host_end, bits, suffixes, host_keys, source_keys, method):
+    def __init__(self, url, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method):
         self.url = url
         self.raw_url = raw_url
         self.host = host
         self.host_start = host_start
         self.host_end = host_end
         self.bits = bits
-        self.suffixes = suffixes
-        self.host_keys = host_keys
+        self.type_bit = type_bit
+        self.origin = origin
         self.source_keys = source_keys
         self.method = method
-        self._tokens = None
+        self._path_tokens = None
+
+    @property
+    def path_tokens(self) -> list[str]:
+        """Tokens of the URL after the host (the origin's are in `origin.tokens`)."""
+        tokens = self._path_tokens
+        if tokens is None:
+            tokens = self._path_tokens = TOKEN_RE.findall(self.url, self.host_end)
+        return tokens
 
     @property
     def tokens(self) -> list[str]:
-        tokens = self._tokens
-        if tokens is None:
-            tokens = self._tokens = TOKEN_RE.findall(self.url)
-        return tokens
+        return self.origin.tokens + self.path_tokens
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return self.origin.suffixes
+
+    @property
+    def host_keys(self) -> frozenset[str]:
+        return self.origin.keys
 
 
 def host_keys(host: str, public_suffix: str | None) -> frozenset[str]:
@@ -200,16 +231,20 @@ class Glob:
 
 
 def compile_pattern(rule: NetworkRule):
-    """The URL test of a rule as `fn(target) -> bool`, or None when it accepts every URL."""
-    field = "raw_url" if rule.match_case else "url"
+    """The URL test of a rule as `fn(target) -> bool`, or None when it accepts every URL.
+
+    A `||host^` rule has no test: it is only ever reached by looking its host up. Other `||host...`
+    rules test the host themselves, as they may be filed under a token of their path instead.
+    """
     if rule.regex is not None:
         search = compile_regex(rule.regex, rule.match_case).search
         if rule.match_case:
             return lambda t: search(t.raw_url) is not None
         return lambda t: search(t.url) is not None
     if rule.hostname is not None:
-        return _host_rest_matcher(rule.rest, rule.anchor_end, field)
+        return _host_rest_matcher(rule.hostname, rule.rest, rule.anchor_end, rule.match_case)
     pattern = rule.pattern
+    field = "raw_url" if rule.match_case else "url"
     if rule.anchor_start == 2:
         return _label_matcher(pattern, rule.anchor_end, field)
     if not pattern:
@@ -232,20 +267,26 @@ def compile_pattern(rule: NetworkRule):
     return lambda t: match(t.url)
 
 
-def _host_rest_matcher(rest: str, anchor_end: bool, field: str):
-    """What must follow the host of a `||host...` rule, tested right at the host's end."""
+def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: bool):
+    """A `||host...` rule: the host or a subdomain of it, then `rest` right at the host's end."""
     if rest in ("", "^"):
         return None
-    if "*" not in rest and "^" not in rest:
-        if anchor_end:
-            return lambda t: len(getattr(t, field)) == t.host_end + len(rest) and getattr(t, field).startswith(rest, t.host_end)
-        if field == "url":
-            return lambda t: t.url.startswith(rest, t.host_end)
-        return lambda t: t.raw_url.startswith(rest, t.host_end)
+    dotted = "." + hostname
+    if "*" not in rest and "^" not in rest and not anchor_end and not match_case:
+
+        def plain(t) -> bool:
+            host = t.host
+            return (host == hostname or host.endswith(dotted)) and t.url.startswith(rest, t.host_end)
+
+        return plain
     match = Glob(rest, True, anchor_end).match
-    if field == "url":
-        return lambda t: match(t.url, t.host_end)
-    return lambda t: match(t.raw_url, t.host_end)
+    field = "raw_url" if match_case else "url"
+
+    def general(t) -> bool:
+        host = t.host
+        return (host == hostname or host.endswith(dotted)) and match(getattr(t, field), t.host_end)
+
+    return general
 
 
 def _label_matcher(pattern: str, anchor_end: bool, field: str):
@@ -304,12 +345,12 @@ def compile_options(rule: NetworkRule):
         to_include = rule.to_domains.include
         to_exclude = rule.to_domains.exclude
         if to_include:
-            checks.append(lambda t: not to_include.isdisjoint(t.host_keys))
+            checks.append(lambda t: not to_include.isdisjoint(t.origin.keys))
         if to_exclude:
-            checks.append(lambda t: to_exclude.isdisjoint(t.host_keys))
+            checks.append(lambda t: to_exclude.isdisjoint(t.origin.keys))
     if rule.denyallow is not None:
         denied = rule.denyallow
-        checks.append(lambda t: denied.isdisjoint(t.host_keys))
+        checks.append(lambda t: denied.isdisjoint(t.origin.keys))
     if rule.methods is not None:
         allowed = rule.methods.include
         refused = rule.methods.exclude
@@ -324,20 +365,54 @@ def compile_options(rule: NetworkRule):
     return lambda t: all(check(t) for check in checks)
 
 
+def required_literal(rule: NetworkRule) -> str | None:
+    """The longest piece of text every URL the rule matches contains (lower-cased), or None.
+
+    Tested with `in` before anything else: one C-level scan that turns most candidates away.
+    """
+    if rule.regex is not None:
+        from .network import regex_tokens
+
+        return max(regex_tokens(rule.regex), key=len, default=None)
+    if rule.hostname is not None:
+        text = rule.rest
+    else:
+        text = rule.pattern
+    pieces = [p for p in re.split(r"[*^]", text.lower()) if p]
+    return max(pieces, key=len, default=None)
+
+
 def compile_rule(rule: NetworkRule) -> tuple:
-    """(mask, pattern test or None, options test or None) for the hot loop."""
-    return (rule.mask, compile_pattern(rule), compile_options(rule))
+    """(mask, required literal or None, URL test or None, options test or None) for the hot loop.
+
+    A rule matches a request when `mask & bits == bits`, the literal is in the lower-cased URL,
+    and both tests (when present) pass.
+    """
+    options = compile_options(rule)
+    literal = required_literal(rule)
+    if (
+        rule.regex is None
+        and rule.hostname is None
+        and rule.anchor_start == 0
+        and not rule.anchor_end
+        and not rule.match_case
+        and rule.pattern == literal
+    ):
+        return (rule.mask, literal, None, options)  # a plain substring: the literal is the whole test
+    return (rule.mask, literal, compile_pattern(rule), options)
 
 
 def rule_matches(rule: NetworkRule, target: Target) -> bool:
     """Whether one rule matches one request (the slow path, for tests and explanations)."""
-    mask, pattern, options = compile_rule(rule)
+    mask, literal, test, options = compile_rule(rule)
     if mask & target.bits != target.bits:
         return False
     if rule.hostname is not None:
         host = target.host
         if host != rule.hostname and not host.endswith("." + rule.hostname):
             return False
-    if pattern is not None and not pattern(target):
+    if literal is not None and literal not in target.url:
+        return False
+    if test is not None and not test(target):
         return False
     return options is None or options(target)

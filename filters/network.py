@@ -120,7 +120,7 @@ ABP_RESOURCES = {
 _OPTION_START = re.compile(r"~?[A-Za-z0-9_-]+(?:=|,|$)")
 _HOST_PART = re.compile(r"[A-Za-z0-9._\-\u0080-\U0010ffff]*")
 _DOMAIN_VALUE = re.compile(r"^(?:[a-z0-9._\-]+(?:\.\*)?|[0-9a-f:.]+)$")
-_TOKEN = re.compile(r"[a-z0-9%]+")
+_TOKEN = re.compile(r"[a-z0-9]+")  # the same runs `matching.TOKEN_RE` finds in URLs
 _STARS = re.compile(r"\*\*+")
 
 
@@ -490,9 +490,17 @@ def _parse_pattern(pattern: str, match_case: bool, fields: dict) -> None:
 
 def _split_host(pattern: str, anchor_end: bool, fields: dict) -> None:
     """Record the host name of a `||host...` rule when it is a plain name followed by a delimiter."""
-    host = _HOST_PART.match(pattern).group()
-    rest = pattern[len(host) :]
-    host = host.lower()
+    if pattern.startswith("["):
+        close = pattern.find("]")
+        if close < 0:
+            return
+        # An IPv6 address: requests carry it without brackets.
+        host = pattern[1:close].lower()
+        rest = pattern[close + 1 :]
+    else:
+        host = _HOST_PART.match(pattern).group()
+        rest = pattern[len(host) :]
+        host = host.lower()
     if not host or host.startswith(".") or host.endswith("."):
         return
     if rest and rest[0] not in "^/:?=&;|":
@@ -520,33 +528,67 @@ def _check_regex(source: str, match_case: bool) -> None:
 
 
 def pattern_tokens(rule: NetworkRule) -> list[str]:
-    """Tokens that every URL this rule matches must contain as whole tokens (`[a-z0-9%]+` runs)."""
+    """Tokens that every URL this rule matches must contain as whole tokens (`[a-z0-9]+` runs)."""
     if rule.regex is not None:
         return regex_tokens(rule.regex)
-    pattern = rule.pattern.lower()
-    tokens = []
+    return [token for token, _, _ in _safe_runs(rule)]
+
+
+def pattern_bigrams(rule: NetworkRule) -> list[tuple[str, str]]:
+    """Pairs (token, start of the next token) that every matching URL contains one after the other.
+
+    `/ads/image/` gives ("ads", "imag"): the URL has the token `ads` followed (across non-token
+    characters) by a token starting with `imag`. The second part is cut to `PAIR_PREFIX` chars so
+    that a run bounded only on its left (`/ads/vtrack*`) still gives a pair.
+    """
+    if rule.regex is not None:
+        return []
+    pattern = (rule.rest if rule.hostname is not None else rule.pattern).lower()
+    runs = _token_runs(rule)
+    pairs = []
+    for (a, a_end, a_left, a_right), (b, b_start, b_left, b_right) in zip(runs, runs[1:]):
+        if not (a_left and a_right and b_left) or "*" in pattern[a_end:b_start]:
+            continue
+        if b_right or len(b) >= PAIR_PREFIX:
+            pairs.append((a, b[:PAIR_PREFIX]))
+    return pairs
+
+
+PAIR_PREFIX = 4
+
+
+def _safe_runs(rule: NetworkRule) -> list[tuple[str, int, int]]:
+    """(token, start, end) of the pattern's token runs that cannot be part of a longer URL token."""
+    return [(token, end - len(token), end) for token, end, left, right in _token_runs(rule) if left and right]
+
+
+def _token_runs(rule: NetworkRule) -> list[tuple[str, int, bool, bool]]:
+    """(run, end, bounded on the left, bounded on the right) for each token run of the pattern."""
+    if rule.hostname is not None:
+        # What follows the host; it starts with a delimiter, so its first run is bounded on the left.
+        pattern = rule.rest.lower()
+        first_left_ok = False
+        last_right_ok = rule.anchor_end
+    else:
+        pattern = rule.pattern.lower()
+        first_left_ok = rule.anchor_start != 0
+        # `||ads.example` must end at a host label boundary (adblock-rust), so its last run is whole.
+        last_right_ok = rule.anchor_end or (rule.anchor_start == 2 and _HOST_PART.fullmatch(pattern) is not None)
+    runs = []
     last = len(pattern)
     for m in _TOKEN.finditer(pattern):
         start, end = m.span()
-        if start == 0:
-            left_ok = rule.anchor_start != 0
-        else:
-            left_ok = pattern[start - 1] != "*"
-        if end == last:
-            # `||ads.example` must end at a host label boundary (adblock-rust), so its last run is whole.
-            right_ok = rule.anchor_end or (rule.anchor_start == 2 and _HOST_PART.fullmatch(pattern) is not None)
-        else:
-            right_ok = pattern[end] != "*"
-        if left_ok and right_ok:
-            tokens.append(m.group())
-    return tokens
+        left_ok = first_left_ok if start == 0 else pattern[start - 1] != "*"
+        right_ok = last_right_ok if end == last else pattern[end] != "*"
+        runs.append((m.group(), end, left_ok, right_ok))
+    return runs
 
 
 _BOUNDARY = " "  # a literal non-token char: what `^`/`$` assertions and escaped punctuation give
 
 
 def regex_tokens(source: str) -> list[str]:
-    """Tokens a regex requires: literal `[a-z0-9%]` runs at top level, bounded by literal non-token chars.
+    """Tokens a regex requires: literal `[a-z0-9]` runs at top level, bounded by literal non-token chars.
 
     Deliberately conservative: an alternation at top level, or a quantifier, group, class or `.`
     next to a run makes that run unusable.
