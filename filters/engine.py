@@ -34,6 +34,7 @@ through `engine.cosmetic_store` / `engine.cosmetic(url)`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from array import array
 from collections import Counter
@@ -248,6 +249,8 @@ class Engine:
         # Which indexes hold rules, in `_INDEXES` order: tested once here, not per request.
         self._indexes = tuple(getattr(self, name) for name in _INDEXES)
         self._has = tuple(index.size > 0 for index in self._indexes)
+        self._token_keys = tuple(frozenset(index.by_token) for index in self._indexes)
+        self._domain_keys = tuple(frozenset(index.by_domain) for index in self._indexes)
         self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
@@ -324,18 +327,14 @@ class Engine:
         head = _URL_HEAD.match(lurl)
         if head is None:
             return None
-        scheme = head.group(1)
-        if scheme not in _WEB_SCHEMES:
-            if scheme not in _SOCKET_SCHEMES:
-                return None  # data:, blob:, about:, file: ... are never filtered
-            request_type = "websocket"
-        host_start, host_end = head.span(2)
         origin_text = head.group()
         origin = self._origins.get(origin_text)
         if origin is None:
-            origin = self._describe_origin(origin_text, host_start, head.group(2))
+            origin = self._describe_origin(origin_text, head.group(1), head.start(2), head.group(2))
         if not origin.host:
-            return None
+            return None  # no host, or a scheme that is never filtered (data:, blob:, about:...)
+        host_start = origin.host_start
+        host_end = len(origin_text)
         raw_url = url
         if origin.ascii_host is not None:
             # An IDN host is matched in its punycode form, as lists write it.
@@ -355,29 +354,31 @@ class Engine:
             type_bit = DOCUMENT
             bits = FIRST_PARTY
         else:
-            type_bit = _TYPE_BIT.get(request_type) if request_type else OTHER
-            if type_bit is None:
-                type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
+            if origin.websocket:
+                type_bit = WEBSOCKET
+            else:
+                type_bit = _TYPE_BIT.get(request_type) if request_type else OTHER
+                if type_bit is None:
+                    type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
             # Without a known source page a request counts as third-party (adblock-rust does the same).
             bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
         return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET")
 
-    def _describe_origin(self, origin_text: str, host_start: int, raw_host: str) -> Origin:
-        host = normalize_host(raw_host)
-        ascii_host = host if host and not raw_host.isascii() else None
-        if ascii_host is not None:
-            origin_text_ascii = origin_text[:host_start] + ascii_host
-        else:
-            origin_text_ascii = origin_text
-        tokens = TOKEN_RE.findall(origin_text_ascii)
+    def _describe_origin(self, origin_text: str, scheme: str | None, host_start: int, raw_host: str) -> Origin:
         slots = len(_INDEXES)
+        websocket = scheme in _SOCKET_SCHEMES
+        host = normalize_host(raw_host) if scheme in _WEB_SCHEMES or websocket else ""
+        ascii_host = host if host and not raw_host.isascii() else None
+        tokens = TOKEN_RE.findall(origin_text[:host_start] + ascii_host if ascii_host else origin_text)
         if not host:
             origin = Origin("", (), "", _EMPTY, None, tokens, slots)
         elif is_ip_address(host):
-            origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots)
+            origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots, host_start, websocket)
         else:
             keys = host_keys(host, public_suffix(host))
-            origin = Origin(host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots)
+            origin = Origin(
+                host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots, host_start, websocket
+            )
         if len(self._origins) >= _CACHE_LIMIT:
             self._origins.clear()
         self._origins[origin_text] = origin
@@ -427,15 +428,20 @@ class Engine:
         index = self._indexes[n]
         buckets = probe[1]
         extra = []
-        by_token = index.by_token
-        if by_token:
+        if index.by_token:
             path = t.path_tokens
-            for token in path:
-                hit = by_token.get(token)
-                if hit is not None:
-                    extra.append(hit)
+            found = self._token_keys[n].intersection(path)
+            if found:
+                by_token = index.by_token
+                if len(found) == 1:
+                    for token in found:
+                        extra.append(by_token[token])
+                else:
+                    # In URL order, so that the rule reported does not depend on set ordering.
+                    extra.extend(by_token[token] for token in sorted(found, key=path.index))
             hot = index.hot
             if hot and (probe[2] is not None or not hot.isdisjoint(path)):
+                by_token = index.by_token
                 previous = probe[2]
                 for token in path:
                     if previous is not None and previous in hot:
@@ -448,12 +454,10 @@ class Engine:
             hit = always.get(t.type_bit)
             if hit is not None:
                 extra.append(hit)
-        by_domain = index.by_domain
-        if by_domain and t.source_keys:
-            for key in t.source_keys:
-                hit = by_domain.get(key)
-                if hit is not None:
-                    extra.append(hit)
+        if index.by_domain and t.source_keys:
+            found = self._domain_keys[n].intersection(t.source_keys)
+            if found:
+                extra.extend(index.by_domain[key] for key in sorted(found))
         if extra:
             buckets = buckets + tuple(extra)
         if buckets:
@@ -498,14 +502,43 @@ class Engine:
         boundary = tokens[-1] if tokens and tokens[-1] in hot else None
         return simple, tuple(buckets), boundary
 
-    def _find_all(self, index: RuleIndex, t: Target) -> list[int]:
-        """Every rule of `index` that matches, each once, in probe order."""
+    def _find_all(self, n: int, t: Target) -> list[int]:
+        """Every rule of index `n` that matches, each once, in the order `_find` tries them."""
         found: list[int] = []
-        candidates = index.candidates(t.suffixes, t.tokens if index.by_token else (), t.source_keys, t.type_bit)
-        for rid in candidates:
-            if rid not in found and self._test(rid, t):
-                found.append(rid)
+        for bucket in self._gather(n, t):
+            for rid in bucket:
+                if rid not in found and self._test(rid, t):
+                    found.append(rid)
         return found
+
+    def _gather(self, n: int, t: Target) -> list:
+        """The candidate buckets `_find` looks at, as a list (a plain host rule as a bucket of one)."""
+        origin = t.origin
+        probe = origin.probes[n]
+        if probe is None:
+            probe = origin.probes[n] = self._probe(self._indexes[n], origin)
+        index = self._indexes[n]
+        buckets = [(probe[0],)] if probe[0] is not None else []
+        buckets.extend(probe[1])
+        path = t.path_tokens
+        by_token = index.by_token
+        for token in path:
+            hit = by_token.get(token)
+            if hit is not None:
+                buckets.append(hit)
+        previous = probe[2]
+        for token in path:
+            if previous is not None and previous in index.hot:
+                hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
+                if hit is not None:
+                    buckets.append(hit)
+            previous = token
+        hit = index.always.get(t.type_bit)
+        if hit is not None:
+            buckets.append(hit)
+        for key in sorted(self._domain_keys[n].intersection(t.source_keys)):
+            buckets.append(index.by_domain[key])
+        return buckets
 
     def _test(self, rid: int, t: Target) -> bool:
         c = self._compiled[rid] or self._compile(rid)
@@ -535,7 +568,13 @@ class Engine:
         if not important:
             rid, exception = self._exception_for(rid, t, source_url)
             if exception is not None:
-                return self._decision(rid, exception=exception)
+                allowed = self._decision(rid, exception=exception)
+                if self._has_modifiers:
+                    # Not blocked after all: `$removeparam` and `$csp` still apply.
+                    extra = self._modifiers(t, url, source_url)
+                    if extra is not ALLOWED:
+                        allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp)
+                return allowed
         redirect = self._redirect_for(t) if self._has[4] else None
         if redirect is None:
             decision = self._decisions.get(rid)
@@ -556,9 +595,9 @@ class Engine:
         if document is not None:
             return rid, document
         if genericblock is not None and self._is_generic(rid):
-            candidates = self._find_all(self._blocks, t)
+            candidates = self._find_all(0, t)
             if t.bits & PAGE_TYPES:
-                candidates += self._find_all(self._page_blocks, t)
+                candidates += self._find_all(1, t)
             for other in candidates:
                 if not self._is_generic(other):
                     return other, None
@@ -589,7 +628,7 @@ class Engine:
 
     def _redirect_for(self, t: Target) -> str | None:
         """The resource a blocked request is answered with, after `@@...$redirect` exceptions."""
-        matches = self._find_all(self._redirects, t)
+        matches = self._find_all(4, t)
         if not matches:
             return None
         rules = [self._rule(rid) for rid in matches]
@@ -625,7 +664,7 @@ class Engine:
         return Decision(blocked=False, removeparam_url=new_url, csp=csp)
 
     def _removeparam_url(self, t: Target, url: str) -> str | None:
-        rules = [self._rule(rid) for rid in self._find_all(self._removeparams, t)]
+        rules = [self._rule(rid) for rid in self._find_all(5, t)]
         if not rules:
             return None
         kept = {rule.removeparam for rule in rules if rule.exception}
@@ -660,7 +699,7 @@ class Engine:
         return url[:query_start] + query + url[query_end:]
 
     def _csp_for(self, t: Target) -> str | None:
-        rules = [self._rule(rid) for rid in self._find_all(self._csps, t)]
+        rules = [self._rule(rid) for rid in self._find_all(6, t)]
         if not rules:
             return None
         cancelled = set()
@@ -685,7 +724,7 @@ class Engine:
         found = [None, None, None, None]
         t = self._target(url, url, "document", "GET", page=True)
         if t is not None:
-            for rid in self._find_all(self._page_exceptions, t):
+            for rid in self._find_all(7, t):
                 rule = self._rule(rid)
                 for slot, flag in enumerate((rule.document, rule.elemhide, rule.generichide, rule.genericblock)):
                     if flag and found[slot] is None:

@@ -33,9 +33,11 @@ class Origin:
     parent domains, registrable domain and `$domain=` names, the tokens of the URL up to the host's
     end, and per rule index the host-table and token-table hits those produce (`probes`)."""
 
-    __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes")
+    __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes", "host_start", "websocket")
 
-    def __init__(self, host, suffixes, domain, keys, ascii_host, tokens, probe_slots):
+    def __init__(self, host, suffixes, domain, keys, ascii_host, tokens, probe_slots, host_start=0, websocket=False):
+        self.host_start = host_start
+        self.websocket = websocket
         self.host = host
         self.suffixes = suffixes
         self.domain = domain
