@@ -292,9 +292,9 @@ class Engine:
             rid = self._find(1, t)
         if rid is not None:
             return self._blocked(rid, t, url, source_url)
-        if not self._has_modifiers:
-            return ALLOWED
-        return self._modifiers(t, url, source_url)
+        if (self._has[5] and "?" in url) or (self._has[6] and t.bits & (DOCUMENT | SUBDOCUMENT)):
+            return self._modifiers(t, url, source_url)
+        return ALLOWED
 
     def page_exceptions(self, url: str) -> PageExceptions:
         """What `$document`, `$elemhide`, `$generichide` and `$genericblock` exceptions say about a page."""
