@@ -512,32 +512,37 @@ class Engine:
         return found
 
     def _gather(self, n: int, t: Target) -> list:
-        """The candidate buckets `_find` looks at, as a list (a plain host rule as a bucket of one)."""
+        """The candidate buckets `_find` looks at, in the same order (a plain host rule as a bucket of one)."""
         origin = t.origin
         probe = origin.probes[n]
         if probe is None:
             probe = origin.probes[n] = self._probe(self._indexes[n], origin)
         index = self._indexes[n]
-        buckets = [(probe[0],)] if probe[0] is not None else []
+        buckets = [(probe[0],)] if probe[0] is not None and not t.bits & POPUP else []
         buckets.extend(probe[1])
-        path = t.path_tokens
         by_token = index.by_token
-        for token in path:
-            hit = by_token.get(token)
+        if by_token:
+            path = t.path_tokens
+            found = self._token_keys[n].intersection(path)
+            if found:
+                buckets.extend(by_token[token] for token in sorted(found, key=path.index))
+            hot = index.hot
+            if hot and (probe[2] is not None or not hot.isdisjoint(path)):
+                previous = probe[2]
+                for token in path:
+                    if previous is not None and previous in hot:
+                        hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
+                        if hit is not None:
+                            buckets.append(hit)
+                    previous = token
+        if index.always:
+            hit = index.always.get(t.type_bit)
             if hit is not None:
                 buckets.append(hit)
-        previous = probe[2]
-        for token in path:
-            if previous is not None and previous in index.hot:
-                hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
-                if hit is not None:
-                    buckets.append(hit)
-            previous = token
-        hit = index.always.get(t.type_bit)
-        if hit is not None:
-            buckets.append(hit)
-        for key in sorted(self._domain_keys[n].intersection(t.source_keys)):
-            buckets.append(index.by_domain[key])
+        if index.by_domain and t.source_keys:
+            found = self._domain_keys[n].intersection(t.source_keys)
+            if found:
+                buckets.extend(index.by_domain[key] for key in sorted(found))
         return buckets
 
     def _test(self, rid: int, t: Target) -> bool:
@@ -575,7 +580,8 @@ class Engine:
                     if extra is not ALLOWED:
                         allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp)
                 return allowed
-        redirect = self._redirect_for(t) if self._has[4] else None
+        # `_find` first: the fast test that no redirect rule applies, the usual answer.
+        redirect = self._redirect_for(t) if self._has[4] and self._find(4, t) is not None else None
         if redirect is None:
             decision = self._decisions.get(rid)
             if decision is None:
@@ -654,8 +660,12 @@ class Engine:
 
     def _modifiers(self, t: Target, url: str, source_url: str | None) -> Decision:
         """`$removeparam` and `$csp` for a request that is not blocked."""
-        new_url = self._removeparam_url(t, url) if self._has[5] and "?" in url else None
-        csp = self._csp_for(t) if self._has[6] and t.bits & (DOCUMENT | SUBDOCUMENT) else None
+        new_url = None
+        if self._has[5] and "?" in url and self._find(5, t) is not None:
+            new_url = self._removeparam_url(t, url)
+        csp = None
+        if self._has[6] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(6, t) is not None:
+            csp = self._csp_for(t)
         if new_url is None and csp is None:
             return ALLOWED
         page = self._page_rids(source_url or url) if self._has[7] else None
