@@ -5,8 +5,18 @@
     decision.blocked, decision.filter, decision.list, decision.line, decision.exception
 
 Semantics are adblock-rust's (Brave), with uBlock Origin's where adblock-rust has none (`$denyallow`,
-`$to`, `$method`, `$all`, entity wildcards, `$redirect-rule`, `$removeparam=/regex/`, page-level
-`@@...$document` and `$genericblock`). In order, for one request:
+`$to`, `$method`, `$all`, `$popup`, entity wildcards, `$redirect-rule`, `$removeparam=/regex/`,
+page-level `@@...$document` and `$genericblock`). Where the two differ, we follow adblock-rust
+except in these cases, where uBO does what a user expects:
+- `@@...$redirect=name` only cancels that redirect (adblock-rust also files it as a plain exception,
+  which would let the request through);
+- `$removeparam=name` removes `name` with or without a value (adblock-rust: only `name=value`);
+- `^` treats non-ASCII characters as separators, as uBO does (adblock-rust: as word characters);
+- a `||host` with a port (`||example.com:8080/`) matches that port (adblock-rust never matches it);
+- `www.` in `||www.example.com^` is kept (old adblock-rust releases dropped it).
+The adblock-rust behaviours kept: `||host^` also blocks the page itself; `||ads.example` (no
+delimiter) wants whole host labels; a request without a source page is third-party and `$domain=`
+rules never apply to it. In order, for one request:
 
 1. `$important` blocks win outright: exceptions do not apply to them.
 2. Otherwise the first matching block rule decides, unless an `@@` exception matches the request,
@@ -83,7 +93,7 @@ _EMPTY: frozenset[str] = frozenset()
 _TYPE_BIT: dict[str, int] = {name: bit for name, bit in TYPE_BITS.items()}
 _TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()})
 
-_CACHE_LIMIT = 8192  # per-host and per-page memo entries kept before starting afresh
+_CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +131,18 @@ class PageExceptions:
 
 NO_PAGE_EXCEPTIONS = PageExceptions()
 
+# The rule indexes, by position: `_find(BLOCKS, target)` and so on.
 _INDEXES = (
-    "_blocks",
-    "_page_blocks",
-    "_importants",
-    "_exceptions",
-    "_redirects",
-    "_removeparams",
-    "_csps",
-    "_page_exceptions",
+    "_blocks",  # block rules for subresources (and pages, when they also name a subresource type)
+    "_page_blocks",  # block rules for documents and popups only
+    "_importants",  # `$important` block rules (also in one of the two above)
+    "_exceptions",  # `@@` rules that let a request through
+    "_redirects",  # `$redirect=`/`$redirect-rule=` rules and their exceptions
+    "_removeparams",  # `$removeparam` rules and their exceptions
+    "_csps",  # `$csp` rules and their exceptions
+    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock`
 )
+BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS = range(len(_INDEXES))
 
 # The state that is saved in the cache; everything else is rebuilt lazily at run time.
 _STATE = (
@@ -143,15 +155,7 @@ _STATE = (
     "_offsets",
     "_lines",
     "_list_ids",
-    "_blocks",
-    "_page_blocks",
-    "_importants",
-    "_exceptions",
-    "_redirects",
-    "_removeparams",
-    "_csps",
-    "_page_exceptions",
-)
+) + _INDEXES
 
 
 class Engine:
@@ -287,12 +291,12 @@ class Engine:
         t = self._target(url, source_url, request_type, method)
         if t is None:
             return ALLOWED
-        rid = self._find(0, t)
-        if rid is None and t.bits & PAGE_TYPES and self._has[1]:
-            rid = self._find(1, t)
+        rid = self._find(BLOCKS, t)
+        if rid is None and t.bits & PAGE_TYPES and self._has[PAGE_BLOCKS]:
+            rid = self._find(PAGE_BLOCKS, t)
         if rid is not None:
             return self._blocked(rid, t, url, source_url)
-        if (self._has[5] and "?" in url) or (self._has[6] and t.bits & (DOCUMENT | SUBDOCUMENT)):
+        if (self._has[REMOVEPARAMS] and "?" in url) or (self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT)):
             return self._modifiers(t, url, source_url)
         return ALLOWED
 
@@ -566,8 +570,8 @@ class Engine:
     def _blocked(self, rid: int, t: Target, url: str, source_url: str | None) -> Decision:
         rule = self._rule(rid)
         important = rule is not None and rule.important
-        if not important and self._has[2]:
-            strong = self._find(2, t)
+        if not important and self._has[IMPORTANTS]:
+            strong = self._find(IMPORTANTS, t)
             if strong is not None:
                 rid, important = strong, True
         if not important:
@@ -581,7 +585,7 @@ class Engine:
                         allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp)
                 return allowed
         # `_find` first: the fast test that no redirect rule applies, the usual answer.
-        redirect = self._redirect_for(t) if self._has[4] and self._find(4, t) is not None else None
+        redirect = self._redirect_for(t) if self._has[REDIRECTS] and self._find(REDIRECTS, t) is not None else None
         if redirect is None:
             decision = self._decisions.get(rid)
             if decision is None:
@@ -591,8 +595,8 @@ class Engine:
 
     def _exception_for(self, rid: int, t: Target, source_url: str | None) -> tuple[int, int | None]:
         """(blocking rule, exception that overrides it or None), after page-level exceptions."""
-        exception = self._find(3, t) if self._has[3] else None
-        if exception is not None or not source_url or not self._has[7]:
+        exception = self._find(EXCEPTIONS, t) if self._has[EXCEPTIONS] else None
+        if exception is not None or not source_url or not self._has[PAGE_EXCEPTIONS]:
             return rid, exception
         page = self._page_rids(source_url)
         if page is None:
@@ -601,9 +605,9 @@ class Engine:
         if document is not None:
             return rid, document
         if genericblock is not None and self._is_generic(rid):
-            candidates = self._find_all(0, t)
+            candidates = self._find_all(BLOCKS, t)
             if t.bits & PAGE_TYPES:
-                candidates += self._find_all(1, t)
+                candidates += self._find_all(PAGE_BLOCKS, t)
             for other in candidates:
                 if not self._is_generic(other):
                     return other, None
@@ -634,7 +638,7 @@ class Engine:
 
     def _redirect_for(self, t: Target) -> str | None:
         """The resource a blocked request is answered with, after `@@...$redirect` exceptions."""
-        matches = self._find_all(4, t)
+        matches = self._find_all(REDIRECTS, t)
         if not matches:
             return None
         rules = [self._rule(rid) for rid in matches]
@@ -661,20 +665,20 @@ class Engine:
     def _modifiers(self, t: Target, url: str, source_url: str | None) -> Decision:
         """`$removeparam` and `$csp` for a request that is not blocked."""
         new_url = None
-        if self._has[5] and "?" in url and self._find(5, t) is not None:
+        if self._has[REMOVEPARAMS] and "?" in url and self._find(REMOVEPARAMS, t) is not None:
             new_url = self._removeparam_url(t, url)
         csp = None
-        if self._has[6] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(6, t) is not None:
+        if self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(CSPS, t) is not None:
             csp = self._csp_for(t)
         if new_url is None and csp is None:
             return ALLOWED
-        page = self._page_rids(source_url or url) if self._has[7] else None
+        page = self._page_rids(source_url or url) if self._has[PAGE_EXCEPTIONS] else None
         if page is not None and page[0] is not None:
             return ALLOWED  # an allow-listed page is left alone entirely
         return Decision(blocked=False, removeparam_url=new_url, csp=csp)
 
     def _removeparam_url(self, t: Target, url: str) -> str | None:
-        rules = [self._rule(rid) for rid in self._find_all(5, t)]
+        rules = [self._rule(rid) for rid in self._find_all(REMOVEPARAMS, t)]
         if not rules:
             return None
         kept = {rule.removeparam for rule in rules if rule.exception}
@@ -709,7 +713,7 @@ class Engine:
         return url[:query_start] + query + url[query_end:]
 
     def _csp_for(self, t: Target) -> str | None:
-        rules = [self._rule(rid) for rid in self._find_all(6, t)]
+        rules = [self._rule(rid) for rid in self._find_all(CSPS, t)]
         if not rules:
             return None
         cancelled = set()
@@ -726,7 +730,7 @@ class Engine:
 
     def _page_rids(self, url: str):
         """Rule ids of the (document, elemhide, generichide, genericblock) exceptions for a page, or None."""
-        if not self._has[7]:
+        if not self._has[PAGE_EXCEPTIONS]:
             return None
         cached = self._page_cache.get(url, False)
         if cached is not False:
@@ -734,7 +738,7 @@ class Engine:
         found = [None, None, None, None]
         t = self._target(url, url, "document", "GET", page=True)
         if t is not None:
-            for rid in self._find_all(7, t):
+            for rid in self._find_all(PAGE_EXCEPTIONS, t):
                 rule = self._rule(rid)
                 for slot, flag in enumerate((rule.document, rule.elemhide, rule.generichide, rule.genericblock)):
                     if flag and found[slot] is None:
