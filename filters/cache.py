@@ -1,7 +1,7 @@
 """The compiled-engine cache: save an engine once, load it on the next start instead of rebuilding.
 
 A cache file is named by a key: the SHA-256 of the engine version, the cosmetic component's
-version, and each list's name and bytes. A file whose header does not carry the same key and
+name and `cache_version`, and each list's path and bytes. A file whose header does not carry the same key and
 version, or that fails to load, is ignored (and replaced by the next save). Saving writes a
 temporary file in the same directory and renames it over the target, so a reader never sees a
 partial file; only the few newest cache files are kept.
@@ -28,10 +28,14 @@ def cache_key(files: list[tuple[str, bytes]], engine_version: str, cosmetic_fact
     if cosmetic_factory is not None:
         name = getattr(cosmetic_factory, "__qualname__", type(cosmetic_factory).__qualname__)
         module = getattr(cosmetic_factory, "__module__", "")
-        version = getattr(cosmetic_factory, "cache_version", "")
+        # A store class says when its saved form changes with a `cache_version` attribute (read
+        # from the factory itself, or from the class of a bound `from_lists` classmethod).
+        owner = getattr(cosmetic_factory, "__self__", None)
+        version = getattr(cosmetic_factory, "cache_version", None) or getattr(owner, "cache_version", "")
         digest.update(f"cosmetic {module}.{name} {version}\n".encode())
     for path, data in files:
-        digest.update(f"list {os.path.basename(path)} {len(data)}\n".encode())
+        # The path too: the engine's list summaries name it.
+        digest.update(f"list {os.path.abspath(path)} {len(data)}\n".encode())
         digest.update(data)
     return digest.hexdigest()
 

@@ -391,6 +391,22 @@ class TestPersistence:
         assert cache.cache_key(files, ENGINE_VERSION) != cache.cache_key(files, ENGINE_VERSION + ".x")
         assert cache.cache_key(files, ENGINE_VERSION) != cache.cache_key(files, ENGINE_VERSION, FakeCosmeticStore)
 
+    def test_cosmetic_store_version_is_in_the_key(self):
+        from filters import cache
+
+        class Store:
+            cache_version = "1"
+
+            @classmethod
+            def from_lists(cls, lists):
+                return cls()
+
+        files = [("a.txt", b"##.ad\n")]
+        first = cache.cache_key(files, ENGINE_VERSION, Store.from_lists)
+        assert first == cache.cache_key(files, ENGINE_VERSION, Store.from_lists)
+        Store.cache_version = "2"
+        assert first != cache.cache_key(files, ENGINE_VERSION, Store.from_lists)
+
     def test_unwritable_cache_dir_still_builds(self, tmp_path):
         path = tmp_path / "rules.txt"
         path.write_text("||ads.example^\n")
