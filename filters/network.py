@@ -292,6 +292,8 @@ def _parse_options(raw: str, exception: bool, fields: dict) -> None:
         negated = name.startswith("~")
         if negated:
             name = name[1:]
+        if not name:
+            raise RuleError(f"option without a name: {option!r}")
         if name in _TYPE_OPTIONS:
             bit = TYPE_BITS[_TYPE_OPTIONS[name]]
             if has_value:

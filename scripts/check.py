@@ -28,7 +28,9 @@ from filters.resources import get_resource  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--list", action="append", dest="lists", metavar="FILE", help="filter list (repeatable; default: builtin)")
+    parser.add_argument(
+        "--list", action="append", dest="lists", metavar="FILE", help="filter list (repeatable; default: builtin)"
+    )
     parser.add_argument("--source", metavar="URL", help="the page that makes the request")
     parser.add_argument("--type", default="other", help="resource type: document, script, image, xhr, ... (default: other)")
     parser.add_argument("--method", default="GET", help="HTTP method (default: GET)")

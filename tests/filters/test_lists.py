@@ -56,7 +56,15 @@ class TestClassification:
 
 class TestHosts:
     def test_hosts_file(self):
-        result = parse("# Title: hosts", "127.0.0.1 localhost", "::1 ip6-localhost", "0.0.0.0 ads.example", "127.0.0.1 t.example # tracker", "0.0.0.0 A.Example B.example", "\t# indented comment")
+        result = parse(
+            "# Title: hosts",
+            "127.0.0.1 localhost",
+            "::1 ip6-localhost",
+            "0.0.0.0 ads.example",
+            "127.0.0.1 t.example # tracker",
+            "0.0.0.0 A.Example B.example",
+            "\t# indented comment",
+        )
         assert result.hosts == [(4, "ads.example"), (5, "t.example"), (6, "a.example"), (6, "b.example")]
         assert result.skipped["hosts boilerplate"] == 2
         assert result.metadata["title"] == "hosts"

@@ -38,6 +38,11 @@ def refused(text: str) -> RuleError:
 
 
 class TestPattern:
+    def test_slashes_on_both_ends_make_a_regex(self):
+        # ABP syntax: `/ads/` is a regex; lists write `/ads/*` for the path segment.
+        assert parse_network_rule("/ads/").regex == "ads"
+        assert parse_network_rule("/ads/*").pattern == "/ads/"
+
     def test_plain_substring(self):
         rule = parse_network_rule("/banner/ad.")
         assert (rule.pattern, rule.anchor_start, rule.anchor_end, rule.exception) == ("/banner/ad.", 0, False, False)
@@ -314,7 +319,10 @@ class TestOtherOptions:
     def test_underscore_placeholder_and_ignored_options(self):
         assert types(parse_network_rule("/ad.$_,script,collapse")) == {"script"}
 
-    @pytest.mark.parametrize("option", ["replace=/a/b/", "urlskip=?url", "permissions=camera=()", "header=x-ad", "urltransform=/a/b/", "popunder", "specifichide"])
+    @pytest.mark.parametrize(
+        "option",
+        ["replace=/a/b/", "urlskip=?url", "permissions=camera=()", "header=x-ad", "urltransform=/a/b/", "popunder", "specifichide"],
+    )
     def test_unsupported_options(self, option):
         error = refused(f"||example.com^${option}")
         assert error.unsupported and "unsupported option" in error.reason
@@ -325,6 +333,8 @@ class TestOtherOptions:
 
     def test_empty_option_is_refused(self):
         refused("||example.com^$script,,image")
+        refused("||example.com^$script,=x")
+        refused("||example.com^$~")
 
 
 # --- option splitting and identity -----------------------------------------------------------------
