@@ -334,7 +334,6 @@ class TestOtherOptions:
     def test_empty_option_is_refused(self):
         refused("||example.com^$script,,image")
         refused("||example.com^$script,=x")
-        refused("||example.com^$~")
 
 
 # --- option splitting and identity -----------------------------------------------------------------
