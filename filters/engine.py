@@ -108,6 +108,8 @@ class ListSummary:
     cosmetic: int
     hosts: int
     skipped: int
+    rules: int = 0  # network rules and hosts entries in effect
+    refused: int = 0  # network lines unsupported, malformed or cancelled by `$badfilter`
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,7 @@ class Engine:
         for list_id, filter_list in enumerate(lists):
             self.skipped.update(filter_list.skipped)
             self.bad_lines.extend(filter_list.bad)
-            builder.add_list(list_id, filter_list, lists)
+            rules = builder.add_list(list_id, filter_list, lists)
             summaries.append(
                 ListSummary(
                     name=filter_list.name,
@@ -187,6 +189,8 @@ class Engine:
                     cosmetic=len(filter_list.cosmetic),
                     hosts=len(filter_list.hosts),
                     skipped=sum(filter_list.skipped.values()),
+                    rules=rules,
+                    refused=len(filter_list.network) + len(filter_list.hosts) - rules,
                 )
             )
         self.lists: tuple[ListSummary, ...] = tuple(summaries)
@@ -797,7 +801,9 @@ class _Builder:
         self.list_ids.append(list_id)
         return len(self.texts) - 1
 
-    def add_list(self, list_id: int, filter_list: FilterList, lists: list[FilterList]) -> None:
+    def add_list(self, list_id: int, filter_list: FilterList, lists: list[FilterList]) -> int:
+        """File one list's rules; returns how many are in effect."""
+        before = len(self.texts)
         if self.badfilters is None:
             self.badfilters = self._collect_badfilters(lists)
         badfilters = self.badfilters
@@ -834,6 +840,7 @@ class _Builder:
                 skipped["removed by $badfilter"] += 1
                 continue
             self.blocks.add_simple_host(host, self._add_text(_HOSTS_PREFIX + host, list_id, line_no))
+        return len(self.texts) - before
 
     def _route(self, rule: NetworkRule, rid: int) -> None:
         if rule.exception:

@@ -302,6 +302,7 @@ class TestLists:
         e = engine("||ads.example^", "||x.example^$replace=/a/b/", "||y.example^$frobnicate", "example.com##.ad")
         (summary,) = e.lists
         assert summary.name == "test.txt" and summary.network == 3 and summary.cosmetic == 1
+        assert summary.rules == 1 and summary.refused == 2
         assert e.skipped["unsupported option $replace"] == 1
         assert e.skipped["malformed network rule"] == 1
         assert e.skipped["cosmetic rule (no cosmetic store attached)"] == 1
