@@ -72,7 +72,7 @@ from .request import TYPE_ALIASES, Request, is_ip_address, normalize_host, publi
 from .resources import canonical_name
 
 # Bump when the saved state or the matching semantics change: old caches are then rebuilt.
-ENGINE_VERSION = "3.1"
+ENGINE_VERSION = "3.2"
 
 # `||host^` and `@@||host^` with nothing else: the bulk of every list, taken without a full parse.
 _SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")
