@@ -618,7 +618,9 @@ class Engine:
             return rid, genericblock
         return rid, None
 
-    def _decision(self, rid: int, *, important: bool = False, redirect: str | None = None, exception=None) -> Decision:
+    def _decision(
+        self, rid: int, *, important: bool = False, redirect: str | None = None, exception: int | None = None
+    ) -> Decision:
         list_name, line = self.rule_origin(rid)
         if exception is None:
             return Decision(
