@@ -154,6 +154,44 @@ _APSTAG_JS = b"""(function() {
 })();
 """
 
+# FuckAdBlock / BlockAdBlock / SniffAdBlock: the detector always reports "no ad blocker".
+_NOFAB_JS = b"""(function() {
+  'use strict';
+  var Detector = function() {};
+  var self = function() { return this; };
+  var later = function(fn) { if (typeof fn === 'function') { setTimeout(fn, 1); } };
+  Detector.prototype.check = function() { return true; };
+  Detector.prototype.clearEvent = self;
+  Detector.prototype.emitEvent = self;
+  Detector.prototype.setOption = self;
+  Detector.prototype.onDetected = self;
+  Detector.prototype.onNotDetected = function(fn) { later(fn); return this; };
+  Detector.prototype.on = function(detected, fn) { if (!detected) { later(fn); } return this; };
+  var instance = new Detector();
+  window.FuckAdBlock = window.BlockAdBlock = window.SniffAdBlock = Detector;
+  window.fuckAdBlock = window.blockAdBlock = window.sniffAdBlock = instance;
+})();
+"""
+
+_AMAZON_ADS_JS = b"""(function() {
+  'use strict';
+  var noop = function() {};
+  var names = [
+    'appendScriptTag', 'appendTargetingToAdServerUrl', 'appendTargetingToQueryString',
+    'clearTargetingFromGPTAsync', 'doAllTasks', 'doGetAdsAsync', 'doTask', 'detectIframeAndGetURL',
+    'getAds', 'getAdsAsync', 'getAdForSlot', 'getAdsCallback', 'getDisplayAds', 'getDisplayAdsAsync',
+    'getDisplayAdsCallback', 'getKeys', 'getReferrerURL', 'getScriptSource', 'getTargeting',
+    'getTokens', 'getValidMilliseconds', 'getVideoAds', 'getVideoAdsAsync', 'getVideoAdsCallback',
+    'handleCallBack', 'hasAds', 'renderAd', 'saveAds', 'setTargeting', 'setTargetingForGPTAsync',
+    'setTargetingForGPTSync', 'tryGetAdsAsync', 'updateAds'
+  ];
+  var amznads = {};
+  names.forEach(function(name) { amznads[name] = noop; });
+  window.amznads = amznads;
+  window.amzn_ads = noop;
+})();
+"""
+
 
 def _text(value: str) -> bytes:
     return value.encode("utf-8")
@@ -193,6 +231,8 @@ _DEFINITIONS: tuple[tuple[str, str, bytes, tuple[str, ...]], ...] = (
     ("chartbeat.js", "application/javascript", _CHARTBEAT_JS, ("static.chartbeat.com/chartbeat.js",)),
     ("fingerprint2.js", "application/javascript", _FINGERPRINT2_JS, ()),
     ("amazon_apstag.js", "application/javascript", _APSTAG_JS, ("amazon-adsystem.com/aax2/apstag.js",)),
+    ("amazon_ads.js", "application/javascript", _AMAZON_ADS_JS, ("amazon-adsystem.com/aax2/amzn_ads.js",)),
+    ("nofab.js", "application/javascript", _NOFAB_JS, ("fuckadblock.js-3.2.0",)),
 )  # fmt: skip
 
 RESOURCES: dict[str, Resource] = {name: Resource(name, ctype, body) for name, ctype, body, _ in _DEFINITIONS}

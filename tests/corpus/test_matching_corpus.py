@@ -31,11 +31,9 @@ CORPUS_TYPES = {"xhr": "xmlhttprequest", "fetch": "other"}
 # another one blocks without a redirect, which is what adblock-rust does when a resource is absent.
 # The block itself is still checked for these pairs.
 NO_SUCH_RESOURCE = {
-    "fuckadblock.js-3.2.0": "uBO's FuckAdBlock surrogate: not shipped",
     "popads.net.js": "uBO's PopAds surrogate: not shipped",
     "hd-main.js": "uBO's svonm surrogate: not shipped",
     "d3pkae9owd2lcf.cloudfront.net/mb105.js": "old uBO surrogate: not shipped",
-    "amazon-adsystem.com/aax2/amzn_ads.js": "uBO's amzn_ads surrogate: not shipped",
 }
 
 

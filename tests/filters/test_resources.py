@@ -27,6 +27,8 @@ from filters.resources import RESOURCES, Resource, canonical_name, get_resource,
         ("noopvast-2.0", "noop-vast2.xml"),
         ("abp-resource:blank-js", "noop.js"),
         ("googletagmanager.com/gtm.js", "googletagmanager_gtm.js"),
+        ("fuckadblock.js-3.2.0", "nofab.js"),
+        ("amazon-adsystem.com/aax2/amzn_ads.js", "amazon_ads.js"),
     ],
 )
 def test_aliases(alias, name):
@@ -109,3 +111,30 @@ def test_text_resources_are_utf8():
         if resource.content_type.startswith(("text/", "application/javascript", "application/json", "application/xml")):
             resource.body.decode("utf-8")
     assert get_resource("noopjson").body == b"{}"
+
+
+_JS_HARNESS = """
+globalThis.window = globalThis;
+window.dataLayer = [{event: 'x', eventCallback: function() { window.called = (window.called || 0) + 1; }}];
+window.adsbygoogle = [{}];
+var source = require('fs').readFileSync(0, 'utf8');
+(0, eval)(source);
+if (typeof window.ga === 'function') { window.ga('send', 'pageview', {hitCallback: function() {}}); }
+if (window.fuckAdBlock) { window.fuckAdBlock.onNotDetected(function() {}).onDetected(function() {}); }
+if (window.amznads) { window.amznads.getAds(); }
+if (window.Fingerprint2) { window.Fingerprint2.get(function() {}); }
+"""
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in RESOURCES.items() if r.content_type == "application/javascript"))
+def test_scripts_run(name):
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node binary to run the script surrogates")
+    result = subprocess.run(
+        [node, "-e", _JS_HARNESS], input=RESOURCES[name].body, capture_output=True, timeout=30, check=False
+    )
+    assert result.returncode == 0, result.stderr.decode()
