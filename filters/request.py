@@ -42,6 +42,7 @@ TYPE_ALIASES = {
     "css": "stylesheet",
     "js": "script",
     "img": "image",
+    "imageset": "image",
     "beacon": "ping",
     "csp_report": "other",
     "object_subrequest": "object",

@@ -29,7 +29,7 @@ from filters.request import (
         ("sub_frame", "subdocument"),
         ("main_frame", "document"),
         ("beacon", "ping"),
-        ("imageset", "other"),
+        ("imageset", "image"),
         (None, "other"),
         ("", "other"),
         ("nonsense", "other"),
