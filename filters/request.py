@@ -42,6 +42,7 @@ TYPE_ALIASES = {
     "css": "stylesheet",
     "js": "script",
     "img": "image",
+    "imageset": "image",
     "beacon": "ping",
     "csp_report": "other",
     "object_subrequest": "object",
@@ -190,6 +191,14 @@ def normalize_host(host: str) -> str:
 
 
 _psl = PublicSuffixList()
+
+
+@functools.lru_cache(maxsize=16384)
+def public_suffix(host: str) -> str | None:
+    """The public suffix of a host (`news.bbc.co.uk` -> `co.uk`); None for an IP address or no host."""
+    if not host or is_ip_address(host):
+        return None
+    return _psl.publicsuffix(host)
 
 
 @functools.lru_cache(maxsize=16384)

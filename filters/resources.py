@@ -1,0 +1,259 @@
+"""Neutered resources served instead of a blocked request (`$redirect=` / `$redirect-rule=`).
+
+Names and aliases follow uBlock Origin's redirect resources, so rules written for uBO (and ABP's
+`$rewrite=abp-resource:` names) find them; the bodies are our own: transparent images, empty
+scripts, styles, frames, text and JSON, silent media, empty VAST documents, and a few small
+script surrogates that define the API a page expects (so that its code keeps running) without
+doing anything.
+
+    get_resource("noopjs")  -> Resource(name="noop.js", content_type="application/javascript", body=b"...")
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A response body to serve in place of the original one."""
+
+    name: str
+    content_type: str
+    body: bytes
+
+
+def _gif_1x1() -> bytes:
+    # GIF89a, 1x1, a two-entry palette with entry 0 transparent, one LZW-coded pixel.
+    header = b"GIF89a" + struct.pack("<HHBBB", 1, 1, 0x80, 0, 0)
+    palette = b"\x00\x00\x00\xff\xff\xff"
+    control = b"\x21\xf9\x04\x01\x00\x00\x00\x00"
+    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    return header + palette + control + image + b"\x3b"
+
+
+def _png_transparent(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    rows = b"".join(b"\x00" + b"\x00\x00\x00\x00" * width for _ in range(height))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+def _mp3_silence(frames: int) -> bytes:
+    # MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, mono, no CRC: 417-byte frames (26 ms each); all-zero
+    # side information and main data decode as silence.
+    header = b"\xff\xfb\x90\xc4"
+    return (header + b"\x00" * (417 - len(header))) * frames
+
+
+def _mp4_empty(duration_ms: int) -> bytes:
+    # An ISO BMFF file with a movie header of the given duration and no tracks: valid, plays nothing.
+    def box(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+    matrix = struct.pack(">9I", 0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000)
+    mvhd = box(
+        b"mvhd",
+        struct.pack(">B3xIIII", 0, 0, 0, 1000, duration_ms)
+        + struct.pack(">IH10x", 0x00010000, 0x0100)
+        + matrix
+        + b"\x00" * 24
+        + struct.pack(">I", 2),
+    )
+    return ftyp + box(b"moov", mvhd)
+
+
+_NOOP_JS = b"(function() {\n})();\n"
+
+# Small surrogates: the globals a page's own code calls, as functions that do nothing (and call the
+# callbacks it waits for, so that it does not hang).
+_GOOGLE_ANALYTICS_JS = b"""(function() {
+  'use strict';
+  var noop = function() {};
+  var tracker = { get: noop, set: noop, send: noop };
+  var ga = function() {
+    var args = arguments, last = args[args.length - 1];
+    if (last && typeof last === 'object' && typeof last.hitCallback === 'function') {
+      try { last.hitCallback(); } catch (e) {}
+    }
+    if (typeof args[0] === 'function') { try { args[0](tracker); } catch (e) {} }
+  };
+  ga.create = function() { return tracker; };
+  ga.getByName = function() { return tracker; };
+  ga.getAll = function() { return [tracker]; };
+  ga.remove = noop;
+  ga.loaded = true;
+  var name = window.GoogleAnalyticsObject || 'ga';
+  var queue = window[name] && window[name].q;
+  window[name] = ga;
+  if (Array.isArray(queue)) { queue.forEach(function(args) { ga.apply(null, args); }); }
+})();
+"""
+
+_GOOGLE_TAG_MANAGER_JS = b"""(function() {
+  'use strict';
+  var run = function(item) {
+    if (item && typeof item === 'object' && typeof item.eventCallback === 'function') {
+      try { item.eventCallback(); } catch (e) {}
+    }
+  };
+  var layer = window.dataLayer;
+  if (Array.isArray(layer)) {
+    layer.forEach(run);
+    layer.push = function() { Array.prototype.forEach.call(arguments, run); return 0; };
+  }
+  window.google_tag_manager = window.google_tag_manager || {};
+})();
+"""
+
+_ADSBYGOOGLE_JS = b"""(function() {
+  'use strict';
+  var queue = window.adsbygoogle;
+  window.adsbygoogle = { loaded: true, push: function() {} };
+  if (Array.isArray(queue)) { queue.length = 0; }
+})();
+"""
+
+_CHARTBEAT_JS = b"""(function() {
+  'use strict';
+  var noop = function() {};
+  window.pSUPERFLY = { activity: noop, virtualPage: noop };
+})();
+"""
+
+_FINGERPRINT2_JS = b"""(function() {
+  'use strict';
+  var Fingerprint2 = function() {};
+  Fingerprint2.get = function(options, callback) {
+    if (typeof options === 'function') { callback = options; }
+    if (typeof callback === 'function') { setTimeout(function() { callback([]); }, 1); }
+  };
+  Fingerprint2.getPromise = function() { return Promise.resolve([]); };
+  Fingerprint2.x64hash128 = function() { return ''; };
+  Fingerprint2.prototype.get = function(callback) {
+    if (typeof callback === 'function') { setTimeout(function() { callback('', []); }, 1); }
+  };
+  window.Fingerprint2 = Fingerprint2;
+})();
+"""
+
+_APSTAG_JS = b"""(function() {
+  'use strict';
+  var noop = function() {};
+  window.apstag = {
+    fetchBids: function(config, callback) {
+      if (typeof callback === 'function') { callback([]); }
+    },
+    init: noop, setDisplayBids: noop, targetingKeys: function() { return []; }
+  };
+})();
+"""
+
+# FuckAdBlock / BlockAdBlock / SniffAdBlock: the detector always reports "no ad blocker".
+_NOFAB_JS = b"""(function() {
+  'use strict';
+  var Detector = function() {};
+  var self = function() { return this; };
+  var later = function(fn) { if (typeof fn === 'function') { setTimeout(fn, 1); } };
+  Detector.prototype.check = function() { return true; };
+  Detector.prototype.clearEvent = self;
+  Detector.prototype.emitEvent = self;
+  Detector.prototype.setOption = self;
+  Detector.prototype.onDetected = self;
+  Detector.prototype.onNotDetected = function(fn) { later(fn); return this; };
+  Detector.prototype.on = function(detected, fn) { if (!detected) { later(fn); } return this; };
+  var instance = new Detector();
+  window.FuckAdBlock = window.BlockAdBlock = window.SniffAdBlock = Detector;
+  window.fuckAdBlock = window.blockAdBlock = window.sniffAdBlock = instance;
+})();
+"""
+
+_AMAZON_ADS_JS = b"""(function() {
+  'use strict';
+  var noop = function() {};
+  var names = [
+    'appendScriptTag', 'appendTargetingToAdServerUrl', 'appendTargetingToQueryString',
+    'clearTargetingFromGPTAsync', 'doAllTasks', 'doGetAdsAsync', 'doTask', 'detectIframeAndGetURL',
+    'getAds', 'getAdsAsync', 'getAdForSlot', 'getAdsCallback', 'getDisplayAds', 'getDisplayAdsAsync',
+    'getDisplayAdsCallback', 'getKeys', 'getReferrerURL', 'getScriptSource', 'getTargeting',
+    'getTokens', 'getValidMilliseconds', 'getVideoAds', 'getVideoAdsAsync', 'getVideoAdsCallback',
+    'handleCallBack', 'hasAds', 'renderAd', 'saveAds', 'setTargeting', 'setTargetingForGPTAsync',
+    'setTargetingForGPTSync', 'tryGetAdsAsync', 'updateAds'
+  ];
+  var amznads = {};
+  names.forEach(function(name) { amznads[name] = noop; });
+  window.amznads = amznads;
+  window.amzn_ads = noop;
+})();
+"""
+
+
+def _text(value: str) -> bytes:
+    return value.encode("utf-8")
+
+
+# (name, content type, body, aliases)
+_DEFINITIONS: tuple[tuple[str, str, bytes, tuple[str, ...]], ...] = (
+    ("1x1.gif", "image/gif", _gif_1x1(), ("1x1-transparent.gif", "abp-resource:1x1-transparent-gif")),
+    ("2x2.png", "image/png", _png_transparent(2, 2), ("2x2-transparent.png", "abp-resource:2x2-transparent-png")),
+    ("3x2.png", "image/png", _png_transparent(3, 2), ("3x2-transparent.png", "abp-resource:3x2-transparent-png")),
+    ("32x32.png", "image/png", _png_transparent(32, 32), ("32x32-transparent.png", "abp-resource:32x32-transparent-png")),
+    ("noop.js", "application/javascript", _NOOP_JS, ("noopjs", "abp-resource:blank-js")),
+    ("noop.css", "text/css", b"", ("noopcss", "abp-resource:blank-css")),
+    ("noop.html", "text/html", _text("<!DOCTYPE html>\n<html><head><title></title></head><body></body></html>\n"),
+     ("noopframe", "abp-resource:blank-html")),
+    ("noop.txt", "text/plain", b"", ("nooptext", "abp-resource:blank-text")),
+    ("noop.json", "application/json", b"{}", ("noopjson",)),
+    ("empty", "text/plain", b"", ()),
+    ("noop-0.1s.mp3", "audio/mpeg", _mp3_silence(4), ("noopmp3-0.1s", "abp-resource:blank-mp3")),
+    ("noop-0.5s.mp3", "audio/mpeg", _mp3_silence(19), ("noopmp3-0.5s",)),
+    ("noop-1s.mp4", "video/mp4", _mp4_empty(1000), ("noopmp4-1s", "abp-resource:blank-mp4")),
+    ("noop-vast2.xml", "application/xml", _text('<?xml version="1.0" encoding="UTF-8"?>\n<VAST version="2.0"></VAST>\n'),
+     ("noopvast-2.0",)),
+    ("noop-vast3.xml", "application/xml", _text('<?xml version="1.0" encoding="UTF-8"?>\n<VAST version="3.0"></VAST>\n'),
+     ("noopvast-3.0",)),
+    ("noop-vast4.xml", "application/xml", _text('<?xml version="1.0" encoding="UTF-8"?>\n<VAST version="4.0"></VAST>\n'),
+     ("noopvast-4.0",)),
+    ("noop-vmap1.xml", "application/xml",
+     _text('<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<vmap:VMAP xmlns:vmap="http://www.iab.net/videosuite/vmap" version="1.0"></vmap:VMAP>\n'),
+     ("noopvmap-1.0", "noop-vmap1.0.xml")),
+    ("google-analytics_analytics.js", "application/javascript", _GOOGLE_ANALYTICS_JS,
+     ("google-analytics.com/analytics.js", "googletagmanager_gtag.js")),
+    ("googletagmanager_gtm.js", "application/javascript", _GOOGLE_TAG_MANAGER_JS, ("googletagmanager.com/gtm.js",)),
+    ("googlesyndication_adsbygoogle.js", "application/javascript", _ADSBYGOOGLE_JS,
+     ("googlesyndication.com/adsbygoogle.js",)),
+    ("chartbeat.js", "application/javascript", _CHARTBEAT_JS, ("static.chartbeat.com/chartbeat.js",)),
+    ("fingerprint2.js", "application/javascript", _FINGERPRINT2_JS, ()),
+    ("amazon_apstag.js", "application/javascript", _APSTAG_JS, ("amazon-adsystem.com/aax2/apstag.js",)),
+    ("amazon_ads.js", "application/javascript", _AMAZON_ADS_JS, ("amazon-adsystem.com/aax2/amzn_ads.js",)),
+    ("nofab.js", "application/javascript", _NOFAB_JS, ("fuckadblock.js-3.2.0",)),
+)  # fmt: skip
+
+RESOURCES: dict[str, Resource] = {name: Resource(name, ctype, body) for name, ctype, body, _ in _DEFINITIONS}
+_ALIASES: dict[str, str] = {}
+for _name, _ctype, _body, _aliases in _DEFINITIONS:
+    _ALIASES[_name] = _name
+    for _alias in _aliases:
+        _ALIASES[_alias] = _name
+
+
+def canonical_name(name: str) -> str | None:
+    """The resource a name or alias refers to (`noopjs` -> `noop.js`), or None if we have none."""
+    return _ALIASES.get(name.strip())
+
+
+def get_resource(name: str) -> Resource | None:
+    """The resource for a uBO name or alias, or None if we do not have it."""
+    canonical = canonical_name(name)
+    return RESOURCES[canonical] if canonical is not None else None
+
+
+def names() -> list[str]:
+    """Every name and alias a rule can give."""
+    return sorted(_ALIASES)
