@@ -22,11 +22,15 @@ import typing
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
-# mitmproxy's hot reload re-runs this file but would keep the old `filters` modules.
-for _name in [n for n in sys.modules if n == "filters" or n.startswith("filters.")]:
-    del sys.modules[_name]
+# mitmproxy's hot reload re-runs this file but would keep the old `filters` modules: drop them
+# when an earlier run of this file imported them (others importing `filters` keep theirs).
+if getattr(sys.modules.get("filters"), "_loaded_by_dejunk_addon", False):
+    for _name in [n for n in sys.modules if n == "filters" or n.startswith("filters.")]:
+        del sys.modules[_name]
 
 from mitmproxy import command, ctx, exceptions, flow, http  # noqa: E402
+
+import filters  # noqa: E402
 
 from filters import subscriptions  # noqa: E402
 from filters.engine import Engine  # noqa: E402
@@ -41,20 +45,24 @@ from filters.proxy import (  # noqa: E402
     offer_error_page,
     request_from_flow,
 )
+from filters.resources import get_resource  # noqa: E402
 from filters.responses import (  # noqa: E402
     TRANSPARENT_GIF,
     Answer,
     blocked_answer,
+    dejunk_header,
     error_answer,
     image_replacement_headers,
     policy_page,
 )
 
+filters._loaded_by_dejunk_addon = True
 logger = logging.getLogger("dejunk")
 
 MARK_BLOCKED = ":no_entry_sign:"
 MARK_POLICY = ":shield:"
 MARK_UPSTREAM = ":warning:"
+MARK_MODIFIED = ":pencil2:"
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
 # Actions after which the response is dejunk's own answer, made in the request hook.
 ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect")
@@ -79,6 +87,7 @@ class Dejunk:
         self.refresher: BackgroundRefresher | None = None
         self._build_lock = threading.Lock()
         self._generation = 0
+        self.compiled_dir = os.path.join(subscriptions.default_cache_dir(), "compiled")
 
     # --- options -------------------------------------------------------------------------------
 
@@ -185,6 +194,7 @@ class Dejunk:
             logger.warning(f"dejunk: {url}: no copy downloaded yet; fetching it in the background")
         if plan.fallback:
             logger.warning("dejunk: using the built-in list until the subscriptions arrive")
+        self.compiled_dir = os.path.join(cache_dir, "compiled")
         with self._build_lock:
             self.engine = self._load_engine(plan.paths)
             self._generation += 1
@@ -210,7 +220,12 @@ class Dejunk:
     def _load_engine(self, paths: collections.abc.Sequence[str]) -> Engine:
         started = time.perf_counter()
         try:
-            engine = Engine.from_lists(list(paths))
+            # The compiled-engine cache is a pickle: keep its folder private to the user.
+            os.makedirs(self.compiled_dir, mode=0o700, exist_ok=True)
+        except OSError as e:
+            logger.warning(f"dejunk: no compiled-engine cache ({e}); building from the lists each start")
+        try:
+            engine = Engine.from_lists(list(paths), cache_dir=self.compiled_dir)
         except OSError as e:
             raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None
         elapsed = time.perf_counter() - started
@@ -302,27 +317,59 @@ class Dejunk:
 
         decision = self.engine.check_request(request)
         if decision.blocked:
-            answer = blocked_answer(request.type, request.url, decision.filter, decision.rule_location)
-            self.stats.add("blocked", request.host)
-            self._record(
-                "blocked", url=request.url, host=request.host, type=request.type,
-                rule=decision.filter, list=decision.list, line=decision.line,
-            )
-            self._note(
-                f, MARK_BLOCKED, f"blocked by {decision.filter} ({decision.rule_location})",
-                action="blocked", rule=decision.filter, list=decision.list, line=decision.line, type=request.type,
-            )
-            f.response = to_response(answer)
+            self._block(f, request, decision)
             return
         if decision.exception:
             self.stats.add("exception", request.host)
             f.metadata.setdefault("dejunk", {}).update(exception=decision.exception)
+        if decision.removeparam_url:
+            self.stats.add("removeparam", request.host)
+            self._record("removeparam", url=request.url, host=request.host, new_url=decision.removeparam_url,
+                         rules=list(decision.modifiers))
+            self._note(f, f.marked or MARK_MODIFIED, f"parameters removed by {', '.join(decision.modifiers)}",
+                       removeparam_url=decision.removeparam_url, original_url=request.url)
+            f.request.url = decision.removeparam_url
+        if decision.csp:
+            # Added to the response in responseheaders; the page's own policies stay.
+            f.metadata.setdefault("dejunk", {}).update(csp=decision.csp, csp_rules=list(decision.modifiers))
 
         cookie = self.policies.check("cookie", request.host)
         if not cookie.accepted and "cookie" in f.request.headers:
             del f.request.headers["cookie"]
             self._policy_event(f, "cookie", request.host, cookie.pattern, mark=False)
         self.upstream.request(f)
+
+    @staticmethod
+    def _answer_for(request, decision):
+        """The response for a blocked request: its redirect resource, or the answer for its type."""
+        resource = get_resource(decision.redirect) if decision.redirect else None
+        if resource is None:
+            return blocked_answer(request.type, request.url, decision.filter, decision.rule_location), None
+        return Answer(200, resource.body, {
+            "Content-Type": resource.content_type,
+            "Cache-Control": "no-store",
+            "X-Dejunk": dejunk_header(f"redirected to {resource.name}", decision.filter),
+        }), resource
+
+    def _block(self, f: http.HTTPFlow, request, decision) -> None:
+        answer, resource = self._answer_for(request, decision)
+        location = decision.rule_location
+        if resource is not None:
+            action, words = "redirected", f"redirected to {resource.name} by {decision.filter} ({location})"
+            self.stats.add("redirected", request.host)
+        else:
+            action, words = "blocked", f"blocked by {decision.filter} ({location})"
+        self.stats.add("blocked", request.host)
+        self._record(
+            "blocked", url=request.url, host=request.host, type=request.type,
+            rule=decision.filter, list=decision.list, line=decision.line,
+            redirect=resource.name if resource else None, important=decision.important,
+        )
+        self._note(
+            f, MARK_BLOCKED, words, action=action, rule=decision.filter, list=decision.list,
+            line=decision.line, type=request.type, redirect=resource.name if resource else None,
+        )
+        f.response = to_response(answer)
 
     def _policy_event(self, f: http.HTTPFlow, policy: str, host: str, pattern: str | None, mark: bool = True) -> None:
         self.stats.add(f"policy_{policy}", host)
@@ -352,6 +399,13 @@ class Dejunk:
         host = f.request.pretty_host.lower()
         response = f.response
         content_type = response.headers.get("content-type", "").lower()
+        csp = f.metadata.get("dejunk", {}).get("csp")
+        if csp:
+            response.headers.add("Content-Security-Policy", csp)
+            self.stats.add("csp", host)
+            rules = f.metadata["dejunk"].get("csp_rules", [])
+            self._record("csp", url=f.request.pretty_url, host=host, csp=csp, rules=rules)
+            self._note(f, f.marked or MARK_MODIFIED, f"CSP added ({csp}) by {', '.join(rules)}")
         if "set-cookie" in response.headers:
             verdict = self.policies.check("cookie", host)
             if not verdict.accepted:
@@ -398,9 +452,11 @@ class Dejunk:
     def _reassert_block(self, f: http.HTTPFlow) -> None:
         # Server replay runs after scripts and replaces a response set in `request`: put the block back.
         data = f.metadata.get("dejunk", {})
-        if data.get("action") == "blocked" and "x-dejunk" not in f.response.headers:
-            location = f"{data.get('list')}:{data.get('line')}"
-            f.response = to_response(blocked_answer(data.get("type", "other"), f.request.pretty_url, data.get("rule"), location))
+        if data.get("action") in ("blocked", "redirected") and "x-dejunk" not in f.response.headers:
+            request = request_from_flow(f)
+            decision = self.engine.check_request(request)
+            if decision.blocked:
+                f.response = to_response(self._answer_for(request, decision)[0])
 
     def error(self, f: http.HTTPFlow):
         self.upstream.flow_done(f)

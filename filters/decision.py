@@ -24,6 +24,8 @@ class Decision:
     redirect: str | None = None
     removeparam_url: str | None = None
     csp: str | None = None
+    # The `$removeparam`/`$csp` rules behind removeparam_url and csp, each as "rule (list:line)".
+    modifiers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -37,25 +39,29 @@ class Decision:
 
     def describe(self) -> str:
         """The decision in plain words, naming the rule and where it comes from."""
-        parts = []
         if self.blocked:
             verb = "redirected to " + self.redirect if self.redirect else "blocked"
-            parts.append(f"{verb} by {self.filter} ({self.rule_location})")
+            text = f"{verb} by {self.filter} ({self.rule_location})"
             if self.important:
-                parts.append("($important: exceptions do not apply)")
-        elif self.exception:
+                text += " ($important: exceptions do not apply)"
+            return text
+        if self.exception:
             where = f"{self.exception_list}:{self.exception_line}" if self.exception_line is not None else self.exception_list
             if self.filter:
-                parts.append(f"allowed: {self.filter} ({self.rule_location}) overridden by {self.exception} ({where})")
+                text = f"allowed: {self.filter} ({self.rule_location}) overridden by {self.exception} ({where})"
             else:
-                parts.append(f"allowed by {self.exception} ({where})")
+                text = f"allowed by {self.exception} ({where})"
+        elif self.modifiers:
+            text = "allowed"
         else:
-            parts.append("allowed: no rule matched")
+            text = "allowed: no rule matched"
         if self.removeparam_url:
-            parts.append(f"parameters removed: {self.removeparam_url}")
+            text += f"; parameters removed: {self.removeparam_url}"
         if self.csp:
-            parts.append(f"CSP added: {self.csp}")
-        return " ".join(parts)
+            text += f"; CSP added: {self.csp}"
+        if self.modifiers:
+            text += "; by " + ", ".join(self.modifiers)
+        return text
 
 
 ALLOWED = Decision(blocked=False)

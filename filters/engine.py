@@ -72,7 +72,7 @@ from .request import TYPE_ALIASES, Request, is_ip_address, normalize_host, publi
 from .resources import canonical_name
 
 # Bump when the saved state or the matching semantics change: old caches are then rebuilt.
-ENGINE_VERSION = "3.2"
+ENGINE_VERSION = "3.3"
 
 # `||host^` and `@@||host^` with nothing else: the bulk of every list, taken without a full parse.
 _SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")
@@ -671,20 +671,28 @@ class Engine:
     def _modifiers(self, t: Target, url: str, source_url: str | None) -> Decision:
         """`$removeparam` and `$csp` for a request that is not blocked."""
         new_url = None
+        applied: list[int] = []
         if self._has[REMOVEPARAMS] and "?" in url and self._find(REMOVEPARAMS, t) is not None:
-            new_url = self._removeparam_url(t, url)
+            new_url = self._removeparam_url(t, url, applied)
         csp = None
         if self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(CSPS, t) is not None:
-            csp = self._csp_for(t)
+            csp = self._csp_for(t, applied)
         if new_url is None and csp is None:
             return ALLOWED
         page = self._page_rids(source_url or url) if self._has[PAGE_EXCEPTIONS] else None
         if page is not None and page[0] is not None:
             return ALLOWED  # an allow-listed page is left alone entirely
-        return Decision(blocked=False, removeparam_url=new_url, csp=csp)
+        modifiers = tuple(self._located(rid) for rid in dict.fromkeys(applied))
+        return Decision(blocked=False, removeparam_url=new_url, csp=csp, modifiers=modifiers)
 
-    def _removeparam_url(self, t: Target, url: str) -> str | None:
-        rules = [self._rule(rid) for rid in self._find_all(REMOVEPARAMS, t)]
+    def _located(self, rid: int) -> str:
+        """A rule as `text (list:line)`, for decisions that name several rules."""
+        name, line = self.rule_origin(rid)
+        return f"{self.rule_text(rid)} ({name}:{line})"
+
+    def _removeparam_url(self, t: Target, url: str, applied: list[int]) -> str | None:
+        rids = self._find_all(REMOVEPARAMS, t)
+        rules = [self._rule(rid) for rid in rids]
         if not rules:
             return None
         kept = {rule.removeparam for rule in rules if rule.exception}
@@ -713,25 +721,31 @@ class Engine:
             if param and (remove_all or name in names or any(search(param) for search in patterns)):
                 continue
             kept_params.append(param)
+        if len(kept_params) != len(params):
+            applied.extend(rid for rid, rule in zip(rids, rules) if not rule.exception and rule.removeparam not in kept)
         if len(kept_params) == len(params):
             return None
         query = "?" + "&".join(kept_params) if any(kept_params) else ""
         return url[:query_start] + query + url[query_end:]
 
-    def _csp_for(self, t: Target) -> str | None:
-        rules = [self._rule(rid) for rid in self._find_all(CSPS, t)]
+    def _csp_for(self, t: Target, applied: list[int]) -> str | None:
+        rids = self._find_all(CSPS, t)
+        rules = [self._rule(rid) for rid in rids]
         if not rules:
             return None
         cancelled = set()
         policies: list[str] = []
-        for rule in rules:
+        sources: dict[str, int] = {}
+        for rid, rule in zip(rids, rules):
             if rule.exception:
                 if not rule.csp:
                     return None
                 cancelled.add(rule.csp)
             elif rule.csp not in policies:
                 policies.append(rule.csp)
+                sources[rule.csp] = rid
         policies = [p for p in policies if p not in cancelled]
+        applied.extend(sources[p] for p in policies)
         return ", ".join(policies) or None
 
     def _page_rids(self, url: str):

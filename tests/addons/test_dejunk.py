@@ -18,7 +18,7 @@ _spec = importlib.util.spec_from_file_location("dejunk_addon", REPO / "addons" /
 dejunk = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dejunk)
 
-from filters.responses import TRANSPARENT_GIF  # noqa: E402  (after the addon's module purge)
+from filters.responses import TRANSPARENT_GIF  # noqa: E402
 
 LIST = """! Title: unit list
 ||ads.test^
@@ -358,3 +358,75 @@ class TestCommands:
         addon.request(make_flow("http://ads.test/x", dest="document"))
         addon.done()
         assert "dejunk summary:" in caplog.text and "blocked: 1" in caplog.text
+
+
+MODIFIER_LIST = """[Adblock Plus 2.0]
+||tracker.test^$third-party
+||ads.test/pixel.gif$image,redirect=1x1.gif
+||ads.test/lib.js$script,redirect=noopjs
+$removeparam=utm_source
+||news.test^$csp=script-src 'self'
+"""
+
+
+@pytest.fixture
+def modifier_ctx(tmp_path):
+    (tmp_path / "mods.txt").write_text(MODIFIER_LIST)
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "mods.txt")], dejunk_events=str(tmp_path / "events.jsonl"),
+                       dejunk_cache=str(tmp_path / "cache"))
+        yield addon, tmp_path
+
+
+class TestEngineFeatures:
+    def test_third_party_option_uses_the_referer(self, modifier_ctx):
+        addon, _ = modifier_ctx
+        first = make_flow("http://tracker.test/t.js", dest="script", referer="http://www.tracker.test/")
+        third = make_flow("http://tracker.test/t.js", dest="script", referer="http://news.test/")
+        addon.request(first)
+        addon.request(third)
+        assert first.response is None and third.response.status_code == 403
+
+    @pytest.mark.parametrize("url,dest,content_type,name", [
+        ("http://ads.test/pixel.gif", "image", "image/gif", "1x1.gif"),
+        ("http://ads.test/lib.js", "script", "application/javascript", "noop.js"),
+    ])
+    def test_redirect_serves_the_resource(self, modifier_ctx, url, dest, content_type, name):
+        addon, tmp = modifier_ctx
+        f = make_flow(url, dest=dest, referer="http://news.test/")
+        addon.request(f)
+        assert f.response.status_code == 200
+        assert f.response.headers["content-type"].startswith(content_type)
+        assert f.response.headers["x-dejunk"].startswith(f"redirected to {name}; rule=")
+        assert f.metadata["dejunk"]["action"] == "redirected"
+        assert f.comment.startswith(f"redirected to {name} by ||ads.test/")
+        event = events(tmp)[-1]
+        assert event["event"] == "blocked" and event["redirect"] == name and event["list"] == "mods.txt"
+
+    def test_removeparam_changes_the_upstream_request(self, modifier_ctx):
+        addon, tmp = modifier_ctx
+        f = make_flow("http://shop.test/item?id=7&utm_source=mail", dest="document")
+        addon.request(f)
+        assert f.response is None
+        assert f.request.url == "http://shop.test/item?id=7"
+        assert f.metadata["dejunk"]["original_url"] == "http://shop.test/item?id=7&utm_source=mail"
+        assert "parameters removed by $removeparam=utm_source (mods.txt:5)" in f.comment
+        event = events(tmp)[-1]
+        assert event["event"] == "removeparam" and event["new_url"] == "http://shop.test/item?id=7"
+
+    def test_csp_is_added_to_the_document_response(self, modifier_ctx):
+        addon, tmp = modifier_ctx
+        f = make_flow("http://news.test/", dest="document")
+        addon.request(f)
+        f.response = tutils.tresp()
+        f.response.headers["content-type"] = "text/html"
+        f.response.headers["content-security-policy"] = "frame-ancestors 'none'"
+        addon.responseheaders(f)
+        assert f.response.headers.get_all("content-security-policy") == ["frame-ancestors 'none'", "script-src 'self'"]
+        assert events(tmp)[-1]["event"] == "csp"
+
+    def test_compiled_engine_is_cached(self, modifier_ctx):
+        addon, tmp = modifier_ctx
+        assert list((tmp / "cache" / "compiled").glob("engine-*.pickle"))
+        assert oct((tmp / "cache" / "compiled").stat().st_mode & 0o777) == "0o700"

@@ -16,6 +16,9 @@ TEST_LIST = """[Adblock Plus 2.0]
 ||ads.test^
 ||tracker.test^
 @@||allowed.ads.test^
+/adlib/*$script,redirect=noopjs
+$removeparam=utm_source
+/strict/$csp=script-src 'none'
 """
 
 TEST_CONFIG = """

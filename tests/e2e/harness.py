@@ -41,8 +41,9 @@ class Proxy:
                 args += ["--set", f"{key}={str(v).lower() if isinstance(v, bool) else v}"]
         self.args = args
         self._log = open(self.log_path, "wb")
+        env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache")}
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir,
-                                        stdin=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, env=env)
         self.port = self._wait_for_port(timeout=30)
 
     def _wait_for_port(self, timeout: float) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 
 from filters.responses import TRANSPARENT_GIF
 
@@ -80,3 +81,28 @@ def test_https_allowed_page_passes(proxy, tls_origin):
     result = fetch(proxy, f"https://site.test:{tls_origin.port}/page.html", http2=True)
     assert result.status == 200
     assert b"The article text that must survive." in result.body
+
+
+def test_redirect_rule_serves_a_neutered_script(proxy, origin):
+    result = fetch(proxy, f"http://ads.test:{origin.port}/adlib/loader.js", headers={"Sec-Fetch-Dest": "script"})
+    assert result.status == 200
+    assert result.headers["content-type"].startswith("application/javascript")
+    assert result.headers["x-dejunk"].startswith("redirected to noop.js")
+    assert b"adLoaded" not in result.body
+    event = proxy.wait_for_event(lambda e: e["event"] == "blocked" and e["url"].endswith("/adlib/loader.js"))
+    assert event["redirect"] == "noop.js"
+
+
+def test_removeparam_strips_tracking_parameters_before_upstream(proxy, origin):
+    result = fetch(proxy, f"http://site.test:{origin.port}/echo?id=1&utm_source=newsletter")
+    echoed = json.loads(result.body)
+    assert echoed["target"] == "/echo?id=1"
+    proxy.wait_for_event(lambda e: e["event"] == "removeparam" and e["new_url"].endswith("/echo?id=1"))
+
+
+def test_csp_rule_adds_a_policy_to_the_page(proxy, origin):
+    result = fetch(proxy, f"http://site.test:{origin.port}/strict/page.html", headers={"Sec-Fetch-Dest": "document"})
+    assert result.status == 200
+    assert result.headers["content-security-policy"] == "script-src 'none'"
+    plain = fetch(proxy, f"http://site.test:{origin.port}/page.html", headers={"Sec-Fetch-Dest": "document"})
+    assert "content-security-policy" not in plain.headers
