@@ -30,6 +30,7 @@ OTHER_COLOR = "#95a5a6"
 _STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;color:#222;max-width:70em;margin:2em auto;padding:0 1em}
 h1{font-size:1.6em;margin-bottom:.1em} h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
+h3{font-size:1em;margin-bottom:.2em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}
 th,td{padding:.25em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 th{background:#f5f5f5} td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -274,11 +275,13 @@ def render_html(report: Report, rows: int = TABLE_ROWS) -> str:
     add("<h2>Pages rewritten</h2>")
     add(f"<p>{rewrites.pages:,} pages, {rewrites.elements_removed:,} elements removed"
         f"{', ' + str(rewrites.errors) + ' rewrite errors' if rewrites.errors else ''}.</p>")
+    add("<h3>Pages with the most elements removed</h3>")
     add(_table(
         "rewritten-pages", ("page", "elements removed", "bytes before", "bytes after"),
         ((p.url, p.removed, p.bytes_before, p.bytes_after) for p in rewrites.top_pages),
         numeric=(1, 2, 3), code=(0,),
     ))
+    add("<h3>Rules that removed elements</h3>")
     add(_table(
         "rewrite-selectors", ("rule", "pages"), rewrites.selectors.items(), numeric=(1,), code=(0,),
     ))
