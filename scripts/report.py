@@ -42,17 +42,19 @@ from filters.report_html import render_html  # noqa: E402
 
 # Changed requests listed per side in the JSON and HTML (the counts always cover all of them).
 MAX_CHANGES = 500
+# Inputs read faster than this show no progress bar.
+PROGRESS_DELAY = 1.0
 
 
 class Progress:
     """A progress bar on a terminal for work that takes longer than `delay` seconds; silent otherwise."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, delay: float = 1.0, clock=time.monotonic,
+    def __init__(self, total: int, stream: TextIO | None = None, delay: float | None = None, clock=time.monotonic,
                  width: int = 30):
         self.total = max(total, 1)
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = _is_terminal(self.stream)
-        self.delay = delay
+        self.delay = PROGRESS_DELAY if delay is None else delay
         self.clock = clock
         self.width = width
         self.started = clock()
