@@ -225,7 +225,7 @@ def record_from_flow(flow, origin: str, keep_pages: bool = False) -> Record:
     data = flow.metadata.get("dejunk") or {}
     response = flow.response
     header = response.headers.get("x-dejunk", "") if response is not None else ""
-    action, rule, pattern = _action_from_header(header)
+    action, rule, pattern, failure = _action_from_header(header)
     action = data.get("action") or action
     if action is None and flow.error is not None and data.get("kind"):
         action = "upstream_error"
@@ -254,7 +254,7 @@ def record_from_flow(flow, origin: str, keep_pages: bool = False) -> Record:
         line=line,
         exception=data.get("exception"),
         pattern=data.get("pattern") or pattern,
-        failure=data.get("kind"),
+        failure=data.get("kind") or failure,
         message=flow.error.msg if flow.error is not None else None,
         removed=_int_or_none(data.get("removed")),
         selectors=tuple(str(s) for s in data.get("selectors") or ()),
@@ -275,6 +275,8 @@ def _flow_size(flow, action: str | None, data: dict) -> int | None:
         return 0 if flow.error is not None else None
     if action in ANSWERED_ACTIONS:
         return None  # dejunk's answer: the upstream's size is not in this flow
+    if action == "upstream_error":
+        return 0  # the response, if any, is dejunk's error page
     if response.raw_content is not None:
         return len(response.raw_content)
     # A streamed response keeps no body: take what the addon counted, else the announced length.
@@ -379,7 +381,7 @@ def record_from_har_entry(entry, origin: str, keep_pages: bool = False) -> Recor
         raise _BadEntry(f"unusable request: {e}") from None
     request = request_from_flow(flow)
     header = _header(response_headers, "x-dejunk")
-    action, rule, pattern = _action_from_header(header)
+    action, rule, pattern, failure = _action_from_header(header)
     list_name = line = None
     comment = entry.get("comment")
     if isinstance(comment, str) and action:
@@ -387,11 +389,12 @@ def record_from_har_entry(entry, origin: str, keep_pages: bool = False) -> Recor
     status = _int_or_none(har_response.get("status"))
     error = har_response.get("_error")
     content = har_response.get("content") if isinstance(har_response.get("content"), dict) else {}
-    size = None
-    if action not in ANSWERED_ACTIONS:
+    if action == "upstream_error" or (status == 0 and error):
+        size = 0  # nothing came from the upstream; a page shown is dejunk's error page
+    elif action in ANSWERED_ACTIONS:
+        size = None
+    else:
         size = _first_size(har_response.get("bodySize"), content.get("size"))
-        if size is None and status == 0 and error:
-            size = 0
     content_type = _header(response_headers, "content-type") or str(content.get("mimeType") or "")
     page = None
     if keep_pages and request.type == "document" and action not in ANSWERED_ACTIONS:
@@ -413,6 +416,7 @@ def record_from_har_entry(entry, origin: str, keep_pages: bool = False) -> Recor
         list=list_name,
         line=line,
         pattern=pattern,
+        failure=failure,
         message=str(error) if error else None,
         page=page,
     )
@@ -548,21 +552,27 @@ def record_from_event(item: dict, origin: str) -> Record:
 _HEADER_FIELD = re.compile(r";\s*(rule|pattern)=(.*)$")
 
 
-def _action_from_header(value: str) -> tuple[str | None, str | None, str | None]:
-    """(action, rule, pattern) from an `X-Dejunk` header: `blocked; rule=...`, `policy connect; pattern=...`."""
+def _action_from_header(value: str) -> tuple[str | None, str | None, str | None, str | None]:
+    """(action, rule, pattern, failure kind) from an `X-Dejunk` header.
+
+    The addon writes `blocked; rule=...`, `policy connect; pattern=...`, `policy image; rule=...`
+    and `upstream dns` (its error pages).
+    """
     if not value:
-        return None, None, None
+        return None, None, None, None
     head, _, _ = value.partition(";")
     words = head.strip().split()
     if not words:
-        return None, None, None
+        return None, None, None, None
+    if words[0] == "upstream":
+        return "upstream_error", None, None, words[1] if len(words) > 1 else None
     action = words[0] if len(words) == 1 else f"{words[0]}_{words[1]}"
     match = _HEADER_FIELD.search(value)
     rule = match.group(2).strip() if match and match.group(1) == "rule" else None
     pattern = match.group(2).strip() if match and match.group(1) == "pattern" else None
     if action.startswith("policy_") and rule and not pattern:
         pattern, rule = rule, None  # the image policy names its pattern as `rule=`
-    return action, rule, pattern
+    return action, rule, pattern, None
 
 
 _COMMENT_LOCATION = re.compile(r"\((?P<list>[^()\s]+):(?P<line>\d+)\)\s*$", re.M)

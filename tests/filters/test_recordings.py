@@ -90,6 +90,18 @@ class TestFlows:
         assert third.time == 1_767_225_700.0 and "Name or service" in third.message
         assert second.origin == "session.flows:flow 2"
 
+    def test_error_page_is_not_upstream_bytes(self, tmp_path):
+        failed = make_flow("https://down.example/", dest="document", body=b"<html>error page</html>", status=502)
+        failed.response.headers["X-Dejunk"] = "upstream refused"
+        failed.metadata["dejunk"] = {"action": "upstream_error", "kind": "refused"}
+        bare = make_flow("https://down2.example/", dest="document", body=b"<html>error page</html>", status=504)
+        bare.response.headers["X-Dejunk"] = "upstream response_timeout"
+        path = tmp_path / "errors.flows"
+        write(path, [failed, bare])
+        records = read_recording(str(path)).records
+        assert [(r.action, r.failure, r.size) for r in records] == [
+            ("upstream_error", "refused", 0), ("upstream_error", "response_timeout", 0)]
+
     def test_size_of_a_replaced_response_comes_from_the_addon_metadata_when_kept(self, tmp_path):
         path = tmp_path / "replayed.flows"
         write(path, [blocked_flow("https://ads.example/a.js", recorded_bytes=5000)])
@@ -198,6 +210,14 @@ class TestHar:
         assert (ad.type, ad.action, ad.rule, ad.list, ad.line) == ("script", "blocked", "||ads.example^", "easylist.txt", 12)
         assert ad.size is None and ad.request.source_url == "https://news.example/"
         assert (down.status, down.size, down.message) == (None, 0, "connection refused")
+
+    def test_error_page_entry(self, tmp_path):
+        entry = har_entry("https://down.example/", status=502, body_size=900,
+                          response_headers=[("X-Dejunk", "upstream dns")])
+        path = tmp_path / "x.har"
+        path.write_text(json.dumps({"log": {"entries": [entry]}}))
+        record = read_recording(str(path)).records[0]
+        assert (record.action, record.failure, record.size) == ("upstream_error", "dns", 0)
 
     def test_truncated_har_keeps_the_complete_entries_and_names_line_and_column(self, tmp_path):
         text = json.dumps({"log": {"entries": [har_entry(f"https://x.example/{i}") for i in range(3)]}}, indent=1)
