@@ -246,7 +246,7 @@ def record_from_flow(flow, origin: str, keep_pages: bool = False) -> Record:
         method=request.method,
         request=request,
         status=response.status_code if response is not None else None,
-        size=_flow_size(flow, action, data),
+        size=_flow_size(flow, action, data, flow.metadata.get("dejunk_streamed_bytes")),
         content_type=content_type,
         action=action,
         rule=data.get("rule") or rule,
@@ -265,7 +265,7 @@ def record_from_flow(flow, origin: str, keep_pages: bool = False) -> Record:
     )
 
 
-def _flow_size(flow, action: str | None, data: dict) -> int | None:
+def _flow_size(flow, action: str | None, data: dict, streamed_bytes) -> int | None:
     """Bytes the upstream response cost, as far as the flow still tells."""
     recorded = _int_or_none(data.get("recorded_bytes"))
     if recorded is not None:
@@ -280,7 +280,7 @@ def _flow_size(flow, action: str | None, data: dict) -> int | None:
     if response.raw_content is not None:
         return len(response.raw_content)
     # A streamed response keeps no body: take what the addon counted, else the announced length.
-    streamed = _int_or_none(data.get("streamed_bytes"))
+    streamed = _int_or_none(streamed_bytes)
     if streamed is not None:
         return streamed
     if action == "policy_image":

@@ -110,7 +110,7 @@ class TestFlows:
     def test_streamed_response_size_from_counted_bytes_then_content_length(self, tmp_path):
         counted = make_flow("https://cdn.example/video.mp4", dest="video")
         counted.response.raw_content = None
-        counted.metadata["dejunk"] = {"streamed_bytes": 777}
+        counted.metadata["dejunk_streamed_bytes"] = 777
         announced = make_flow("https://cdn.example/big.bin", dest="empty")
         announced.response.raw_content = None
         announced.response.headers["content-length"] = "4096"
