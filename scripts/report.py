@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Report on recorded traffic: what dejunk blocked, what it saved, what failed, what a list update changes.
 
-    python scripts/report.py INPUT [INPUT ...] [--list FILE ...] [--compare FILE ...]
+    python scripts/report.py INPUT [INPUT ...] [--list FILE ...] [--compare NEW ...]
                              [--recorded CAPTURE ...] [--json report.json] [--html report.html]
 
 INPUT is a mitmproxy flows file (`mitmdump -w`), a HAR file, or a `dejunk_events` log (JSON
@@ -123,8 +123,8 @@ def main(argv: list[str]) -> int:
         prog="report.py", description=__doc__.strip().splitlines()[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="flows file, HAR file or dejunk_events log")
-    parser.add_argument("--list", dest="lists", action="append", metavar="FILE",
-                        help="decide every request anew with these lists (repeat; 'builtin' is dejunk's own)")
+    parser.add_argument("--list", dest="lists", action="extend", nargs="+", metavar="FILE",
+                        help="decide every request anew with these lists ('builtin' is dejunk's own list)")
     parser.add_argument("--compare", nargs="+", metavar="NEW",
                         help="also decide with these lists and report the difference (needs --list)")
     parser.add_argument("--recorded", action="append", metavar="CAPTURE", default=[],

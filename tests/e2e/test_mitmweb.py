@@ -153,3 +153,51 @@ def test_the_command_api_refuses_a_request_without_the_xsrf_header(mitmweb):
     mitmweb.open_page()
     status, _ = mitmweb.command("dejunk.stats", xsrf=False)
     assert status == 403
+
+
+def documented_filters() -> list[str]:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text()
+    section = docs.split("### dejunk's flows in mitmweb", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", section, re.M)
+
+
+def test_documented_filter_expressions_select_dejunks_flows():
+    from mitmproxy import flowfilter
+    from mitmproxy.test import tflow
+
+    def flow(marker="", comment="", metadata=None, header=None):
+        f = tflow.tflow(resp=True)
+        f.marked, f.comment = marker, comment
+        if metadata is not None:
+            f.metadata["dejunk"] = metadata
+        if header:
+            f.response.headers["X-Dejunk"] = header
+        return f
+
+    flows = {
+        "blocked": flow(":no_entry_sign:", "blocked by ||ads.example^ (easyprivacy.txt:12)",
+                        {"action": "blocked"}, "blocked; rule=||ads.example^"),
+        "policy": flow(":shield:", "image policy rejects img.example (@bad)", {"action": "policy_image"},
+                       "policy image; rule=@bad"),
+        "upstream": flow(":warning:", "upstream failed (dns): Name or service not known",
+                         {"action": "upstream_error", "kind": "dns"}, "upstream dns"),
+        "allowed_site": flow(metadata={"action": "allowed_site", "pattern": "news.example"}),
+        "exception": flow(metadata={"exception": "@@||cdn.example^"}),
+        "untouched": flow(),
+    }
+    dejunk_marked = {"blocked", "policy", "upstream"}
+    expected = {
+        "~marker :no_entry_sign:": {"blocked"},
+        "~marker :shield:": {"policy"},
+        "~marker :warning:": {"upstream"},
+        "~marked": dejunk_marked,
+        "~comment .": dejunk_marked,
+        '~comment "blocked by"': {"blocked"},
+        "~comment easyprivacy": {"blocked"},
+        "~meta dejunk": set(flows) - {"untouched"},
+        "~hs X-Dejunk": dejunk_marked,
+    }
+    assert set(documented_filters()) <= set(expected), "every documented expression is checked here"
+    for expression, names in expected.items():
+        matcher = flowfilter.parse(expression)
+        assert {name for name, f in flows.items() if matcher(f)} == names, expression

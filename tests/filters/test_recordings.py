@@ -166,6 +166,15 @@ class TestFlows:
         assert recording.problems[0].position.startswith(f"byte {ends[0]} ")
         assert "invalid flow data" in recording.problems[0].message
 
+    def test_flows_other_than_http_are_counted_not_read(self, tmp_path):
+        from mitmproxy import tcp
+
+        client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8080), timestamp_start=1.0)
+        path = tmp_path / "mixed.flows"
+        write(path, [tcp.TCPFlow(client, connection.Server(address=("db", 5432))), make_flow("https://a.example/x.js")])
+        recording = read_recording(str(path))
+        assert len(recording.records) == 1 and recording.skipped == {"tcp flow": 1}
+
     def test_progress_reports_positions(self, tmp_path):
         path = tmp_path / "x.flows"
         ends = write(path, [make_flow(f"https://cdn.example/{i}.js") for i in range(3)])

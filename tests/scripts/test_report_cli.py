@@ -138,6 +138,16 @@ def test_compare_two_list_sets(capture):
     assert soup.find("table", id="newly-blocked") and soup.find("table", id="newly-allowed")
 
 
+def test_list_takes_several_files_and_repeats(capture):
+    (capture / "extra.txt").write_text("||news.example^\n")
+    done = run(capture / "capture.flows", "--list", capture / "old.txt", capture / "new.txt", "--list", capture / "extra.txt",
+               "--json", capture / "r.json", "--quiet")
+    assert done.returncode == 0, done.stderr
+    report = json.loads((capture / "r.json").read_text())
+    assert len(report["lists"]) == 3 and report["totals"]["blocked"] == 6
+    assert [i["path"] for i in report["inputs"]] == [str(capture / "capture.flows")]
+
+
 def test_compare_needs_the_current_lists(capture):
     done = run(capture / "capture.flows", "--compare", capture / "new.txt")
     assert done.returncode == 2 and "--compare needs" in done.stderr
