@@ -136,7 +136,10 @@ def read_recording(path: str, *, keep_pages: bool = False, progress: ProgressCal
     """Read one input of any supported format; problems are collected, never raised."""
     try:
         with open(path, "rb") as fo:
-            fmt = detect_format(fo.read(4096))
+            head = fo.read(4096)
+            if b"\n" not in head:
+                head += fo.readline(1 << 20)  # an event log's first line may be long
+            fmt = detect_format(head)
     except OSError as e:
         return Recording(path, "unknown", problems=[Problem(path, "file", f"cannot read: {e.strerror}")])
     recording = Recording(path, fmt)

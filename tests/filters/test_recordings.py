@@ -294,6 +294,11 @@ class TestEvents:
         assert (rewritten.removed, rewritten.selectors, rewritten.bytes_after) == (5, ("##.ad", "###banner"), 800)
         assert not any(r.is_exchange for r in recording.records)
 
+    def test_a_long_first_line_is_still_an_event_log(self, tmp_path):
+        path = tmp_path / "events.jsonl"
+        path.write_text(json.dumps({"event": "addon_error", "message": "x" * 10_000}) + "\n")
+        assert read_recording(str(path)).format == "events"
+
     def test_bad_lines_are_named_and_the_rest_is_read(self, tmp_path):
         path = tmp_path / "events.jsonl"
         path.write_bytes(
