@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 
 from .report import Comparison, Report, human_size
 
-PLOT_HOSTS = 15
+PLOT_HOSTS = 20
 TABLE_ROWS = 50
 BLOCKED_COLOR = "#c0392b"
 ALLOWED_COLOR = "#7f8c8d"
@@ -80,7 +80,16 @@ def _location(list_name, line) -> str:
 
 def bytes_by_host_svg(report: Report, hosts: int = PLOT_HOSTS) -> str:
     """Horizontal stacked bars: blocked and allowed bytes of the hosts with the most bytes."""
-    rows = [h for h in report.hosts if h.bytes > 0][:hosts]
+    # The hosts that cost the most and the hosts blocking saved the most on: the largest hosts
+    # alone are usually all first-party and would hide what blocking did.
+    by_blocked = sorted((h for h in report.hosts if h.blocked_bytes > 0), key=lambda h: (-h.blocked_bytes, h.host))
+    chosen = {h.host: h for h in by_blocked[: hosts // 2]}
+    for host in report.hosts:
+        if len(chosen) >= hosts:
+            break
+        if host.bytes > 0:
+            chosen.setdefault(host.host, host)
+    rows = sorted(chosen.values(), key=lambda h: (-h.bytes, h.host))
     if not rows:
         return '<p class="muted" id="plot-bytes-by-host-empty">No response sizes in the input.</p>'
     label_width, bar_width, value_width, row_height = 230, 400, 130, 20

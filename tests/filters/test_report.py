@@ -327,6 +327,13 @@ class TestHtml:
         assert sorted(b["data-kind"] for b in bars) == ["dns", "dns", "response_timeout"]
         assert "2026-01-01T00:00:10Z" in failures.get_text()
 
+    def test_bytes_plot_shows_blocked_hosts_next_to_the_largest(self):
+        big = [exchange(f"https://site{i}.example/", type="document", size=100_000 + i) for i in range(30)]
+        small_ad = exchange("https://ads.example/a.js", size=500, action="blocked", rule="||ads.example^")
+        plot = self.parse(build_report(big + [small_ad])).find("svg", id="plot-bytes-by-host")
+        labels = [t.get_text() for t in plot.find_all("text") if t.get("text-anchor") == "end"]
+        assert len(labels) == 20 and "ads.example" in labels and labels[0] == "site29.example"
+
     def test_self_contained(self, session):
         page = render_html(build_report(session))
         soup = BeautifulSoup(page, "html.parser")
