@@ -72,6 +72,23 @@ def to_response(answer: Answer) -> http.Response:
     return http.Response.make(answer.status, answer.body, answer.headers)
 
 
+def counting_stream(f: http.HTTPFlow):
+    """A stream function that passes chunks through and counts them in `dejunk_streamed_bytes`."""
+
+    def count(chunk: bytes) -> bytes:
+        # A streamed response keeps no body to measure afterwards; reports read this count.
+        f.metadata["dejunk_streamed_bytes"] = f.metadata.get("dejunk_streamed_bytes", 0) + len(chunk)
+        return chunk
+
+    return count
+
+
+def keep_recorded_size(f: http.HTTPFlow) -> None:
+    """Before dejunk's answer replaces a recorded response (replay), keep its size for reports."""
+    if f.response is not None and f.response.raw_content is not None:
+        f.metadata.setdefault("dejunk", {})["recorded_bytes"] = len(f.response.raw_content)
+
+
 class Dejunk:
     """Blocks ad and tracker requests, applies host policies, explains upstream failures."""
 
@@ -312,6 +329,7 @@ class Dejunk:
                 {"Content-Type": "text/html; charset=utf-8", "X-Dejunk": f"policy connect; pattern={verdict.pattern}"},
             )
             self._policy_event(f, "connect", request.host, verdict.pattern)
+            keep_recorded_size(f)
             f.response = to_response(answer)
             return
 
@@ -369,6 +387,7 @@ class Dejunk:
             f, MARK_BLOCKED, words, action=action, rule=decision.filter, list=decision.list,
             line=decision.line, type=request.type, redirect=resource.name if resource else None,
         )
+        keep_recorded_size(f)
         f.response = to_response(answer)
 
     def _policy_event(self, f: http.HTTPFlow, policy: str, host: str, pattern: str | None, mark: bool = True) -> None:
@@ -419,7 +438,7 @@ class Dejunk:
         buffered = 200 <= response.status_code < 300 and content_type.startswith(BUFFERED_TYPES)
         if not buffered:
             # Only pages dejunk may rewrite are held in memory; everything else flows through.
-            response.stream = True
+            response.stream = counting_stream(f)
         return buffered
 
     def _replace_image(self, f: http.HTTPFlow, pattern: str | None) -> None:
@@ -456,6 +475,7 @@ class Dejunk:
             request = request_from_flow(f)
             decision = self.engine.check_request(request)
             if decision.blocked:
+                keep_recorded_size(f)
                 f.response = to_response(self._answer_for(request, decision)[0])
 
     def error(self, f: http.HTTPFlow):

@@ -526,6 +526,8 @@ def record_from_event(item: dict, origin: str) -> Record:
     }.get(event)
     if event == "policy":
         action = f"policy_{item.get('policy')}"
+    elif event == "blocked" and item.get("redirect"):
+        action = "redirected"  # the addon records a redirect as a block that names its resource
     selectors = item.get("selectors")
     return Record(
         source="event",
@@ -558,8 +560,8 @@ _HEADER_FIELD = re.compile(r";\s*(rule|pattern)=(.*)$")
 def _action_from_header(value: str) -> tuple[str | None, str | None, str | None, str | None]:
     """(action, rule, pattern, failure kind) from an `X-Dejunk` header.
 
-    The addon writes `blocked; rule=...`, `policy connect; pattern=...`, `policy image; rule=...`
-    and `upstream dns` (its error pages).
+    The addon writes `blocked; rule=...`, `redirected to noop.js; rule=...`, `policy connect;
+    pattern=...`, `policy image; rule=...` and `upstream dns` (its error pages).
     """
     if not value:
         return None, None, None, None
@@ -569,7 +571,10 @@ def _action_from_header(value: str) -> tuple[str | None, str | None, str | None,
         return None, None, None, None
     if words[0] == "upstream":
         return "upstream_error", None, None, words[1] if len(words) > 1 else None
-    action = words[0] if len(words) == 1 else f"{words[0]}_{words[1]}"
+    if words[0] == "redirected":  # `redirected to noop.js; rule=...`
+        action = "redirected"
+    else:
+        action = words[0] if len(words) == 1 else f"{words[0]}_{words[1]}"
     match = _HEADER_FIELD.search(value)
     rule = match.group(2).strip() if match and match.group(1) == "rule" else None
     pattern = match.group(2).strip() if match and match.group(1) == "pattern" else None

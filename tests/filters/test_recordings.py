@@ -220,6 +220,13 @@ class TestHar:
         assert ad.size is None and ad.request.source_url == "https://news.example/"
         assert (down.status, down.size, down.message) == (None, 0, "connection refused")
 
+    def test_redirect_header(self, tmp_path):
+        entry = har_entry("https://ads.example/a.js", response_headers=[("X-Dejunk", "redirected to noop.js; rule=||ads.example^$redirect=noopjs")])
+        path = tmp_path / "x.har"
+        path.write_text(json.dumps({"log": {"entries": [entry]}}))
+        record = read_recording(str(path)).records[0]
+        assert (record.action, record.rule) == ("redirected", "||ads.example^$redirect=noopjs")
+
     def test_error_page_entry(self, tmp_path):
         entry = har_entry("https://down.example/", status=502, body_size=900,
                           response_headers=[("X-Dejunk", "upstream dns")])
@@ -293,6 +300,14 @@ class TestEvents:
         assert (failure.failure, failure.host, failure.time) == ("dns", "shop.example", 1_767_225_602.0)
         assert (rewritten.removed, rewritten.selectors, rewritten.bytes_after) == (5, ("##.ad", "###banner"), 800)
         assert not any(r.is_exchange for r in recording.records)
+
+    def test_a_block_that_names_a_redirect_is_a_redirect(self, tmp_path):
+        event = {"event": "blocked", "time": "2026-01-01T00:00:00.000Z", "url": "https://ads.example/a.js",
+                 "type": "script", "rule": "||ads.example^$redirect=noopjs", "list": "l.txt", "line": 2,
+                 "redirect": "noop.js"}
+        path = tmp_path / "events.jsonl"
+        path.write_text(json.dumps(event) + "\n")
+        assert read_recording(str(path)).records[0].action == "redirected"
 
     def test_a_long_first_line_is_still_an_event_log(self, tmp_path):
         path = tmp_path / "events.jsonl"
