@@ -23,13 +23,15 @@ class Proxy:
 
     REPO = REPO
 
+    program = MITMDUMP
+
     def __init__(self, workdir: Path, *, dejunk: bool = True, options: dict[str, object] | None = None,
                  scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON):
         self.workdir = workdir
         self.confdir = workdir / "mitmproxy-conf"
         self.events_path = workdir / f"{name}-events.jsonl"
         self.log_path = workdir / f"{name}.log"
-        args = [MITMDUMP, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={self.confdir}"]
+        args = [self.program, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={self.confdir}"]
         args += ["-s", str(RESOLVER)]
         if dejunk:
             args += ["-s", str(addon), "--set", f"dejunk_events={self.events_path}"]
@@ -44,19 +46,21 @@ class Proxy:
         env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache")}
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir,
                                         stdin=subprocess.DEVNULL, env=env)
-        self.port = self._wait_for_port(timeout=30)
+        self.port = self.wait_for_log(_LISTENING)
 
-    def _wait_for_port(self, timeout: float) -> int:
+    def wait_for_log(self, pattern: re.Pattern, timeout: float = 30) -> int:
+        """Wait until the log matches `pattern`; returns its first group as a number (a port)."""
+        program = Path(self.program).name
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            match = _LISTENING.search(self.log())
+            match = pattern.search(self.log())
             if match:
                 return int(match.group(1))
             if self.process.poll() is not None:
-                raise RuntimeError(f"mitmdump exited ({self.process.returncode}):\n{self.log()}")
+                raise RuntimeError(f"{program} exited ({self.process.returncode}):\n{self.log()}")
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"mitmdump did not start within {timeout} s:\n{self.log()}")
+        raise RuntimeError(f"{program} did not start within {timeout} s:\n{self.log()}")
 
     @property
     def url(self) -> str:

@@ -270,7 +270,10 @@ class Silent:
                 continue
             except OSError:
                 return
-            self._held.append(conn)
+            self._handle(conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        self._held.append(conn)
 
     def close(self) -> None:
         self._stop.set()
@@ -283,19 +286,12 @@ class Silent:
 class PlainHttpOnly(Silent):
     """A plain HTTP server that answers whatever arrives (a TLS ClientHello too) with a 400, as nginx does."""
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, socket.timeout):
-                continue
-            except OSError:
-                return
-            try:
-                conn.settimeout(2)
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            except OSError:
-                pass
-            finally:
-                conn.close()
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(2)
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()

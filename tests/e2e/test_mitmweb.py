@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ADDON, RESOLVER, fetch
+from .harness import Proxy, fetch
 
 MITMWEB = str(Path(sys.executable).with_name("mitmweb"))
-_PROXY_LISTENING = re.compile(r"proxy listening at [^:]+:(\d+)")
 _WEB_LISTENING = re.compile(r"Web server listening at http://[^:]+:(\d+)/")
 
 
@@ -31,51 +30,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Mitmweb:
+class Mitmweb(Proxy):
     """A mitmweb with dejunk on free loopback ports, no browser."""
 
+    program = MITMWEB
+
     def __init__(self, workdir: Path, test_list: Path):
-        self.workdir = workdir
-        self.confdir = workdir / "mitmweb-conf"
-        self.log_path = workdir / "mitmweb.log"
-        self.events_path = workdir / "mitmweb-events.jsonl"
         self.web_port = free_port()
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [MITMWEB, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={self.confdir}",
-             "--set", "web_open_browser=false", "--set", "web_host=127.0.0.1", "--set", f"web_port={self.web_port}",
-             "-s", str(RESOLVER), "-s", str(ADDON), "--set", f"dejunk_lists={test_list}",
-             "--set", f"dejunk_events={self.events_path}"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir,
-        )
-        self.port = self._wait(_PROXY_LISTENING)
-        self._wait(_WEB_LISTENING)
+        super().__init__(workdir, name="mitmweb", options={
+            "dejunk_lists": [test_list], "web_open_browser": False, "web_host": "127.0.0.1", "web_port": self.web_port,
+        })
+        self.wait_for_log(_WEB_LISTENING)
         self.cookie = ""
         self.xsrf = ""
-
-    # `fetch` from the harness needs these
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.confdir / "mitmproxy-ca-cert.pem"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def _wait(self, pattern: re.Pattern, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = pattern.search(self.log())
-            if match:
-                return int(match.group(1))
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mitmweb exited ({self.process.returncode}):\n{self.log()}")
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"mitmweb did not start within {timeout} s:\n{self.log()}")
 
     def _request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         connection = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=10)
@@ -104,16 +71,6 @@ class Mitmweb:
             return status, json.loads(body)
         except ValueError:
             return status, body.decode(errors="replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self._log.close()
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +113,8 @@ def test_the_command_api_refuses_a_request_without_the_xsrf_header(mitmweb):
 
 
 def documented_filters() -> list[str]:
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "report.md").read_text()
-    section = docs.split("### dejunk's flows in mitmweb", 1)[1].split("\n### ", 1)[0]
+    docs = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = re.split(r"\n##+ ", docs.split("### dejunk's flows in mitmweb", 1)[1], maxsplit=1)[0]
     return re.findall(r"^\| `([^`]+)` \|", section, re.M)
 
 
@@ -181,21 +138,26 @@ def test_documented_filter_expressions_select_dejunks_flows():
                        "policy image; rule=@bad"),
         "upstream": flow(":warning:", "upstream failed (dns): Name or service not known",
                          {"action": "upstream_error", "kind": "dns"}, "upstream dns"),
+        "modified": flow(":pencil2:", "parameters removed by $removeparam=utm_source (easyprivacy.txt:7)",
+                         {"removeparam_url": "https://shop.example/?id=1"}),
         "allowed_site": flow(metadata={"action": "allowed_site", "pattern": "news.example"}),
         "exception": flow(metadata={"exception": "@@||cdn.example^"}),
         "untouched": flow(),
     }
-    dejunk_marked = {"blocked", "policy", "upstream"}
+    # A streamed response's byte count is not something dejunk did to the flow.
+    flows["untouched"].metadata["dejunk_streamed_bytes"] = 512
+    dejunk_marked = {"blocked", "policy", "upstream", "modified"}
     expected = {
         "~marker :no_entry_sign:": {"blocked"},
         "~marker :shield:": {"policy"},
         "~marker :warning:": {"upstream"},
+        "~marker :pencil2:": {"modified"},
         "~marked": dejunk_marked,
         "~comment .": dejunk_marked,
         '~comment "blocked by"': {"blocked"},
-        "~comment easyprivacy": {"blocked"},
-        "~meta dejunk": set(flows) - {"untouched"},
-        "~hs X-Dejunk": dejunk_marked,
+        "~comment easyprivacy": {"blocked", "modified"},
+        '~meta "^dejunk:"': set(flows) - {"untouched"},
+        "~hs X-Dejunk": dejunk_marked - {"modified"},
     }
     assert set(documented_filters()) <= set(expected), "every documented expression is checked here"
     for expression, names in expected.items():
