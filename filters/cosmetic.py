@@ -155,6 +155,12 @@ class RuleIndex:
     def __len__(self) -> int:
         return len(self.rules)
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RuleIndex) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
     def __getstate__(self):
         return {name: getattr(self, name) for name in self.__slots__ if name != "_prefilters"}
 
@@ -335,8 +341,8 @@ class CosmeticStore:
         applied_exceptions: list[str] = []
         for name in ("", *names):
             for exception in self.exceptions.get(name, ()):
-                if exception.key in excepted:
-                    continue
+                if exception.key in excepted or (not name and not exception.excluded):
+                    continue  # (exceptions for everywhere were applied when the store was built)
                 if applies(exception.domains, exception.excluded, host, names):
                     excepted.add(exception.key)
                     applied_exceptions.append(exception.text)
