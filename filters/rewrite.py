@@ -137,15 +137,16 @@ def rewrite_page(
     encoding = charset.detect(body, content_type)
     if encoding.stateful:
         return _unchanged(body, started, mode, f"{encoding.name} pages are not rewritten", encoding.name)
-    text = charset.decode(body, encoding)
-    if _SURROGATES.search(text):
-        text = _SURROGATES.sub("\ufffd", text)  # lxml takes no lone surrogates; one character each way
+    decoded = charset.decode(body, encoding)  # undecodable bytes as lone surrogates: offsets map back exactly
+    text = decoded
+    if _SURROGATES.search(decoded):
+        text = _SURROGATES.sub("\ufffd", decoded)  # lxml takes no lone surrogates; one character each way
     soup = parse(text)
     elements = soup.created
     matches = find_matches(elements, _indexes(rules, generic))
     if not matches:
         return _unchanged(body, started, mode, None, encoding.name)
-    return _apply(body, text, encoding, elements, matches, mode, started)
+    return _apply(body, text, decoded, encoding, elements, matches, mode, started)
 
 
 def _generic_index(rules: PageRules) -> RuleIndex | None:
@@ -434,7 +435,9 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
 # --- rewriting ---------------------------------------------------------------------------------------
 
 
-def _apply(body, text, encoding, elements, matches, mode, started) -> RewriteResult:
+def _apply(body, text, decoded, encoding, elements, matches, mode, started) -> RewriteResult:
+    """Cut (or mark) the matched elements. `text` is what was parsed, `decoded` the same characters
+    with undecodable bytes still escaped, from which byte offsets are computed."""
     position_of = {id(element): number for number, element in enumerate(elements)}
     rules_of: dict[int, list[CosmeticRule]] = {}
     for rule, found in matches:
@@ -472,7 +475,7 @@ def _apply(body, text, encoding, elements, matches, mode, started) -> RewriteRes
     if not chosen:
         return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept))
     hits, covered = _hits(chosen, source, rules_of)
-    offsets = charset.ByteOffsets(text, encoding)
+    offsets = charset.ByteOffsets(decoded, encoding)
     pieces: list[bytes] = []
     cuts: list[tuple[int, int]] = []
     previous = 0
@@ -496,7 +499,7 @@ def _apply(body, text, encoding, elements, matches, mode, started) -> RewriteRes
             pieces.append(data)
             cuts.append((byte_at, byte_at))
             previous = byte_at
-    if offsets(len(text)) != len(body):
+    if offsets(len(decoded)) != len(body):
         raise AssertionError("decoded text does not map back onto the body's bytes")
     pieces.append(body[previous:])
     new_body = b"".join(pieces)
