@@ -112,6 +112,35 @@ def charset_from_content_type(content_type: str | None) -> str | None:
 
 def detect(body: bytes, content_type: str | None = None) -> PageEncoding:
     """Decide a page's encoding: BOM, else Content-Type charset, else `<meta>` prescan, else sniffed."""
+    return decode_page(body, content_type, keep_text=False)[0]
+
+
+def decode_page(body: bytes, content_type: str | None = None, *, keep_text: bool = True) -> tuple[PageEncoding, str, bool]:
+    """The page's encoding and its text (see `decode`), and whether every byte decoded cleanly.
+
+    When the bytes decode cleanly the text has no lone surrogates, which spares callers a scan.
+    """
+    encoding = _declared(body, content_type)
+    if encoding is None:
+        # Nothing declared: UTF-8 if the bytes are valid UTF-8, else the Western default.
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            encoding = PageEncoding("windows-1252", "cp1252", "default")
+        else:
+            return PageEncoding("UTF-8", "utf-8", "default"), text, True
+    if not keep_text:
+        return encoding, "", False
+    if not encoding.codec:
+        return encoding, "", False
+    try:
+        return encoding, body[encoding.bom_length :].decode(encoding.codec), True
+    except UnicodeDecodeError:
+        return encoding, decode(body, encoding), False
+
+
+def _declared(body: bytes, content_type: str | None) -> PageEncoding | None:
+    """The encoding from the BOM, the Content-Type charset or a `<meta>`, or None."""
     for bom, name in _BOMS:
         if body.startswith(bom):
             return PageEncoding(name, codec_for(name), "bom", len(bom))
@@ -121,12 +150,7 @@ def detect(body: bytes, content_type: str | None = None) -> PageEncoding:
     name = prescan_meta(body)
     if name is not None:
         return PageEncoding(name, codec_for(name), "meta")
-    # Nothing declared: UTF-8 if the bytes are valid UTF-8, else the Western default.
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        return PageEncoding("windows-1252", "cp1252", "default")
-    return PageEncoding("UTF-8", "utf-8", "default")
+    return None
 
 
 def prescan_meta(body: bytes) -> str | None:
@@ -192,6 +216,18 @@ def decode(body: bytes, encoding: PageEncoding) -> str:
     original bytes exactly (see `ByteOffsets`).
     """
     return body[encoding.bom_length :].decode(encoding.codec, "surrogateescape")
+
+
+# Codecs whose strict decoding is a one-to-one map of byte sequences to text (no two byte
+# sequences decode alike): UTF-8/16 and the single-byte tables. The CJK codecs have duplicates.
+_ROUND_TRIP = frozenset({"utf-8", "utf-16-le", "utf-16-be", "latin-1"}) | frozenset(
+    codec for codec, _ in _ENCODINGS.values() if codec.startswith(("cp12", "cp8", "iso8859", "koi8", "mac_"))
+)
+
+
+def round_trips(encoding: PageEncoding) -> bool:
+    """Whether text strictly decoded with this encoding encodes back to the very same bytes."""
+    return encoding.codec in _ROUND_TRIP
 
 
 class ByteOffsets:

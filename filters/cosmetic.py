@@ -306,7 +306,8 @@ class CosmeticStore:
         # Domain-less exceptions without `~domain`s apply everywhere: drop their generic rules now.
         everywhere = {e.key for e in self.exceptions.get("", ()) if not e.excluded}
         kept = [rule for rule in generic if rule.key not in everywhere]
-        self.skipped["cosmetic rule excepted everywhere"] += len(generic) - len(kept)
+        if len(kept) < len(generic):
+            self.skipped["cosmetic rule excepted everywhere"] += len(generic) - len(kept)
         self.generic = RuleIndex(kept)
         by_key: dict[tuple[str, str], list[int]] = {}
         excluded: dict[str, list[int]] = {}

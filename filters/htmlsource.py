@@ -32,7 +32,6 @@ _TAG = re.compile(rf"<(/?)([a-zA-Z][^\t\n\f\r />]*+)((?:[\t\n\f\r /]*+{_ATTRIBUT
 _ONE_ATTRIBUTE = re.compile(
     rf"[\t\n\f\r /]*+(?P<name>{_NAME})(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+(?P<value>{_VALUE})|(?![\t\n\f\r ]*=))"
 )
-_MARKUP = re.compile(r"<[a-zA-Z/!?]")
 _COMMENT_END = re.compile(r"--!?>")
 
 # Elements whose content is text up to their own end tag (libxml2 follows HTML5 with scripting
@@ -121,6 +120,14 @@ class SourceTokens:
         return self.starts[token] + 1 + len(self.names[token])
 
 
+# The next markup from a position: a whole tag, or what kind of other markup starts there. A `<`
+# plus letter that does not complete as a tag runs to the end of the input (`broken`).
+_NEXT = re.compile(
+    rf"<(?:(?P<slash>/?)(?P<name>[a-zA-Z][^\t\n\f\r />]*+)(?:[\t\n\f\r /]*+{_ATTRIBUTE})*+(?P<tail>[\t\n\f\r /]*+)>"
+    r"|(?P<comment>!--)|(?P<bang>!)|(?P<broken>/?[a-zA-Z])|(?P<other>[/?]))"
+)
+
+
 def tokenize(text: str) -> SourceTokens:
     """Split a page into tags, comments and doctypes the way libxml2's HTML5 tokenizer does."""
     kinds: list[int] = []
@@ -130,74 +137,69 @@ def tokenize(text: str) -> SourceTokens:
     self_closing: list[bool] = []
     raw_text_end: list[int] = []
     length = len(text)
-    search_markup = _MARKUP.search
-    match_tag = _TAG.match
+    search = _NEXT.search
+    raw_end = _RAW_END
     position = 0
     while True:
-        found = search_markup(text, position)
+        found = search(text, position)
         if found is None:
             break
         begin = found.start()
-        second = text[begin + 1]
-        if second == "!":
-            if text.startswith("<!--", begin):
-                end = _comment_end(text, begin)
-                kind = COMMENT
-            else:
-                close = text.find(">", begin + 2)
-                end = length if close < 0 else close + 1
-                kind = DOCTYPE if text[begin + 2 : begin + 9].lower() == "doctype" else COMMENT
-            kinds.append(kind), names.append(""), starts.append(begin), ends.append(end)
-            self_closing.append(False), raw_text_end.append(-1)
+        name = found.group("name")
+        if name is not None:
+            if not name.isascii() or not name.islower():
+                name = ascii_lower(name).replace("\0", "\ufffd")
+            end = found.end()
+            closing = found.group("slash") == "/"
+            solidus = found.group("tail").endswith("/")
+            kinds.append(END if closing else START)
+            names.append(name)
+            starts.append(begin)
+            ends.append(end)
+            self_closing.append(solidus)
+            raw_text_end.append(-1)
             position = end
+            if closing or solidus or (name not in raw_end and name != "script" and name != "plaintext"):
+                continue
+            if name == "script":
+                content_end = _script_end(text, end)
+            elif name == "plaintext":
+                raw_text_end[-1] = length
+                break
+            else:
+                close_tag = raw_end[name].search(text, end)
+                content_end = close_tag.start() if close_tag else -1
+            if content_end < 0:
+                raw_text_end[-1] = length
+                break
+            raw_text_end[-1] = content_end
+            position = content_end
             continue
-        if second == "?" or second == "/":
-            third = text[begin + 2 : begin + 3]
-            if second == "/" and third.isascii() and third.isalpha():
-                pass  # an end tag, read below
-            elif second == "/" and third == ">":
+        if found.group("broken") is not None:
+            break  # a tag that never ends: HTML5 drops it and everything after it
+        if found.group("comment") is not None:
+            end = _comment_end(text, begin)
+            kind = COMMENT
+        elif found.group("bang") is not None:
+            close = text.find(">", begin + 2)
+            end = length if close < 0 else close + 1
+            kind = DOCTYPE if text[begin + 2 : begin + 9].lower() == "doctype" else COMMENT
+        else:  # `<?`, or `</` not followed by a letter
+            if text.startswith("</>", begin):
                 position = begin + 3  # `</>` is dropped without a trace
                 continue
-            elif second == "/" and not third:
+            if text.startswith("</", begin) and begin + 2 >= length:
                 break  # a lone `</` at the end is text
-            else:
-                close = text.find(">", begin + 2)
-                end = length if close < 0 else close + 1
-                kinds.append(COMMENT), names.append(""), starts.append(begin), ends.append(end)
-                self_closing.append(False), raw_text_end.append(-1)
-                position = end
-                continue
-        tag = match_tag(text, begin)
-        if tag is None:
-            break  # a tag that never ends: HTML5 drops it and everything after it
-        name = ascii_lower(tag.group(2)).replace("\0", "\ufffd")
-        end = tag.end()
-        closing = tag.group(1) == "/"
-        kinds.append(END if closing else START)
-        names.append(name)
+            close = text.find(">", begin + 2)
+            end = length if close < 0 else close + 1
+            kind = COMMENT
+        kinds.append(kind)
+        names.append("")
         starts.append(begin)
         ends.append(end)
-        solidus = tag.group(4).endswith("/")
-        self_closing.append(solidus)
+        self_closing.append(False)
         raw_text_end.append(-1)
         position = end
-        if closing or solidus:
-            continue
-        if name == "script":
-            content_end = _script_end(text, end)
-        elif name in _RAW_END:
-            close_tag = _RAW_END[name].search(text, end)
-            content_end = close_tag.start() if close_tag else -1
-        elif name == "plaintext":
-            raw_text_end[-1] = length
-            break
-        else:
-            continue
-        if content_end < 0:
-            raw_text_end[-1] = length
-            break
-        raw_text_end[-1] = content_end
-        position = content_end
     return SourceTokens(text, kinds, names, starts, ends, self_closing, raw_text_end)
 
 

@@ -134,19 +134,18 @@ def rewrite_page(
     reason = _reason_to_skip(body, rules, generic)
     if reason is not None:
         return _unchanged(body, started, mode, reason)
-    encoding = charset.detect(body, content_type)
+    encoding, decoded, clean = charset.decode_page(body, content_type)
     if encoding.stateful:
         return _unchanged(body, started, mode, f"{encoding.name} pages are not rewritten", encoding.name)
-    decoded = charset.decode(body, encoding)  # undecodable bytes as lone surrogates: offsets map back exactly
-    text = decoded
-    if _SURROGATES.search(decoded):
-        text = _SURROGATES.sub("\ufffd", decoded)  # lxml takes no lone surrogates; one character each way
+    # `decoded` keeps undecodable bytes as lone surrogates, so offsets map back to bytes exactly;
+    # lxml takes no lone surrogates, so the parser gets U+FFFD for each (one character each way).
+    text = decoded if clean else _SURROGATES.sub("\ufffd", decoded)
     soup = parse(text)
     elements = soup.created
     matches = find_matches(elements, _indexes(rules, generic))
     if not matches:
         return _unchanged(body, started, mode, None, encoding.name)
-    return _apply(body, text, decoded, encoding, elements, matches, mode, started)
+    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean)
 
 
 def _generic_index(rules: PageRules) -> RuleIndex | None:
@@ -223,8 +222,11 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> 
         attrs = element.attrs
         if not attrs:
             continue
-        if "class" in attrs:
-            for name in class_list(element):
+        names = attrs.get("class")
+        if names:
+            if isinstance(names, str):
+                names = class_list(element)
+            for name in names:
                 found = classes.get(name)
                 if found is None:
                     classes[name] = [element]
@@ -232,11 +234,19 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> 
                     found.append(element)
         identifier = attrs.get("id")
         if identifier is not None:
-            ids.setdefault(identifier, []).append(element)
-        if wanted_attributes:
+            found = ids.get(identifier)
+            if found is None:
+                ids[identifier] = [element]
+            else:
+                found.append(element)
+        if not wanted_attributes.isdisjoint(attrs):
             for name in attrs:
                 if name in wanted_attributes:
-                    attributes.setdefault(name, []).append(element)
+                    found = attributes.get(name)
+                    if found is None:
+                        attributes[name] = [element]
+                    else:
+                        found.append(element)
     page = _Page(classes, ids, attributes)
     results: list[tuple[CosmeticRule, list]] = []
     for index, disabled in indexes:
@@ -435,7 +445,7 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
 # --- rewriting ---------------------------------------------------------------------------------------
 
 
-def _apply(body, text, decoded, encoding, elements, matches, mode, started) -> RewriteResult:
+def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False) -> RewriteResult:
     """Cut (or mark) the matched elements. `text` is what was parsed, `decoded` the same characters
     with undecodable bytes still escaped, from which byte offsets are computed."""
     position_of = {id(element): number for number, element in enumerate(elements)}
@@ -499,7 +509,8 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started) -> R
             pieces.append(data)
             cuts.append((byte_at, byte_at))
             previous = byte_at
-    if offsets(len(decoded)) != len(body):
+    # A strict decode with a codec that maps bytes one-to-one cannot drift; anything else is checked.
+    if not (clean and charset.round_trips(encoding)) and offsets(len(decoded)) != len(body):
         raise AssertionError("decoded text does not map back onto the body's bytes")
     pieces.append(body[previous:])
     new_body = b"".join(pieces)
