@@ -578,22 +578,35 @@ class SourceMap:
             raise Unlocatable(f"<{name}> closed by <{tokens.names[limit_token]}> only in the parser")
 
     def _closed_by_start(self, index: int, token: int) -> list[tuple[str, list[str]]]:
-        """The elements the start tag closed implicitly (per the tree), each with its ancestors' names."""
-        closed = []
-        parent = self.parent[index]
+        """The elements the start tag closed implicitly (per the tree), each with its ancestors' names.
+
+        Those can only be the element created just before and its ancestors below this element's
+        parent. Replaying the parser's end-tag handling from that element's start tag to this one
+        shows which of them were still open when this start tag came.
+        """
         previous = index - 1
-        while previous >= 0 and previous != parent:
-            previous_token = self.pairs[previous]
-            name = self.elements[previous].name
-            if previous_token < 0 or name in DOCUMENT_ELEMENTS:
+        parent = self.parent[index]
+        if previous < 0 or previous == parent:
+            return []
+        previous_token = self.pairs[previous]
+        if previous_token < 0:
+            raise Unlocatable("cannot tell what the start tag closes")
+        names, kinds = self.tokens.names, self.tokens.kinds
+        chain = self.ancestors(previous)
+        stack = chain + [self.elements[previous].name]
+        if stack[-1] in PARSER_VOID or self.tokens.self_closing[previous_token]:
+            stack.pop()
+        for position in range(previous_token + 1, token):
+            if kinds[position] == END:
+                depth = _closes(stack, names[position])
+                if depth is not None:
+                    del stack[depth:]
+            elif kinds[position] == START and names[position] not in DOCUMENT_ELEMENTS:
                 raise Unlocatable("cannot tell what the start tag closes")
-            if name not in PARSER_VOID and not self.tokens.self_closing[previous_token]:
-                ancestors = self.ancestors(previous)
-                end = self._find_end(previous, previous_token, token, ancestors)
-                if not end.explicit_end and end.end == self.tokens.starts[token]:
-                    closed.append((name, ancestors))
-            previous = self.parent[previous]
-        return closed
+        base = len(self.ancestors(index))
+        if stack[:base] != self.ancestors(index):
+            raise Unlocatable("cannot tell what the start tag closes")
+        return [(stack[depth], stack[:depth]) for depth in range(base, len(stack))]
 
     def _check_closed_stay_closed(self, name: str, closed: list[tuple[str, list[str]]], span: Span) -> None:
         """Elements the start tag closed stay open once it is gone: what follows must close them the same way.

@@ -131,7 +131,7 @@ def rewrite_page(
     if mode not in MODES:
         raise ValueError(f"unknown cosmetic mode {mode!r} (expected one of {', '.join(MODES)})")
     generic = _generic_index(rules)
-    reason = _reason_to_skip(body, rules, generic)
+    reason = _reason_to_skip(body, rules, generic, content_type)
     if reason is not None:
         return _unchanged(body, started, mode, reason)
     encoding, decoded, clean = charset.decode_page(body, content_type)
@@ -159,8 +159,14 @@ def _generic_index(rules: PageRules) -> RuleIndex | None:
     return index
 
 
-def _reason_to_skip(body: bytes, rules: PageRules, generic: RuleIndex | None) -> str | None:
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _reason_to_skip(body: bytes, rules: PageRules, generic: RuleIndex | None, content_type: str | None) -> str | None:
     """Why the page need not be parsed at all, or None."""
+    mime = (content_type or "").partition(";")[0].strip().lower()
+    if mime and mime not in HTML_TYPES:
+        return f"not HTML ({mime})"
     if rules.elemhide:
         return "$elemhide exception"
     if not rules.specific and (generic is None or len(generic) == len(rules.disabled)):
@@ -249,6 +255,7 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> 
                         found.append(element)
     page = _Page(classes, ids, attributes)
     results: list[tuple[CosmeticRule, list]] = []
+    root = None
     for index, disabled in indexes:
         candidates = _candidates(index, disabled, elements, page, tags)
         for number in sorted(candidates):
@@ -256,13 +263,31 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> 
             plan = rule.plan
             if not plan.simple and not page.has_all(plan.gate):
                 continue
-            found = [e for e in _unique(candidates[number]) if matches_element(plan, e)]
+            found = _unique(candidates[number])
+            if len(found) > _SELECT_ABOVE and not plan.simple:
+                # soupsieve prepares a matcher per match() call (walking up to the root each time):
+                # for many candidates one select() over the page is cheaper, and selects the same.
+                if root is None:
+                    root = _root(elements[0])
+                wanted = {id(e) for e in found}
+                found = [e for e in select_all(plan, root) if id(e) in wanted]
+            else:
+                found = [e for e in found if matches_element(plan, e)]
             if found and plan.steps:
                 found = run_steps(plan, found)
             found = [e for e in found if not _in_template(e)]
             if found:
                 results.append((rule, found))
     return results
+
+
+_SELECT_ABOVE = 150
+
+
+def _root(element):
+    while element.parent is not None:
+        element = element.parent
+    return element
 
 
 class _Page:

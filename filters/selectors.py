@@ -16,6 +16,7 @@ import functools
 import re
 from dataclasses import dataclass
 
+import re2
 import soupsieve
 from bs4.element import NavigableString, PreformattedString
 
@@ -552,13 +553,31 @@ def element_text(element) -> str:
     )
 
 
+# What RE2 cannot do; list regexes using it run on Python's re instead.
+_NOT_RE2 = re.compile(r"\(\?[=!<>(]|\\[1-9Z]|[*+?}]\+")
+_INLINE_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
+
+
+@functools.lru_cache(maxsize=4096)
+def list_regex(pattern: str, flags: int):
+    """A regex from a filter list, compiled with RE2 (linear time, so a hostile pattern cannot stall
+    a rewrite) when it uses nothing RE2 lacks, else with Python's re."""
+    if not _NOT_RE2.search(pattern):
+        inline = "".join(letter for flag, letter in _INLINE_FLAGS if flags & flag)
+        try:
+            return re2.compile(f"(?{inline}){pattern}" if inline else pattern)
+        except re2.error:
+            pass
+    return re.compile(pattern, flags)
+
+
 def path_matches(path: tuple | None, path_and_query: str) -> bool:
     """Whether a `:matches-path()` test accepts the page's path and query."""
     if path is None:
         return True
     if path[0] == "text":
         return path[1] in path_and_query
-    return re.search(path[1], path_and_query, path[2]) is not None
+    return list_regex(path[1], path[2]).search(path_and_query) is not None
 
 
 def matches_element(plan: Plan, element) -> bool:
@@ -581,7 +600,7 @@ def run_steps(plan: Plan, elements: list) -> list:
     for step in plan.steps:
         kind = step[0]
         if kind == "text":
-            pattern = re.compile(step[1], step[2])
+            pattern = list_regex(step[1], step[2])
             elements = [e for e in elements if pattern.search(element_text(e))]
         elif kind == "min_text":
             elements = [e for e in elements if len(element_text(e)) >= step[1]]

@@ -364,3 +364,120 @@ def test_page_rules_with_only_disabled_generic_rules_skip():
     rules = store.page_rules(URL)
     rules = PageRules(rules.url, rules.host, (), rules.generic, rules.generic_id, frozenset({0}))
     assert rewrite_page(b"<p class=ad>x</p>", url=URL, content_type=None, rules=rules).skipped_reason == "no cosmetic rule applies"
+
+
+# --- robustness ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "image/png", "text/plain; charset=utf-8"])
+def test_only_html_is_rewritten(content_type):
+    body = PAGE.encode()
+    result = run(body, content_type=content_type)
+    assert result.body is body and result.skipped_reason.startswith("not HTML")
+    assert run(body, content_type="application/xhtml+xml").removed == 5
+    assert run(body, content_type=None).removed == 5
+
+
+def test_unclosed_tags():
+    page = "<body><p>a<p class=ad>b<p>c<div><span class=ad>d</div>e<div class=ad>never closed"
+    result = run(page)
+    assert result.body == b"<body><p>a<p>c<div></div>e" and result.removed == 3
+
+
+def test_many_candidates_select_the_same_as_the_reference():
+    page = "<body>" + "".join(f'<div class="c{i % 7}"><span class="{"x" if i % 13 == 0 else "y"}">{i}</span></div>' for i in range(400)) + "</body>"
+    store = store_of("##div:has(> .x)\n##div.c3:not(:has(.x))")
+    rules = store.page_rules(URL)
+    soup = rewrite.parse(page)
+    fast = rewrite.find_matches(soup.created, rewrite._indexes(rules, rules.generic))
+    slow = rewrite.reference_matches(soup, rules)
+    assert {(r.text, id(e)) for r, found in fast for e in found} == {(r.text, id(e)) for r, found in slow for e in found}
+    assert sum(len(found) for _, found in fast) == 31 + 53
+
+
+@pytest.mark.timeout(60)
+def test_deeply_nested_pages():
+    depth = 3000
+    page = "<html><body>" + "<div>" * depth + '<p class="ad">ad</p><p>text</p>' + "</div>" * depth + '<p class="ad">tail</p></body></html>'
+    result = run(page, "##.ad\n##div:has(> .ad)")
+    # The innermost <div> holds the ad, so it goes with it; the tail ad goes on its own.
+    assert result.removed == 2 and b'"ad"' not in result.body and result.body.count(b"<div>") == depth - 1
+
+
+SOUP = [
+    "<div>", "</div>", '<div class="ad">', "<p>", "</p>", '<p class="ad">', "<span class=ad>", "</span>", "<b>", "</b>",
+    "text", " ", "&amp;", "<script>", "</script>", "<!--", "-->", "<style>", "</style>", "<br/>", "<img class=ad src=x>",
+    "<table>", "<tr>", "<td class=ad>", "</td>", "</table>", "<ul>", "<li class=ad>", "<li>", "</ul>", "<svg>", "</svg>",
+    "<template>", "</template>", "<div class=ad/>", "<", ">", "</x>", "<a href='https://ads.example/'>", "</a>",
+]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_tag_soup_never_raises_and_cuts_only_whole_tags(seed):
+    import random
+
+    generator = random.Random(seed)
+    store = store_of('##.ad\n##a[href^="https://ads.example/"]\n##div:has(> .ad)\n##p:has-text(/te?xt/)')
+    rules = store.page_rules(URL)
+    changed = 0
+    for _ in range(300):
+        page = "<!DOCTYPE html><html><head></head><body>" + "".join(generator.choice(SOUP) for _ in range(generator.randint(1, 30)))
+        body = page.encode()
+        for mode in ("remove", "hide"):
+            result = rewrite_page(body, url=URL, content_type="text/html", rules=rules, mode=mode)
+            if mode == "remove":
+                assert_cuts_match(body, result)
+                for start, end in result.cuts:
+                    assert body[start:start + 1] == b"<"
+                changed += result.changed
+                if result.changed:
+                    # Whatever was cut, the remaining markup parses into the original minus those elements.
+                    assert result.body.count(b"<!DOCTYPE html>") == 1
+            else:
+                assert result.body.replace(b" data-dejunk-hidden", b"").count(b"<") >= body.count(b"<")
+    assert changed > 50
+
+
+def test_garbage_bytes_never_raise():
+    import random
+
+    generator = random.Random(7)
+    rules = store_of("##.ad\n##div:has-text(/x/)").page_rules(URL)
+    for size in (1, 10, 1000, 50000):
+        body = bytes(generator.randrange(256) for _ in range(size)) + b"<div class=ad>x</div>"
+        result = rewrite_page(body, url=URL, content_type="text/html", rules=rules)
+        assert_cuts_match(body, result)
+
+
+def test_cli(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    page = tmp_path / "page.html"
+    page.write_text(PAGE)
+    rules = tmp_path / "rules.txt"
+    rules.write_text("##.ad\nexample.com##p:has-text(Outro)\nexample.com##+js(x)\n")
+    out = tmp_path / "out.html"
+    completed = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "rewrite.py"), "--list", str(rules), "--url", URL, str(page), "-o", str(out)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    report = json.loads(completed.stdout)
+    assert report["removed"] == 6 and report["changed"]
+    assert set(report["selectors"]) == {"##.ad", "example.com##p:has-text(Outro)"}
+    assert report["rules"][0]["list"] == "rules.txt" and report["rules"][0]["line"] == 1
+    assert report["bytes_before"] == len(PAGE.encode()) and report["bytes_after"] == out.stat().st_size
+    assert report["skipped_lines"] == {"scriptlet (##+js)": 1} and report["ms"] > 0
+    hidden = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "rewrite.py"), "--url", URL, str(page), "--mode", "hide"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert json.loads(hidden.stdout)["lists"][0]["name"] == "builtin.txt"
+    missing = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "rewrite.py"), "--url", URL, str(tmp_path / "nope.html")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert missing.returncode == 1 and "nope.html" in missing.stderr

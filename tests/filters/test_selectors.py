@@ -299,3 +299,27 @@ def test_compiled_selectors_are_cached():
     plan_for("div.one > .two")
     plan_for("div.one > .two")
     assert selectors.compile_css.cache_info().hits >= 1
+
+
+@pytest.mark.parametrize(
+    ("pattern", "sample", "engine"),
+    [
+        ("spon(sored)?", "SPONSORED", "re2"),
+        ("(?P<x>a)b", "AB", "re2"),
+        ("(?<=a)b", "AB", "re"),
+        ("(a)\\1", "AA", "re"),
+        ("a\\Z", "bA", "re"),
+        ("a++b", "AAB", "re"),
+    ],
+)
+def test_list_regexes_use_re2_when_they_can(pattern, sample, engine):
+    compiled = selectors.list_regex(pattern, re.IGNORECASE)
+    assert type(compiled).__module__.startswith("re2") is (engine == "re2")
+    assert compiled.search(sample) is not None
+
+
+@pytest.mark.timeout(10)
+def test_a_hostile_text_regex_does_not_stall():
+    plan = plan_for(".x:has-text(/(a+)+$/)")
+    document = soup('<p class="x">' + "a" * 5000 + "!</p>")
+    assert evaluate(plan, document) == []
