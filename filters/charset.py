@@ -116,10 +116,8 @@ def detect(body: bytes, content_type: str | None = None) -> PageEncoding:
 
 
 def decode_page(body: bytes, content_type: str | None = None, *, keep_text: bool = True) -> tuple[PageEncoding, str, bool]:
-    """The page's encoding and its text (see `decode`), and whether every byte decoded cleanly.
-
-    When the bytes decode cleanly the text has no lone surrogates, which spares callers a scan.
-    """
+    """The page's encoding and its text (see `decode`), and whether every byte decoded cleanly."""
+    # When the bytes decode cleanly the text has no lone surrogates, which spares callers a scan.
     encoding = _declared(body, content_type)
     if encoding is None:
         # Nothing declared: UTF-8 if the bytes are valid UTF-8, else the Western default.
@@ -210,11 +208,9 @@ def _meta_encoding(attributes: dict[str, str]) -> str | None:
 
 
 def decode(body: bytes, encoding: PageEncoding) -> str:
-    """The page as text, one character per decoded character; undecodable bytes become lone surrogates.
-
-    `surrogateescape` keeps every byte accounted for, so offsets in this text map back to the
-    original bytes exactly (see `ByteOffsets`).
-    """
+    """The page as text, one character per decoded character; undecodable bytes become lone surrogates."""
+    # `surrogateescape` keeps every byte accounted for, so offsets in this text map back to the original bytes
+    # exactly (see `ByteOffsets`).
     return body[encoding.bom_length :].decode(encoding.codec, "surrogateescape")
 
 
@@ -231,11 +227,9 @@ def round_trips(encoding: PageEncoding) -> bool:
 
 
 class ByteOffsets:
-    """Maps character offsets in decoded text back to byte offsets in the original body.
-
-    Offsets must be asked for in ascending order; each call encodes only the text since the
-    previous one, so mapping all the cut points of a page costs one pass over it.
-    """
+    """Maps character offsets in decoded text back to byte offsets in the original body."""
+    # Offsets must be asked for in ascending order; each call encodes only the text since the previous one, so
+    # mapping all the cut points of a page costs one pass over it.
 
     def __init__(self, text: str, encoding: PageEncoding):
         self._text = text

@@ -104,12 +104,10 @@ class CosmeticException:
 
 
 class RuleIndex:
-    """Rules by the key an element must carry to match them (see `selectors.Plan.element_keys`).
-
-    Rule numbers are positions in `rules`. `by_attribute` maps an attribute name to
-    (rule number, value regex or None, regex flags, compare lower-cased, literal or None) entries,
-    the literal being lower-case text any value the regex matches contains.
-    """
+    """Rules by the key an element must carry to match them (see `selectors.Plan.element_keys`)."""
+    # Rule numbers are positions in `rules`. `by_attribute` maps an attribute name to (rule number, value regex
+    # or None, regex flags, compare lower-cased, literal or None) entries, the literal being lower-case text any
+    # value the regex matches contains.
 
     __slots__ = ("rules", "by_class", "by_id", "by_tag", "by_attribute", "anywhere", "gate_attributes", "fingerprint",
                  "_prefilters")
@@ -170,8 +168,8 @@ class RuleIndex:
         self._prefilters = None
 
     def attribute_prefilter(self, name: str) -> tuple:
-        """For one attribute: (regex finding any entry's literal, lower-case literals -> entries, entries
-        without a literal). Built once per process."""
+        """For one attribute: a regex finding any entry's literal, literal -> entries, entries without a literal."""
+        # Built on first use in each process (compiled regexes stay out of pickles).
         if self._prefilters is None:
             self._prefilters = {}
         found = self._prefilters.get(name)
@@ -204,14 +202,11 @@ def _literal_finder(literals: list[str]):
 
 @dataclass(frozen=True, slots=True)
 class PageRules:
-    """What applies to one page, as plain data (picklable; the generic index may be left out, see below).
-
-    `generic` is the shared generic index (None when `$generichide`/`$elemhide` apply or there are
-    no generic rules); `disabled` are the generic rule numbers switched off on this page
-    (`#@#` exceptions, `~domain`s, `:matches-path()`). For a process pool, `without_generic()`
-    drops the index and keeps `generic_id`; the worker finds the index by that id after
-    `filters.rewrite.install_generic_index()` ran in it.
-    """
+    """What applies to one page, as plain data (picklable; the generic index may be left out, see below)."""
+    # `generic` is the shared generic index (None when `$generichide`/`$elemhide` apply or there are no generic
+    # rules); `disabled` are the generic rule numbers switched off on this page (`#@#` exceptions, `~domain`s,
+    # `:matches-path()`). For a process pool, `without_generic()` drops the index and keeps `generic_id`; the
+    # worker finds the index by that id after `filters.rewrite.install_generic_index()` ran in it.
 
     url: str
     host: str
@@ -328,11 +323,9 @@ class CosmeticStore:
         return self.rule_count
 
     def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False) -> PageRules:
-        """The rules that apply to the page at `url`.
-
-        `elemhide=True` (an `@@...$elemhide` exception for the page) means no cosmetic rule at all;
-        `generichide=True` (`$generichide`) means no generic rule.
-        """
+        """The rules that apply to the page at `url`."""
+        # `elemhide=True` (an `@@...$elemhide` exception for the page) means no cosmetic rule at all;
+        # `generichide=True` (`$generichide`) means no generic rule.
         host = host_of(url)
         if elemhide:
             return PageRules(url, host, elemhide=True, generichide=generichide)
@@ -403,10 +396,8 @@ def _path_matches(test: tuple, path_and_query: str) -> bool:
 def parse_rule(
     text: str, list_name: str = "inline", line: int = 0, *, with_plan: bool = True
 ) -> CosmeticRule | CosmeticException:
-    """Parse one cosmetic line. Raises Unsupported (skip, by reason) or SelectorError (a bad line).
-
-    With `with_plan=False`, site-specific rules get their plan later (`CosmeticRule.with_plan`).
-    """
+    """Parse one cosmetic line. Raises Unsupported (skip, by reason) or SelectorError (a bad line)."""
+    # With `with_plan=False`, site-specific rules get their plan later (`CosmeticRule.with_plan`).
     marker = _MARKER.search(text)
     if marker is None:
         raise SelectorError("no cosmetic marker")
@@ -480,11 +471,9 @@ def _parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def domain_names(host: str) -> tuple[str, ...]:
-    """The names a rule's domain list can use for this host, most specific first.
-
-    `a.b.example.co.uk` -> a.b.example.co.uk, b.example.co.uk, example.co.uk, co.uk, uk,
-    a.b.example.*, b.example.*, example.* (entity forms drop the public suffix).
-    """
+    """The names a rule's domain list can use for this host, most specific first."""
+    # `a.b.example.co.uk` -> a.b.example.co.uk, b.example.co.uk, example.co.uk, co.uk, uk, a.b.example.*,
+    # b.example.*, example.* (entity forms drop the public suffix).
     if not host:
         return ()
     labels = host.split(".")
@@ -499,11 +488,9 @@ def domain_names(host: str) -> tuple[str, ...]:
 
 
 def applies(domains: tuple[str, ...], excluded: tuple[str, ...], host: str, names: tuple[str, ...]) -> bool:
-    """Whether a rule with these domain lists applies to `host` (whose `domain_names` are `names`).
-
-    The most specific matching name decides (`example.com,~ads.example.com` is off on
-    ads.example.com); on a tie the exclusion wins. With only exclusions, it applies elsewhere.
-    """
+    """Whether a rule with these domain lists applies to `host` (whose `domain_names` are `names`)."""
+    # The most specific matching name decides (`example.com,~ads.example.com` is off on ads.example.com); on a
+    # tie the exclusion wins. With only exclusions, it applies elsewhere.
     if not domains and not excluded:
         return True
     best_included = _best(domains, names)

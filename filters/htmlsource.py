@@ -252,11 +252,9 @@ _LONGEST_NAME = max(len(name) for name in html5_entities)
 
 
 def unescape_attribute(value: str) -> str:
-    """Decode character references in an attribute value the HTML5 way.
-
-    A named reference is the longest entity name that matches; in an attribute, one without its
-    `;` that is followed by a letter, digit or `=` stays as written (`&copyx`, `&notit;`).
-    """
+    """Decode character references in an attribute value the HTML5 way."""
+    # A named reference is the longest entity name that matches; in an attribute, one without its `;` that is
+    # followed by a letter, digit or `=` stays as written (`&copyx`, `&notit;`).
     if "&" not in value:
         return value
     parts: list[str] = []
@@ -290,13 +288,11 @@ def unescape_attribute(value: str) -> str:
 
 
 def align(tree_names: list[str], tokens: SourceTokens) -> list[int]:
-    """For each element the parser created (in creation order), the index of its start tag token, or -1.
-
-    The parser creates one element per start tag, in source order, except that it implies
-    html/head/body and folds repeated html/head/body tags into the first ones; those are left
-    unpaired. Should the sequences ever disagree elsewhere, a short look-ahead re-synchronises
-    them and the elements in between stay unpaired (and are never cut).
-    """
+    """For each element the parser created (in creation order), the index of its start tag token, or -1."""
+    # The parser creates one element per start tag, in source order, except that it implies html/head/body and
+    # folds repeated html/head/body tags into the first ones; those are left unpaired. Should the sequences ever
+    # disagree elsewhere, a short look-ahead re-synchronises them and the elements in between stay unpaired (and
+    # are never cut).
     source = [t for t in tokens.start_tags() if tokens.names[t] not in DOCUMENT_ELEMENTS]
     names = tokens.names
     pairs = [-1] * len(tree_names)
@@ -484,14 +480,11 @@ class SourceMap:
         return token
 
     def locate(self, index: int) -> Span:
-        """The source range of `elements[index]`, such that a browser reading the page without it sees
-        everything else as before. Raises Unlocatable when that cannot be established.
-
-        The range is found by replaying the parser's end-tag handling, then cross-checked against
-        the tree (every descendant's start tag inside, the next element's outside, the same text
-        and comments), and must be markup a browser reads the same way: balanced inside, not
-        closing anything outside, and ending where a browser would end the element too.
-        """
+        """The source range of `elements[index]`, cut-safe for a browser; Unlocatable if that cannot be established."""
+        # The range is found by replaying the parser's end-tag handling, then cross-checked against the tree
+        # (every descendant's start tag inside, the next element's outside, the same text and comments), and
+        # must be markup a browser reads the same way: balanced inside, not closing anything outside, and ending
+        # where a browser would end the element too.
         tokens = self.tokens
         token = self.start_tag(index)
         name = tokens.names[token]
@@ -578,12 +571,10 @@ class SourceMap:
             raise Unlocatable(f"<{name}> closed by <{tokens.names[limit_token]}> only in the parser")
 
     def _closed_by_start(self, index: int, token: int) -> list[tuple[str, list[str]]]:
-        """The elements the start tag closed implicitly (per the tree), each with its ancestors' names.
-
-        Those can only be the element created just before and its ancestors below this element's
-        parent. Replaying the parser's end-tag handling from that element's start tag to this one
-        shows which of them were still open when this start tag came.
-        """
+        """The elements the start tag closed implicitly (per the tree), each with its ancestors' names."""
+        # Those can only be the element created just before and its ancestors below this element's parent.
+        # Replaying the parser's end-tag handling from that element's start tag to this one shows which of them
+        # were still open when this start tag came.
         previous = index - 1
         parent = self.parent[index]
         if previous < 0 or previous == parent:
@@ -609,11 +600,9 @@ class SourceMap:
         return [(stack[depth], stack[:depth]) for depth in range(base, len(stack))]
 
     def _check_closed_stay_closed(self, name: str, closed: list[tuple[str, list[str]]], span: Span) -> None:
-        """Elements the start tag closed stay open once it is gone: what follows must close them the same way.
-
-        `<li>a<li class=ad>b</ul>` is fine (`</ul>` closes the first item just as well);
-        `<p>a<div class=ad>b</div>more` is not (`more` would move into the paragraph).
-        """
+        """Elements the start tag closed stay open once it is gone: what follows must close them the same way."""
+        # `<li>a<li class=ad>b</ul>` is fine (`</ul>` closes the first item just as well);
+        # `<p>a<div class=ad>b</div>more` is not (`more` would move into the paragraph).
         if not closed:
             return
         tokens = self.tokens
@@ -812,11 +801,9 @@ _OPEN_REFERENCE = re.compile(r"&#?[A-Za-z0-9]*$")
 
 
 def joins_cleanly(text: str, start: int, end: int) -> bool:
-    """Whether deleting text[start:end] leaves the markup around it as it was.
-
-    A `<` or an unfinished character reference just before the cut must not meet the text
-    after it: `a <` + `b>` would become a tag, `&amp` + `;x` a different reference.
-    """
+    """Whether deleting text[start:end] leaves the markup around it as it was."""
+    # A `<` or an unfinished character reference just before the cut must not meet the text after it: `a <` +
+    # `b>` would become a tag, `&amp` + `;x` a different reference.
     if start <= 0 or end >= len(text):
         return True
     following = text[end]

@@ -86,11 +86,9 @@ _INSTALLED: dict[str, RuleIndex] = {}
 
 
 def install_generic_index(index: RuleIndex) -> None:
-    """Make a generic index available to `rewrite_page` calls whose rules carry only its id.
-
-    Meant as (part of) a process pool initializer: the index is pickled to each worker once,
-    and `PageRules.without_generic()` then travels with every page.
-    """
+    """Make a generic index available to `rewrite_page` calls whose rules carry only its id."""
+    # Meant as (part of) a process pool initializer: the index is pickled to each worker once, and
+    # `PageRules.without_generic()` then travels with every page.
     _INSTALLED.clear()  # one rule set at a time: a rebuilt engine replaces the old index
     _INSTALLED[index.fingerprint] = index
 
@@ -122,11 +120,9 @@ def rewrite_page(
     rules: PageRules,
     mode: str = "remove",
 ) -> RewriteResult:
-    """Remove (or hide) the elements `rules` select from an HTML page given as decoded-from-transfer bytes.
-
-    `content_type` is the response's Content-Type (its charset is used); the output keeps the
-    page's encoding. When nothing is removed the result's body is `body` itself.
-    """
+    """Remove (or hide) the elements `rules` select from an HTML page given as decoded-from-transfer bytes."""
+    # `content_type` is the response's Content-Type (its charset is used); the output keeps the page's encoding.
+    # When nothing is removed the result's body is `body` itself.
     started = time.perf_counter()
     if mode not in MODES:
         raise ValueError(f"unknown cosmetic mode {mode!r} (expected one of {', '.join(MODES)})")
@@ -205,13 +201,10 @@ def _indexes(rules: PageRules, generic: RuleIndex | None) -> list[tuple[RuleInde
 
 
 def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> list[tuple[CosmeticRule, list]]:
-    """The fast path: (rule, elements it selects) for every rule that selects something.
-
-    One walk over the elements collects what they carry; each index is then asked only for the
-    rules keyed under those classes, ids, tags and attributes, and only those rules' CSS is
-    evaluated, only on the elements that carry their key (and only if the page has everything
-    else the selector needs: its `gate`).
-    """
+    """The fast path: (rule, elements it selects) for every rule that selects something."""
+    # One walk over the elements collects what they carry; each index is then asked only for the rules keyed
+    # under those classes, ids, tags and attributes, and only those rules' CSS is evaluated, only on the
+    # elements that carry their key (and only if the page has everything else the selector needs: its `gate`).
     wanted_tags: set[str] = set()
     wanted_attributes: set[str] = set()
     for index, _ in indexes:
@@ -444,12 +437,10 @@ def _in_template(element) -> bool:
 
 
 def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, page_text: str | None = None) -> list[tuple[CosmeticRule, list]]:
-    """The slow reference: every applicable rule's CSS run by soupsieve over the whole page, no index.
-
-    Used by the differential tests; it must select exactly what `find_matches` selects. With
-    `page_text` (the page's text with character references decoded), a lone `.class` or `#id`
-    whose name does not occur in that text is skipped: no element can carry it.
-    """
+    """The slow reference: every applicable rule's CSS run by soupsieve over the whole page, no index."""
+    # Used by the differential tests; it must select exactly what `find_matches` selects. With `page_text` (the
+    # page's text with character references decoded), a lone `.class` or `#id` whose name does not occur in that
+    # text is skipped: no element can carry it.
     generic = generic if generic is not None else _generic_index(rules)
     applicable: list[CosmeticRule] = []
     if generic is not None:
@@ -471,8 +462,9 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
 
 
 def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False) -> RewriteResult:
-    """Cut (or mark) the matched elements. `text` is what was parsed, `decoded` the same characters
-    with undecodable bytes still escaped, from which byte offsets are computed."""
+    """Cut (or mark) the matched elements and build the result."""
+    # `text` is what was parsed; `decoded` has the same characters but undecodable bytes still escaped as
+    # lone surrogates, so byte offsets are computed from it.
     position_of = {id(element): number for number, element in enumerate(elements)}
     rules_of: dict[int, list[CosmeticRule]] = {}
     for rule, found in matches:
@@ -641,8 +633,9 @@ def _style_point(source: SourceMap) -> int:
 
 
 def _hide_style(matches, covered: set[int], hits) -> str:
-    """One `<style>`: the attribute rule, plus the plain-CSS selectors of the rules used, each on its own
-    (an invalid one then costs only itself), so elements a script re-inserts are hidden too."""
+    """One `<style>`: the attribute rule plus the plain-CSS selectors of the rules used."""
+    # The selectors also hide elements a script inserts again later; each gets its own rule, so that one
+    # a browser rejects costs only itself.
     used = {hit.rule for hit in hits}
     extra = []
     for rule, _found in matches:

@@ -61,19 +61,15 @@ _HAS_PSEUDOS = (":-abp-has", ":if")
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """How to find what a selector selects: a soupsieve CSS selector, then steps applied to its matches.
-
-    `steps` are tuples: ("text", pattern, flags) keeps elements whose text matches a regex;
-    ("min_text", n); ("upward", n); ("upward_css", css); ("select", css) selects `:scope`-relative
-    from each element; ("filter", css) keeps elements matching css; AdGuard's ("tag_content", s),
-    ("wildcard", pattern), ("max_length", n), ("min_length", n). `path` is a `:matches-path()`
-    test on the page URL (kind "text" or "regex", value). `element_keys` are ("class", name),
-    ("id", value), ("attr", name, regex or None, regex flags, compare lower-cased, literal or None),
-    ("tag", name) or ("any",), one per
-    alternative of `css`; `gate` are the classes (".x"), ids ("#x") and attribute texts ("@name\\0text")
-    any match needs on the page.
-    `simple` marks a lone `.class` or `#id` with nothing else: matching it needs no soupsieve.
-    """
+    """How to find what a selector selects: a soupsieve CSS selector, then steps applied to its matches."""
+    # `steps` are tuples: ("text", pattern, flags) keeps elements whose text matches a regex; ("min_text", n);
+    # ("upward", n); ("upward_css", css); ("select", css) selects `:scope`-relative from each element;
+    # ("filter", css) keeps elements matching css; AdGuard's ("tag_content", s), ("wildcard", pattern),
+    # ("max_length", n), ("min_length", n). `path` is a `:matches-path()` test on the page URL (kind "text" or
+    # "regex", value). `element_keys` are ("class", name), ("id", value), ("attr", name, regex or None, regex
+    # flags, compare lower-cased, literal or None), ("tag", name) or ("any",), one per alternative of `css`;
+    # `gate` are the classes (".x"), ids ("#x") and attribute texts ("@name\0text") any match needs on the page.
+    # `simple` marks a lone `.class` or `#id` with nothing else: matching it needs no soupsieve.
 
     css: str
     steps: tuple = ()
@@ -102,9 +98,9 @@ def plan_for(selector: str) -> Plan:
 
 
 def prepare(selector: str):
-    """The string-level work of `plan_for`, without soupsieve: the Plan of a lone `.class`/`#id`, else
-    (path test, css, steps). Raises Unsupported for everything a server cannot do, so that a
-    list can be checked cheaply; soupsieve's own syntax check happens when the plan is made."""
+    """`plan_for` without soupsieve: a lone `.class`/`#id`'s Plan, else (path test, css, steps)."""
+    # Raises Unsupported for everything a server cannot do, so a list can be checked cheaply; soupsieve's own
+    # syntax check happens when the plan is made.
     selector = selector.strip()
     if not selector:
         raise SelectorError("empty selector")
@@ -136,12 +132,10 @@ _ADGUARD_ATTRIBUTE = re.compile(r'\[([a-zA-Z0-9_-]+)="((?:[^"]|"")*)"\]')
 
 
 def plan_for_adguard_html(rule_body: str) -> Plan:
-    """The plan for an AdGuard HTML filter: `tag[attr="value"][tag-content="x"][max-length="n"]...`.
-
-    Ordinary attributes match when the attribute's value contains the given text; the special
-    ones filter on the element's HTML: `tag-content` (inner HTML contains), `wildcard` (outer HTML
-    matches a `*` mask), `max-length`/`min-length` (inner HTML length).
-    """
+    """The plan for an AdGuard HTML filter: `tag[attr="value"][tag-content="x"][max-length="n"]...`."""
+    # Ordinary attributes match when the attribute's value contains the given text; the special ones filter on
+    # the element's HTML: `tag-content` (inner HTML contains), `wildcard` (outer HTML matches a `*` mask),
+    # `max-length`/`min-length` (inner HTML length).
     css_text, steps = prepare_adguard_html(rule_body)
     compiled = compile_css(css_text)
     return Plan(css_text, tuple(steps), _element_keys(compiled), _gate(compiled))
@@ -330,10 +324,9 @@ _SCAN_TOKEN = re.compile(r"""\\.|["'\[\]()]|::?(-?[a-zA-Z][a-zA-Z0-9-]*)(\()?|\{
 
 
 def _scan(selector: str):
-    """Top-level pieces of a selector: ("pseudo", (name, argument), start, end) for functional
-    pseudo-classes, ("pseudo_element", name, ...) for `::x`, ("brace", "{", ...) for a style block.
-    Quotes, escapes, attribute brackets and nested parentheses are skipped over.
-    """
+    """Top-level pseudo-classes (with arguments), pseudo-elements and style blocks of a selector."""
+    # Yields ("pseudo", (name, argument), start, end), ("pseudo_element", name, start, end) or
+    # ("brace", "{", start, end); quotes, escapes, attribute brackets and nested parentheses are skipped.
     depth_brackets = 0
     position = 0
     length = len(selector)
@@ -480,9 +473,9 @@ _ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
 def attribute_literal(pattern: str) -> str | None:
-    """The text an attribute value must contain for a soupsieve attribute pattern to match, lower-cased
-    (so it also serves case-insensitive patterns). None if the pattern has an unexpected shape;
-    a NUL character (which no parsed value contains) for patterns that match nothing (`[a^=""]`)."""
+    """The lower-case text any value a soupsieve attribute pattern matches contains; None if unknown."""
+    # Lower-cased, it serves case-insensitive patterns too. Patterns that match nothing (`[a^=""]`) get a NUL
+    # character, which no parsed attribute value contains.
     if pattern in ("(?!)", "^(?!)"):
         return "\0"
     core = pattern
@@ -501,8 +494,9 @@ def attribute_literal(pattern: str) -> str | None:
 
 
 def _gate(compiled) -> frozenset:
-    """What must be on a page for the selector to match anything there: classes (".x"), ids ("#x"),
-    and attribute texts ("@name\0text", lower-cased) of the compounds other than the matched element's."""
+    """What must be on a page for the selector to match anything there."""
+    # Classes (".x"), ids ("#x") and attribute texts ("@name" NUL "text", lower-cased) of the compounds other
+    # than the matched element's own.
     if len(compiled.selectors) != 1:
         shared = None
         for alternative in compiled.selectors:
@@ -560,8 +554,8 @@ _INLINE_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"))
 
 @functools.lru_cache(maxsize=4096)
 def list_regex(pattern: str, flags: int):
-    """A regex from a filter list, compiled with RE2 (linear time, so a hostile pattern cannot stall
-    a rewrite) when it uses nothing RE2 lacks, else with Python's re."""
+    """A regex from a filter list: RE2 when it uses nothing RE2 lacks, else Python's re."""
+    # RE2 runs in linear time, so a hostile pattern in a list cannot stall a rewrite.
     if not _NOT_RE2.search(pattern):
         inline = "".join(letter for flag, letter in _INLINE_FLAGS if flags & flag)
         try:
