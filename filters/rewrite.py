@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
 from . import charset
-from .cosmetic import CosmeticRule, PageRules, RuleIndex
+from .cosmetic import HIDE, HTML, CosmeticRule, PageRules, RuleIndex
 from .htmlsource import DOCUMENT_ELEMENTS, PARSER_VOID, VOID, SourceMap, Unlocatable, joins_cleanly
 from .selectors import class_list, matches_element, run_steps, select_all
 
@@ -73,12 +73,12 @@ class RewriteResult:
     cuts: list[tuple[int, int]] = field(default_factory=list)  # byte ranges removed, or (offset, offset) insertions
 
     def summary(self) -> str:
-        """A one-line description for logs and flow comments."""
+        """A one-line description for logs and flow comments ("removed 7 ad elements")."""
         if not self.changed:
             return f"nothing removed ({self.skipped_reason})" if self.skipped_reason else "nothing removed"
-        what = "removed" if self.mode == "remove" else "hid"
-        count = self.removed if self.mode == "remove" else self.hidden
-        return f"{what} {count} ad element{'s' if count != 1 else ''}"
+        parts = [f"{verb} {count}" for verb, count in (("removed", self.removed), ("hid", self.hidden)) if count]
+        total = self.removed + self.hidden
+        return " and ".join(parts) + f" ad element{'s' if total != 1 else ''}"
 
 
 # Generic indexes installed in this process, by fingerprint (for process-pool workers).
@@ -474,58 +474,61 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
                 rules_of.setdefault(number, []).append(rule)
     source = SourceMap(text, elements)
     kept: Counter = Counter()
-    chosen: list[tuple[int, int, int]] = []  # (element number, start, end) in characters
-    covered_until = -1  # elements before this creation number are inside one already chosen
+    removing: list[tuple[int, int, int]] = []  # (element number, start, end) in characters
+    hiding: list[tuple[int, int]] = []  # (element number, where the attribute goes)
+    removed_until = hidden_until = -1  # elements before these creation numbers are inside a chosen one
     for number in sorted(rules_of):
-        if number < covered_until:
-            continue  # inside an element already removed or hidden: goes (or hides) with it
+        if number < removed_until:
+            continue  # inside an element already removed: goes with it
+        # HTML filters and `:remove()` remove even in hide mode: a hidden script still runs.
+        remove = mode == "remove" or any(rule.kind == HTML or rule.plan.remove for rule in rules_of[number])
+        if not remove and number < hidden_until:
+            continue  # inside an element already hidden: hidden with it
         element = elements[number]
         if element.name in PROTECTED:
             kept[f"<{element.name}> is never removed"] += 1
             continue
         try:
-            if mode == "remove":
+            if remove:
                 span = source.locate(number)
                 if not joins_cleanly(text, span.start, span.end):
                     raise Unlocatable("cutting it would join the markup around it")
-                start, end = span.start, span.end
+                removing.append((number, span.start, span.end))
             else:
-                start = end = _hide_point(source, number)
+                hiding.append((number, _hide_point(source, number)))
         except Unlocatable as why:
             kept[str(why)] += 1
             continue
-        chosen.append((number, start, end))
-        if mode == "remove" or element.name not in VOID or element.name in PARSER_VOID:
-            covered_until = source.subtree_end[number]
-    if mode == "remove":
-        chosen = _drop_bad_junctions(text, chosen, kept)
-    if not chosen:
+        if element.name not in VOID or element.name in PARSER_VOID:
+            # (Browsers give <embed>, <source>... no content; what the parser nested in them is not theirs.)
+            if remove:
+                removed_until = source.subtree_end[number]
+            else:
+                hidden_until = source.subtree_end[number]
+    removing = _drop_bad_junctions(text, removing, kept)
+    if not removing and not hiding:
         return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept))
-    hits, covered = _hits(chosen, source, rules_of)
+    hits = _hits([number for number, _, _ in removing] + [number for number, _ in hiding], source, rules_of)
+    edits: list[tuple[int, int, bytes]] = [(start, end, b"") for _, start, end in removing]  # (start, end, new)
+    if hiding:
+        marker = f" {HIDDEN_ATTRIBUTE}".encode(encoding.codec)
+        edits.extend((point, point, marker) for _, point in hiding)
+        style_at = _style_point(source)
+        edits.append((style_at, style_at, _hide_style(matches, hits).encode(encoding.codec)))
+    edits.sort(key=lambda edit: (edit[0], edit[1]))
     offsets = charset.ByteOffsets(decoded, encoding)
     pieces: list[bytes] = []
     cuts: list[tuple[int, int]] = []
     previous = 0
-    if mode == "remove":
-        for _, start, end in chosen:
-            byte_start, byte_end = offsets(start), offsets(end)
+    for start, end, new in edits:
+        byte_start = offsets(start)
+        byte_end = offsets(end) if end != start else byte_start
+        if end != start:
             _check_cut(body, byte_start, byte_end, encoding)
-            pieces.append(body[previous:byte_start])
-            cuts.append((byte_start, byte_end))
-            previous = byte_end
-    else:
-        marker = f" {HIDDEN_ATTRIBUTE}".encode(encoding.codec)
-        insertions = [(start, marker) for _, start, _ in chosen]
-        style_at = _style_point(source)
-        style = _hide_style(matches, covered, hits).encode(encoding.codec)
-        insertions.append((style_at, style))
-        insertions.sort(key=lambda item: item[0])
-        for start, data in insertions:
-            byte_at = offsets(start)
-            pieces.append(body[previous:byte_at])
-            pieces.append(data)
-            cuts.append((byte_at, byte_at))
-            previous = byte_at
+        pieces.append(body[previous:byte_start])
+        pieces.append(new)
+        cuts.append((byte_start, byte_end))
+        previous = byte_end
     # A strict decode with a codec that maps bytes one-to-one cannot drift; anything else is checked.
     if not (clean and charset.round_trips(encoding)) and offsets(len(decoded)) != len(body):
         raise AssertionError("decoded text does not map back onto the body's bytes")
@@ -534,8 +537,8 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
     return RewriteResult(
         changed=True,
         body=new_body,
-        removed=len(chosen) if mode == "remove" else 0,
-        hidden=len(chosen) if mode == "hide" else 0,
+        removed=len(removing),
+        hidden=len(hiding),
         selectors=[hit.rule for hit in hits],
         bytes_before=len(body),
         bytes_after=len(new_body),
@@ -580,31 +583,30 @@ def _drop_bad_junctions(text: str, chosen: list, kept: Counter) -> list:
 
 
 def _check_cut(body: bytes, start: int, end: int, encoding: charset.PageEncoding) -> None:
-    """The byte range must start at a `<` and end after a `>` or before a `<` (a guard on offset mapping)."""
+    """A cut must start at a `<` and end after a `>`, before a `<` or at the end (a guard on offset mapping)."""
     less = "<".encode(encoding.codec)
     greater = ">".encode(encoding.codec)
     width = len(less)
     if body[start : start + width] != less:
         raise AssertionError(f"cut at byte {start} does not start at '<'")
     if end < len(body) and body[end - width : end] != greater and body[end : end + width] != less:
-        if not body[end : end + width].isspace() and body[end - width : end] != greater:
-            raise AssertionError(f"cut at byte {end} does not end at a tag boundary")
+        raise AssertionError(f"cut at byte {end} does not end at a tag boundary")
 
 
-def _hits(chosen, source: SourceMap, rules_of) -> tuple[list[RuleHit], set[int]]:
-    """Count, per rule, the matched elements that went: the chosen ones and any matched inside them."""
+def _hits(chosen: list[int], source: SourceMap, rules_of) -> list[RuleHit]:
+    """Count, per rule, the matched elements that went or were hidden: the chosen ones and any inside them."""
+    covered: set[int] = set()
+    for number in chosen:
+        name = source.elements[number].name
+        last = source.subtree_end[number] if name not in VOID or name in PARSER_VOID else number + 1
+        covered.update(range(number, last))
     counts: Counter = Counter()
     rule_by_text: dict[str, CosmeticRule] = {}
-    covered: set[int] = set()
-    for number, _, _ in chosen:
-        last = source.subtree_end[number] if source.elements[number].name not in VOID or source.elements[number].name in PARSER_VOID else number + 1
-        for inner in range(number, last):
-            for rule in rules_of.get(inner, ()):
-                counts[rule.text] += 1
-                rule_by_text.setdefault(rule.text, rule)
-            covered.add(inner)
-    hits = [RuleHit(text, rule_by_text[text].list, rule_by_text[text].line, count) for text, count in counts.most_common()]
-    return hits, covered
+    for number in sorted(covered):
+        for rule in rules_of.get(number, ()):
+            counts[rule.text] += 1
+            rule_by_text.setdefault(rule.text, rule)
+    return [RuleHit(text, rule_by_text[text].list, rule_by_text[text].line, count) for text, count in counts.most_common()]
 
 
 def _style_point(source: SourceMap) -> int:
@@ -632,13 +634,13 @@ def _style_point(source: SourceMap) -> int:
     return 0
 
 
-def _hide_style(matches, covered: set[int], hits) -> str:
+def _hide_style(matches, hits) -> str:
     """One `<style>`: the attribute rule plus the plain-CSS selectors of the rules used."""
     # The selectors also hide elements a script inserts again later; each gets its own rule, so that one
     # a browser rejects costs only itself.
     used = {hit.rule for hit in hits}
     extra = []
     for rule, _found in matches:
-        if rule.text in used and rule.kind == "hide" and rule.plan.plain_css and "<" not in rule.plan.css:
+        if rule.text in used and rule.kind == HIDE and not rule.plan.remove and rule.plan.plain_css and "<" not in rule.plan.css:
             extra.append(f"{rule.plan.css}{{display:none!important}}")
     return '<style id="dejunk-hide">' + HIDE_STYLE + "".join(extra) + "</style>"

@@ -77,6 +77,7 @@ class Plan:
     gate: frozenset = frozenset()
     simple: bool = False
     path: tuple | None = None
+    remove: bool = False  # `:remove()`: removed even where matches are only hidden
 
     @property
     def plain_css(self) -> bool:
@@ -94,7 +95,9 @@ def plan_for(selector: str) -> Plan:
         return prepared
     path, css, steps = prepared
     compiled = compile_css(css)
-    return Plan(css, tuple(steps), _element_keys(compiled), _gate(compiled), False, path)
+    remove = ("remove",) in steps
+    steps = tuple(step for step in steps if step != ("remove",))
+    return Plan(css, steps, _element_keys(compiled), _gate(compiled), False, path, remove)
 
 
 def prepare(selector: str):
@@ -312,8 +315,10 @@ def _translate_pseudo(name: str, argument: str, nested: bool):
         if not argument.strip().isdigit():
             raise SelectorError(":min-text-length() needs a number")
         return ("min_text", int(argument.strip()))
-    if name in (":remove", ":watch-attr"):
-        return None  # removal is what the server does anyway; attribute watching is for live pages
+    if name == ":remove":
+        return ("remove",)
+    if name == ":watch-attr":
+        return None  # re-evaluating when attributes change is for live pages
     if name == ":matches-path":
         raise Unsupported(":matches-path() inside another pseudo-class")
     # Any other functional pseudo-class is plain CSS (`:nth-child(2)`, `:lang(en)`...).

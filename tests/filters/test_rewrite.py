@@ -283,6 +283,28 @@ def test_hide_style_placement(page, before, after):
     assert text[end:].startswith(after)
 
 
+def test_hide_mode_still_removes_html_filter_and_remove_matches():
+    page = (
+        "<html><head></head><body><div class=ad><script>adsbygoogle.push({})</script><p>slot</p></div>"
+        "<div class=banner>b</div><p>story</p><embed class=ad src=x><p class=inner-ad>after embed</p></body></html>"
+    )
+    rules = "##.ad\n##.inner-ad\n##.banner:remove()\nexample.com##^script:has-text(adsbygoogle)"
+    result = run(page, rules, mode="hide")
+    text = result.body.decode()
+    assert "adsbygoogle" not in text and "class=banner" not in text  # removed even in hide mode
+    assert result.removed == 2 and result.hidden == 3 and result.summary() == "removed 2 and hid 3 ad elements"
+    marked = [e.get("class") for e in parse(text).find_all(attrs={HIDDEN_ATTRIBUTE: True})]
+    assert marked == [["ad"], ["ad"], ["inner-ad"]]
+    style = text[text.index('<style id="dejunk-hide">') :]
+    assert ".ad{display:none!important}" in style and ".banner" not in style[: style.index("</style>")]
+
+
+def test_what_the_parser_nests_in_browser_void_elements_is_not_theirs():
+    page = "<body><embed class=ad src=x><p class=ad>after</p><p>keep</p></body>"
+    result = run(page)
+    assert result.body == b"<body><p>keep</p></body>" and result.removed == 2
+
+
 def test_hide_mode_skips_self_closing_lookalikes():
     body = b'<body><div class="ad"/>text</div></body>'
     result = run(body, mode="hide")

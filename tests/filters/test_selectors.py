@@ -72,13 +72,12 @@ def test_simple_matching_agrees_with_soupsieve():
         ("li:nth-child(2n+1)", "li:nth-child(2n+1)"),
         (".a:matches(.b, .c)", ".a:is(.b, .c)"),
         ("div:has(> .x .y)", "div:has(> .x .y)"),
-        (".banner:remove()", ".banner"),
         (".banner:watch-attr(class)", ".banner"),
     ],
 )
 def test_translation_to_soupsieve(selector, css):
     plan = plan_for(selector)
-    assert plan.css == css and plan.steps == ()
+    assert plan.css == css and plan.steps == () and not plan.remove
     soupsieve.compile(plan.css, flags=selectors.SOUPSIEVE_FLAGS)
 
 
@@ -102,6 +101,12 @@ def test_procedural_steps(selector, css, steps):
     plan = plan_for(selector)
     assert (plan.css, plan.steps) == (css, steps)
     assert not plan.plain_css
+
+
+def test_remove_is_a_flag():
+    plan = plan_for(".banner:remove()")
+    assert plan.css == ".banner" and plan.steps == () and plan.remove
+    assert plan_for(".a:has-text(/x/):remove()").steps == (("text", "x", 0),)
 
 
 def test_matches_path_becomes_a_page_test():
