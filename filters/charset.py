@@ -63,6 +63,7 @@ STATEFUL = frozenset({"ISO-2022-JP", "replacement"})
 _BOMS = ((b"\xef\xbb\xbf", "UTF-8"), (b"\xfe\xff", "UTF-16BE"), (b"\xff\xfe", "UTF-16LE"))
 
 _PRESCAN_BYTES = 1024
+_XML_DECLARATION = re.compile(rb"<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']")
 _HTML_SPACE = "\t\n\f\r "
 _CHARSET_IN_CONTENT = re.compile(r"charset[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r ;\"']+))", re.IGNORECASE)
 # Comments, bogus comments, and tag names (a tag's attributes are then read by `_read_attributes`).
@@ -79,7 +80,7 @@ class PageEncoding:
 
     name: str
     codec: str
-    source: str  # "bom", "header", "meta" or "default"
+    source: str  # "bom", "header", "meta", "xml" or "default"
     bom_length: int = 0
 
     @property
@@ -145,6 +146,11 @@ def _declared(body: bytes, content_type: str | None) -> PageEncoding | None:
     name = lookup(charset_from_content_type(content_type))
     if name is not None:
         return PageEncoding(name, codec_for(name), "header")
+    if (content_type or "").partition(";")[0].strip().lower() == "application/xhtml+xml":
+        # Browsers read XHTML with an XML parser: the XML declaration decides, else UTF-8; <meta> does not.
+        declared = _XML_DECLARATION.match(body)
+        name = lookup(declared.group(1).decode("latin-1")) if declared else None
+        return PageEncoding(name, codec_for(name), "xml") if name else PageEncoding("UTF-8", "utf-8", "xml")
     name = prescan_meta(body)
     if name is not None:
         return PageEncoding(name, codec_for(name), "meta")

@@ -26,7 +26,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWar
 
 from . import charset
 from .cosmetic import HIDE, HTML, CosmeticRule, PageRules, RuleIndex
-from .htmlsource import DOCUMENT_ELEMENTS, PARSER_VOID, VOID, SourceMap, Unlocatable, joins_cleanly
+from .htmlsource import DOCTYPE, DOCUMENT_ELEMENTS, END, PARSER_VOID, START, VOID, SourceMap, Unlocatable, joins_cleanly
 from .selectors import class_list, matches_element, run_steps, select_all
 
 # The rewriter hands BeautifulSoup text on purpose, and pages that start like XML are still HTML.
@@ -615,9 +615,9 @@ def _style_point(source: SourceMap) -> int:
     kinds, names = tokens.kinds, tokens.names
     first_start = {}
     for token in range(len(kinds)):
-        if kinds[token] == 1 and names[token] == "head":  # </head>
+        if kinds[token] == END and names[token] == "head":
             return tokens.starts[token]
-        if kinds[token] == 0 and names[token] in ("head", "body", "html") and names[token] not in first_start:
+        if kinds[token] == START and names[token] in ("head", "body", "html") and names[token] not in first_start:
             first_start[names[token]] = token
     if "head" in first_start:
         return tokens.ends[first_start["head"]]
@@ -627,9 +627,9 @@ def _style_point(source: SourceMap) -> int:
         return tokens.ends[first_start["html"]]
     # No document tags written out: after a leading doctype, or at the very start.
     for token in range(len(kinds)):
-        if kinds[token] == 3:
+        if kinds[token] == DOCTYPE:
             return tokens.ends[token]
-        if kinds[token] == 0:
+        if kinds[token] == START:
             break
     return 0
 

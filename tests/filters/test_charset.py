@@ -152,3 +152,12 @@ def test_offsets_must_ascend():
 def test_stateful_encodings_are_flagged():
     assert charset.PageEncoding("ISO-2022-JP", "iso2022_jp", "meta").stateful
     assert not charset.PageEncoding("Shift_JIS", "cp932", "meta").stateful
+
+
+def test_xhtml_uses_the_xml_declaration_not_meta():
+    body = b'<?xml version="1.0" encoding="windows-1251"?><html><head><meta charset="koi8-r"/></head></html>'
+    found = charset.detect(body, "application/xhtml+xml")
+    assert (found.name, found.source) == ("windows-1251", "xml")
+    found = charset.detect(b'<html><head><meta charset="koi8-r"/></head></html>', "application/xhtml+xml")
+    assert (found.name, found.source) == ("UTF-8", "xml")
+    assert charset.detect(body, "text/html").name == "KOI8-R"  # as HTML, the XML declaration means nothing
