@@ -14,12 +14,12 @@ import functools
 import gc
 import hashlib
 import re
-
-import re2
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import re2
 
 from .lists import BadLine, FilterList
 from .request import host_of, is_ip_address, normalize_host, registrable_domain
