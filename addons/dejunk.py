@@ -10,6 +10,7 @@ stream or buffer), `response` (body work), `error` (a failed upstream).
 
 from __future__ import annotations
 
+import asyncio
 import collections.abc
 import contextlib
 import logging
@@ -36,6 +37,7 @@ from filters import subscriptions  # noqa: E402
 from filters.engine import Engine  # noqa: E402
 from filters.events import ErrorOnce, EventLog, Stats  # noqa: E402
 from filters.listset import BackgroundRefresher, ListPlan, plan_lists  # noqa: E402
+from filters.pool import RewritePool  # noqa: E402
 from filters.request import type_from_extension  # noqa: E402
 from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy import (  # noqa: E402
@@ -46,6 +48,7 @@ from filters.proxy import (  # noqa: E402
     request_from_flow,
 )
 from filters.resources import get_resource  # noqa: E402
+from filters.rewrite import skip_reason  # noqa: E402
 from filters.responses import (  # noqa: E402
     TRANSPARENT_GIF,
     Answer,
@@ -63,6 +66,8 @@ MARK_BLOCKED = ":no_entry_sign:"
 MARK_POLICY = ":shield:"
 MARK_UPSTREAM = ":warning:"
 MARK_MODIFIED = ":pencil2:"
+MARK_REWRITTEN = ":scissors:"
+COSMETIC_MODES = ("remove", "hide", "off")
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
 # Actions after which the response is dejunk's own answer, made in the request hook.
 ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect")
@@ -105,6 +110,7 @@ class Dejunk:
         self._build_lock = threading.Lock()
         self._generation = 0
         self.compiled_dir = os.path.join(subscriptions.default_cache_dir(), "compiled")
+        self._pool: RewritePool | None = None
 
     # --- options -------------------------------------------------------------------------------
 
@@ -149,6 +155,21 @@ class Dejunk:
             "untouched. Host wildcards (*.example.com); a plain name includes its subdomains.",
         )
         loader.add_option(
+            "dejunk_cosmetic", str, "remove",
+            "What to do with ad elements that cosmetic rules (##) select in HTML pages: remove them, "
+            "hide them with one injected <style> (for sites whose scripts need them), or off.",
+            choices=COSMETIC_MODES,
+        )
+        loader.add_option(
+            "dejunk_max_rewrite_bytes", int, 5 * 1024 * 1024,
+            "Largest page (decoded body, in bytes) dejunk buffers to remove ad elements from; larger "
+            "pages and everything that is not HTML stream through untouched.",
+        )
+        loader.add_option(
+            "dejunk_rewrite_timeout", int, 5,
+            "Seconds a page rewrite may take; after that the page is delivered as it came.",
+        )
+        loader.add_option(
             "dejunk_error_pages", bool, True,
             "Answer failed upstream connections with dejunk's error page naming host, port and cause. "
             "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
@@ -156,9 +177,14 @@ class Dejunk:
 
     def configure(self, updated: set[str]):
         opts = ctx.options
-        for name in ("dejunk_connect_timeout", "dejunk_response_timeout"):
+        for name in ("dejunk_connect_timeout", "dejunk_response_timeout", "dejunk_rewrite_timeout"):
             if name in updated and getattr(opts, name) < 1:
                 raise exceptions.OptionsError(f"{name}: must be a whole number of seconds ≥ 1, not {getattr(opts, name)}")
+        if "dejunk_cosmetic" in updated and opts.dejunk_cosmetic not in COSMETIC_MODES:
+            raise exceptions.OptionsError(
+                f"dejunk_cosmetic: must be one of {', '.join(COSMETIC_MODES)}, not {opts.dejunk_cosmetic!r}")
+        if "dejunk_max_rewrite_bytes" in updated and opts.dejunk_max_rewrite_bytes < 0:
+            raise exceptions.OptionsError("dejunk_max_rewrite_bytes: must be 0 or more")
         self.upstream.connect_timeout = opts.dejunk_connect_timeout
         self.upstream.response_timeout = opts.dejunk_response_timeout
         if "dejunk_allow" in updated:
@@ -176,6 +202,10 @@ class Dejunk:
             install_error_pages()
 
     def running(self):
+        if "stream_large_bodies" in ctx.options and not ctx.options.stream_large_bodies:
+            # Pages larger than dejunk rewrites (and bodies without a length that grow past it)
+            # switch to streaming instead of filling memory.
+            ctx.options.update(stream_large_bodies=str(ctx.options.dejunk_max_rewrite_bytes))
         strategy = getattr(ctx.options, "connection_strategy", None) if "connection_strategy" in ctx.options else None
         if ctx.options.dejunk_error_pages and strategy not in (None, "lazy"):
             # Eager connects fail during CONNECT, where browsers show their own error; lazy
@@ -435,11 +465,24 @@ class Dejunk:
             if not verdict.accepted:
                 self._replace_image(f, verdict.pattern)
                 return False
-        buffered = 200 <= response.status_code < 300 and content_type.startswith(BUFFERED_TYPES)
+        buffered = self._may_rewrite(f) and content_type.startswith(BUFFERED_TYPES)
+        length = response.headers.get("content-length", "")
+        if buffered and length.isdigit() and int(length) > ctx.options.dejunk_max_rewrite_bytes:
+            buffered = False
         if not buffered:
             # Only pages dejunk may rewrite are held in memory; everything else flows through.
             response.stream = counting_stream(f)
         return buffered
+
+    def _may_rewrite(self, f: http.HTTPFlow) -> bool:
+        """Whether this response is one dejunk may remove ad elements from (its type aside)."""
+        return (
+            ctx.options.dejunk_cosmetic != "off"
+            and 200 <= f.response.status_code < 300
+            and f.metadata.get("dejunk", {}).get("action") not in (*ANSWERED_ACTIONS, "allowed_site")
+            and self.engine is not None
+            and self.engine.cosmetic_store is not None
+        )
 
     def _replace_image(self, f: http.HTTPFlow, pattern: str | None) -> None:
         # Decided on the headers alone: the upstream body is read and dropped as it arrives and the
@@ -461,12 +504,82 @@ class Dejunk:
         response.stream = swallow
         self._policy_event(f, "image", f.request.pretty_host, pattern)
 
-    def response(self, f: http.HTTPFlow):
+    async def response(self, f: http.HTTPFlow):
         self.upstream.flow_done(f)
         if not ctx.options.dejunk_enabled or f.response is None:
             return
         with self._guard("response", f):
             self._reassert_block(f)
+        page = None
+        with self._guard("response", f):
+            page = self._page_to_rewrite(f)
+        if page is not None:
+            await self._rewrite(f, *page)
+
+    def _page_to_rewrite(self, f: http.HTTPFlow):
+        """(body, rules) when this response is an HTML page with cosmetic rules to apply, else None."""
+        response = f.response
+        if response.stream or response.raw_content is None or not self._may_rewrite(f):
+            return None
+        if not response.headers.get("content-type", "").lower().startswith(BUFFERED_TYPES):
+            return None
+        if len(response.raw_content) > ctx.options.dejunk_max_rewrite_bytes:
+            return None
+        rules = self.engine.cosmetic(f.request.pretty_url)
+        try:
+            body = response.get_content(strict=True)
+        except ValueError as e:  # a Content-Encoding that does not decode: leave the page as it came
+            self._rewrite_failed(f, f"cannot decode the body: {e}")
+            return None
+        if not body or len(body) > ctx.options.dejunk_max_rewrite_bytes:
+            return None
+        if skip_reason(body, rules, response.headers.get("content-type")) is not None:
+            return None  # decided without parsing, and without a trip to a worker
+        return body, rules
+
+    async def _rewrite(self, f: http.HTTPFlow, body: bytes, rules) -> None:
+        url = f.request.pretty_url
+        try:
+            result = await self._rewrite_pool().rewrite(
+                body, url=url, content_type=f.response.headers.get("content-type"), rules=rules,
+                mode=ctx.options.dejunk_cosmetic, timeout=ctx.options.dejunk_rewrite_timeout,
+            )
+        except asyncio.TimeoutError:
+            self._rewrite_failed(f, f"rewrite took longer than {ctx.options.dejunk_rewrite_timeout} s")
+            return
+        except Exception as e:  # the page goes out as it came; the cause is recorded
+            self._rewrite_failed(f, f"{type(e).__name__}: {e}")
+            return
+        if not result.changed:
+            return
+        with self._guard("response", f):
+            f.response.content = result.body  # re-encoded with the page's Content-Encoding
+            count = result.removed + result.hidden
+            self.stats.add("rewritten", f.request.pretty_host)
+            self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
+            self._record(
+                "rewritten", url=url, removed=result.removed, hidden=result.hidden, selectors=result.selectors,
+                bytes_before=result.bytes_before, bytes_after=result.bytes_after, mode=result.mode,
+                ms=round(result.elapsed_ms, 1),
+            )
+            self._note(f, MARK_REWRITTEN, result.summary(), action="rewritten", removed=result.removed,
+                       hidden=result.hidden, selectors=result.selectors, bytes_before=result.bytes_before,
+                       bytes_after=result.bytes_after)
+
+    def _rewrite_failed(self, f: http.HTTPFlow, message: str) -> None:
+        self.stats.add("rewrite_error", f.request.pretty_host)
+        self._record("rewrite_error", url=f.request.pretty_url, message=message)
+        if self.errors_logged.first_time("rewrite", RuntimeError(message.split(":")[0])):
+            logger.warning(f"dejunk: page delivered unchanged: {message} ({f.request.pretty_url})")
+
+    def _rewrite_pool(self) -> RewritePool:
+        # One pool per engine: its workers hold that engine's generic cosmetic index.
+        generic = self.engine.cosmetic_store.generic
+        if self._pool is None or self._pool.generic is not generic:
+            if self._pool is not None:
+                self._pool.close()
+            self._pool = RewritePool(generic)
+        return self._pool
 
     def _reassert_block(self, f: http.HTTPFlow) -> None:
         # Server replay runs after scripts and replaces a response set in `request`: put the block back.
@@ -539,6 +652,8 @@ class Dejunk:
     def done(self):
         if self.refresher is not None:
             self.refresher.stop()
+        if self._pool is not None:
+            self._pool.close()
         self.upstream.cancel_all()
         logger.info(self.stats.summary())
         self.events.close()

@@ -235,6 +235,9 @@ class PageRules:
 class CosmeticStore:
     """All cosmetic rules of a set of lists, indexed; immutable once built."""
 
+    # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
+    cache_version = "1"
+
     def __init__(self) -> None:
         self.generic = RuleIndex([])
         self.specific: dict[str, tuple[CosmeticRule, ...]] = {}

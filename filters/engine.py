@@ -160,6 +160,17 @@ _STATE = (
 ) + _INDEXES
 
 
+DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
+
+
+def _cosmetic_factory(factory):
+    if factory is DEFAULT_COSMETIC:
+        from .cosmetic import CosmeticStore
+
+        return CosmeticStore.from_lists
+    return factory
+
+
 class Engine:
     """An immutable set of compiled filters; rebuild it to change the lists."""
 
@@ -214,14 +225,17 @@ class Engine:
         paths: Iterable[str],
         *,
         cache_dir: str | None = None,
-        cosmetic_factory: Callable[[list[FilterList]], object] | None = None,
+        cosmetic_factory: Callable[[list[FilterList]], object] | None | object = DEFAULT_COSMETIC,
     ) -> Engine:
         """Build from list files (`builtin` names the list shipped with dejunk). OSError if one is unreadable.
 
         With `cache_dir`, a compiled engine saved there for the same list contents is loaded
-        instead of building, and a newly built one is saved.
+        instead of building, and a newly built one is saved. The cosmetic store is dejunk's
+        (`filters.cosmetic.CosmeticStore`) unless another factory, or None for none, is given.
         """
         from . import cache
+
+        cosmetic_factory = _cosmetic_factory(cosmetic_factory)
 
         files = []
         for spec in paths:
@@ -241,9 +255,9 @@ class Engine:
         return engine
 
     @classmethod
-    def from_text(cls, text: str, name: str = "inline", **kwargs) -> Engine:
-        """Build from list text, for tests and one-off checks."""
-        return cls([parse_list_text(text, path=name, name=name)], **kwargs)
+    def from_text(cls, text: str, name: str = "inline", *, cosmetic_factory=DEFAULT_COSMETIC) -> Engine:
+        """Build from list text, for tests and one-off checks (with dejunk's cosmetic store by default)."""
+        return cls([parse_list_text(text, path=name, name=name)], cosmetic_factory=_cosmetic_factory(cosmetic_factory))
 
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in _STATE}

@@ -158,6 +158,11 @@ def _generic_index(rules: PageRules) -> RuleIndex | None:
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
+def skip_reason(body: bytes, rules: PageRules, content_type: str | None) -> str | None:
+    """Why `rewrite_page` would not parse this page at all, or None: cheap, for the caller's process."""
+    return _reason_to_skip(body, rules, rules.generic, content_type)
+
+
 def _reason_to_skip(body: bytes, rules: PageRules, generic: RuleIndex | None, content_type: str | None) -> str | None:
     """Why the page need not be parsed at all, or None."""
     mime = (content_type or "").partition(";")[0].strip().lower()

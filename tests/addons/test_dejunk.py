@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import importlib.util
+import time
 import logging
 import json
 from pathlib import Path
@@ -275,7 +278,7 @@ class TestResponse:
         f = make_flow("http://ads.test/x.png", dest="image")
         addon.request(f)
         f.response = tutils.tresp()  # what --server-replay does after scripts ran
-        addon.response(f)
+        asyncio.run(addon.response(f))
         assert f.response.content == TRANSPARENT_GIF and "x-dejunk" in f.response.headers
 
 
@@ -430,3 +433,127 @@ class TestEngineFeatures:
         addon, tmp = modifier_ctx
         assert list((tmp / "cache" / "compiled").glob("engine-*.pickle"))
         assert oct((tmp / "cache" / "compiled").stat().st_mode & 0o777) == "0o700"
+
+
+PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></head><body>'
+        b'<article><p>Story text \xe2\x9c\x93 &amp; more</p></article>'
+        b'<div class="ad">buy</div><!-- keep me --></body></html>')
+
+
+@pytest.fixture
+def page_ctx(tmp_path, monkeypatch):
+    import filters.pool
+
+    monkeypatch.setattr(filters.pool, "default_workers", lambda: 0)  # a thread: no processes in unit tests
+    (tmp_path / "cosmetic.txt").write_text("[Adblock Plus 2.0]\n##.ad\nshop.test#@#.ad\n")
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "cosmetic.txt")], dejunk_events=str(tmp_path / "events.jsonl"))
+        yield addon, tctx, tmp_path
+        addon.done()
+
+
+def serve_page(addon, url="http://news.test/a", body=PAGE, content_type="text/html; charset=utf-8", encoding=None):
+    f = make_flow(url, dest="document")
+    addon.request(f)
+    f.response = tutils.tresp(content=b"")
+    f.response.headers["content-type"] = content_type
+    if encoding:
+        f.response.headers["content-encoding"] = encoding
+        f.response.content = body  # encoded by mitmproxy
+    else:
+        f.response.raw_content = body
+    f.response.headers["content-length"] = str(len(f.response.raw_content))
+    addon.responseheaders(f)
+    asyncio.run(addon.response(f))
+    return f
+
+
+class TestRewrite:
+    def test_ad_elements_are_removed_and_recorded(self, page_ctx):
+        addon, _, tmp = page_ctx
+        f = serve_page(addon)
+        assert f.response.raw_content == PAGE.replace(b'<div class="ad">buy</div>', b"")
+        assert f.response.headers["content-length"] == str(len(f.response.raw_content))
+        assert f.marked == dejunk.MARK_REWRITTEN and f.comment == "removed 1 ad element"
+        event = events(tmp)[-1]
+        assert event == {**event, "event": "rewritten", "removed": 1, "selectors": ["##.ad"],
+                         "bytes_before": len(PAGE), "bytes_after": len(PAGE) - 25}
+        assert addon.stats.counts["elements_removed"] == 1
+
+    def test_nothing_to_remove_leaves_the_body_byte_identical(self, page_ctx):
+        addon, _, tmp = page_ctx
+        f = serve_page(addon, url="http://shop.test/a")  # `#@#.ad` switches the rule off here
+        assert f.response.raw_content == PAGE and not f.marked
+        assert not [e for e in events(tmp) if e["event"] == "rewritten"]
+
+    @pytest.mark.parametrize("encoding", ["gzip", "br", "zstd", "deflate"])
+    def test_content_encoding_is_kept(self, page_ctx, encoding):
+        addon, _, _ = page_ctx
+        f = serve_page(addon, encoding=encoding)
+        assert f.response.headers["content-encoding"] == encoding
+        assert f.response.content == PAGE.replace(b'<div class="ad">buy</div>', b"")
+        assert f.response.headers["content-length"] == str(len(f.response.raw_content))
+
+    def test_a_body_that_does_not_decode_is_delivered_unchanged(self, page_ctx):
+        addon, _, tmp = page_ctx
+        f = make_flow("http://news.test/a", dest="document")
+        addon.request(f)
+        f.response = tutils.tresp(content=b"")
+        f.response.headers["content-type"] = "text/html"
+        f.response.headers["content-encoding"] = "gzip"
+        f.response.raw_content = b"not gzip at all"
+        addon.responseheaders(f)
+        asyncio.run(addon.response(f))
+        assert f.response.raw_content == b"not gzip at all"
+        assert events(tmp)[-1]["event"] == "rewrite_error"
+
+    def test_hide_mode_injects_a_style(self, page_ctx):
+        addon, tctx, _ = page_ctx
+        tctx.configure(addon, dejunk_cosmetic="hide")
+        f = serve_page(addon)
+        assert b'<div data-dejunk-hidden class="ad">buy</div>' in f.response.content
+        assert b"display:none!important" in f.response.content
+        assert f.comment == "hid 1 ad element"
+
+    def test_off_and_size_limit_leave_pages_alone(self, page_ctx):
+        addon, tctx, _ = page_ctx
+        tctx.configure(addon, dejunk_cosmetic="off")
+        assert serve_page(addon).response.raw_content == PAGE
+        tctx.configure(addon, dejunk_cosmetic="remove", dejunk_max_rewrite_bytes=len(PAGE) - 1)
+        f = serve_page(addon)
+        assert f.response.raw_content == PAGE and f.response.stream
+
+    def test_bad_mode_is_refused(self, page_ctx):
+        addon, tctx, _ = page_ctx
+        with pytest.raises(exceptions.OptionsError, match="dejunk_cosmetic: must be one of remove, hide, off"):
+            tctx.configure(addon, dejunk_cosmetic="delete")
+
+    def test_a_failing_rewrite_delivers_the_original(self, page_ctx, monkeypatch):
+        import filters.pool
+
+        def broken(*args, **kwargs):
+            raise AssertionError("offset guard tripped")
+
+        monkeypatch.setattr(filters.pool, "rewrite_page", broken)
+        addon, _, tmp = page_ctx
+        f = serve_page(addon)
+        assert f.response.raw_content == PAGE
+        event = events(tmp)[-1]
+        assert event["event"] == "rewrite_error" and "offset guard tripped" in event["message"]
+
+    def test_a_slow_rewrite_is_abandoned_in_time(self, page_ctx, monkeypatch):
+        import filters.pool
+
+        def slow(*args, **kwargs):
+            time.sleep(2.5)
+            raise AssertionError("should have been abandoned")
+
+        monkeypatch.setattr(filters.pool, "rewrite_page", slow)
+        addon, tctx, tmp = page_ctx
+        tctx.configure(addon, dejunk_rewrite_timeout=1)
+        started = time.monotonic()
+        f = serve_page(addon)
+        assert time.monotonic() - started < 2
+        assert f.response.raw_content == PAGE
+        assert "longer than 1 s" in events(tmp)[-1]["message"]

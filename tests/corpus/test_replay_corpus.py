@@ -85,7 +85,14 @@ def test_report_totals_match_the_replayed_flows(capture, replayed):
     assert totals["requests"] == len(flows) == len(original_size)
     assert totals["blocked"] == len(blocked)
     assert totals["blocked_bytes"] == sum(original_size[f.id] for f in blocked)
-    assert totals["bytes"] == sum(original_size.values()) and totals["bytes_unknown"] == 0
+    # Blocked requests count what they would have cost; the rest what was delivered (pages rewritten smaller).
+    delivered = {f.id: len(f.response.raw_content) for f in flows}
+    assert totals["bytes"] == sum(original_size[i] if i in {f.id for f in blocked} else delivered[i] for i in delivered)
+    assert totals["bytes_unknown"] == 0
+    rewritten = [f for f in flows if f.metadata.get("dejunk", {}).get("action") == "rewritten"]
+    assert rewritten, "EasyList's element rules remove ad containers from the corpus pages"
+    assert totals["pages_rewritten"] == len(rewritten)
+    assert totals["rewrite_bytes_saved"] == sum(original_size[f.id] - delivered[f.id] for f in rewritten)
     assert totals["allowed"] + totals["blocked"] == totals["requests"]
     assert {row["list"]: row["blocked"] for row in document["per_list"]} == dict(per_list)
     assert sum(row["bytes"] for row in document["per_list"]) == totals["blocked_bytes"]

@@ -19,6 +19,7 @@ TEST_LIST = """[Adblock Plus 2.0]
 /adlib/*$script,redirect=noopjs
 $removeparam=utm_source
 /strict/$csp=script-src 'none'
+##.ad-slot
 """
 
 TEST_CONFIG = """

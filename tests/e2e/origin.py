@@ -8,6 +8,7 @@ request reached the upstream. Every wait is bounded, and `stop()` ends them all.
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import socket
 import ssl
@@ -187,6 +188,9 @@ def _respond(origin: Origin, conn, request: Seen) -> bool:
         _send(conn, "200 OK", b"z" * size, "application/octet-stream")
         return True
     body = PAGE.replace(b"{port}", str(origin.port).encode())
+    if path.endswith(".gz.html"):
+        _send(conn, "200 OK", gzip.compress(body), "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
+        return True
     _send(conn, "200 OK", body, "text/html; charset=utf-8", {"Set-Cookie": "session=abc; Path=/"})
     return True
 

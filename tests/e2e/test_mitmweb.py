@@ -96,7 +96,7 @@ def test_dejunk_commands_through_mitmwebs_command_api(mitmweb, origin):
     text = answer["value"]
     assert (f"{blocked_url}\n  recorded: blocked by ||ads.test^ (test-list.txt:3)\n"
             "  now (script): blocked by ||ads.test^ (test-list.txt:3)") in text
-    assert f"{allowed_url}\n  now (document): allowed: no rule matched" in text
+    assert f"{allowed_url}\n  recorded: removed 1 ad element\n  now (document): allowed: no rule matched" in text
 
     # The documented filter expression selects dejunk's blocked flows only.
     status, answer = mitmweb.command("dejunk.explain", "~marker :no_entry_sign:")

@@ -299,7 +299,8 @@ class TestCsp:
 
 class TestLists:
     def test_summaries_skipped_and_bad_lines(self):
-        e = engine("||ads.example^", "||x.example^$replace=/a/b/", "||y.example^$frobnicate", "example.com##.ad")
+        e = engine("||ads.example^", "||x.example^$replace=/a/b/", "||y.example^$frobnicate", "example.com##.ad",
+                   cosmetic_factory=None)
         (summary,) = e.lists
         assert summary.name == "test.txt" and summary.network == 3 and summary.cosmetic == 1
         assert summary.rules == 1 and summary.refused == 2
@@ -453,7 +454,9 @@ class TestCosmeticPlugin:
     def test_cosmetic_passes_page_exceptions(self):
         e = engine("@@||news.example^$generichide", "##.ad", cosmetic_factory=FakeCosmeticStore)
         assert e.cosmetic(PAGE) == ("rules", PAGE, False, True, ("##.ad",))
-        assert engine("##.ad").cosmetic(PAGE) is None
+        assert engine("##.ad", cosmetic_factory=None).cosmetic(PAGE) is None
+        # By default the engine carries dejunk's own store.
+        assert engine("##.ad").cosmetic(PAGE).host == "news.example"
 
     def test_store_goes_into_the_cache(self, tmp_path):
         path = tmp_path / "rules.txt"
@@ -462,4 +465,5 @@ class TestCosmeticPlugin:
         Engine.from_lists([str(path)], cache_dir=str(cache), cosmetic_factory=FakeCosmeticStore)
         loaded = Engine.from_lists([str(path)], cache_dir=str(cache), cosmetic_factory=FakeCosmeticStore)
         assert loaded.cosmetic_store.selectors == ["##.ad"]
-        assert Engine.from_lists([str(path)], cache_dir=str(cache)).cosmetic_store is None
+        assert Engine.from_lists([str(path)], cache_dir=str(cache), cosmetic_factory=None).cosmetic_store is None
+        assert type(Engine.from_lists([str(path)], cache_dir=str(cache)).cosmetic_store).__name__ == "CosmeticStore"

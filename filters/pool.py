@@ -1,0 +1,84 @@
+"""Rewriting pages off mitmproxy's event loop: a worker pool with a time limit per page.
+
+Parsing a page takes tens of milliseconds; on the event loop that would stall every other flow.
+With more than one core, pages go to worker processes (started with "spawn": the proxy is
+multi-threaded, and forking a threaded process is unsafe). Each worker gets the engine's generic
+cosmetic index once, at start, so a page travels with only its own small rule set. On one core a
+worker thread is used instead. A page that is not done in time is abandoned (the caller keeps the
+original response) and the workers are replaced, so a runaway parse cannot hold the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+import os
+from functools import partial
+
+from .cosmetic import PageRules, RuleIndex
+from .rewrite import RewriteResult, install_generic_index, rewrite_page
+
+
+def default_workers() -> int:
+    """Worker processes to use: all cores but one (for mitmproxy itself), at most four; 0 on one core."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(4, cores - 1)
+
+
+def _warm() -> None:
+    """Runs once in each new worker, so its first page does not pay for the imports."""
+
+
+class RewritePool:
+    """Runs `rewrite_page` in workers; `rewrite` is awaited from the event loop."""
+
+    def __init__(self, generic: RuleIndex | None, workers: int | None = None):
+        self.generic = generic
+        self.workers = default_workers() if workers is None else workers
+        self._executor = self._start()
+
+    def _start(self) -> concurrent.futures.Executor:
+        if self.workers == 0:
+            return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dejunk-rewrite")
+        executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=install_generic_index if self.generic is not None else None,
+            initargs=(self.generic,) if self.generic is not None else (),
+        )
+        for _ in range(self.workers):
+            executor.submit(_warm)
+        return executor
+
+    async def rewrite(self, body: bytes, *, url: str, content_type: str | None, rules: PageRules,
+                      mode: str, timeout: float) -> RewriteResult:
+        """Rewrite one page; asyncio.TimeoutError when it takes longer than `timeout` seconds."""
+        if self.workers and rules.generic is not None:
+            if rules.generic is not self.generic:
+                raise LookupError("the page's rules come from another engine than this pool's")
+            rules = rules.without_generic()  # the workers hold the index already
+        job = partial(rewrite_page, body, url=url, content_type=content_type, rules=rules, mode=mode)
+        future = asyncio.get_running_loop().run_in_executor(self._executor, job)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            self._replace_workers()
+            raise
+
+    def _replace_workers(self) -> None:
+        stuck, self._executor = self._executor, self._start()
+        _stop(stuck)
+
+    def close(self) -> None:
+        _stop(self._executor)
+
+
+def _stop(executor: concurrent.futures.Executor) -> None:
+    executor.shutdown(wait=False, cancel_futures=True)
+    # A process stuck in a parse would run on; end it. (A stuck thread cannot be ended: it is left
+    # to finish, and a fresh thread takes the next pages.)
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        if process.is_alive():
+            process.terminate()
