@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from filters.cosmetic import CosmeticStore  # noqa: E402
-from filters.lists import BUILTIN_NAME, read_list, resolve_path  # noqa: E402
+from filters.engine import Engine  # noqa: E402
+from filters.lists import BUILTIN_NAME  # noqa: E402
 from filters.rewrite import MODES, rewrite_page  # noqa: E402
 
 
@@ -31,21 +31,28 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"a filter list; repeat for several (default: {BUILTIN_NAME})")
     parser.add_argument("--mode", choices=MODES, default="remove")
     parser.add_argument("--content-type", default="text/html", help="the Content-Type header (for its charset)")
-    parser.add_argument("--elemhide", action="store_true", help="as if an $elemhide exception applied")
-    parser.add_argument("--generichide", action="store_true", help="as if a $generichide exception applied")
+    parser.add_argument("--elemhide", action="store_true", help="as if an $elemhide exception applied (the lists' own apply anyway)")
+    parser.add_argument("--generichide", action="store_true", help="as if a $generichide exception applied (the lists' own apply anyway)")
     parser.add_argument("-o", "--output", help="where to write the rewritten page")
     arguments = parser.parse_args(argv)
 
     started = time.perf_counter()
+    specs = arguments.lists or [BUILTIN_NAME]
     try:
-        filter_lists = [read_list(resolve_path(spec)) for spec in (arguments.lists or [BUILTIN_NAME])]
+        # The proxy's engine: cosmetic rules plus the lists' `@@...$elemhide/$generichide` exceptions.
+        engine = Engine.from_lists(specs)
         body = Path(arguments.page).read_bytes()
     except OSError as error:
         print(f"rewrite: {error}", file=sys.stderr)
         return 1
-    store = CosmeticStore.from_lists(filter_lists)
+    store = engine.cosmetic_store
     built_ms = (time.perf_counter() - started) * 1000
-    rules = store.page_rules(arguments.url, elemhide=arguments.elemhide, generichide=arguments.generichide)
+    exceptions = engine.page_exceptions(arguments.url)
+    rules = store.page_rules(
+        arguments.url,
+        elemhide=arguments.elemhide or exceptions.elemhide,
+        generichide=arguments.generichide or exceptions.generichide,
+    )
     result = rewrite_page(body, url=arguments.url, content_type=arguments.content_type, rules=rules, mode=arguments.mode)
     if arguments.output:
         try:
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         "encoding": result.encoding,
         "ms": round(result.elapsed_ms, 2),
         "skipped_reason": result.skipped_reason,
-        "lists": [{"name": fl.name, "cosmetic_lines": len(fl.cosmetic)} for fl in filter_lists],
+        "lists": [{"name": summary.name, "cosmetic_lines": summary.cosmetic} for summary in engine.lists],
         "cosmetic_rules": len(store),
         "skipped_lines": dict(store.skipped.most_common()),
         "bad_lines": [str(bad) for bad in store.bad_lines + list(rules.bad_lines)],

@@ -138,6 +138,7 @@ def test_documented_filter_expressions_select_dejunks_flows():
                        "policy image; rule=@bad"),
         "upstream": flow(":warning:", "upstream failed (dns): Name or service not known",
                          {"action": "upstream_error", "kind": "dns"}, "upstream dns"),
+        "rewritten": flow(":scissors:", "removed 3 ad elements", {"action": "rewritten", "removed": 3}),
         "modified": flow(":pencil2:", "parameters removed by $removeparam=utm_source (easyprivacy.txt:7)",
                          {"removeparam_url": "https://shop.example/?id=1"}),
         "allowed_site": flow(metadata={"action": "allowed_site", "pattern": "news.example"}),
@@ -146,18 +147,19 @@ def test_documented_filter_expressions_select_dejunks_flows():
     }
     # A streamed response's byte count is not something dejunk did to the flow.
     flows["untouched"].metadata["dejunk_streamed_bytes"] = 512
-    dejunk_marked = {"blocked", "policy", "upstream", "modified"}
+    dejunk_marked = {"blocked", "policy", "upstream", "rewritten", "modified"}
     expected = {
         "~marker :no_entry_sign:": {"blocked"},
         "~marker :shield:": {"policy"},
         "~marker :warning:": {"upstream"},
         "~marker :pencil2:": {"modified"},
+        "~marker :scissors:": {"rewritten"},
         "~marked": dejunk_marked,
         "~comment .": dejunk_marked,
         '~comment "blocked by"': {"blocked"},
         "~comment easyprivacy": {"blocked", "modified"},
         '~meta "^dejunk:"': set(flows) - {"untouched"},
-        "~hs X-Dejunk": dejunk_marked - {"modified"},
+        "~hs X-Dejunk": dejunk_marked - {"modified", "rewritten"},
     }
     assert set(documented_filters()) <= set(expected), "every documented expression is checked here"
     for expression, names in expected.items():

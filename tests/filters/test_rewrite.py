@@ -498,6 +498,14 @@ def test_cli(tmp_path):
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert json.loads(hidden.stdout)["lists"][0]["name"] == "builtin.txt"
+    # As in the proxy, a network exception in the lists switches element hiding off for the site.
+    excepted = tmp_path / "excepted.txt"
+    excepted.write_text("##.ad\n@@||example.com^$elemhide\n")
+    allowed = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "rewrite.py"), "--list", str(excepted), "--url", URL, str(page)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert json.loads(allowed.stdout)["removed"] == 0 and json.loads(allowed.stdout)["skipped_reason"] == "$elemhide exception"
     missing = subprocess.run(
         [sys.executable, str(repo / "scripts" / "rewrite.py"), "--url", URL, str(tmp_path / "nope.html")],
         capture_output=True, text=True, timeout=60,
