@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "report.py"
 
 LIST_OLD = "! old\n||ads.example^\n||retired.example^\n"
-LIST_NEW = "! new\n||ads.example^\n||tracker.example^\n"
+LIST_NEW = "! new\n||ads.example^\n||tracker.example^\n##.sponsor\n"
+PAGE = b'<html><body><p>The story.</p><div class="sponsor">Buy now</div><!--'
 
 
 def run(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -38,7 +39,9 @@ def flow(url: str, dest: str, size: int, referer: str = "https://news.example/")
     f = http.HTTPFlow(client, connection.Server(address=("upstream", 443)))
     f.request = http.Request.make("GET", url, b"", {"Sec-Fetch-Dest": dest, "Referer": referer})
     content_type = "text/html" if dest == "document" else "application/javascript"
-    f.response = http.Response.make(200, b"b" * size, {"Content-Type": content_type})
+    # A page is real markup (a sponsor box LIST_NEW hides), padded to its size with a comment.
+    body = PAGE + b"b" * (size - len(PAGE) - len(b"--></body></html>")) + b"--></body></html>" if dest == "document" else b"b" * size
+    f.response = http.Response.make(200, body, {"Content-Type": content_type})
     return f
 
 
@@ -130,10 +133,10 @@ def test_compare_two_list_sets(capture):
     assert comparison["rule_changed"] == 2  # ads.example: same rule text, another list
     assert "newly blocked: https://tracker.example/t.js (script)" in done.stdout
     pages = comparison["pages"]
-    if not pages["available"]:
-        assert "pages not compared" in done.stderr and pages["reason"]
-    else:
-        assert pages["pages"] == 1
+    assert pages["available"] and pages["pages"] == 1
+    (changed,) = pages["changed"]
+    assert changed["url"] == "https://news.example/" and (changed["removed_before"], changed["removed_after"]) == (0, 1)
+    assert changed["selectors_added"] == ["##.sponsor"]
     soup = BeautifulSoup((capture / "r.html").read_text(), "html.parser")
     assert soup.find("table", id="newly-blocked") and soup.find("table", id="newly-allowed")
 
