@@ -82,15 +82,11 @@ class NetworkEntry:
 
 @dataclass
 class PageLoad:
-    """What loading one page produced: the requests it made, and the console messages."""
+    """What loading one page produced: the requests it made, by the browser's request id."""
 
     url: str
     requests: dict[str, NetworkEntry] = field(default_factory=dict)
-    console: list[str] = field(default_factory=list)
     load_seconds: float = 0.0
-
-    def to_host(self, host: str) -> list[NetworkEntry]:
-        return [e for e in self.requests.values() if f"//{host}:" in e.url or f"//{host}/" in e.url]
 
 
 class Chromium:
@@ -226,6 +222,7 @@ class Chromium:
         tab = Tab(self, target, session)
         for domain in ("Page", "Network", "Runtime"):
             self.call(f"{domain}.enable", session=session)
+        self.call("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
         self.call("Network.setCacheDisabled", {"cacheDisabled": True}, session=session)
         tab.load(url, settle=settle)
         return tab
@@ -304,7 +301,15 @@ class Tab:
         result = self.call("Page.navigate", {"url": url})
         if result.get("errorText"):
             raise BrowserError(f"navigation to {url} failed: {result['errorText']}")
-        fired = browser.wait_for(lambda e: e.get("sessionId") == self.session and e["method"] == "Page.loadEventFired")
+        loader = result.get("loaderId")
+
+        def loaded(event: dict) -> bool:
+            # The load event of this navigation, not a late one of the blank page the tab opened with.
+            params = event.get("params", {})
+            return (event.get("sessionId") == self.session and event["method"] == "Page.lifecycleEvent"
+                    and params.get("name") == "load" and params.get("loaderId") == loader)
+
+        fired = browser.wait_for(loaded)
         if fired is None:
             raise BrowserError(f"{url}: no load event within {browser.timeout} s")
         page = PageLoad(url=url, load_seconds=time.monotonic() - started)
@@ -375,5 +380,3 @@ def _record(page: PageLoad, method: str, params: dict) -> None:
         entry = page.requests.get(params["requestId"])
         if entry is not None:
             entry.failed = params.get("errorText") or "failed"
-    elif method == "Runtime.consoleAPICalled":
-        page.console.append(" ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))

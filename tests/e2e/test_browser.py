@@ -10,6 +10,7 @@ the requests it made, and the pixels of a screenshot (saved under artifacts/e2e-
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ COLOURS = {
 AD_COLOURS = [name for name in COLOURS if name != "article photo"]
 PAGE_FACTS = """(() => {
     const present = {};
-    for (const selector of %r) present[selector] = document.querySelector(selector) !== null;
+    for (const selector of %s) present[selector] = document.querySelector(selector) !== null;
     return {
         title: document.title,
         article: (document.querySelector("#article") || {innerText: ""}).innerText,
@@ -58,7 +59,7 @@ PAGE_FACTS = """(() => {
         present,
         loaderRan: window.adLoaderRan === true,
     };
-})()""" % (AD_CONTAINERS + ["#injected-ad", "#ad-frame", ".most-read"])
+})()""" % json.dumps(AD_CONTAINERS + ["#injected-ad", "#ad-frame", ".most-read"])
 
 
 def rewriter_available() -> bool:
