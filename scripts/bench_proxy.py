@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
@@ -38,7 +37,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from tests.e2e import load  # noqa: E402
-from tests.e2e.harness import Proxy  # noqa: E402
+from tests.e2e.harness import ADDON, Proxy  # noqa: E402
 
 SMALL_FILES = {  # name -> size in bytes: what a page pulls in besides itself
     "app.js": 1_500,
@@ -237,20 +236,20 @@ def prepare_files(root: Path, corpus: Path | None, download_bytes: int) -> dict:
     return {"expected": expected, "html": html, "big_sha256": big_sha}
 
 
-def rewriter_state() -> tuple[bool, str]:
-    """Whether pages can be rewritten, and how rewriting is switched off for the comparison run."""
-    if importlib.util.find_spec("filters.rewrite") is None:
+def rewriter_state(addon: Path) -> tuple[bool, str]:
+    """Whether the addon can rewrite pages, and how rewriting is switched off for the comparison run."""
+    if not (addon.parent.parent / "filters" / "rewrite.py").is_file():
         return False, "the cosmetic rewriter (filters.rewrite) is not on this branch"
-    addon = (REPO / "addons" / "dejunk.py").read_text()
-    if "dejunk_cosmetic" not in addon:
+    if "dejunk_cosmetic" not in addon.read_text():
         return False, "filters.rewrite exists but the addon has no dejunk_cosmetic option yet"
     return True, "dejunk_cosmetic=remove against dejunk_cosmetic=off"
 
 
 class ProxyFactory:
-    def __init__(self, workdir: Path, lists: list[str]):
+    def __init__(self, workdir: Path, lists: list[str], addon: Path):
         self.workdir = workdir
         self.lists = lists
+        self.addon = addon
         self.count = 0
 
     def start(self, dejunk: bool, extra: dict | None = None) -> Proxy:
@@ -261,7 +260,7 @@ class ProxyFactory:
             options["dejunk_lists"] = self.lists
         options.update(extra or {})
         name = f"{'dejunk' if dejunk else 'bare'}-{self.count}"
-        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options)
+        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options, addon=self.addon)
 
 
 def mb(kb: int) -> float:
@@ -333,6 +332,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--download-mb", type=int, default=1024, help="size of the download in MiB (0: skip)")
     parser.add_argument("--lists", action="append", help="dejunk_lists for the dejunk proxy "
                         "(default: the corpus's EasyList and EasyPrivacy, else builtin)")
+    parser.add_argument("--addon", type=Path, default=ADDON, help="the addon to measure (default: addons/dejunk.py "
+                        "of this checkout; another path compares a modified copy)")
     parser.add_argument("--origin", choices=("nginx", "python"), default="nginx")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -364,7 +365,7 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
     expected = {origin.url(name): digest for name, digest in files["expected"].items()}
     wrk_binary = shutil.which("wrk")
     client = Wrk(wrk_binary, workdir) if (args.client == "wrk" and wrk_binary) else PythonClient(expected)
-    factory = ProxyFactory(workdir, lists)
+    factory = ProxyFactory(workdir, lists, args.addon.resolve())
     results: dict = {"origin": origin.description, "lists": lists}
 
     print(f"origin:   {origin.description}, on 127.0.0.1:{origin.port}")
@@ -374,7 +375,7 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
     else:
         why = "requested" if args.client == "python" else "wrk is not installed"
         print(f"client:   {client.version} ({why}); it shares the CPU with the proxy, so rates are lower")
-    print(f"proxies:  mitmdump (flow_detail=0, connection_strategy=lazy) bare and with -s addons/dejunk.py; "
+    print(f"proxies:  mitmdump (flow_detail=0, connection_strategy=lazy) bare and with -s {args.addon}; "
           f"dejunk lists: {', '.join(Path(p).name for p in lists)}")
     print(f"small responses: {len(SMALL_FILES)} files of {min(SMALL_FILES.values())} B to "
           f"{max(SMALL_FILES.values()) // 1000} KB (js, css, png, gif, json, bin); {WARM_UP} warm-up requests "
@@ -415,7 +416,7 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
     print()
 
     # 2. small responses while pages are being rewritten
-    rewriting, how = rewriter_state()
+    rewriting, how = rewriter_state(args.addon.resolve())
     html_urls = [origin.url(name) for name in files["html"]]
     print(f"2. the same small load through dejunk while {args.html_connections} connections fetch "
           f"{len(html_urls)} HTML pages ({'corpus news pages' if corpus else 'the test site page'}, "
