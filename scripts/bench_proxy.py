@@ -327,7 +327,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--requests", type=int, default=10_000, help="small requests per run (default 10000)")
     parser.add_argument("--connections", type=int, default=50, help="concurrent connections (default 50)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per configuration; medians are reported")
-    parser.add_argument("--html-connections", type=int, default=2, help="connections fetching pages meanwhile")
+    parser.add_argument("--html-connections", type=int, default=2,
+                        help="connections fetching pages meanwhile (0: skip this part)")
     parser.add_argument("--html-delay-ms", type=int, default=100, help="pause between pages on each of them")
     parser.add_argument("--download-mb", type=int, default=1024, help="size of the download in MiB (0: skip)")
     parser.add_argument("--lists", action="append", help="dejunk_lists for the dejunk proxy "
@@ -360,12 +361,27 @@ def main(argv: list[str]) -> int:
             origin.stop()
 
 
+@dataclass
+class Bench:
+    """What every part of the benchmark shares."""
+
+    args: argparse.Namespace
+    origin: load.StaticOrigin
+    files: dict
+    client: Wrk | PythonClient
+    factory: ProxyFactory
+    small_urls: list[str]
+    expected: dict[str, str]
+    corpus: Path | None
+
+
 def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: list[str], corpus) -> int:
     small_urls = [origin.url(name) for name in SMALL_FILES]
     expected = {origin.url(name): digest for name, digest in files["expected"].items()}
     wrk_binary = shutil.which("wrk")
     client = Wrk(wrk_binary, workdir) if (args.client == "wrk" and wrk_binary) else PythonClient(expected)
-    factory = ProxyFactory(workdir, lists, args.addon.resolve())
+    bench = Bench(args, origin, files, client, ProxyFactory(workdir, lists, args.addon.resolve()), small_urls,
+                  expected, corpus)
     results: dict = {"origin": origin.description, "lists": lists}
 
     print(f"origin:   {origin.description}, on 127.0.0.1:{origin.port}")
@@ -381,16 +397,30 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
           f"{max(SMALL_FILES.values()) // 1000} KB (js, css, png, gif, json, bin); {WARM_UP} warm-up requests "
           f"before each measured run; {args.repeats} repeats, alternating order; CPUs: {os.cpu_count()}")
     print()
+    results.update(small_part(bench))
+    if args.html_connections > 0 and isinstance(client, Wrk):
+        results.update(pages_part(bench))
+    elif args.html_connections > 0:
+        print("2. skipped: the page traffic alongside the small load needs wrk\n")
+    if files["big_sha256"]:
+        results.update(download_part(bench))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+        print(f"\nfigures written to {args.json}")
+    return 0
 
-    # 1. small responses, bare against dejunk
+
+def small_part(bench: Bench) -> dict:
+    """1. Small responses, bare against dejunk."""
+    args = bench.args
     print(f"1. {args.requests} small requests at {args.connections} connections", flush=True)
     runs: dict[str, list[Run]] = {"bare": [], "dejunk": []}
     print_header()
     for repeat in range(args.repeats):
         order = ("bare", "dejunk") if repeat % 2 == 0 else ("dejunk", "bare")
         for kind in order:
-            run = small_run(factory, client, small_urls, args.requests, args.connections, kind == "dejunk",
-                            f"{kind} #{repeat + 1}")
+            run = small_run(bench.factory, bench.client, bench.small_urls, args.requests, args.connections,
+                            kind == "dejunk", f"{kind} #{repeat + 1}")
             runs[kind].append(run)
             print_run(run)
     bare_rate = median(r.per_second for r in runs["bare"])
@@ -410,16 +440,22 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
               f"RSS {median(r.rss_before_mb for r in rs):.1f} -> {median(r.rss_after_mb for r in rs):.1f} MB over "
               f"the run (growth {median(r.rss_after_mb - r.rss_before_mb for r in rs):+.1f} MB)")
     print(f"  errors: {errors} (target 0)")
-    results["small"] = {k: [asdict(r) for r in v] for k, v in runs.items()}
-    results["small_summary"] = {"bare_rps": bare_rate, "dejunk_rps": dejunk_rate, "ratio": ratio, "errors": errors,
-                                "bare_cpu_us": bare_cpu, "dejunk_cpu_us": dejunk_cpu}
     print()
+    return {
+        "small": {k: [asdict(r) for r in v] for k, v in runs.items()},
+        "small_summary": {"bare_rps": bare_rate, "dejunk_rps": dejunk_rate, "ratio": ratio, "errors": errors,
+                          "bare_cpu_us": bare_cpu, "dejunk_cpu_us": dejunk_cpu},
+    }
 
-    # 2. small responses while pages are being rewritten
+
+def pages_part(bench: Bench) -> dict:
+    """2. Small responses through dejunk while pages are fetched (and rewritten, where the rewriter is)."""
+    args, client = bench.args, bench.client
+    assert isinstance(client, Wrk)
     rewriting, how = rewriter_state(args.addon.resolve())
-    html_urls = [origin.url(name) for name in files["html"]]
+    html_urls = [bench.origin.url(name) for name in bench.files["html"]]
     print(f"2. the same small load through dejunk while {args.html_connections} connections fetch "
-          f"{len(html_urls)} HTML pages ({'corpus news pages' if corpus else 'the test site page'}, "
+          f"{len(html_urls)} HTML pages ({'corpus news pages' if bench.corpus else 'the test site page'}, "
           f"{args.html_delay_ms} ms pause between pages)", flush=True)
     if rewriting:
         print(f"  rewriter present: comparing {how}")
@@ -427,68 +463,63 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
         print(f"  rewriter absent ({how}): pages pass through unrewritten; compared with no page traffic")
 
     def with_pages(proxy: Proxy):
-        if not isinstance(client, Wrk):
-            return None
         process = client.start_background(proxy.port, html_urls, args.html_connections, args.html_delay_ms)
         return lambda: client.stop_background(process, "html pages")
 
-    if not isinstance(client, Wrk):
-        print("  (page traffic needs wrk; without it this part measures the small load alone)")
-    html_runs: dict[str, list[Run]] = {"baseline": [], "pages": []}
+    runs: dict[str, list[Run]] = {"baseline": [], "pages": []}
     print_header()
     for repeat in range(args.repeats):
         if rewriting:
-            baseline = small_run(factory, client, small_urls, args.requests, args.connections, True,
+            baseline = small_run(bench.factory, client, bench.small_urls, args.requests, args.connections, True,
                                  f"pages, rewriting off #{repeat + 1}", {"dejunk_cosmetic": "off"}, with_pages)
         else:
-            baseline = small_run(factory, client, small_urls, args.requests, args.connections, True,
+            baseline = small_run(bench.factory, client, bench.small_urls, args.requests, args.connections, True,
                                  f"no pages #{repeat + 1}")
-        pages = small_run(factory, client, small_urls, args.requests, args.connections, True,
+        pages = small_run(bench.factory, client, bench.small_urls, args.requests, args.connections, True,
                           f"pages{', rewriting' if rewriting else ''} #{repeat + 1}", None, with_pages)
-        html_runs["baseline"] += [baseline]
-        html_runs["pages"] += [pages]
+        runs["baseline"].append(baseline)
+        runs["pages"].append(pages)
         print_run(baseline)
         print_run(pages)
-    for r in html_runs["baseline"] + html_runs["pages"]:
+    for r in runs["baseline"] + runs["pages"]:
         page_run = r.extra.get("html")
         if page_run:
             print(f"  {r.label:<30} pages: {page_run['requests']} fetched ({page_run['per_second']:.1f}/s, "
                   f"p50 {page_run['p50_ms']:.0f} ms, p99 {page_run['p99_ms']:.0f} ms, errors "
                   f"{sum(page_run['errors'].values())}); rewritten {r.extra['rewritten_pages']}, "
                   f"rewrite errors {r.extra['rewrite_errors']}")
-    base_p99 = median(r.p99_ms for r in html_runs["baseline"])
-    pages_p99 = median(r.p99_ms for r in html_runs["pages"])
+    base_p99 = median(r.p99_ms for r in runs["baseline"])
+    pages_p99 = median(r.p99_ms for r in runs["pages"])
     p99_ratio = pages_p99 / base_p99 if base_p99 else float("nan")
     what = "rewriting on / off" if rewriting else "pages passing through / no pages"
     print(f"  median p99 of the small requests: {pages_p99:.1f} ms against {base_p99:.1f} ms, ratio {p99_ratio:.2f} "
           f"({what}; target <= {P99_TARGET}: {verdict(p99_ratio <= P99_TARGET)}"
           f"{'' if rewriting else ', to be re-measured once the rewriter is merged'})")
-    results["html"] = {k: [asdict(r) for r in v] for k, v in html_runs.items()}
-    results["html_summary"] = {"rewriter": rewriting, "comparison": what, "baseline_p99_ms": base_p99,
-                               "pages_p99_ms": pages_p99, "ratio": p99_ratio}
     print()
+    return {
+        "html": {k: [asdict(r) for r in v] for k, v in runs.items()},
+        "html_summary": {"rewriter": rewriting, "comparison": what, "baseline_p99_ms": base_p99,
+                         "pages_p99_ms": pages_p99, "ratio": p99_ratio},
+    }
 
-    # 3. the large download
-    if files["big_sha256"]:
-        size_mb = args.download_mb
-        print(f"3. a {size_mb} MiB download through dejunk", flush=True)
-        proxy = factory.start(True)
-        try:
-            load.run_requests(proxy.port, small_urls, expected, total=200, connections=4)  # settle start-up memory
-            result = load.download(proxy.port, origin.url("big.bin"), proxy.process.pid, timeout=60)
-        finally:
-            proxy.stop()
-        same = result.sha256 == files["big_sha256"] and result.size == size_mb * 1024 * 1024
-        growth = mb(result.rss_growth_kb)
-        print(f"  status {result.status}, {result.size} bytes in {result.seconds:.1f} s ({result.mb_per_second:.0f} MB/s)"
-              f"{', error: ' + result.error if result.error else ''}")
-        print(f"  sha256 identical: {'yes' if same else 'NO'}")
-        print(f"  proxy RSS: {mb(result.rss_start_kb):.1f} MB before, peak {mb(result.rss_peak_kb):.1f} MB, "
-              f"{mb(result.rss_end_kb):.1f} MB after: growth {growth:+.1f} MB "
-              f"(target <= {DOWNLOAD_RSS_TARGET_MB} MB: {verdict(growth <= DOWNLOAD_RSS_TARGET_MB)})")
-        results["download"] = {**asdict(result), "identical": same, "rss_growth_mb": growth}
 
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2, default=str))
-        print(f"\nfigures written to {args.json}")
-    return 0
+def download_part(bench: Bench) -> dict:
+    """3. One large download through dejunk: identical bytes, bounded memory."""
+    size_mb = bench.args.download_mb
+    print(f"3. a {size_mb} MiB download through dejunk", flush=True)
+    proxy = bench.factory.start(True)
+    try:
+        # A few small requests first, so that start-up allocations are not counted as growth.
+        load.run_requests(proxy.port, bench.small_urls, bench.expected, total=200, connections=4)
+        result = load.download(proxy.port, bench.origin.url("big.bin"), proxy.process.pid, timeout=60)
+    finally:
+        proxy.stop()
+    same = result.sha256 == bench.files["big_sha256"] and result.size == size_mb * 1024 * 1024
+    growth = mb(result.rss_growth_kb)
+    print(f"  status {result.status}, {result.size} bytes in {result.seconds:.1f} s ({result.mb_per_second:.0f} MB/s)"
+          f"{', error: ' + result.error if result.error else ''}")
+    print(f"  sha256 identical: {'yes' if same else 'NO'}")
+    print(f"  proxy RSS: {mb(result.rss_start_kb):.1f} MB before, peak {mb(result.rss_peak_kb):.1f} MB, "
+          f"{mb(result.rss_end_kb):.1f} MB after: growth {growth:+.1f} MB "
+          f"(target <= {DOWNLOAD_RSS_TARGET_MB} MB: {verdict(growth <= DOWNLOAD_RSS_TARGET_MB)})")
+    return {"download": {**asdict(result), "identical": same, "rss_growth_mb": growth}}
