@@ -182,6 +182,7 @@ class StaticOrigin:
         self.port = free_port()
         nginx = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if os.path.exists(p)), None)
         self.kind = "nginx" if (use_nginx and nginx) else "python"
+        self._why_python = "as asked" if nginx else "nginx is not installed"
         self._log = open(workdir / f"origin-{self.kind}.log", "wb")
         if self.kind == "nginx":
             self.process = self._start_nginx(nginx)
@@ -201,7 +202,7 @@ class StaticOrigin:
         if self.kind == "nginx":
             version = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
             return f"nginx ({version.split('/')[-1] or 'unknown version'}, 1 worker)"
-        return "a Python asyncio server in its own process (nginx is not installed)"
+        return f"a Python asyncio server in its own process ({self._why_python})"
 
     def _start_nginx(self, nginx: str) -> subprocess.Popen:
         conf_dir = self.workdir / "nginx"
