@@ -39,9 +39,10 @@ def assert_error_page(result, status: int, kind: str, host: str, port: int):
     assert result.headers["x-dejunk"] == f"upstream {kind}"
 
 
-def upstream_event(proxy, host: str, port: int, kind: str) -> dict:
+def upstream_event(proxy, host: str, port: int, kind: str, path: str | None = None) -> dict:
     return proxy.wait_for_event(
         lambda e: e["event"] == "upstream_error" and e["host"] == host and e["port"] == port and e["kind"] == kind
+        and (path is None or e["url"].endswith(path))
     )
 
 
@@ -51,6 +52,7 @@ def test_name_not_found(proxy, scheme, http2):
     result = fetch(proxy, f"{scheme}://nowhere.invalid/", http2=http2)
     assert_error_page(result, 502, "dns", "nowhere.invalid", port)
     assert "could not be resolved" in result.text()
+    assert result.seconds <= CONNECT_TIMEOUT + SLACK
     upstream_event(proxy, "nowhere.invalid", port, "dns")
 
 
@@ -59,6 +61,7 @@ def test_connection_refused(proxy, scheme, http2):
     port = closed_port()
     result = fetch(proxy, f"{scheme}://site.test:{port}/", http2=http2)
     assert_error_page(result, 502, "refused", "site.test", port)
+    assert result.seconds <= CONNECT_TIMEOUT + SLACK
     upstream_event(proxy, "site.test", port, "refused")
 
 
@@ -76,6 +79,7 @@ def test_tls_handshake_that_never_finishes(proxy, silent, http2):
     assert_error_page(result, 504, "connect_timeout", "site.test", silent.port)
     assert "TLS handshake not done" in result.text()
     assert CONNECT_TIMEOUT - 0.5 <= result.seconds <= CONNECT_TIMEOUT + SLACK
+    upstream_event(proxy, "site.test", silent.port, "connect_timeout")
 
 
 @pytest.mark.parametrize("scheme,http2", CLIENTS)
@@ -91,6 +95,7 @@ def test_headers_trickling_one_byte_a_second(proxy, origin):
     result = fetch(proxy, f"http://site.test:{origin.port}/trickle-headers")
     assert_error_page(result, 504, "response_timeout", "site.test", origin.port)
     assert result.seconds <= RESPONSE_TIMEOUT + SLACK
+    upstream_event(proxy, "site.test", origin.port, "response_timeout", "/trickle-headers")
 
 
 def test_page_body_trickling_one_byte_a_second(proxy, origin):
@@ -98,6 +103,8 @@ def test_page_body_trickling_one_byte_a_second(proxy, origin):
     result = fetch(proxy, f"http://site.test:{origin.port}/trickle-body.html")
     assert_error_page(result, 504, "response_timeout", "site.test", origin.port)
     assert result.seconds <= RESPONSE_TIMEOUT + SLACK
+    event = upstream_event(proxy, "site.test", origin.port, "response_timeout", "/trickle-body.html")
+    assert "body" in event["message"]
 
 
 def test_download_trickling_is_streamed_not_held(proxy, origin):
@@ -113,6 +120,7 @@ def test_reset_mid_body_of_a_page(proxy, origin, tls_origin, scheme, http2):
     server = tls_origin if scheme == "https" else origin
     result = fetch(proxy, f"{scheme}://site.test:{server.port}/reset.html", http2=http2)
     assert_error_page(result, 502, "reset", "site.test", server.port)
+    assert result.seconds <= RESPONSE_TIMEOUT + SLACK
     upstream_event(proxy, "site.test", server.port, "reset")
 
 
@@ -127,6 +135,7 @@ def test_reset_mid_body_of_a_streamed_download_closes_the_connection(proxy, orig
 def test_upstream_closes_without_answering(proxy, origin):
     result = fetch(proxy, f"http://site.test:{origin.port}/close")
     assert_error_page(result, 502, "reset", "site.test", origin.port)
+    upstream_event(proxy, "site.test", origin.port, "reset", "/close")
 
 
 def test_upstream_sends_garbage(proxy, origin):
@@ -156,6 +165,7 @@ def test_untrusted_upstream_certificate(verifying_proxy, tls_origin):
     result = fetch(verifying_proxy, f"https://site.test:{tls_origin.port}/page.html")
     assert_error_page(result, 502, "tls", "site.test", tls_origin.port)
     assert "certificate" in result.text().lower()
+    upstream_event(verifying_proxy, "site.test", tls_origin.port, "tls")
 
 
 def test_proxy_keeps_serving_while_an_upstream_hangs(proxy, origin):
@@ -169,3 +179,31 @@ def test_proxy_keeps_serving_while_an_upstream_hangs(proxy, origin):
     finally:
         thread.join(timeout=RESPONSE_TIMEOUT + SLACK + 5)
     assert hung["r"].status == 504
+
+
+def test_proxy_keeps_serving_while_every_slow_fault_is_in_progress(proxy, origin, tls_origin, backlogged, silent):
+    # The faults that hold a connection open, all at once; meanwhile another client is served at once.
+    faulty = [
+        (f"http://site.test:{origin.port}/hang", False),
+        (f"https://site.test:{tls_origin.port}/hang", True),
+        (f"http://site.test:{origin.port}/trickle-headers", False),
+        (f"http://site.test:{origin.port}/trickle-body.html", False),
+        (f"http://site.test:{backlogged.port}/", False),
+        (f"https://site.test:{silent.port}/", True),
+    ]
+    answers: dict[str, object] = {}
+    threads = [threading.Thread(target=lambda u=url, h=http2: answers.update({u: fetch(proxy, u, http2=h)}))
+               for url, http2 in faulty]
+    for thread in threads:
+        thread.start()
+    try:
+        quick = []
+        for _ in range(8):
+            quick.append(fetch(proxy, f"http://site.test:{origin.port}/page.html"))
+            quick.append(fetch(proxy, f"https://site.test:{tls_origin.port}/page.html", http2=True))
+        assert all(r.status == 200 and r.seconds < 1.5 for r in quick), [(r.status, r.seconds) for r in quick]
+    finally:
+        for thread in threads:
+            thread.join(timeout=RESPONSE_TIMEOUT + SLACK + 5)
+    assert {url: r.status for url, r in answers.items()} == {url: 504 for url, _ in faulty}
+    assert all(r.seconds <= max(CONNECT_TIMEOUT, RESPONSE_TIMEOUT) + SLACK for r in answers.values())

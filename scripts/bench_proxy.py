@@ -1,0 +1,525 @@
+"""mitmdump with and without dejunk under load, side by side in one run (`python scripts/bench.py proxy`).
+
+1. Small responses: N requests (default 10,000) at C concurrent keep-alive connections (default 50)
+   to a local origin, through a bare mitmdump and through mitmdump with dejunk, same options
+   otherwise, alternating, repeated; requests/s, p50/p99 latency, errors, proxy RSS before and
+   after. Target: throughput ratio dejunk/bare >= 0.97, 0 errors, RSS flat.
+2. The same small load through dejunk while HTML pages (the corpus's news pages) are fetched on
+   other connections: with the page rewriter on, against rewriting off (or, while the rewriter is
+   not there, against no page traffic at all). Target: p99 of the small requests <= 1.2x.
+3. A large download (default 1 GiB) through dejunk: sha256 identical, proxy RSS growth <= 20 MB.
+
+The origin is nginx (Debian's package) with a config written into a temporary folder, or a small
+Python server when nginx is missing; the load generator is wrk (Debian's package) with a Lua
+script that stops after exactly N responses per run, or an asyncio client when wrk is missing.
+The output says which. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import select
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.e2e import load  # noqa: E402
+from tests.e2e.harness import ADDON, Proxy  # noqa: E402
+
+SMALL_FILES = {  # name -> size in bytes: what a page pulls in besides itself
+    "app.js": 1_500,
+    "style.css": 4_000,
+    "logo.png": 2_500,
+    "pixel.gif": 43,
+    "data.json": 800,
+    "chunk.bin": 10_000,
+}
+FALLBACK_PAGE = REPO / "tests" / "e2e" / "site" / "news.test" / "index.html"
+WARM_UP = 1_000
+RATIO_TARGET, P99_TARGET, DOWNLOAD_RSS_TARGET_MB = 0.97, 1.2, 20
+
+WRK_SCRIPT = """-- Cycle through absolute-form request targets (a forward proxy's request line).
+-- The thread stops after its quota of responses and says so; wrk itself would sleep out its -d
+-- duration, so the caller times the run from "started" to "finished" and then stops wrk.
+local targets = {%(targets)s}
+local host = "%(host)s"
+quota = %(quota)d
+local delay_ms = %(delay_ms)d
+local requests, index, answered = {}, 0, 0
+
+function init(args)
+  for i, target in ipairs(targets) do
+    requests[i] = wrk.format("GET", target, {["Host"] = host, ["Accept"] = "*/*"})
+  end
+  io.write("started\\n")
+  io.flush()
+end
+
+function request()
+  index = index %% #requests + 1
+  return requests[index]
+end
+
+if delay_ms > 0 then
+  function delay() return delay_ms end
+end
+
+function response(status, headers, body)
+  answered = answered + 1
+  if quota > 0 and answered == quota then
+    wrk.thread:stop()
+    io.write("finished\\n")
+    io.flush()
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%%d duration_us=%%d bytes=%%d connect=%%d read=%%d write=%%d status=%%d timeout=%%d " ..
+    "p50_us=%%d p90_us=%%d p99_us=%%d max_us=%%d\\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
+"""
+
+
+@dataclass
+class Run:
+    """One load run through one proxy."""
+
+    label: str
+    requests: int
+    seconds: float
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    rss_start_mb: float = 0.0  # right after start-up
+    rss_before_mb: float = 0.0  # after the warm-up
+    rss_after_mb: float = 0.0
+    rss_tree_after_mb: float = 0.0  # with child processes (a rewriting pool)
+    cpu_us_per_request: float = 0.0  # proxy CPU time (with child processes) per measured request
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+
+# --- load generators ---------------------------------------------------------------------------
+
+
+class Wrk:
+    """wrk through a forward proxy: absolute-form targets, exact request counts via a Lua script."""
+
+    def __init__(self, binary: str, workdir: Path):
+        self.binary = binary
+        self.workdir = workdir
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True)
+        self.version = (version.stdout + version.stderr).split("[")[0].replace("wrk", "").strip() or "?"
+
+    def _script(self, name: str, urls: list[str], quota: int, delay_ms: int = 0) -> Path:
+        host = urls[0].split("/")[2]
+        targets = ", ".join(json.dumps(u) for u in urls)
+        path = self.workdir / f"{name}.lua"
+        path.write_text(WRK_SCRIPT % {"targets": targets, "host": host, "quota": quota, "delay_ms": delay_ms})
+        return path
+
+    def _args(self, proxy_port: int, script: Path, connections: int, seconds: int) -> list[str]:
+        return [self.binary, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(script),
+                f"http://127.0.0.1:{proxy_port}/"]
+
+    def run(self, proxy_port: int, urls: list[str], total: int, connections: int, label: str) -> Run:
+        script = self._script("run", urls, quota=total)
+        process = subprocess.Popen(self._args(proxy_port, script, connections, 600), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+        output, started, finished = b"", None, None
+        deadline = time.monotonic() + 600
+        try:
+            while finished is None and time.monotonic() < deadline:
+                ready, _, _ = select.select([process.stdout], [], [], 1.0)
+                if not ready:
+                    continue
+                chunk = os.read(process.stdout.fileno(), 65536)
+                if not chunk:
+                    break  # wrk exited early; its output says why
+                output += chunk
+                if started is None and b"started\n" in output:
+                    started = time.perf_counter()
+                if b"finished\n" in output:
+                    finished = time.perf_counter()
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)  # wrk stops and reports on SIGINT
+            rest, _ = process.communicate(timeout=30)
+        output = (output + rest).decode(errors="replace")
+        run = self._parse(output, label)
+        if started is None or finished is None:
+            raise RuntimeError(f"wrk did not finish its {total} requests:\n{output}")
+        run.seconds = finished - started
+        run.per_second = run.requests / run.seconds
+        return run
+
+    def start_background(self, proxy_port: int, urls: list[str], connections: int, delay_ms: int) -> subprocess.Popen:
+        script = self._script("background", urls, quota=0, delay_ms=delay_ms)
+        return subprocess.Popen(self._args(proxy_port, script, connections, 3600), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+
+    def stop_background(self, process: subprocess.Popen, label: str) -> Run:
+        process.send_signal(signal.SIGINT)  # wrk stops and reports on SIGINT
+        output, _ = process.communicate(timeout=30)
+        return self._parse(output, label)
+
+    @staticmethod
+    def _parse(output: str, label: str) -> Run:
+        line = next((l for l in output.splitlines() if l.startswith("RESULT ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk gave no result:\n{output}")
+        v = {k: int(n) for k, n in (item.split("=") for item in line.split()[1:])}
+        seconds = v["duration_us"] / 1e6
+        errors = {k: v[k] for k in ("connect", "read", "write", "status", "timeout") if v[k]}
+        return Run(label, v["requests"], seconds, v["requests"] / seconds if seconds else 0.0,
+                   v["p50_us"] / 1000, v["p99_us"] / 1000, errors)
+
+
+class PythonClient:
+    """The asyncio client of tests/e2e/load.py: exact counts, every body checked (slower than wrk)."""
+
+    version = "asyncio client (tests/e2e/load.py)"
+
+    def __init__(self, expected: dict[str, str]):
+        self.expected = expected
+
+    def run(self, proxy_port: int, urls: list[str], total: int, connections: int, label: str) -> Run:
+        result = load.run_requests(proxy_port, urls, self.expected, total=total, connections=connections)
+        return Run(label, len(result.latencies), result.seconds, result.per_second,
+                   result.percentile(50) * 1000, result.percentile(99) * 1000, dict(result.errors))
+
+
+# --- set-up -----------------------------------------------------------------------------------
+
+
+def default_corpus() -> Path:
+    return Path(os.environ.get("DEJUNK_CORPUS") or REPO.parent / "shared" / "corpus")
+
+
+def prepare_files(root: Path, corpus: Path | None, download_bytes: int) -> dict:
+    """Write the origin's files; returns names, expected digests and the HTML page names."""
+    expected, html = {}, []
+    for name, size in SMALL_FILES.items():
+        data = os.urandom(size)
+        (root / name).write_bytes(data)
+        expected[name] = hashlib.sha256(data).hexdigest()
+    pages_dir = corpus / "pages" if corpus else None
+    if pages_dir and pages_dir.is_dir():
+        for page in sorted(pages_dir.glob("*.html")):
+            shutil.copyfile(page, root / page.name)  # into the temporary origin folder only
+            html.append(page.name)
+    else:
+        (root / "page.html").write_bytes(FALLBACK_PAGE.read_bytes())
+        html.append("page.html")
+    big_sha = load.write_random_file(root / "big.bin", download_bytes) if download_bytes else None
+    return {"expected": expected, "html": html, "big_sha256": big_sha}
+
+
+def rewriter_state(addon: Path) -> tuple[bool, str]:
+    """Whether the addon can rewrite pages, and how rewriting is switched off for the comparison run."""
+    if not (addon.parent.parent / "filters" / "rewrite.py").is_file():
+        return False, "the cosmetic rewriter (filters.rewrite) is not on this branch"
+    if "dejunk_cosmetic" not in addon.read_text():
+        return False, "filters.rewrite exists but the addon has no dejunk_cosmetic option yet"
+    return True, "dejunk_cosmetic=remove against dejunk_cosmetic=off"
+
+
+class ProxyFactory:
+    def __init__(self, workdir: Path, lists: list[str], addon: Path):
+        self.workdir = workdir
+        self.lists = lists
+        self.addon = addon
+        self.count = 0
+
+    def start(self, dejunk: bool, extra: dict | None = None) -> Proxy:
+        self.count += 1
+        # Identical options for both: no flow printing, and the connection strategy dejunk sets anyway.
+        options: dict[str, object] = {"flow_detail": 0, "connection_strategy": "lazy"}
+        if dejunk:
+            options["dejunk_lists"] = self.lists
+        options.update(extra or {})
+        name = f"{'dejunk' if dejunk else 'bare'}-{self.count}"
+        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options, addon=self.addon)
+
+
+def mb(kb: int) -> float:
+    return kb / 1024
+
+
+def small_run(factory: ProxyFactory, client, urls: list[str], total: int, connections: int, dejunk: bool,
+              label: str, options: dict | None = None, background=None) -> Run:
+    proxy = factory.start(dejunk, options)
+    try:
+        pid = proxy.process.pid
+        rss_start = load.rss_kb(pid)
+        client.run(proxy.port, urls, min(WARM_UP, total), connections, f"{label}-warm-up")
+        rss_before = load.rss_kb(pid)
+        events_before = len(proxy.events())
+        started_background = background(proxy) if background else None
+        cpu_before = load.tree_cpu_seconds(pid)
+        run = client.run(proxy.port, urls, total, connections, label)
+        cpu_used = load.tree_cpu_seconds(pid) - cpu_before
+        if started_background is not None:
+            run.extra["html"] = asdict(started_background())
+        run.cpu_us_per_request = cpu_used / run.requests * 1e6 if run.requests else 0.0
+        run.rss_start_mb, run.rss_before_mb = mb(rss_start), mb(rss_before)
+        run.rss_after_mb, run.rss_tree_after_mb = mb(load.rss_kb(pid)), mb(load.tree_rss_kb(pid))
+        events = proxy.events()[events_before:]
+        run.extra["rewritten_pages"] = sum(1 for e in events if e.get("event") == "rewritten")
+        run.extra["rewrite_errors"] = sum(1 for e in events if e.get("event") == "rewrite_error")
+        run.extra["dejunk_errors"] = sum(1 for e in events if e.get("event") in ("addon_error", "upstream_error"))
+        return run
+    finally:
+        proxy.stop()
+
+
+# --- reporting ---------------------------------------------------------------------------------
+
+
+def print_header() -> None:
+    print(f"  {'run':<30}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'CPU us/req':>11}"
+          f"{'RSS MB: start':>15}{'warm':>7}{'after':>7}{'+pool':>7}")
+
+
+def print_run(r: Run) -> None:
+    print(f"  {r.label:<30}{r.requests:>9}{r.per_second:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
+          f"{r.error_count:>8}{r.cpu_us_per_request:>11.0f}{r.rss_start_mb:>15.1f}{r.rss_before_mb:>7.1f}{r.rss_after_mb:>7.1f}"
+          f"{r.rss_tree_after_mb:>7.1f}", flush=True)
+
+
+def median(values) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def verdict(ok: bool) -> str:
+    return "meets the target" if ok else "MISSES the target"
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="bench.py proxy", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=default_corpus(),
+                        help="shared corpus (news pages for the HTML load; EasyList/EasyPrivacy for dejunk)")
+    parser.add_argument("--requests", type=int, default=10_000, help="small requests per run (default 10000)")
+    parser.add_argument("--connections", type=int, default=50, help="concurrent connections (default 50)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per configuration; medians are reported")
+    parser.add_argument("--html-connections", type=int, default=2,
+                        help="connections fetching pages meanwhile (0: skip this part)")
+    parser.add_argument("--html-delay-ms", type=int, default=100, help="pause between pages on each of them")
+    parser.add_argument("--download-mb", type=int, default=1024, help="size of the download in MiB (0: skip)")
+    parser.add_argument("--lists", action="append", help="dejunk_lists for the dejunk proxy "
+                        "(default: the corpus's EasyList and EasyPrivacy, else builtin)")
+    parser.add_argument("--addon", type=Path, default=ADDON, help="the addon to measure (default: addons/dejunk.py "
+                        "of this checkout; another path compares a modified copy)")
+    parser.add_argument("--origin", choices=("nginx", "python"), default="nginx")
+    parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
+    parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    args = parser.parse_args(argv)
+
+    corpus = args.corpus if (args.corpus / "README.md").is_file() else None
+    if args.lists:
+        lists = args.lists
+    elif corpus:
+        lists = [str(corpus / "lists" / "easylist.txt"), str(corpus / "lists" / "easyprivacy.txt")]
+    else:
+        lists = ["builtin"]
+
+    with tempfile.TemporaryDirectory(prefix="dejunk-bench-proxy-") as tmp:
+        workdir = Path(tmp)
+        root = workdir / "www"
+        root.mkdir()
+        print("preparing files ...", flush=True)
+        files = prepare_files(root, corpus, args.download_mb * 1024 * 1024)
+        origin = load.StaticOrigin(root, workdir, use_nginx=args.origin == "nginx")
+        try:
+            return _bench(args, workdir, origin, files, lists, corpus)
+        finally:
+            origin.stop()
+
+
+@dataclass
+class Bench:
+    """What every part of the benchmark shares."""
+
+    args: argparse.Namespace
+    origin: load.StaticOrigin
+    files: dict
+    client: Wrk | PythonClient
+    factory: ProxyFactory
+    small_urls: list[str]
+    expected: dict[str, str]
+    corpus: Path | None
+
+
+def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: list[str], corpus) -> int:
+    small_urls = [origin.url(name) for name in SMALL_FILES]
+    expected = {origin.url(name): digest for name, digest in files["expected"].items()}
+    wrk_binary = shutil.which("wrk")
+    client = Wrk(wrk_binary, workdir) if (args.client == "wrk" and wrk_binary) else PythonClient(expected)
+    bench = Bench(args, origin, files, client, ProxyFactory(workdir, lists, args.addon.resolve()), small_urls,
+                  expected, corpus)
+    results: dict = {"origin": origin.description, "lists": lists}
+
+    print(f"origin:   {origin.description}, on 127.0.0.1:{origin.port}")
+    if isinstance(client, Wrk):
+        print(f"client:   wrk {client.version}, 1 thread, {args.connections} connections; a Lua script stops each run "
+              f"after {args.requests} responses (the count wrk reports is shown)")
+    else:
+        why = "requested" if args.client == "python" else "wrk is not installed"
+        print(f"client:   {client.version} ({why}); it shares the CPU with the proxy, so rates are lower")
+    print(f"proxies:  mitmdump (flow_detail=0, connection_strategy=lazy) bare and with -s {args.addon}; "
+          f"dejunk lists: {', '.join(Path(p).name for p in lists)}")
+    print(f"small responses: {len(SMALL_FILES)} files of {min(SMALL_FILES.values())} B to "
+          f"{max(SMALL_FILES.values()) // 1000} KB (js, css, png, gif, json, bin); {WARM_UP} warm-up requests "
+          f"before each measured run; {args.repeats} repeats, alternating order; CPUs: {os.cpu_count()}")
+    print()
+    results.update(small_part(bench))
+    if args.html_connections > 0 and isinstance(client, Wrk):
+        results.update(pages_part(bench))
+    elif args.html_connections > 0:
+        print("2. skipped: the page traffic alongside the small load needs wrk\n")
+    if files["big_sha256"]:
+        results.update(download_part(bench))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str))
+        print(f"\nfigures written to {args.json}")
+    return 0
+
+
+def small_part(bench: Bench) -> dict:
+    """1. Small responses, bare against dejunk."""
+    args = bench.args
+    print(f"1. {args.requests} small requests at {args.connections} connections", flush=True)
+    runs: dict[str, list[Run]] = {"bare": [], "dejunk": []}
+    print_header()
+    for repeat in range(args.repeats):
+        order = ("bare", "dejunk") if repeat % 2 == 0 else ("dejunk", "bare")
+        for kind in order:
+            run = small_run(bench.factory, bench.client, bench.small_urls, args.requests, args.connections,
+                            kind == "dejunk", f"{kind} #{repeat + 1}")
+            runs[kind].append(run)
+            print_run(run)
+    bare_rate = median(r.per_second for r in runs["bare"])
+    dejunk_rate = median(r.per_second for r in runs["dejunk"])
+    ratio = dejunk_rate / bare_rate if bare_rate else float("nan")
+    errors = sum(r.error_count for rs in runs.values() for r in rs)
+    bare_cpu = median(r.cpu_us_per_request for r in runs["bare"])
+    dejunk_cpu = median(r.cpu_us_per_request for r in runs["dejunk"])
+    print(f"  median req/s: bare {bare_rate:.0f}, dejunk {dejunk_rate:.0f}; throughput ratio dejunk/bare "
+          f"{ratio:.3f} (target >= {RATIO_TARGET}: {verdict(ratio >= RATIO_TARGET)})")
+    print(f"  median proxy CPU per request: bare {bare_cpu:.0f} us, dejunk {dejunk_cpu:.0f} us "
+          f"(ratio bare/dejunk {bare_cpu / dejunk_cpu:.3f}: the throughput ratio a saturated proxy would show on a "
+          f"quiet machine)")
+    for kind in ("bare", "dejunk"):
+        rs = runs[kind]
+        print(f"  median {kind}: p50 {median(r.p50_ms for r in rs):.1f} ms, p99 {median(r.p99_ms for r in rs):.1f} ms, "
+              f"RSS {median(r.rss_before_mb for r in rs):.1f} -> {median(r.rss_after_mb for r in rs):.1f} MB over "
+              f"the run (growth {median(r.rss_after_mb - r.rss_before_mb for r in rs):+.1f} MB)")
+    print(f"  errors: {errors} (target 0)")
+    print()
+    return {
+        "small": {k: [asdict(r) for r in v] for k, v in runs.items()},
+        "small_summary": {"bare_rps": bare_rate, "dejunk_rps": dejunk_rate, "ratio": ratio, "errors": errors,
+                          "bare_cpu_us": bare_cpu, "dejunk_cpu_us": dejunk_cpu},
+    }
+
+
+def pages_part(bench: Bench) -> dict:
+    """2. Small responses through dejunk while pages are fetched (and rewritten, where the rewriter is)."""
+    args, client = bench.args, bench.client
+    assert isinstance(client, Wrk)
+    rewriting, how = rewriter_state(args.addon.resolve())
+    html_urls = [bench.origin.url(name) for name in bench.files["html"]]
+    print(f"2. the same small load through dejunk while {args.html_connections} connections fetch "
+          f"{len(html_urls)} HTML pages ({'corpus news pages' if bench.corpus else 'the test site page'}, "
+          f"{args.html_delay_ms} ms pause between pages)", flush=True)
+    if rewriting:
+        print(f"  rewriter present: comparing {how}")
+    else:
+        print(f"  rewriter absent ({how}): pages pass through unrewritten; compared with no page traffic")
+
+    def with_pages(proxy: Proxy):
+        process = client.start_background(proxy.port, html_urls, args.html_connections, args.html_delay_ms)
+        return lambda: client.stop_background(process, "html pages")
+
+    runs: dict[str, list[Run]] = {"baseline": [], "pages": []}
+    print_header()
+    for repeat in range(args.repeats):
+        if rewriting:
+            baseline = small_run(bench.factory, client, bench.small_urls, args.requests, args.connections, True,
+                                 f"pages, rewriting off #{repeat + 1}", {"dejunk_cosmetic": "off"}, with_pages)
+        else:
+            baseline = small_run(bench.factory, client, bench.small_urls, args.requests, args.connections, True,
+                                 f"no pages #{repeat + 1}")
+        pages = small_run(bench.factory, client, bench.small_urls, args.requests, args.connections, True,
+                          f"pages{', rewriting' if rewriting else ''} #{repeat + 1}", None, with_pages)
+        runs["baseline"].append(baseline)
+        runs["pages"].append(pages)
+        print_run(baseline)
+        print_run(pages)
+    for r in runs["baseline"] + runs["pages"]:
+        page_run = r.extra.get("html")
+        if page_run:
+            print(f"  {r.label:<30} pages: {page_run['requests']} fetched ({page_run['per_second']:.1f}/s, "
+                  f"p50 {page_run['p50_ms']:.0f} ms, p99 {page_run['p99_ms']:.0f} ms, errors "
+                  f"{sum(page_run['errors'].values())}); rewritten {r.extra['rewritten_pages']}, "
+                  f"rewrite errors {r.extra['rewrite_errors']}")
+    base_p99 = median(r.p99_ms for r in runs["baseline"])
+    pages_p99 = median(r.p99_ms for r in runs["pages"])
+    p99_ratio = pages_p99 / base_p99 if base_p99 else float("nan")
+    what = "rewriting on / off" if rewriting else "pages passing through / no pages"
+    print(f"  median p99 of the small requests: {pages_p99:.1f} ms against {base_p99:.1f} ms, ratio {p99_ratio:.2f} "
+          f"({what}; target <= {P99_TARGET}: {verdict(p99_ratio <= P99_TARGET)}"
+          f"{'' if rewriting else ', to be re-measured once the rewriter is merged'})")
+    print()
+    return {
+        "html": {k: [asdict(r) for r in v] for k, v in runs.items()},
+        "html_summary": {"rewriter": rewriting, "comparison": what, "baseline_p99_ms": base_p99,
+                         "pages_p99_ms": pages_p99, "ratio": p99_ratio},
+    }
+
+
+def download_part(bench: Bench) -> dict:
+    """3. One large download through dejunk: identical bytes, bounded memory."""
+    size_mb = bench.args.download_mb
+    print(f"3. a {size_mb} MiB download through dejunk", flush=True)
+    proxy = bench.factory.start(True)
+    try:
+        # A few small requests first, so that start-up allocations are not counted as growth.
+        load.run_requests(proxy.port, bench.small_urls, bench.expected, total=200, connections=4)
+        result = load.download(proxy.port, bench.origin.url("big.bin"), proxy.process.pid, timeout=60)
+    finally:
+        proxy.stop()
+    same = result.sha256 == bench.files["big_sha256"] and result.size == size_mb * 1024 * 1024
+    growth = mb(result.rss_growth_kb)
+    print(f"  status {result.status}, {result.size} bytes in {result.seconds:.1f} s ({result.mb_per_second:.0f} MB/s)"
+          f"{', error: ' + result.error if result.error else ''}")
+    print(f"  sha256 identical: {'yes' if same else 'NO'}")
+    print(f"  proxy RSS: {mb(result.rss_start_kb):.1f} MB before, peak {mb(result.rss_peak_kb):.1f} MB, "
+          f"{mb(result.rss_end_kb):.1f} MB after: growth {growth:+.1f} MB "
+          f"(target <= {DOWNLOAD_RSS_TARGET_MB} MB: {verdict(growth <= DOWNLOAD_RSS_TARGET_MB)})")
+    return {"download": {**asdict(result), "identical": same, "rss_growth_mb": growth}}
