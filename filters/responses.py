@@ -57,7 +57,7 @@ def image_replacement_headers(rule: str) -> dict[str, str]:
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{title}</title>
+<title>{title}</title>{frame_guard}
 <style>
 body{{font:16px/1.5 system-ui,sans-serif;max-width:46em;margin:3em auto;padding:0 1em;color:#222}}
 h1{{font-size:1.6em;margin-bottom:.2em}} code,.url{{font-family:ui-monospace,monospace;word-break:break-all}}
@@ -74,10 +74,17 @@ small{{color:#777}}
 """
 
 
-def _render(title: str, lead: str, facts: list[tuple[str, str]], advice: str, accent: str) -> bytes:
+# Over plain HTTP browsers send no Sec-Fetch-Dest, and a frame asks for HTML just as a page does:
+# a blocked ad frame can get the "Blocked" page. Framed, the page hides itself, leaving the empty
+# frame a known frame would get; at the top level it shows as usual.
+FRAME_GUARD = "\n<script>if (window.self !== window.top) document.documentElement.style.display = 'none';</script>"
+
+
+def _render(title: str, lead: str, facts: list[tuple[str, str]], advice: str, accent: str, frame_guard: bool = False) -> bytes:
     # Every value is escaped here, once; callers pass raw text only.
     rows = "".join(f"<dt>{html.escape(k)}</dt><dd class=\"url\">{html.escape(v)}</dd>" for k, v in facts)
     page = _PAGE.format(
+        frame_guard=FRAME_GUARD if frame_guard else "",
         title=html.escape(title),
         lead=html.escape(lead),
         facts=rows,
@@ -100,6 +107,7 @@ def blocked_page(url: str, rule: str | None, location: str | None) -> bytes:
         "If this page should load, allow the site with the command dejunk.allow HOST "
         "(or the dejunk_allow option), or add an exception rule (@@...) to one of your lists.",
         "#c0392b",
+        frame_guard=True,
     )
 
 

@@ -345,7 +345,10 @@ class Tab:
                 frame = child["frame"]
                 world = self.call("Page.createIsolatedWorld", {"frameId": frame["id"], "worldName": "dejunk-test"})
                 result = self.call("Runtime.evaluate", {
-                    "expression": "document.body ? document.body.innerText : ''",
+                    # innerText of an element that is not rendered is its whole text: a hidden
+                    # document shows nothing, so it counts as no text.
+                    "expression": "(!document.body || getComputedStyle(document.documentElement).display === 'none')"
+                                  " ? '' : document.body.innerText",
                     "contextId": world["executionContextId"], "returnByValue": True,
                 })
                 texts[frame["url"]] = result["result"].get("value", "")

@@ -82,3 +82,11 @@ def test_header_value_is_single_line_latin1():
     value = dejunk_header("blocked", "||x^\r\nSet-Cookie: a=b ✓")
     assert "\r" not in value and "\n" not in value
     value.encode("latin-1")
+
+
+def test_blocked_page_hides_itself_when_framed():
+    # A frame over plain HTTP cannot be told from a page by its headers; the page can tell.
+    page = blocked_answer("document", "http://ads.test/f", "||ads.test^", "l.txt:1").body.decode()
+    head = page.split("</head>")[0]
+    assert "window.self !== window.top" in head and "display = 'none'" in head
+    assert "window.top" not in error_answer("dns", "http://x.test/", "x.test", 80, "m").body.decode()
