@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
-import contextlib
 import logging
 import os
 import sys
@@ -43,9 +42,13 @@ from filters.policy import ConfigError, Policies, host_matches, load_policies  #
 from filters.proxy import (  # noqa: E402
     UpstreamWatch,
     classify_failure,
+    header_values,
     install_error_pages,
     offer_error_page,
+    ProxySettings,
+    quiet_streaming_notices,
     request_from_flow,
+    settle_heap,
 )
 from filters.resources import get_resource  # noqa: E402
 from filters.rewrite import skip_reason  # noqa: E402
@@ -69,6 +72,7 @@ MARK_MODIFIED = ":pencil2:"
 MARK_REWRITTEN = ":scissors:"
 COSMETIC_MODES = ("remove", "hide", "off")
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
+_RESPONSE_HEADERS = frozenset({b"content-type", b"content-length", b"set-cookie"})
 # Actions after which the response is dejunk's own answer, made in the request hook.
 ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect")
 
@@ -94,6 +98,39 @@ def keep_recorded_size(f: http.HTTPFlow) -> None:
         f.metadata.setdefault("dejunk", {})["recorded_bytes"] = len(f.response.raw_content)
 
 
+class _Guard:
+    """Contain a failure in dejunk's own code: record it, log it once, let the flow go on."""
+
+    __slots__ = ("addon", "where", "flow")
+
+    def __init__(self, addon: Dejunk, where: str, f: flow.Flow | None):
+        self.addon, self.where, self.flow = addon, where, f
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or not isinstance(error, Exception):
+            return False
+        addon = self.addon
+        addon.stats.add("addon_error")
+        if addon.errors_logged.first_time(self.where, error):
+            logger.error(f"dejunk: error in {self.where} (logged once per cause; flows continue unfiltered)",
+                         exc_info=(kind, error, traceback))
+        url = self.flow.request.pretty_url if isinstance(self.flow, http.HTTPFlow) else None
+        addon._record("addon_error", where=self.where, message=f"{type(error).__name__}: {error}", url=url)
+        return True
+
+
+def flow_request(f: http.HTTPFlow):
+    """The request model of a flow, made once in the request hook and kept on the flow object."""
+    request = getattr(f, "_dejunk_request", None)
+    if request is None:
+        request = request_from_flow(f)
+        f._dejunk_request = request  # not part of the flow's saved state; recomputed when absent
+    return request
+
+
 class Dejunk:
     """Blocks ad and tracker requests, applies host policies, explains upstream failures."""
 
@@ -105,6 +142,7 @@ class Dejunk:
         self.errors_logged = ErrorOnce()
         self.upstream = UpstreamWatch(lambda: ctx.master)
         self.allow: list[str] = []
+        self.settings = ProxySettings()
         self.plan: ListPlan | None = None
         self.refresher: BackgroundRefresher | None = None
         self._build_lock = threading.Lock()
@@ -187,6 +225,16 @@ class Dejunk:
             raise exceptions.OptionsError("dejunk_max_rewrite_bytes: must be 0 or more")
         self.upstream.connect_timeout = opts.dejunk_connect_timeout
         self.upstream.response_timeout = opts.dejunk_response_timeout
+        # Hooks read this snapshot: an option read through ctx.options costs microseconds each.
+        self.settings = ProxySettings(
+            enabled=opts.dejunk_enabled,
+            cosmetic=opts.dejunk_cosmetic,
+            max_rewrite_bytes=opts.dejunk_max_rewrite_bytes,
+            rewrite_timeout=opts.dejunk_rewrite_timeout,
+            connect_timeout=opts.dejunk_connect_timeout,
+            response_timeout=opts.dejunk_response_timeout,
+            error_pages=opts.dejunk_error_pages,
+        )
         if "dejunk_allow" in updated:
             for pattern in opts.dejunk_allow:
                 if not pattern.strip():
@@ -202,6 +250,7 @@ class Dejunk:
             install_error_pages()
 
     def running(self):
+        quiet_streaming_notices()
         if "stream_large_bodies" in ctx.options and not ctx.options.stream_large_bodies:
             # Pages larger than dejunk rewrites (and bodies without a length that grow past it)
             # switch to streaming instead of filling memory.
@@ -245,6 +294,7 @@ class Dejunk:
         with self._build_lock:
             self.engine = self._load_engine(plan.paths)
             self._generation += 1
+            settle_heap()
         self.plan = plan
         if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (plan.subscriptions, cache_dir):
             if self.refresher is not None:
@@ -261,6 +311,7 @@ class Dejunk:
             engine = self._load_engine(plan.paths)
             if generation == self._generation:
                 self.engine, self.plan = engine, plan
+                settle_heap()
                 self.stats.add("list_updates")
                 logger.info("dejunk: lists updated, new filters in use")
 
@@ -301,17 +352,8 @@ class Dejunk:
 
     # --- guarding -------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _guard(self, where: str, f: flow.Flow | None = None):
-        """Contain a failure in dejunk's own code: record it, log it once, let the flow go on."""
-        try:
-            yield
-        except Exception as e:
-            self.stats.add("addon_error")
-            if self.errors_logged.first_time(where, e):
-                logger.exception(f"dejunk: error in {where} (logged once per cause; flows continue unfiltered)")
-            url = f.request.pretty_url if isinstance(f, http.HTTPFlow) else None
-            self._record("addon_error", where=where, message=f"{type(e).__name__}: {e}", url=url)
+    def _guard(self, where: str, f: flow.Flow | None = None) -> _Guard:
+        return _Guard(self, where, f)
 
     def _record(self, event: str, **fields) -> None:
         try:
@@ -335,7 +377,7 @@ class Dejunk:
     # --- hooks ----------------------------------------------------------------------------------
 
     def request(self, f: http.HTTPFlow):
-        if not ctx.options.dejunk_enabled or self.engine is None:
+        if not self.settings.enabled or self.engine is None:
             return
         if f.response is not None and f.live:
             return  # another addon already answered; a recorded flow (replay) is filtered anew
@@ -343,7 +385,7 @@ class Dejunk:
             self._on_request(f)
 
     def _on_request(self, f: http.HTTPFlow) -> None:
-        request = request_from_flow(f)
+        request = flow_request(f)
         self.stats.add("requests")
         allowed_by = self._allowed_site(request.host, request.source_host)
         if allowed_by:
@@ -382,7 +424,7 @@ class Dejunk:
             f.metadata.setdefault("dejunk", {}).update(csp=decision.csp, csp_rules=list(decision.modifiers))
 
         cookie = self.policies.check("cookie", request.host)
-        if not cookie.accepted and "cookie" in f.request.headers:
+        if not cookie.accepted and request.has_cookie:
             del f.request.headers["cookie"]
             self._policy_event(f, "cookie", request.host, cookie.pattern, mark=False)
         self.upstream.request(f)
@@ -430,7 +472,7 @@ class Dejunk:
             self._note(f, f.marked, words)
 
     def responseheaders(self, f: http.HTTPFlow):
-        if not ctx.options.dejunk_enabled or f.response is None:
+        if not self.settings.enabled or f.response is None:
             return
         buffered = False
         with self._guard("responseheaders", f):
@@ -439,23 +481,25 @@ class Dejunk:
 
     def _on_response_headers(self, f: http.HTTPFlow) -> bool:
         """Apply image and cookie policies; returns whether the body is buffered."""
-        action = f.metadata.get("dejunk", {}).get("action")
+        data = f.metadata.get("dejunk", {})
+        action = data.get("action")
         if action in ANSWERED_ACTIONS:
             return False  # dejunk's own answer: mitmproxy emulates this hook for it
         if action == "allowed_site":
             f.response.stream = True
             return False
-        host = f.request.pretty_host.lower()
+        host = flow_request(f).host
         response = f.response
-        content_type = response.headers.get("content-type", "").lower()
-        csp = f.metadata.get("dejunk", {}).get("csp")
+        found = header_values(response.headers, _RESPONSE_HEADERS)
+        content_type = found.get(b"content-type", "").lower()
+        csp = data.get("csp")
         if csp:
             response.headers.add("Content-Security-Policy", csp)
             self.stats.add("csp", host)
-            rules = f.metadata["dejunk"].get("csp_rules", [])
+            rules = data.get("csp_rules", [])
             self._record("csp", url=f.request.pretty_url, host=host, csp=csp, rules=rules)
             self._note(f, f.marked or MARK_MODIFIED, f"CSP added ({csp}) by {', '.join(rules)}")
-        if "set-cookie" in response.headers:
+        if b"set-cookie" in found:
             verdict = self.policies.check("cookie", host)
             if not verdict.accepted:
                 del response.headers["set-cookie"]
@@ -465,9 +509,9 @@ class Dejunk:
             if not verdict.accepted:
                 self._replace_image(f, verdict.pattern)
                 return False
-        buffered = self._may_rewrite(f) and content_type.startswith(BUFFERED_TYPES)
-        length = response.headers.get("content-length", "")
-        if buffered and length.isdigit() and int(length) > ctx.options.dejunk_max_rewrite_bytes:
+        buffered = content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)
+        length = found.get(b"content-length", "")
+        if buffered and length.isdigit() and int(length) > self.settings.max_rewrite_bytes:
             buffered = False
         if not buffered:
             # Only pages dejunk may rewrite are held in memory; everything else flows through.
@@ -477,7 +521,7 @@ class Dejunk:
     def _may_rewrite(self, f: http.HTTPFlow) -> bool:
         """Whether this response is one dejunk may remove ad elements from (its type aside)."""
         return (
-            ctx.options.dejunk_cosmetic != "off"
+            self.settings.cosmetic != "off"
             and 200 <= f.response.status_code < 300
             and f.metadata.get("dejunk", {}).get("action") not in (*ANSWERED_ACTIONS, "allowed_site")
             and self.engine is not None
@@ -504,17 +548,20 @@ class Dejunk:
         response.stream = swallow
         self._policy_event(f, "image", f.request.pretty_host, pattern)
 
-    async def response(self, f: http.HTTPFlow):
+    def response(self, f: http.HTTPFlow):
+        # Synchronous unless a page is to be rewritten: then it returns the coroutine that does it,
+        # which mitmproxy awaits. Most responses never pay for a coroutine.
         self.upstream.flow_done(f)
-        if not ctx.options.dejunk_enabled or f.response is None:
-            return
+        if not self.settings.enabled or f.response is None:
+            return None
         with self._guard("response", f):
             self._reassert_block(f)
         page = None
         with self._guard("response", f):
             page = self._page_to_rewrite(f)
         if page is not None:
-            await self._rewrite(f, *page)
+            return self._rewrite(f, *page)
+        return None
 
     def _page_to_rewrite(self, f: http.HTTPFlow):
         """(body, rules) when this response is an HTML page with cosmetic rules to apply, else None."""
@@ -523,7 +570,7 @@ class Dejunk:
             return None
         if not response.headers.get("content-type", "").lower().startswith(BUFFERED_TYPES):
             return None
-        if len(response.raw_content) > ctx.options.dejunk_max_rewrite_bytes:
+        if len(response.raw_content) > self.settings.max_rewrite_bytes:
             return None
         rules = self.engine.cosmetic(f.request.pretty_url)
         try:
@@ -531,7 +578,7 @@ class Dejunk:
         except ValueError as e:  # a Content-Encoding that does not decode: leave the page as it came
             self._rewrite_failed(f, f"cannot decode the body: {e}")
             return None
-        if not body or len(body) > ctx.options.dejunk_max_rewrite_bytes:
+        if not body or len(body) > self.settings.max_rewrite_bytes:
             return None
         if skip_reason(body, rules, response.headers.get("content-type")) is not None:
             return None  # decided without parsing, and without a trip to a worker
@@ -542,10 +589,10 @@ class Dejunk:
         try:
             result = await self._rewrite_pool().rewrite(
                 body, url=url, content_type=f.response.headers.get("content-type"), rules=rules,
-                mode=ctx.options.dejunk_cosmetic, timeout=ctx.options.dejunk_rewrite_timeout,
+                mode=self.settings.cosmetic, timeout=self.settings.rewrite_timeout,
             )
         except asyncio.TimeoutError:
-            self._rewrite_failed(f, f"rewrite took longer than {ctx.options.dejunk_rewrite_timeout} s")
+            self._rewrite_failed(f, f"rewrite took longer than {self.settings.rewrite_timeout} s")
             return
         except Exception as e:  # the page goes out as it came; the cause is recorded
             self._rewrite_failed(f, f"{type(e).__name__}: {e}")
@@ -585,7 +632,7 @@ class Dejunk:
         # Server replay runs after scripts and replaces a response set in `request`: put the block back.
         data = f.metadata.get("dejunk", {})
         if data.get("action") in ("blocked", "redirected") and "x-dejunk" not in f.response.headers:
-            request = request_from_flow(f)
+            request = flow_request(f)
             decision = self.engine.check_request(request)
             if decision.blocked:
                 keep_recorded_size(f)
@@ -593,7 +640,7 @@ class Dejunk:
 
     def error(self, f: http.HTTPFlow):
         self.upstream.flow_done(f)
-        if not ctx.options.dejunk_enabled or f.error is None:
+        if not self.settings.enabled or f.error is None:
             return
         with self._guard("error", f):
             self._on_error(f)
@@ -605,18 +652,18 @@ class Dejunk:
         kind, detail = self.upstream.known_failure(f) or (classify_failure(message), message)
         host, port = f.request.pretty_host, f.request.port
         connect_phase = kind in ("connect_timeout", "tls")
-        timeout = ctx.options.dejunk_connect_timeout if connect_phase else ctx.options.dejunk_response_timeout
+        timeout = self.settings.connect_timeout if connect_phase else self.settings.response_timeout
         self.stats.add("upstream_error", host)
         self.stats.add(f"upstream_error_{kind}", host)
         self._record("upstream_error", host=host, port=port, kind=kind, message=detail, url=f.request.pretty_url)
         self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {detail}", action="upstream_error", kind=kind)
-        if ctx.options.dejunk_error_pages:
+        if self.settings.error_pages:
             page = to_response(error_answer(kind, f.request.pretty_url, host, port, detail, timeout))
             offer_error_page(f, page)
 
     def http_connect_error(self, f: http.HTTPFlow):
         # Only with connection_strategy=eager: the CONNECT itself failed upstream.
-        if not ctx.options.dejunk_enabled or f.response is None:
+        if not self.settings.enabled or f.response is None:
             return
         with self._guard("http_connect_error", f):
             message = f.response.get_text(strict=False) or ""
@@ -626,7 +673,7 @@ class Dejunk:
             self.stats.add(f"upstream_error_{kind}", host)
             self._record("upstream_error", host=host, port=port, kind=kind, message=message, url=f"{host}:{port}")
             self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {message}", action="upstream_error", kind=kind)
-            if ctx.options.dejunk_error_pages:
+            if self.settings.error_pages:
                 f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
 
     # mitmproxy connection hooks feed the upstream deadlines.

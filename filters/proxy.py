@@ -17,38 +17,85 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
 import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mitmproxy import http
+from mitmproxy.net.http import url
 
 from .request import Request, source_from_headers, type_from_headers
 
 logger = logging.getLogger(__name__)
 
+# --- settings -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    """The dejunk options the hooks read, as of the last configure (ctx.options reads are slow)."""
+
+    enabled: bool = True
+    cosmetic: str = "remove"
+    max_rewrite_bytes: int = 5 * 1024 * 1024
+    rewrite_timeout: int = 5
+    connect_timeout: int = 20
+    response_timeout: int = 60
+    error_pages: bool = True
+
+
 # --- request model ------------------------------------------------------------------------------
 
 
-def request_type_of(flow: http.HTTPFlow) -> str:
-    """The resource type of a flow's request: Sec-Fetch-Dest, then Accept, then the extension."""
-    headers = flow.request.headers
-    return type_from_headers(
-        flow.request.pretty_url,
-        sec_fetch_dest=headers.get("sec-fetch-dest"),
-        accept=headers.get("accept"),
-        upgrade=headers.get("upgrade"),
-    )
+_REQUEST_HEADERS = frozenset({b"host", b"sec-fetch-dest", b"accept", b"upgrade", b"referer", b"origin", b"cookie"})
+
+# mitmproxy's `pretty_url` validates the Host header with a regex on every call; a host header
+# repeats across a site's requests, so its parse is cached here.
+_parse_authority = functools.lru_cache(maxsize=4096)(lambda authority: url.parse_authority(authority, check=False))
+
+
+def flow_url(request: http.Request, host_header: str | None) -> tuple[str, str]:
+    """(URL, host) as `pretty_url` / `pretty_host` give them, from an already-read Host header."""
+    if request.first_line_format == "authority":
+        return request.authority, request.host
+    if request.is_http2 or request.is_http3:
+        host_header = request.authority or host_header
+    if not host_header:
+        return request.url, request.host
+    host, port = _parse_authority(host_header)
+    scheme = request.scheme
+    port = port or url.default_port(scheme) or 443
+    return url.unparse(scheme, host, port, request.path), host
+
+
+def header_values(headers, wanted: frozenset[bytes]) -> dict[bytes, str]:
+    """The first value of each wanted header (lower-case names), in one pass over the raw fields.
+
+    mitmproxy's `headers.get` scans and case-folds every field on each call; on the request path
+    one pass for all the names dejunk needs is several times cheaper.
+    """
+    found: dict[bytes, str] = {}
+    for name, value in headers.fields:
+        key = name.lower()
+        if key in wanted and key not in found:
+            found[key] = value.decode("utf-8", "surrogateescape")  # as mitmproxy decodes headers
+    return found
 
 
 def request_from_flow(flow: http.HTTPFlow) -> Request:
-    """The filters' view of a flow's request."""
-    url = flow.request.pretty_url
-    request_type = request_type_of(flow)
-    headers = flow.request.headers
-    source = source_from_headers(url, request_type, headers.get("referer"), headers.get("origin"))
-    return Request.from_strings(url, source, request_type, flow.request.method)
+    """The filters' view of a flow's request (type from Sec-Fetch-Dest, Accept, extension; source page)."""
+    request = flow.request
+    found = header_values(request.headers, _REQUEST_HEADERS)
+    address, host = flow_url(request, found.get(b"host"))
+    request_type = type_from_headers(
+        address, sec_fetch_dest=found.get(b"sec-fetch-dest"), accept=found.get(b"accept"), upgrade=found.get(b"upgrade")
+    )
+    source = source_from_headers(address, request_type, found.get(b"referer"), found.get(b"origin"))
+    return Request.from_strings(address, source, request_type, request.method, has_cookie=b"cookie" in found, host=host)
 
 
 # --- failure classification ---------------------------------------------------------------------
@@ -170,6 +217,34 @@ def _page_commands(stream, command, event):
     ]
 
 
+# --- log and memory housekeeping ---------------------------------------------------------------------
+
+
+class _StreamingNotices(logging.Filter):
+    """Drops mitmproxy's "Streaming response from HOST." notice (dejunk streams nearly everything)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Streaming response from "))
+
+
+def quiet_streaming_notices() -> None:
+    """Install the filter once on mitmproxy's connection logger (idempotent across reloads)."""
+    server_logger = logging.getLogger("mitmproxy.proxy.server")
+    if not any(type(f).__name__ == "_StreamingNotices" for f in server_logger.filters):
+        server_logger.addFilter(_StreamingNotices())
+
+
+def settle_heap() -> None:
+    """After an engine is built or swapped: move what is alive out of the garbage collector's sight.
+
+    An engine holds a few hundred thousand long-lived objects; without this every full collection
+    walks them all, while the proxy serves requests. Objects die by reference counting as before.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 # --- timeouts -------------------------------------------------------------------------------------
 
 
@@ -193,7 +268,7 @@ class UpstreamWatch:
     - connect: from `server_connect` until the TCP connection is up;
     - TLS: from `server_connected` until the TLS handshake is done (same limit as connect);
     - response: from when the request could be sent (request complete and connection ready)
-      until the response headers arrived;
+      until the response headers arrived (checked by a sweep every half second);
     - buffered body: a response dejunk buffers (to rewrite it) must be complete within the
       response timeout after its headers; streamed responses have no such limit.
     Failures before a flow owns its connection (our connect and TLS aborts, TLS handshake errors,
@@ -207,6 +282,7 @@ class UpstreamWatch:
         self.response_timeout = 60
         self._timers: dict[object, asyncio.TimerHandle] = {}
         self._failed: dict[tuple, tuple[str, str, float]] = {}
+        self._waiting: dict[str, tuple[http.HTTPFlow, str, float]] = {}
 
     # connection phase
 
@@ -259,39 +335,56 @@ class UpstreamWatch:
             return hit[0], hit[1]
         return None
 
-    # response phase
+    # response phase: one sweep every half second checks all waiting flows (a timer per flow
+    # would cost more on every request than the sweep costs in all)
+
+    SWEEP_INTERVAL = 0.5
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.live and flow.response is None:
-            self._start(("response", flow.id), self.response_timeout, self._check_response, flow)
+            self._waiting[flow.id] = (flow, "response", time.time())
+            self._ensure_sweep()
 
     def response_headers(self, flow: http.HTTPFlow, buffered: bool) -> None:
-        self._cancel(("response", flow.id))
         if buffered and flow.live:
-            self._start(("body", flow.id), self.response_timeout, self._check_body, flow)
+            self._waiting[flow.id] = (flow, "body", time.time())
+            self._ensure_sweep()
+        else:
+            self._waiting.pop(flow.id, None)
 
     def flow_done(self, flow: http.HTTPFlow) -> None:
-        self._cancel(("response", flow.id))
-        self._cancel(("body", flow.id))
+        self._waiting.pop(flow.id, None)
 
-    def _check_response(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None or flow.error is not None or not flow.live:
+    def _ensure_sweep(self) -> None:
+        if ("sweep",) not in self._timers:
+            self._start(("sweep",), self.SWEEP_INTERVAL, self._sweep)
+
+    def _sweep(self) -> None:
+        now = time.time()
+        for flow_id, (flow, phase, since) in list(self._waiting.items()):
+            if flow.error is not None or not flow.live:
+                del self._waiting[flow_id]
+            elif phase == "response":
+                self._check_response(flow, now)
+            elif flow.response is not None and flow.response.timestamp_end is not None:
+                del self._waiting[flow_id]
+            elif now - since >= self.response_timeout:
+                del self._waiting[flow_id]
+                self._abort_flow(flow, f"response body not complete within {self.response_timeout} s")
+        if self._waiting:
+            self._ensure_sweep()
+
+    def _check_response(self, flow: http.HTTPFlow, now: float) -> None:
+        if flow.response is not None:
+            del self._waiting[flow.id]
             return
         server = flow.server_conn
         if server.timestamp_tcp_setup is None or (server.tls and server.timestamp_tls_setup is None):
-            # Still connecting: the connect and TLS deadlines cover that; look again shortly.
-            self._start(("response", flow.id), 1.0, self._check_response, flow)
-            return
+            return  # still connecting: the connect and TLS deadlines cover that
         ready = max(flow.request.timestamp_end or 0, server.timestamp_tls_setup or server.timestamp_tcp_setup or 0)
-        remaining = ready + self.response_timeout - time.time()
-        if remaining > 0.05:
-            self._start(("response", flow.id), remaining, self._check_response, flow)
-            return
-        self._abort_flow(flow, f"no response headers within {self.response_timeout} s")
-
-    def _check_body(self, flow: http.HTTPFlow) -> None:
-        if flow.error is None and flow.live and flow.response is not None and flow.response.timestamp_end is None:
-            self._abort_flow(flow, f"response body not complete within {self.response_timeout} s")
+        if now - ready >= self.response_timeout:
+            del self._waiting[flow.id]
+            self._abort_flow(flow, f"no response headers within {self.response_timeout} s")
 
     def _abort_flow(self, flow: http.HTTPFlow, why: str) -> None:
         task = _connection_task(self._get_master(), flow.client_conn, flow.server_conn)
@@ -330,3 +423,4 @@ class UpstreamWatch:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        self._waiting.clear()

@@ -59,6 +59,13 @@ def addon_ctx(files):
         yield addon, tctx, files
 
 
+def run_response(addon, f) -> None:
+    """Call the response hook as mitmproxy does: await what it returns, if anything."""
+    result = addon.response(f)
+    if result is not None:
+        asyncio.run(result)
+
+
 def events(files) -> list[dict]:
     path = files / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
@@ -278,7 +285,7 @@ class TestResponse:
         f = make_flow("http://ads.test/x.png", dest="image")
         addon.request(f)
         f.response = tutils.tresp()  # what --server-replay does after scripts ran
-        asyncio.run(addon.response(f))
+        run_response(addon, f)
         assert f.response.content == TRANSPARENT_GIF and "x-dejunk" in f.response.headers
 
 
@@ -465,7 +472,7 @@ def serve_page(addon, url="http://news.test/a", body=PAGE, content_type="text/ht
         f.response.raw_content = body
     f.response.headers["content-length"] = str(len(f.response.raw_content))
     addon.responseheaders(f)
-    asyncio.run(addon.response(f))
+    run_response(addon, f)
     return f
 
 
@@ -504,7 +511,7 @@ class TestRewrite:
         f.response.headers["content-encoding"] = "gzip"
         f.response.raw_content = b"not gzip at all"
         addon.responseheaders(f)
-        asyncio.run(addon.response(f))
+        run_response(addon, f)
         assert f.response.raw_content == b"not gzip at all"
         assert events(tmp)[-1]["event"] == "rewrite_error"
 

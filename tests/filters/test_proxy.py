@@ -67,3 +67,41 @@ def test_offer_needs_a_live_flow():
     flow = tflow.tflow()
     flow.live = False
     assert offer_error_page(flow, flow.response) is False
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tflow.tflow().request,
+    lambda: _req("GET", "http://news.test/a?b=1", host="news.test"),
+    lambda: _req("GET", "http://127.0.0.1:8080/x", host="site.test:8080"),       # transparent-like: Host wins
+    lambda: _req("GET", "https://shop.test/p", host="shop.test:443"),
+    lambda: _req("GET", "https://shop.test:8443/p", host=None),                     # no Host header
+    lambda: _req("GET", "http://[::1]:81/v6", host="[::1]:81"),
+    lambda: _req("GET", "http://xn--bcher-kva.test/", host="bücher.test"),
+    lambda: _req("GET", "http://a.test/", host="bad host!"),                        # invalid: kept as given
+    lambda: _req("CONNECT", "", authority="tunnel.test:443"),
+    lambda: _req("GET", "https://h2.test/x", host=None, http2=True, authority="h2.test"),
+])
+def test_flow_url_is_pretty_url(make):
+    from filters.proxy import _REQUEST_HEADERS, flow_url, header_values
+
+    request = make()
+    found = header_values(request.headers, _REQUEST_HEADERS)
+    assert flow_url(request, found.get(b"host")) == (request.pretty_url, request.pretty_host)
+
+
+def _req(method, url, host=None, http2=False, authority=None):
+    from mitmproxy import http
+
+    if method == "CONNECT":
+        request = http.Request("tunnel.test", 443, b"CONNECT", b"", b"tunnel.test:443", b"", b"HTTP/1.1",
+                               http.Headers(), b"", None, 0, 0)
+        return request
+    request = http.Request.make(method, url)
+    if host is not None:
+        request.headers["Host"] = host
+    elif "Host" in request.headers:
+        del request.headers["Host"]
+    if http2:
+        request.http_version = "HTTP/2.0"
+        request.authority = authority or ""
+    return request

@@ -114,3 +114,20 @@ def test_request_from_strings():
     assert request.scheme == "https" and request.source_host == "www.example.com"
     bare = Request.from_strings("https://cdn.example.com/a.js")
     assert bare.source_url is None and bare.third_party and bare.type == "other"
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("https://cdn.test/lib/app.min.js?v=3#x", "script"),
+    ("https://cdn.test/a/b.CSS", "stylesheet"),
+    ("https://cdn.test/img/photo.jpeg;jsessionid=1", "other"),
+    ("https://cdn.test/pixel", "other"),
+    ("https://cdn.example.js", "other"),          # a host that ends like a file, no path
+    ("https://cdn.test/.well-known/x", "other"),
+    ("https://cdn.test/dir.js/", "other"),
+    ("https://cdn.test/x?file=a.js", "other"),   # the query does not count
+    ("//cdn.test/v.mp4", "media"),
+])
+def test_type_from_extension_reads_only_the_path(url, expected):
+    from filters.request import type_from_extension
+
+    assert type_from_extension(url) == expected
