@@ -149,6 +149,7 @@ class Dejunk:
         self._generation = 0
         self.compiled_dir = os.path.join(subscriptions.default_cache_dir(), "compiled")
         self._pool: RewritePool | None = None
+        self._running = False
 
     # --- options -------------------------------------------------------------------------------
 
@@ -244,6 +245,8 @@ class Dejunk:
             self.policies = self._load_policies(opts.dejunk_config)
         if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache"}:
             self._load_lists()
+        if self._running:
+            self._prepare_pool(self.engine)
         if "dejunk_events" in updated:
             self._open_events(opts.dejunk_events)
         if "dejunk_error_pages" in updated and opts.dejunk_error_pages:
@@ -251,6 +254,9 @@ class Dejunk:
 
     def running(self):
         quiet_streaming_notices()
+        self._running = True
+        # Start the page workers now, before traffic: starting them takes a few hundred ms.
+        self._prepare_pool(self.engine)
         if "stream_large_bodies" in ctx.options and not ctx.options.stream_large_bodies:
             # Pages larger than dejunk rewrites (and bodies without a length that grow past it)
             # switch to streaming instead of filling memory.
@@ -310,6 +316,8 @@ class Dejunk:
             plan = plan_lists(ctx.options.dejunk_lists, self._subscription_config().subscriptions, self.refresher.cache_dir)
             engine = self._load_engine(plan.paths)
             if generation == self._generation:
+                if self._running:
+                    self._prepare_pool(engine)  # here, in this thread: not on the event loop
                 self.engine, self.plan = engine, plan
                 settle_heap()
                 self.stats.add("list_updates")
@@ -620,13 +628,22 @@ class Dejunk:
             logger.warning(f"dejunk: page delivered unchanged: {message} ({f.request.pretty_url})")
 
     def _rewrite_pool(self) -> RewritePool:
-        # One pool per engine: its workers hold that engine's generic cosmetic index.
-        generic = self.engine.cosmetic_store.generic
-        if self._pool is None or self._pool.generic is not generic:
-            if self._pool is not None:
-                self._pool.close()
-            self._pool = RewritePool(generic)
+        # One pool per engine: its workers hold that engine's generic cosmetic index. It is made
+        # when the engine is (see _prepare_pool); here only if a page came first (tests, replay).
+        if self._pool is None:
+            self._prepare_pool(self.engine)
         return self._pool
+
+    def _prepare_pool(self, engine: Engine | None) -> None:
+        """Have a rewrite pool for `engine` ready, replacing one made for an older engine."""
+        if engine is None or engine.cosmetic_store is None or self.settings.cosmetic == "off":
+            return
+        generic = engine.cosmetic_store.generic
+        if self._pool is not None and self._pool.generic is generic:
+            return
+        old, self._pool = self._pool, RewritePool(generic, index_dir=self.compiled_dir)
+        if old is not None:
+            old.close()
 
     def _reassert_block(self, f: http.HTTPFlow) -> None:
         # Server replay runs after scripts and replaces a response set in `request`: put the block back.

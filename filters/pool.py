@@ -2,18 +2,24 @@
 
 Parsing a page takes tens of milliseconds; on the event loop that would stall every other flow.
 With more than one core, pages go to worker processes (started with "spawn": the proxy is
-multi-threaded, and forking a threaded process is unsafe). Each worker gets the engine's generic
-cosmetic index once, at start, so a page travels with only its own small rule set. On one core a
-worker thread is used instead. A page that is not done in time is abandoned (the caller keeps the
-original response) and the workers are replaced, so a runaway parse cannot hold the pool.
+multi-threaded, and forking a threaded process is unsafe). Each worker loads the engine's generic
+cosmetic index once, at start, from a file written when the pool is made, so a page travels with
+only its own small rule set. (Handing the index to a starting worker directly would block the
+caller until the new process reads it, a few hundred milliseconds of a stalled event loop.) On
+one core a worker thread is used instead. A page that is not done in time is abandoned (the
+caller keeps the original response) and the workers are replaced, so a runaway parse cannot hold
+the pool. Make a pool when an engine is ready, not on the first page: starting it takes a while.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import multiprocessing
 import os
+import pickle
+import tempfile
 from functools import partial
 
 from .cosmetic import PageRules, RuleIndex
@@ -30,12 +36,28 @@ def _warm() -> None:
     """Runs once in each new worker, so its first page does not pay for the imports."""
 
 
+def _install_from_file(path: str) -> None:
+    """Worker initializer: load the generic index the pool wrote, and install it."""
+    collecting = gc.isenabled()
+    gc.disable()  # hundreds of thousands of objects: the collector would rescan them while loading
+    try:
+        with open(path, "rb") as f:
+            index = pickle.load(f)
+    finally:
+        if collecting:
+            gc.enable()
+    install_generic_index(index)
+
+
 class RewritePool:
     """Runs `rewrite_page` in workers; `rewrite` is awaited from the event loop."""
 
-    def __init__(self, generic: RuleIndex | None, workers: int | None = None):
+    def __init__(self, generic: RuleIndex | None, workers: int | None = None, index_dir: str | None = None):
         self.generic = generic
         self.workers = default_workers() if workers is None else workers
+        self._index_file: str | None = None
+        if self.workers and generic is not None:
+            self._index_file = _write_index(generic, index_dir)
         self._executor = self._start()
 
     def _start(self) -> concurrent.futures.Executor:
@@ -44,8 +66,8 @@ class RewritePool:
         executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=install_generic_index if self.generic is not None else None,
-            initargs=(self.generic,) if self.generic is not None else (),
+            initializer=_install_from_file if self._index_file else None,
+            initargs=(self._index_file,) if self._index_file else (),
         )
         for _ in range(self.workers):
             executor.submit(_warm)
@@ -54,10 +76,9 @@ class RewritePool:
     async def rewrite(self, body: bytes, *, url: str, content_type: str | None, rules: PageRules,
                       mode: str, timeout: float) -> RewriteResult:
         """Rewrite one page; asyncio.TimeoutError when it takes longer than `timeout` seconds."""
-        if self.workers and rules.generic is not None:
-            if rules.generic is not self.generic:
-                raise LookupError("the page's rules come from another engine than this pool's")
+        if self.workers and rules.generic is not None and rules.generic is self.generic:
             rules = rules.without_generic()  # the workers hold the index already
+        # (Rules of another engine, during a swap, travel whole: slower, but right.)
         job = partial(rewrite_page, body, url=url, content_type=content_type, rules=rules, mode=mode)
         future = asyncio.get_running_loop().run_in_executor(self._executor, job)
         try:
@@ -72,6 +93,21 @@ class RewritePool:
 
     def close(self) -> None:
         _stop(self._executor)
+        if self._index_file:
+            try:
+                os.unlink(self._index_file)
+            except OSError:
+                pass
+
+
+def _write_index(index: RuleIndex, folder: str | None) -> str:
+    """Pickle the generic index to a private file the workers read; returns its path."""
+    if folder:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="dejunk-generic-", suffix=".pickle", dir=folder)
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
 
 
 def _stop(executor: concurrent.futures.Executor) -> None:

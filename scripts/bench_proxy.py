@@ -453,7 +453,10 @@ def pages_part(bench: Bench) -> dict:
     args, client = bench.args, bench.client
     assert isinstance(client, Wrk)
     rewriting, how = rewriter_state(args.addon.resolve())
-    html_urls = [bench.origin.url(name) for name in bench.files["html"]]
+    # Under a name, not 127.0.0.1: EasyList turns generic element hiding off for loopback addresses
+    # (`@@://127.0.0.1$generichide`), which would leave the pages unrewritten. The proxies resolve
+    # *.test to 127.0.0.1 through tests/e2e/resolver.py.
+    html_urls = [bench.origin.url(name).replace("://127.0.0.1:", "://news.test:", 1) for name in bench.files["html"]]
     print(f"2. the same small load through dejunk while {args.html_connections} connections fetch "
           f"{len(html_urls)} HTML pages ({'corpus news pages' if bench.corpus else 'the test site page'}, "
           f"{args.html_delay_ms} ms pause between pages)", flush=True)
