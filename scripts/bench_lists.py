@@ -53,14 +53,32 @@ def main(argv: list[str]) -> int:
         print(f"bench lists: no corpus lists in {lists_dir} (use --corpus or DEJUNK_CORPUS)", file=sys.stderr)
         return 2
     repeats = max(1, args.repeats)
-    with tempfile.TemporaryDirectory(prefix="dejunk-bench-lists-") as tmp, _serve(lists_dir) as base:
-        urls = [f"{base}/{name}" for name in LISTS]
-        print(f"lists: {', '.join(LISTS)} ({sum((lists_dir / n).stat().st_size for n in LISTS) / 1e6:.1f} MB), "
-              f"repeats: {repeats}\n")
-        cache_dir = _bench_subscriptions(urls, Path(tmp), repeats)
-        _bench_engine(urls, cache_dir, repeats)
-        if not args.no_proxy:
-            _bench_proxy(urls, cache_dir, Path(tmp), repeats)
+    with tempfile.TemporaryDirectory(prefix="dejunk-bench-lists-") as tmp:
+        served = _served_lists(lists_dir, Path(tmp) / "served")
+        with _serve(served) as base:
+            return _run(base, Path(tmp), repeats, args.no_proxy, lists_dir)
+
+
+def _served_lists(lists_dir: Path, folder: Path) -> Path:
+    """The corpus lists, plus a stand-in for each file uBO's list includes (not in the corpus)."""
+    folder.mkdir()
+    for name in LISTS:
+        shutil.copyfile(lists_dir / name, folder / name)
+    for line in (lists_dir / "ublock-filters.txt").read_text(errors="replace").splitlines():
+        if line.startswith("!#include "):
+            included = folder / line.split(None, 1)[1].strip()
+            included.write_text(f"! {included.name}: a stand-in; the corpus holds only filters.txt itself\n")
+    return folder
+
+
+def _run(base: str, tmp: Path, repeats: int, no_proxy: bool, lists_dir: Path) -> int:
+    urls = [f"{base}/{name}" for name in LISTS]
+    print(f"lists: {', '.join(LISTS)} ({sum((lists_dir / n).stat().st_size for n in LISTS) / 1e6:.1f} MB; "
+          f"uBO's !#include files served as stand-ins), repeats: {repeats}\n")
+    cache_dir = _bench_subscriptions(urls, tmp, repeats)
+    _bench_engine(urls, cache_dir, repeats)
+    if not no_proxy:
+        _bench_proxy(urls, cache_dir, tmp, repeats)
     return 0
 
 
