@@ -7,28 +7,11 @@ html/head/body elements.
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup
 from bs4.element import Comment, NavigableString, PreformattedString, Tag
 
+from filters.rewrite import parse  # the rewriter's own parse: lxml, elements listed in document order
+
 DOCUMENT_ELEMENTS = frozenset({"html", "head", "body"})
-
-
-class RecordingSoup(BeautifulSoup):
-    """BeautifulSoup that lists the elements it creates, in creation (= document) order."""
-
-    def reset(self):
-        super().reset()
-        self.created = []
-
-    def handle_starttag(self, *args, **kwargs):
-        tag = super().handle_starttag(*args, **kwargs)
-        if tag is not None:
-            self.created.append(tag)
-        return tag
-
-
-def parse(text: str) -> RecordingSoup:
-    return RecordingSoup(text, "lxml")
 
 
 def attributes(tag: Tag) -> tuple:

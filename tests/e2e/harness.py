@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .load import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 ADDON = REPO / "addons" / "dejunk.py"
 RESOLVER = Path(__file__).resolve().parent / "resolver.py"
@@ -88,13 +90,7 @@ class Proxy:
         raise AssertionError(f"no matching event within {timeout} s; events: {self.events()}")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
         self._log.close()
 
 

@@ -154,6 +154,18 @@ http {{
 """
 
 
+def stop_process(process: subprocess.Popen, stop_signal: int = signal.SIGTERM, timeout: float = 10) -> None:
+    """Ask a process to stop, and kill it if it has not within `timeout` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(stop_signal)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -221,14 +233,8 @@ class StaticOrigin:
         return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            # nginx: SIGQUIT is a graceful stop of master and worker; the Python server ends on it too.
-            self.process.send_signal(signal.SIGQUIT if self.kind == "nginx" else signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        # nginx: SIGQUIT is a graceful stop of master and worker; the Python server ends on SIGTERM.
+        stop_process(self.process, signal.SIGQUIT if self.kind == "nginx" else signal.SIGTERM)
         self._log.close()
 
 
