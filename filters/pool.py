@@ -111,10 +111,10 @@ def _write_index(index: RuleIndex, folder: str | None) -> str:
 
 
 def _stop(executor: concurrent.futures.Executor) -> None:
+    # Taken before shutdown, which forgets them. A process stuck in a parse would run on; end it.
+    # (A stuck thread cannot be ended: it is left to finish, and a fresh thread takes the next pages.)
+    processes = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
-    # A process stuck in a parse would run on; end it. (A stuck thread cannot be ended: it is left
-    # to finish, and a fresh thread takes the next pages.)
-    processes = getattr(executor, "_processes", None) or {}
-    for process in list(processes.values()):
+    for process in processes:
         if process.is_alive():
             process.terminate()
