@@ -112,13 +112,7 @@ class _Guard:
     def __exit__(self, kind, error, traceback) -> bool:
         if error is None or not isinstance(error, Exception):
             return False
-        addon = self.addon
-        addon.stats.add("addon_error")
-        if addon.errors_logged.first_time(self.where, error):
-            logger.error(f"dejunk: error in {self.where} (logged once per cause; flows continue unfiltered)",
-                         exc_info=(kind, error, traceback))
-        url = self.flow.request.pretty_url if isinstance(self.flow, http.HTTPFlow) else None
-        addon._record("addon_error", where=self.where, message=f"{type(error).__name__}: {error}", url=url)
+        self.addon._contain(self.where, self.flow, error)
         return True
 
 
@@ -363,6 +357,19 @@ class Dejunk:
     def _guard(self, where: str, f: flow.Flow | None = None) -> _Guard:
         return _Guard(self, where, f)
 
+    def _contain(self, where: str, f: flow.Flow | None, error: Exception) -> None:
+        """Record and log (once per cause) a failure in dejunk's own code; the flow goes on.
+
+        The per-flow hooks call this from a plain `except` (free until something fails) rather than
+        entering a `_guard` for every request.
+        """
+        self.stats.add("addon_error")
+        if self.errors_logged.first_time(where, error):
+            logger.error(f"dejunk: error in {where} (logged once per cause; flows continue unfiltered)",
+                         exc_info=(type(error), error, error.__traceback__))
+        url = f.request.pretty_url if isinstance(f, http.HTTPFlow) else None
+        self._record("addon_error", where=where, message=f"{type(error).__name__}: {error}", url=url)
+
     def _record(self, event: str, **fields) -> None:
         try:
             self.events.write(event, **fields)
@@ -389,8 +396,10 @@ class Dejunk:
             return
         if f.response is not None and f.live:
             return  # another addon already answered; a recorded flow (replay) is filtered anew
-        with self._guard("request", f):
+        try:
             self._on_request(f)
+        except Exception as error:
+            self._contain("request", f, error)
 
     def _on_request(self, f: http.HTTPFlow) -> None:
         request = flow_request(f)
@@ -482,9 +491,11 @@ class Dejunk:
     def responseheaders(self, f: http.HTTPFlow):
         if not self.settings.enabled or f.response is None:
             return
-        buffered = False
-        with self._guard("responseheaders", f):
+        try:
             buffered = self._on_response_headers(f)
+        except Exception as error:
+            self._contain("responseheaders", f, error)
+            buffered = False
         self.upstream.response_headers(f, buffered)
 
     def _on_response_headers(self, f: http.HTTPFlow) -> bool:
@@ -562,11 +573,15 @@ class Dejunk:
         self.upstream.flow_done(f)
         if not self.settings.enabled or f.response is None:
             return None
-        with self._guard("response", f):
+        try:
             self._reassert_block(f)
-        page = None
-        with self._guard("response", f):
+        except Exception as error:
+            self._contain("response", f, error)
+        try:
             page = self._page_to_rewrite(f)
+        except Exception as error:
+            self._contain("response", f, error)
+            page = None
         if page is not None:
             return self._rewrite(f, *page)
         return None

@@ -54,6 +54,8 @@ class Policy:
         return cls(name, default_accept, accept, reject, _compile(accept), _compile(reject))
 
     def check(self, host: str) -> Verdict:
+        if self._reject_re is None and self._accept_re is None:
+            return self._default_verdict()  # no patterns (the usual case): no need to normalize the host
         host = host.lower().rstrip(".")
         pattern = _first_match(self._reject_re, self.reject, host)
         if pattern is not None:
@@ -61,7 +63,16 @@ class Policy:
         pattern = _first_match(self._accept_re, self.accept, host)
         if pattern is not None:
             return Verdict(self.name, True, pattern)
-        return Verdict(self.name, self.default_accept, None)
+        return self._default_verdict()
+
+    def _default_verdict(self) -> Verdict:
+        verdict = _DEFAULT_VERDICTS.get((self.name, self.default_accept))
+        return verdict if verdict is not None else Verdict(self.name, self.default_accept, None)
+
+
+_DEFAULT_VERDICTS = {
+    (name, accepted): Verdict(name, accepted, None) for name in POLICY_NAMES for accepted in (True, False)
+}
 
 
 def _compile(patterns: tuple[str, ...]) -> re.Pattern | None:

@@ -53,23 +53,26 @@ class ProxySettings:
 
 _REQUEST_HEADERS = frozenset({b"host", b"sec-fetch-dest", b"accept", b"upgrade", b"referer", b"origin", b"cookie"})
 
-# mitmproxy's `pretty_url` validates the Host header with a regex on every call; a host header
-# repeats across a site's requests, so its parse is cached here.
-_parse_authority = functools.lru_cache(maxsize=4096)(lambda authority: url.parse_authority(authority, check=False))
+@functools.lru_cache(maxsize=4096)
+def _url_prefix(scheme: str, host_header: str) -> tuple[str, str]:
+    # `pretty_url` parses (and validates) the Host header on every call; a Host header repeats
+    # across a site's requests, so "scheme://host[:port]" and the host are kept per header.
+    host, port = url.parse_authority(host_header, check=False)
+    port = port or url.default_port(scheme) or 443
+    return url.unparse(scheme, host, port), host
 
 
 def flow_url(request: http.Request, host_header: str | None) -> tuple[str, str]:
     """(URL, host) as `pretty_url` / `pretty_host` give them, from an already-read Host header."""
-    if request.first_line_format == "authority":
+    if request.data.method.upper() == b"CONNECT":  # `first_line_format == "authority"`, without decoding
         return request.authority, request.host
     if request.is_http2 or request.is_http3:
         host_header = request.authority or host_header
     if not host_header:
         return request.url, request.host
-    host, port = _parse_authority(host_header)
-    scheme = request.scheme
-    port = port or url.default_port(scheme) or 443
-    return url.unparse(scheme, host, port, request.path), host
+    prefix, host = _url_prefix(request.scheme, host_header)
+    path = request.path
+    return prefix + ("" if path == "*" else path), host
 
 
 def header_values(headers, wanted: frozenset[bytes]) -> dict[bytes, str]:

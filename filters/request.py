@@ -29,6 +29,8 @@ RESOURCE_TYPES = (
     "popup",
 )
 
+_TYPE_NAMES = frozenset(RESOURCE_TYPES)
+
 # Aliases accepted wherever a type is given by name (CLI, corpus files, filter options).
 TYPE_ALIASES = {
     "xhr": "xmlhttprequest",
@@ -245,13 +247,23 @@ class Request:
 
     url: str
     host: str
-    scheme: str
     type: str
     source_url: str | None
     source_host: str
     method: str
-    third_party: bool
     has_cookie: bool = False  # the request carries a Cookie header (known when built from a flow)
+
+    # Derived on demand: the engine works from the URL itself, and the proxy asks for neither.
+    @property
+    def scheme(self) -> str:
+        colon = self.url.find(":")
+        if colon > 0 and self.url[:colon].isalnum():
+            return self.url[:colon].lower()
+        return urlsplit_safe(self.url)[0].lower()
+
+    @property
+    def third_party(self) -> bool:
+        return is_third_party(self.host, self.source_host)
 
     @classmethod
     def from_strings(
@@ -265,18 +277,12 @@ class Request:
         host: str | None = None,
     ) -> Request:
         """Build a request from its URL, the page URL that made it, and its type name (and host, if known)."""
-        colon = url.find(":")
-        scheme = url[:colon].lower() if colon > 0 and url[:colon].isalnum() else urlsplit_safe(url)[0].lower()
-        host = normalize_host(host) if host is not None else host_of(url)
-        source_host = host_of(source_url) if source_url else ""
         return cls(
-            url=url,
-            host=host,
-            scheme=scheme,
-            type=normalize_type(request_type),
-            source_url=source_url or None,
-            source_host=source_host,
-            method=(method or "GET").upper(),
-            third_party=is_third_party(host, source_host),
-            has_cookie=has_cookie,
+            url,
+            normalize_host(host) if host is not None else host_of(url),
+            request_type if request_type in _TYPE_NAMES else normalize_type(request_type),
+            source_url or None,
+            host_of(source_url) if source_url else "",
+            "GET" if method == "GET" else (method or "GET").upper(),
+            has_cookie,
         )

@@ -79,6 +79,8 @@ def test_offer_needs_a_live_flow():
     lambda: _req("GET", "http://xn--bcher-kva.test/", host="bücher.test"),
     lambda: _req("GET", "http://a.test/", host="bad host!"),                        # invalid: kept as given
     lambda: _req("CONNECT", "", authority="tunnel.test:443"),
+    lambda: _with_path(_req("OPTIONS", "http://opt.test/", host="opt.test"), "*"),  # asterisk-form
+    lambda: _with_path(_req("GET", "http://a.test/", host="a.test:80"), "/x?y=1#z"),
     lambda: _req("GET", "https://h2.test/x", host=None, http2=True, authority="h2.test"),
 ])
 def test_flow_url_is_pretty_url(make):
@@ -87,6 +89,11 @@ def test_flow_url_is_pretty_url(make):
     request = make()
     found = header_values(request.headers, _REQUEST_HEADERS)
     assert flow_url(request, found.get(b"host")) == (request.pretty_url, request.pretty_host)
+
+
+def _with_path(request, path):
+    request.path = path
+    return request
 
 
 def _req(method, url, host=None, http2=False, authority=None):
