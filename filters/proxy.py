@@ -9,9 +9,11 @@
   mitmproxy's page, provided the client has not received response headers yet. Everything else
   (the error hook, flow state, connection handling) stays mitmproxy's. If the wrapped method is
   missing (another mitmproxy version), nothing is patched and mitmproxy's own page is sent.
-- `UpstreamTimeouts`: mitmproxy has no upstream connect or response timeout. Timers started from
+- `UpstreamWatch`: mitmproxy has no upstream connect or response timeout. Timers started from
   the connection and flow hooks cancel the upstream connection's task when a deadline passes;
   mitmproxy then fails the flow through its normal error path, and the `error` hook sees why.
+- `quiet_streaming_notices`: drops mitmproxy's per-stream notice where it is logged (one more
+  wrapped method, `ConnectionHandler.log`).
 """
 
 from __future__ import annotations
@@ -223,15 +225,40 @@ def _page_commands(stream, command, event):
 # --- log and memory housekeeping ---------------------------------------------------------------------
 
 
+_STREAMING_NOTICES = "Streaming response from "
+_ORIGINAL_LOG_ATTR = "_dejunk_original_log"
+
+
 class _StreamingNotices(logging.Filter):
-    """Drops mitmproxy's "Streaming response from HOST." notice (dejunk streams nearly everything)."""
+    """Drops mitmproxy's per-stream "Streaming response from HOST." notice (fallback only)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith("Streaming response from "))
+        return not (isinstance(record.msg, str) and record.msg.startswith(_STREAMING_NOTICES))
+
+
+def _log_without_streaming_notices(self, message, *args, **kwargs):
+    if type(message) is str and message.startswith(_STREAMING_NOTICES):
+        return None
+    return getattr(type(self), _ORIGINAL_LOG_ATTR)(self, message, *args, **kwargs)
 
 
 def quiet_streaming_notices() -> None:
-    """Install the filter once on mitmproxy's connection logger (idempotent across reloads)."""
+    """Drop mitmproxy's "Streaming response from HOST." notice: dejunk streams nearly every response.
+
+    The notice is dropped where the connection handler logs it, before a log record is made: a
+    logging filter would see it only after the record (caller lookup and all) had been built, a
+    cost paid on every streamed request. Idempotent across script reloads; without that method
+    (another mitmproxy version) a filter on the connection logger does the same, more slowly.
+    """
+    try:
+        from mitmproxy.proxy.server import ConnectionHandler
+    except ImportError:  # pragma: no cover - another mitmproxy layout
+        ConnectionHandler = None
+    if ConnectionHandler is not None and callable(getattr(ConnectionHandler, "log", None)):
+        if not hasattr(ConnectionHandler, _ORIGINAL_LOG_ATTR):
+            setattr(ConnectionHandler, _ORIGINAL_LOG_ATTR, ConnectionHandler.log)
+        ConnectionHandler.log = _log_without_streaming_notices
+        return
     server_logger = logging.getLogger("mitmproxy.proxy.server")
     if not any(type(f).__name__ == "_StreamingNotices" for f in server_logger.filters):
         server_logger.addFilter(_StreamingNotices())

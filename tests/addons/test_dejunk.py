@@ -122,6 +122,15 @@ class TestOptions:
         with pytest.raises(exceptions.OptionsError, match="dejunk_allow: empty"):
             tctx.configure(addon, dejunk_allow=[" "])
 
+    def test_every_hook_name_resolves_on_the_script_module(self):
+        # mitmproxy looks each event's name up on the module first; a missing name would raise there.
+        from mitmproxy import hooks
+
+        for name in hooks.all_hooks:
+            value = getattr(dejunk, name)
+            assert value is None or callable(value), name
+        assert dejunk.request is None and callable(dejunk.addons[0].request)
+
     def test_error_pages_switch_to_lazy_connections(self):
         addon = dejunk.Dejunk()
         with taddons.context(addon, Proxyserver()) as tctx:

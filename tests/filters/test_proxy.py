@@ -112,3 +112,23 @@ def _req(method, url, host=None, http2=False, authority=None):
         request.http_version = "HTTP/2.0"
         request.authority = authority or ""
     return request
+
+
+def test_streaming_notice_is_dropped_before_a_log_record_is_made(caplog):
+    import logging
+    from types import SimpleNamespace
+
+    from mitmproxy.proxy.server import ConnectionHandler
+
+    from filters.proxy import quiet_streaming_notices
+
+    quiet_streaming_notices()
+    quiet_streaming_notices()  # a script reload installs it again: still one wrapper
+    handler_class = type("Handler", (ConnectionHandler,), {"handle_hook": lambda self, hook: None})
+    handler = handler_class.__new__(handler_class)  # no connection: `log` reads only `client`
+    handler.client = SimpleNamespace(peername=("127.0.0.1", 5000))
+    with caplog.at_level(logging.INFO, logger="mitmproxy.proxy.server"):
+        handler.log("Streaming response from news.test.")
+        handler.log("client connect")
+        handler.log("Streaming request to upload.test.")  # not dejunk's doing: kept
+    assert [r.getMessage() for r in caplog.records] == ["client connect", "Streaming request to upload.test."]
