@@ -29,6 +29,7 @@ if getattr(sys.modules.get("filters"), "_loaded_by_dejunk_addon", False):
         del sys.modules[_name]
 
 from mitmproxy import command, ctx, exceptions, flow, hooks, http  # noqa: E402
+from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
 
@@ -43,12 +44,14 @@ from filters.proxy import (  # noqa: E402
     UpstreamWatch,
     classify_failure,
     header_values,
+    install_body_size_check,
     install_error_pages,
     offer_error_page,
     ProxySettings,
     quiet_streaming_notices,
     request_from_flow,
     settle_heap,
+    skip_header_size_check,
 )
 from filters.resources import get_resource  # noqa: E402
 from filters.rewrite import skip_reason  # noqa: E402
@@ -218,6 +221,18 @@ class Dejunk:
                 f"dejunk_cosmetic: must be one of {', '.join(COSMETIC_MODES)}, not {opts.dejunk_cosmetic!r}")
         if "dejunk_max_rewrite_bytes" in updated and opts.dejunk_max_rewrite_bytes < 0:
             raise exceptions.OptionsError("dejunk_max_rewrite_bytes: must be 0 or more")
+        # A body mitmproxy would stream (`stream_large_bodies`, if smaller) is not held either.
+        hold_limit = opts.dejunk_max_rewrite_bytes
+        try:
+            stream_above = human.parse_size(opts.stream_large_bodies) if "stream_large_bodies" in opts else None
+        except ValueError:
+            stream_above = None  # mitmproxy reports its own option's error
+        if stream_above is not None:
+            hold_limit = min(hold_limit, stream_above)
+        # dejunk's responseheaders hook decides streaming for every response while it filters, so
+        # mitmproxy's own check on the headers is skipped then (see filters.proxy); a
+        # body_size_limit needs that check, so it keeps it.
+        skip_header_size_check(opts.dejunk_enabled and not ("body_size_limit" in opts and opts.body_size_limit))
         self.upstream.connect_timeout = opts.dejunk_connect_timeout
         self.upstream.response_timeout = opts.dejunk_response_timeout
         # Hooks read this snapshot: an option read through ctx.options costs microseconds each.
@@ -225,6 +240,7 @@ class Dejunk:
             enabled=opts.dejunk_enabled,
             cosmetic=opts.dejunk_cosmetic,
             max_rewrite_bytes=opts.dejunk_max_rewrite_bytes,
+            hold_limit=hold_limit,
             rewrite_timeout=opts.dejunk_rewrite_timeout,
             connect_timeout=opts.dejunk_connect_timeout,
             response_timeout=opts.dejunk_response_timeout,
@@ -248,6 +264,7 @@ class Dejunk:
 
     def running(self):
         quiet_streaming_notices()
+        install_body_size_check()
         self._running = True
         # Start the page workers now, before traffic: starting them takes a few hundred ms.
         self._prepare_pool(self.engine)
@@ -530,7 +547,7 @@ class Dejunk:
                 return False
         buffered = content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)
         length = found.get(b"content-length", "")
-        if buffered and length.isdigit() and int(length) > self.settings.max_rewrite_bytes:
+        if buffered and length.isdigit() and int(length) > self.settings.hold_limit:
             buffered = False
         if not buffered:
             # Only pages dejunk may rewrite are held in memory; everything else flows through.

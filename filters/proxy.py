@@ -14,6 +14,8 @@
   mitmproxy then fails the flow through its normal error path, and the `error` hook sees why.
 - `quiet_streaming_notices`: drops mitmproxy's per-stream notice where it is logged (one more
   wrapped method, `ConnectionHandler.log`).
+- `install_body_size_check`: leaves mitmproxy's `stream_large_bodies` check on response headers
+  to dejunk's own hook, which decides the same thing right after (wraps `check_body_size`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ProxySettings:
     enabled: bool = True
     cosmetic: str = "remove"
     max_rewrite_bytes: int = 5 * 1024 * 1024
+    hold_limit: int = 5 * 1024 * 1024  # largest body held: max_rewrite_bytes or stream_large_bodies
     rewrite_timeout: int = 5
     connect_timeout: int = 20
     response_timeout: int = 60
@@ -262,6 +265,48 @@ def quiet_streaming_notices() -> None:
     server_logger = logging.getLogger("mitmproxy.proxy.server")
     if not any(type(f).__name__ == "_StreamingNotices" for f in server_logger.filters):
         server_logger.addFilter(_StreamingNotices())
+
+
+# --- mitmproxy's body-size check ------------------------------------------------------------------
+
+_ORIGINAL_CHECK_ATTR = "_dejunk_original_check_body_size"
+_skip_header_size_check = False
+
+
+def install_body_size_check() -> bool:
+    """Wrap HttpStream.check_body_size once (idempotent across reloads); False if it is missing.
+
+    With `stream_large_bodies` set, mitmproxy re-reads and re-parses a response's framing headers
+    for its size as soon as they arrive, on every response: over 1% of its work per small
+    request. While dejunk filters (see `skip_header_size_check`) its `responseheaders` hook makes
+    that decision itself, right after, for every response: only pages it may rewrite, with a
+    length up to the limit or not yet known, are held. So the check at the headers is skipped;
+    the check on every chunk of a body being held stays, and still switches a body that grows
+    past the limit to streaming. A `body_size_limit` keeps the whole check.
+    """
+    try:
+        from mitmproxy.proxy.layers.http import HttpStream
+    except ImportError:  # pragma: no cover - another mitmproxy layout
+        return False
+    if not hasattr(HttpStream, _ORIGINAL_CHECK_ATTR):
+        original = getattr(HttpStream, "check_body_size", None)
+        if original is None:  # pragma: no cover
+            return False
+        setattr(HttpStream, _ORIGINAL_CHECK_ATTR, original)
+    HttpStream.check_body_size = _check_body_size
+    return True
+
+
+def skip_header_size_check(skip: bool) -> None:
+    """Whether mitmproxy's size check on response headers is left to dejunk's hook (see above)."""
+    global _skip_header_size_check
+    _skip_header_size_check = skip
+
+
+def _check_body_size(self, request: bool):
+    if _skip_header_size_check and not request and not self.response_body_buf:
+        return False
+    return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))
 
 
 def settle_heap() -> None:

@@ -122,6 +122,32 @@ class TestOptions:
         with pytest.raises(exceptions.OptionsError, match="dejunk_allow: empty"):
             tctx.configure(addon, dejunk_allow=[" "])
 
+    def test_size_check_on_response_headers_is_left_to_dejunk_while_it_filters(self):
+        addon = dejunk.Dejunk()
+
+        def skipped() -> bool:
+            return dejunk.skip_header_size_check.__globals__["_skip_header_size_check"]
+
+        with taddons.context(addon, Proxyserver()) as tctx:  # mitmproxy's body-size options
+            tctx.configure(addon, dejunk_enabled=True)
+            assert skipped()
+            tctx.configure(addon, body_size_limit="100m")  # needs mitmproxy's check as headers arrive
+            assert not skipped()
+            tctx.configure(addon, body_size_limit=None, dejunk_enabled=False)  # nobody else decides
+            assert not skipped()
+            tctx.configure(addon, dejunk_enabled=True)
+            assert skipped()
+
+    def test_nothing_larger_than_stream_large_bodies_is_held(self):
+        addon = dejunk.Dejunk()
+        with taddons.context(addon, Proxyserver()) as tctx:
+            tctx.configure(addon, dejunk_enabled=True)
+            assert addon.settings.hold_limit == addon.settings.max_rewrite_bytes == 5 * 1024 * 1024
+            tctx.configure(addon, stream_large_bodies="1k")
+            assert addon.settings.hold_limit == 1024
+            tctx.configure(addon, stream_large_bodies=None, dejunk_max_rewrite_bytes=2048)
+            assert addon.settings.hold_limit == 2048
+
     def test_every_hook_name_resolves_on_the_script_module(self):
         # mitmproxy looks each event's name up on the module first; a missing name would raise there.
         from mitmproxy import hooks

@@ -1,6 +1,6 @@
 """A scriptable origin server on loopback for end-to-end tests.
 
-It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies) and misbehaves on request:
+It speaks just enough HTTP/1.1 (keep-alive, Content-Length bodies, one chunked page) and misbehaves on request:
 the path chooses the behaviour. Every request is logged so tests can tell whether a blocked
 request reached the upstream. Every wait is bounded, and `stop()` ends them all.
 """
@@ -187,12 +187,33 @@ def _respond(origin: Origin, conn, request: Seen) -> bool:
         size = min(int(query.get("size", ["1000"])[0]), 10_000_000)
         _send(conn, "200 OK", b"z" * size, "application/octet-stream")
         return True
+    if path.startswith("/big-page"):
+        _send_big_page(conn, min(int(query.get("mb", ["1"])[0]), 256), chunked="chunked" in query)
+        return True
     body = PAGE.replace(b"{port}", str(origin.port).encode())
     if path.endswith(".gz.html"):
         _send(conn, "200 OK", gzip.compress(body), "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
         return True
     _send(conn, "200 OK", body, "text/html; charset=utf-8", {"Set-Cookie": "session=abc; Path=/"})
     return True
+
+
+def big_page_block(index: int) -> bytes:
+    """One 64 KiB block of the big page (blocks differ, so the page cannot be compressed away)."""
+    line = f"<p>Paragraph block {index:08d} of a very long page.</p>\n".encode()
+    return (line * (65536 // len(line) + 1))[:65536]
+
+
+def _send_big_page(conn, mb: int, chunked: bool) -> None:
+    # An HTML page of `mb` MiB: with Content-Length, or chunked (size unknown until the end).
+    blocks = mb * 16
+    framing = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {blocks * 65536}"
+    conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n{framing}\r\n\r\n".encode())
+    for index in range(blocks):
+        block = big_page_block(index)
+        conn.sendall(b"10000\r\n" + block + b"\r\n" if chunked else block)
+    if chunked:
+        conn.sendall(b"0\r\n\r\n")
 
 
 def make_tls_context(workdir: Path) -> ssl.SSLContext:

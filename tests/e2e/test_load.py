@@ -17,6 +17,7 @@ import pytest
 
 from . import load
 from .harness import Proxy
+from .origin import big_page_block
 from .site import SITE, SITE_LIST
 
 pytestmark = pytest.mark.timeout(120)
@@ -124,6 +125,21 @@ def test_large_download_streams_identical_bytes_in_bounded_memory(www, static_or
           f"{result.rss_start_kb / 1024:.1f} MB, peak {result.rss_peak_kb / 1024:.1f} MB")
     assert result.error is None and result.status == 200
     assert result.size == DOWNLOAD_BYTES and result.sha256 == big_sha256
+    assert result.rss_growth_kb / 1024 <= RSS_GROWTH_LIMIT_MB, result
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_page_larger_than_dejunk_holds_streams_in_bounded_memory(origin, load_proxy, framing):
+    # Pages up to dejunk_max_rewrite_bytes (5 MiB) are held to be rewritten. A larger one streams,
+    # whether its length is in the headers or only shows as it grows (chunked).
+    mb = 64
+    url = f"http://127.0.0.1:{origin.port}/big-page.html?mb={mb}" + ("&chunked=1" if framing == "chunked" else "")
+    expected = hashlib.sha256(b"".join(big_page_block(i) for i in range(mb * 16))).hexdigest()
+    result = load.download(load_proxy.port, url, load_proxy.process.pid, timeout=30)
+    print(f"{mb} MiB page ({framing}) through dejunk: proxy RSS {result.rss_start_kb / 1024:.1f} MB, "
+          f"peak {result.rss_peak_kb / 1024:.1f} MB")
+    assert result.error is None and result.status == 200
+    assert result.size == mb << 20 and result.sha256 == expected
     assert result.rss_growth_kb / 1024 <= RSS_GROWTH_LIMIT_MB, result
 
 

@@ -114,6 +114,49 @@ def _req(method, url, host=None, http2=False, authority=None):
     return request
 
 
+class _Stream:
+    """Stands in for mitmproxy's HttpStream: only what the size-check wrapper reads."""
+
+    def __init__(self, buffered: bytes = b""):
+        self.response_body_buf = bytearray(buffered)
+        self.checked: list[bool] = []
+
+    def _dejunk_original_check_body_size(self, request: bool):
+        self.checked.append(request)
+        yield "command"
+        return "mitmproxy's answer"
+
+
+def _drive(generator):
+    commands = []
+    try:
+        while True:
+            commands.append(next(generator))
+    except StopIteration as stop:
+        return commands, stop.value
+
+
+@pytest.mark.parametrize("skip,request_side,buffered,passed_on", [
+    (False, False, b"", True),   # dejunk not filtering: mitmproxy checks as usual
+    (True, False, b"", False),   # response headers: dejunk's hook decides right after
+    (True, False, b"x", True),   # a body being held: mitmproxy still streams it past the limit
+    (True, True, b"", True),     # request bodies are not dejunk's business
+])
+def test_size_check_wrapper(skip, request_side, buffered, passed_on):
+    from filters import proxy
+
+    stream = _Stream(buffered)
+    proxy.skip_header_size_check(skip)
+    try:
+        commands, value = _drive(proxy._check_body_size(stream, request_side))
+    finally:
+        proxy.skip_header_size_check(False)
+    if passed_on:
+        assert (commands, value, stream.checked) == (["command"], "mitmproxy's answer", [request_side])
+    else:
+        assert (commands, value, stream.checked) == ([], False, [])
+
+
 def test_streaming_notice_is_dropped_before_a_log_record_is_made(caplog):
     import logging
     from types import SimpleNamespace
