@@ -11,9 +11,7 @@ import http.cookies
 import json
 import re
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
