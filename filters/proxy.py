@@ -134,6 +134,25 @@ def classify_failure(message: str) -> str:
     return "protocol"
 
 
+# --- wrapping mitmproxy methods -------------------------------------------------------------------
+
+
+def _wrap_once(cls, name: str, original_attr: str, wrapper) -> bool:
+    """Put `wrapper` in place of `cls.name`, keeping the original as `cls.original_attr`.
+
+    Idempotent across script reloads: the original is kept once, but the wrapper is rebound
+    every time, so it is the newest module's (whose state the reloaded addon uses). False when
+    `cls` has no such method (another mitmproxy version): nothing is changed then.
+    """
+    if not hasattr(cls, original_attr):
+        original = getattr(cls, name, None)
+        if not callable(original):
+            return False
+        setattr(cls, original_attr, original)
+    setattr(cls, name, wrapper)
+    return True
+
+
 # --- error pages ----------------------------------------------------------------------------------
 
 _offered_pages: dict[str, http.Response] = {}
@@ -153,15 +172,9 @@ def install_error_pages() -> bool:
         from mitmproxy.proxy.layers.http import HttpStream
     except ImportError:  # pragma: no cover - another mitmproxy layout
         return False
-    if not hasattr(HttpStream, _ORIGINAL_ATTR):
-        original = getattr(HttpStream, "handle_protocol_error", None)
-        if original is None:  # pragma: no cover
-            logger.warning("dejunk: this mitmproxy has no HttpStream.handle_protocol_error; using its own error pages")
-            return False
-        setattr(HttpStream, _ORIGINAL_ATTR, original)
-    # Rebind on every install: after a script reload the wrapper must be this module's, whose
-    # `_offered_pages` the reloaded addon fills.
-    HttpStream.handle_protocol_error = _handle_protocol_error
+    if not _wrap_once(HttpStream, "handle_protocol_error", _ORIGINAL_ATTR, _handle_protocol_error):  # pragma: no cover
+        logger.warning("dejunk: this mitmproxy has no HttpStream.handle_protocol_error; using its own error pages")
+        return False
     return True
 
 
@@ -257,10 +270,9 @@ def quiet_streaming_notices() -> None:
         from mitmproxy.proxy.server import ConnectionHandler
     except ImportError:  # pragma: no cover - another mitmproxy layout
         ConnectionHandler = None
-    if ConnectionHandler is not None and callable(getattr(ConnectionHandler, "log", None)):
-        if not hasattr(ConnectionHandler, _ORIGINAL_LOG_ATTR):
-            setattr(ConnectionHandler, _ORIGINAL_LOG_ATTR, ConnectionHandler.log)
-        ConnectionHandler.log = _log_without_streaming_notices
+    if ConnectionHandler is not None and _wrap_once(
+        ConnectionHandler, "log", _ORIGINAL_LOG_ATTR, _log_without_streaming_notices
+    ):
         return
     server_logger = logging.getLogger("mitmproxy.proxy.server")
     if not any(type(f).__name__ == "_StreamingNotices" for f in server_logger.filters):
@@ -288,13 +300,7 @@ def install_body_size_check() -> bool:
         from mitmproxy.proxy.layers.http import HttpStream
     except ImportError:  # pragma: no cover - another mitmproxy layout
         return False
-    if not hasattr(HttpStream, _ORIGINAL_CHECK_ATTR):
-        original = getattr(HttpStream, "check_body_size", None)
-        if original is None:  # pragma: no cover
-            return False
-        setattr(HttpStream, _ORIGINAL_CHECK_ATTR, original)
-    HttpStream.check_body_size = _check_body_size
-    return True
+    return _wrap_once(HttpStream, "check_body_size", _ORIGINAL_CHECK_ATTR, _check_body_size)
 
 
 def skip_header_size_check(skip: bool) -> None:
