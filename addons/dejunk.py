@@ -746,6 +746,7 @@ class Dejunk:
         self.upstream.tls_failed(data.context.client, data.conn)
 
     def done(self):
+        skip_header_size_check(False)  # dejunk unloaded: mitmproxy decides on response headers again
         if self.refresher is not None:
             self.refresher.stop()
         if self._pool is not None:

@@ -241,7 +241,7 @@ def _page_commands(stream, command, event):
 # --- log and memory housekeeping ---------------------------------------------------------------------
 
 
-_STREAMING_NOTICES = "Streaming response from "
+_STREAMING_NOTICE = "Streaming response from "
 _ORIGINAL_LOG_ATTR = "_dejunk_original_log"
 
 
@@ -249,11 +249,11 @@ class _StreamingNotices(logging.Filter):
     """Drops mitmproxy's per-stream "Streaming response from HOST." notice (fallback only)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith(_STREAMING_NOTICES))
+        return not (isinstance(record.msg, str) and record.msg.startswith(_STREAMING_NOTICE))
 
 
 def _log_without_streaming_notices(self, message, *args, **kwargs):
-    if type(message) is str and message.startswith(_STREAMING_NOTICES):
+    if type(message) is str and message.startswith(_STREAMING_NOTICE):
         return None
     return getattr(type(self), _ORIGINAL_LOG_ATTR)(self, message, *args, **kwargs)
 

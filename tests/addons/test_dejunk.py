@@ -136,6 +136,8 @@ class TestOptions:
             assert not skipped()
             tctx.configure(addon, dejunk_enabled=True)
             assert skipped()
+            addon.done()  # the script is unloaded
+            assert not skipped()
 
     def test_nothing_larger_than_stream_large_bodies_is_held(self):
         addon = dejunk.Dejunk()
