@@ -256,7 +256,7 @@ class Dejunk:
         if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache"}:
             self._load_lists()
         if self._running:
-            self._prepare_pool(self.engine)
+            self._pool_for_engine()
         if "dejunk_events" in updated:
             self._open_events(opts.dejunk_events)
         if "dejunk_error_pages" in updated and opts.dejunk_error_pages:
@@ -267,7 +267,7 @@ class Dejunk:
         install_body_size_check()
         self._running = True
         # Start the page workers now, before traffic: starting them takes a few hundred ms.
-        self._prepare_pool(self.engine)
+        self._pool_for_engine()
         if "stream_large_bodies" in ctx.options and not ctx.options.stream_large_bodies:
             # Pages larger than dejunk rewrites (and bodies without a length that grow past it)
             # switch to streaming instead of filling memory.
@@ -328,7 +328,7 @@ class Dejunk:
             engine = self._load_engine(plan.paths)
             if generation == self._generation:
                 if self._running:
-                    self._prepare_pool(engine)  # here, in this thread: not on the event loop
+                    engine = self._prepare_pool(engine)  # here, in this thread: not on the event loop
                 self.engine, self.plan = engine, plan
                 settle_heap()
                 self.stats.add("list_updates")
@@ -663,19 +663,30 @@ class Dejunk:
         # One pool per engine: its workers hold that engine's generic cosmetic index. It is made
         # when the engine is (see _prepare_pool); here only if a page came first (tests, replay).
         if self._pool is None:
-            self._prepare_pool(self.engine)
+            self._pool_for_engine()
         return self._pool
 
-    def _prepare_pool(self, engine: Engine | None) -> None:
-        """Have a rewrite pool for `engine` ready, replacing one made for an older engine."""
+    def _pool_for_engine(self) -> None:
+        engine = self._prepare_pool(self.engine)
+        if engine is not self.engine:
+            self.engine = engine
+            settle_heap()  # the engine as loaded, generic index and all, is garbage now
+
+    def _prepare_pool(self, engine: Engine | None) -> Engine | None:
+        """Have a rewrite pool for `engine` ready, replacing one made for an older engine; returns the engine to use."""
         if engine is None or engine.cosmetic_store is None or self.settings.cosmetic == "off":
-            return
+            return engine
         generic = engine.cosmetic_store.generic
         if self._pool is not None and self._pool.generic is generic:
-            return
+            return engine
         old, self._pool = self._pool, RewritePool(generic, index_dir=self.compiled_dir)
         if old is not None:
             old.close()
+        if self._pool.generic is not generic:
+            # The workers hold the generic index; the proxy keeps only its stored form. The index is
+            # most of the engine's objects, and the proxy serves requests faster without them.
+            engine = engine.with_cosmetic_store(engine.cosmetic_store.with_generic(self._pool.generic))
+        return engine
 
     def _reassert_block(self, f: http.HTTPFlow) -> None:
         # Server replay runs after scripts and replaces a response set in `request`: put the block back.

@@ -10,10 +10,14 @@ counted by reason; malformed ones are also kept as `BadLine`s with their list an
 
 from __future__ import annotations
 
+import copy
 import functools
 import gc
 import hashlib
+import os
+import pickle
 import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -200,18 +204,72 @@ def _literal_finder(literals: list[str]):
         return re.compile(pattern)
 
 
+class StoredIndex:
+    """A generic index saved to a private file: its size and fingerprint in memory, its rules on disk."""
+    # The proxy process holds this instead of the index while page workers rewrite: the index is
+    # most of an engine's objects, and all the proxy needs of it is whether any rule is left on a page.
+
+    __slots__ = ("path", "count", "fingerprint")
+
+    def __init__(self, path: str, count: int, fingerprint: str):
+        self.path = path
+        self.count = count
+        self.fingerprint = fingerprint
+
+    @classmethod
+    def save(cls, index: RuleIndex, folder: str | None = None) -> StoredIndex:
+        """Write `index` to a new file readable by this user only (in `folder`, else the temp folder)."""
+        if folder:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix="dejunk-generic-", suffix=".pickle", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return cls(path, len(index), index.fingerprint)
+
+    def load(self) -> RuleIndex:
+        """The index itself, read back from the file."""
+        collecting = gc.isenabled()
+        gc.disable()  # tens of thousands of objects: the collector would rescan them while loading
+        try:
+            with open(self.path, "rb") as f:
+                index = pickle.load(f)
+        finally:
+            if collecting:
+                gc.enable()
+        if not isinstance(index, RuleIndex) or index.fingerprint != self.fingerprint:
+            raise ValueError(f"{self.path} does not hold generic index {self.fingerprint}")
+        return index
+
+    def remove(self) -> None:
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"StoredIndex({self.path!r}, {self.count}, {self.fingerprint!r})"
+
+
 @dataclass(frozen=True, slots=True)
 class PageRules:
     """What applies to one page, as plain data (picklable; the generic index may be left out, see below)."""
     # `generic` is the shared generic index (None when `$generichide`/`$elemhide` apply or there are no generic
-    # rules); `disabled` are the generic rule numbers switched off on this page (`#@#` exceptions, `~domain`s,
-    # `:matches-path()`). For a process pool, `without_generic()` drops the index and keeps `generic_id`; the
-    # worker finds the index by that id after `filters.rewrite.install_generic_index()` ran in it.
+    # rules; a `StoredIndex` when the store keeps it on disk for page workers); `disabled` are the generic rule
+    # numbers switched off on this page (`#@#` exceptions, `~domain`s, `:matches-path()`). For a process pool,
+    # `without_generic()` drops the index and keeps `generic_id`; the worker finds the index by that id after
+    # `filters.rewrite.install_generic_index()` ran in it.
 
     url: str
     host: str
     specific: tuple[CosmeticRule, ...] = ()
-    generic: RuleIndex | None = None
+    generic: RuleIndex | StoredIndex | None = None
     generic_id: str | None = None
     disabled: frozenset[int] = frozenset()
     elemhide: bool = False
@@ -236,7 +294,7 @@ class CosmeticStore:
     """All cosmetic rules of a set of lists, indexed; immutable once built."""
 
     # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
-    cache_version = "1"
+    cache_version = "2"
 
     def __init__(self) -> None:
         self.generic = RuleIndex([])
@@ -244,7 +302,7 @@ class CosmeticStore:
         self.exceptions: dict[str, tuple[CosmeticException, ...]] = {}  # by domain; "" for domain-less
         self.generic_numbers_by_key: dict[tuple[str, str], tuple[int, ...]] = {}
         self.generic_excluded: dict[str, tuple[int, ...]] = {}  # domain -> generic rules with `~domain`
-        self.generic_with_path: tuple[int, ...] = ()
+        self.generic_with_path: tuple[tuple[int, tuple], ...] = ()  # (rule number, `:matches-path()` test)
         self.skipped: Counter = Counter()
         self.bad_lines: list[BadLine] = []
         self.rule_count = 0
@@ -317,13 +375,21 @@ class CosmeticStore:
             for domain in rule.excluded:
                 excluded.setdefault(domain, []).append(number)
             if rule.plan.path is not None:
-                with_path.append(number)
+                with_path.append((number, rule.plan.path))
         self.generic_numbers_by_key = {k: tuple(v) for k, v in by_key.items()}
         self.generic_excluded = {k: tuple(v) for k, v in excluded.items()}
         self.generic_with_path = tuple(with_path)
 
     def __len__(self) -> int:
         return self.rule_count
+
+    def with_generic(self, generic: RuleIndex | StoredIndex) -> CosmeticStore:
+        """This store with its generic index replaced by an equal one (e.g. the same index, stored)."""
+        if len(generic) != len(self.generic) or generic.fingerprint != self.generic.fingerprint:
+            raise ValueError("a different generic index")
+        other = copy.copy(self)
+        other.generic = generic
+        return other
 
     def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False) -> PageRules:
         """The rules that apply to the page at `url`."""
@@ -370,8 +436,8 @@ class CosmeticStore:
             disabled.update(self.generic_numbers_by_key.get(key, ()))
         for name in names:
             disabled.update(self.generic_excluded.get(name, ()))
-        for number in self.generic_with_path:
-            if not _path_matches(self.generic.rules[number].plan.path, path):
+        for number, test in self.generic_with_path:
+            if not _path_matches(test, path):
                 disabled.add(number)
         return PageRules(
             url, host, tuple(specific), self.generic, self.generic.fingerprint, frozenset(disabled),

@@ -259,6 +259,14 @@ class Engine:
         """Build from list text, for tests and one-off checks (with dejunk's cosmetic store by default)."""
         return cls([parse_list_text(text, path=name, name=name)], cosmetic_factory=_cosmetic_factory(cosmetic_factory))
 
+    def with_cosmetic_store(self, store) -> Engine:
+        """This engine's network rules (shared, not copied) with another cosmetic store."""
+        state = self.__getstate__()
+        state["cosmetic_store"] = store
+        other = type(self).__new__(type(self))
+        other.__setstate__(state)
+        return other
+
     def __getstate__(self) -> dict:
         return {name: getattr(self, name) for name in _STATE}
 

@@ -4,7 +4,7 @@ Parsing a page takes tens of milliseconds; on the event loop that would stall ev
 With more than one core, pages go to worker processes (started with "spawn": the proxy is
 multi-threaded, and forking a threaded process is unsafe). Each worker loads the engine's generic
 cosmetic index once, at start, from a file written when the pool is made, so a page travels with
-only its own small rule set. (Handing the index to a starting worker directly would block the
+only its own small rule set, and the proxy process need not keep the index at all. (Handing the index to a starting worker directly would block the
 caller until the new process reads it, a few hundred milliseconds of a stalled event loop.) On
 one core a worker thread is used instead. A page that is not done in time is abandoned (the
 caller keeps the original response) and the workers are replaced, so a runaway parse cannot hold
@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import gc
 import multiprocessing
 import os
-import pickle
-import tempfile
 from functools import partial
 
-from .cosmetic import PageRules, RuleIndex
+from .cosmetic import PageRules, RuleIndex, StoredIndex
 from .rewrite import RewriteResult, install_generic_index, rewrite_page
 
 
@@ -36,38 +33,35 @@ def _warm() -> None:
     """Runs once in each new worker, so its first page does not pay for the imports."""
 
 
-def _install_from_file(path: str) -> None:
+def _install_from_file(stored: StoredIndex) -> None:
     """Worker initializer: load the generic index the pool wrote, and install it."""
-    collecting = gc.isenabled()
-    gc.disable()  # hundreds of thousands of objects: the collector would rescan them while loading
-    try:
-        with open(path, "rb") as f:
-            index = pickle.load(f)
-    finally:
-        if collecting:
-            gc.enable()
-    install_generic_index(index)
+    install_generic_index(stored.load())
 
 
 class RewritePool:
     """Runs `rewrite_page` in workers; `rewrite` is awaited from the event loop."""
 
-    def __init__(self, generic: RuleIndex | None, workers: int | None = None, index_dir: str | None = None):
-        self.generic = generic
+    def __init__(self, generic: RuleIndex | StoredIndex | None, workers: int | None = None,
+                 index_dir: str | None = None):
         self.workers = default_workers() if workers is None else workers
-        self._index_file: str | None = None
-        if self.workers and generic is not None:
-            self._index_file = _write_index(generic, index_dir)
+        # What an engine served by this pool holds as its generic index: with worker processes the
+        # index is written to a file they load, and the caller keeps only that `StoredIndex`
+        # (see `Engine.with_generic`), so the rules live in the workers, not in the proxy.
+        self.generic = generic
+        self._owned: StoredIndex | None = None
+        if self.workers and isinstance(generic, RuleIndex):
+            self.generic = self._owned = StoredIndex.save(generic, index_dir)
         self._executor = self._start()
 
     def _start(self) -> concurrent.futures.Executor:
         if self.workers == 0:
             return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dejunk-rewrite")
+        stored = self.generic if isinstance(self.generic, StoredIndex) else None
         executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_install_from_file if self._index_file else None,
-            initargs=(self._index_file,) if self._index_file else (),
+            initializer=_install_from_file if stored else None,
+            initargs=(stored,) if stored else (),
         )
         for _ in range(self.workers):
             executor.submit(_warm)
@@ -76,7 +70,7 @@ class RewritePool:
     async def rewrite(self, body: bytes, *, url: str, content_type: str | None, rules: PageRules,
                       mode: str, timeout: float) -> RewriteResult:
         """Rewrite one page; asyncio.TimeoutError when it takes longer than `timeout` seconds."""
-        if self.workers and rules.generic is not None and rules.generic is self.generic:
+        if self.workers and self.generic is not None and rules.generic_id == self.generic.fingerprint:
             rules = rules.without_generic()  # the workers hold the index already
         # (Rules of another engine, during a swap, travel whole: slower, but right.)
         job = partial(rewrite_page, body, url=url, content_type=content_type, rules=rules, mode=mode)
@@ -93,21 +87,8 @@ class RewritePool:
 
     def close(self) -> None:
         _stop(self._executor)
-        if self._index_file:
-            try:
-                os.unlink(self._index_file)
-            except OSError:
-                pass
-
-
-def _write_index(index: RuleIndex, folder: str | None) -> str:
-    """Pickle the generic index to a private file the workers read; returns its path."""
-    if folder:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="dejunk-generic-", suffix=".pickle", dir=folder)
-    with os.fdopen(fd, "wb") as f:
-        pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
-    return path
+        if self._owned is not None:
+            self._owned.remove()
 
 
 def _stop(executor: concurrent.futures.Executor) -> None:

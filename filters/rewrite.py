@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
 from . import charset
-from .cosmetic import HIDE, HTML, CosmeticRule, PageRules, RuleIndex
+from .cosmetic import HIDE, HTML, CosmeticRule, PageRules, RuleIndex, StoredIndex
 from .htmlsource import DOCTYPE, DOCUMENT_ELEMENTS, END, PARSER_VOID, START, VOID, SourceMap, Unlocatable, joins_cleanly
 from .selectors import class_list, matches_element, run_steps, select_all
 
@@ -145,13 +145,17 @@ def rewrite_page(
 
 
 def _generic_index(rules: PageRules) -> RuleIndex | None:
-    if rules.generic is not None:
-        return rules.generic
+    generic = rules.generic
+    if generic is not None and not isinstance(generic, StoredIndex):
+        return generic
     if rules.generic_id is None:
         return None
     index = _INSTALLED.get(rules.generic_id)
     if index is None:
-        raise LookupError(f"generic index {rules.generic_id} is not installed in this process")
+        if generic is None:
+            raise LookupError(f"generic index {rules.generic_id} is not installed in this process")
+        index = generic.load()  # kept on disk for page workers; here a page is rewritten in-process
+        install_generic_index(index)
     return index
 
 

@@ -600,3 +600,30 @@ class TestRewrite:
         assert time.monotonic() - started < 2
         assert f.response.raw_content == PAGE
         assert "longer than 1 s" in events(tmp)[-1]["message"]
+
+
+@pytest.mark.timeout(60)
+def test_with_page_workers_the_proxy_keeps_the_generic_index_on_disk_only(tmp_path, monkeypatch):
+    import filters.pool
+    from filters.cosmetic import RuleIndex, StoredIndex
+
+    monkeypatch.setattr(filters.pool, "default_workers", lambda: 1)  # one real worker process
+    (tmp_path / "cosmetic.txt").write_text("[Adblock Plus 2.0]\n##.ad\n||ads.test^\n")
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "cosmetic.txt")], dejunk_cache=str(tmp_path / "cache"),
+                       dejunk_events=str(tmp_path / "events.jsonl"))
+        assert isinstance(addon.engine.cosmetic_store.generic, RuleIndex)  # as loaded
+        addon.running()
+        try:
+            generic = addon.engine.cosmetic_store.generic
+            assert isinstance(generic, StoredIndex) and generic is addon._pool.generic and len(generic) == 1
+            assert Path(generic.path).parent == tmp_path / "cache" / "compiled"
+            f = serve_page(addon)
+            assert f.response.raw_content == PAGE.replace(b'<div class="ad">buy</div>', b"")
+            blocked = make_flow("http://www.ads.test/x.js", dest="script")
+            addon.request(blocked)
+            assert blocked.response.status_code == 403
+        finally:
+            addon.done()
+        assert not Path(generic.path).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 
 import pytest
@@ -14,6 +15,7 @@ from filters.cosmetic import (
     CosmeticStore,
     PageRules,
     RuleIndex,
+    StoredIndex,
     applies,
     domain_names,
     parse_domains,
@@ -254,6 +256,50 @@ def test_store_and_page_rules_pickle():
     light = rules.without_generic()
     assert light.generic is None and light.generic_id == store.generic.fingerprint and not light.empty
     assert b"###banner" in pickle.dumps(rules) and b"###banner" not in pickle.dumps(light)
+
+
+# --- the generic index kept on disk ------------------------------------------------------------------
+
+STORED_LIST = """\
+##.ad
+##:matches-path(/^\\/amp/) .amp-ad
+~news.example.com##.promo
+news.example.com#@#.ad
+##.other
+"""
+
+
+def test_a_store_with_its_generic_index_stored_decides_pages_alike(tmp_path):
+    store = store_of(STORED_LIST)
+    stored = StoredIndex.save(store.generic, str(tmp_path))
+    assert (len(stored), stored.fingerprint) == (len(store.generic), store.generic.fingerprint) == (4, stored.fingerprint)
+    light = store.with_generic(stored)
+    assert light.generic is stored and store.generic is not stored  # a copy: the store itself is unchanged
+    for url in ("https://example.com/amp/x", "https://example.com/x", "https://news.example.com/amp/y"):
+        full, kept = store.page_rules(url), light.page_rules(url)
+        assert (kept.disabled, kept.generic_id, kept.specific) == (full.disabled, full.generic_id, full.specific)
+        assert kept.generic is stored
+    assert store.page_rules("https://news.example.com/x").disabled == {0, 1, 2}  # exception, path, ~domain
+
+
+def test_stored_index_loads_back_and_checks_what_it_reads(tmp_path):
+    index = store_of(STORED_LIST).generic
+    stored = StoredIndex.save(index, str(tmp_path))
+    assert oct(os.stat(stored.path).st_mode & 0o777) == "0o600"
+    assert stored.load() == index and pickle.loads(pickle.dumps(stored)).load() == index
+    other = StoredIndex.save(store_of("##.b\n").generic, str(tmp_path))
+    os.replace(other.path, stored.path)
+    with pytest.raises(ValueError, match="does not hold generic index"):
+        stored.load()
+    stored.remove()
+    assert not os.path.exists(stored.path)
+    stored.remove()  # gone already: no error
+
+
+def test_with_generic_refuses_a_different_index(tmp_path):
+    store = store_of(STORED_LIST)
+    with pytest.raises(ValueError, match="different generic index"):
+        store.with_generic(StoredIndex.save(store_of("##.b\n").generic, str(tmp_path)))
 
 
 def test_fingerprint_follows_content():

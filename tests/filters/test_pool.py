@@ -8,6 +8,7 @@ import time
 import pytest
 
 from filters import Engine
+from filters.cosmetic import StoredIndex
 from filters.pool import RewritePool
 
 PAGE = b'<html><body><p>Story</p><div class="ad">x</div><div class="promo">y</div></body></html>'
@@ -16,7 +17,7 @@ URL = "https://news.test/a"
 
 @pytest.fixture(scope="module")
 def engine():
-    return Engine.from_text("[Adblock Plus 2.0]\n##.ad\nnews.test##.promo\n", "l.txt")
+    return Engine.from_text("[Adblock Plus 2.0]\n##.ad\nnews.test##.promo\n||ads.test^\n", "l.txt")
 
 
 def rewrite(pool, engine, body=PAGE, timeout=30):
@@ -25,10 +26,13 @@ def rewrite(pool, engine, body=PAGE, timeout=30):
 
 
 def test_workers_load_the_generic_index_from_its_file(engine, tmp_path):
-    pool = RewritePool(engine.cosmetic_store.generic, workers=1, index_dir=str(tmp_path))
+    generic = engine.cosmetic_store.generic
+    pool = RewritePool(generic, workers=1, index_dir=str(tmp_path))
     try:
         (index_file,) = list(tmp_path.iterdir())
         assert oct(index_file.stat().st_mode & 0o777) == "0o600"
+        assert isinstance(pool.generic, StoredIndex) and pool.generic.path == str(index_file)
+        assert (len(pool.generic), pool.generic.fingerprint) == (len(generic), generic.fingerprint)
         result = rewrite(pool, engine)
         # The generic rule (from the worker's installed index) and the site rule (sent with the page).
         assert result.removed == 2 and set(result.selectors) == {"##.ad", "news.test##.promo"}
@@ -36,6 +40,20 @@ def test_workers_load_the_generic_index_from_its_file(engine, tmp_path):
     finally:
         pool.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_engine_holding_only_the_stored_index_rewrites_through_the_workers(engine, tmp_path):
+    pool = RewritePool(engine.cosmetic_store.generic, workers=1, index_dir=str(tmp_path))
+    try:
+        served = engine.with_cosmetic_store(engine.cosmetic_store.with_generic(pool.generic))
+        assert served.cosmetic_store.generic is pool.generic and engine.cosmetic_store.generic is not pool.generic
+        assert served.check("http://ads.test/x.js").blocked == engine.check("http://ads.test/x.js").blocked
+        rules = served.cosmetic(URL)
+        assert rules.generic is pool.generic and rules.generic_id == pool.generic.fingerprint
+        result = rewrite(pool, served)
+        assert result.removed == 2 and set(result.selectors) == {"##.ad", "news.test##.promo"}
+    finally:
+        pool.close()
 
 
 def test_rules_of_another_engine_still_work(engine, tmp_path):
@@ -68,6 +86,6 @@ def test_one_core_uses_a_thread(engine):
     pool = RewritePool(engine.cosmetic_store.generic, workers=0)
     try:
         assert rewrite(pool, engine).removed == 2
-        assert pool._index_file is None
+        assert pool.generic is engine.cosmetic_store.generic  # the thread uses the index in memory
     finally:
         pool.close()

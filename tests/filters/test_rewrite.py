@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from filters import rewrite
-from filters.cosmetic import CosmeticStore, PageRules
+from filters.cosmetic import CosmeticStore, PageRules, StoredIndex
 from filters.lists import parse_list_text
 from filters.rewrite import HIDDEN_ATTRIBUTE, rewrite_page
 from tests.html_events import events, parse
@@ -357,6 +357,21 @@ def test_worker_needs_the_generic_index_installed():
     rewrite.install_generic_index(store.generic)
     try:
         assert rewrite_page(PAGE.encode(), url=URL, content_type="text/html", rules=light).removed == 5
+    finally:
+        rewrite._INSTALLED.clear()
+
+
+def test_rules_carrying_a_stored_index_load_it_once_in_process(tmp_path):
+    store = store_of("##.ad\nexample.com##.card")
+    expected = rewrite_page(PAGE.encode(), url=URL, content_type="text/html", rules=store.page_rules(URL))
+    stored = StoredIndex.save(store.generic, str(tmp_path))
+    rules = store.with_generic(stored).page_rules(URL)
+    rewrite._INSTALLED.clear()
+    try:
+        result = rewrite_page(PAGE.encode(), url=URL, content_type="text/html", rules=rules)
+        assert (result.body, result.removed) == (expected.body, expected.removed)
+        stored.remove()  # the index read on the first page is kept for the next ones
+        assert rewrite_page(PAGE.encode(), url=URL, content_type="text/html", rules=rules).removed == expected.removed
     finally:
         rewrite._INSTALLED.clear()
 
