@@ -342,7 +342,10 @@ class Dejunk:
         except OSError as e:
             logger.warning(f"dejunk: no compiled-engine cache ({e}); building from the lists each start")
         try:
-            engine = Engine.from_lists(list(paths), cache_dir=self.compiled_dir)
+            # With page worker processes the generic cosmetic index is theirs: the proxy leaves it on disk.
+            engine = Engine.from_lists(
+                list(paths), cache_dir=self.compiled_dir, generic_on_disk=filters.pool.default_workers() > 0,
+            )
         except OSError as e:
             raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None
         elapsed = time.perf_counter() - started

@@ -6,7 +6,11 @@ version, or that fails to load, is ignored (and replaced by the next save). Savi
 temporary file in the same directory and renames it over the target, so a reader never sees a
 partial file; only the few newest cache files are kept.
 
-The file is a pickle, so the directory must be private to the user (as `~/.cache/dejunk` is).
+The generic cosmetic index, most of a large engine's objects, is saved beside it in a file of its
+own (`generic-KEY.pickle`), so that a proxy whose page workers hold the index need not read it:
+`load(..., generic_on_disk=True)` returns the engine with a `StoredIndex` for it instead.
+
+The files are pickles, so the directory must be private to the user (as `~/.cache/dejunk` is).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+
+from .cosmetic import RuleIndex, StoredIndex, remove_orphans
 
 _MAGIC = b"dejunk-engine\n"
 _KEEP = 3  # newest cache files kept per directory
@@ -45,47 +51,84 @@ def cache_path(cache_dir: str, key: str) -> Path:
     return Path(os.path.expanduser(cache_dir)) / f"engine-{key[:40]}.pickle"
 
 
-def load(cache_dir: str, key: str):
-    """The engine saved under `key`, or None when there is none or it cannot be used."""
+def generic_path(cache_dir: str, key: str) -> Path:
+    return Path(os.path.expanduser(cache_dir)) / f"generic-{key[:40]}.pickle"
+
+
+def load(cache_dir: str, key: str, *, generic_on_disk: bool = False):
+    """The engine saved under `key`, or None when there is none or it cannot be used.
+
+    With `generic_on_disk`, its cosmetic store's generic index stays in a file of the engine's own
+    (a `StoredIndex`, see `filters.cosmetic`) instead of being read into memory.
+    """
     path = cache_path(cache_dir, key)
     try:
         with open(path, "rb") as f:
             if f.read(len(_MAGIC)) != _MAGIC or f.readline().rstrip(b"\n") != key.encode():
                 return None
-            # Unpickling allocates hundreds of thousands of objects; the collector would rescan
-            # them over and over (three times slower).
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                return pickle.load(f)
-            finally:
-                if collecting:
-                    gc.enable()
+            engine = _unpickle(f)
+        store = getattr(engine, "cosmetic_store", None)
+        saved = getattr(store, "generic", None)
+        if isinstance(saved, StoredIndex):
+            # Saved apart (see `save`): its file is found beside the engine's, wherever the folder now is.
+            stored = StoredIndex(str(generic_path(cache_dir, key)), saved.count, saved.fingerprint)
+            if generic_on_disk:
+                remove_orphans(str(path.parent))  # links left by dejunk processes that were killed
+            generic = stored.private_copy() if generic_on_disk else stored.load()
+            engine = engine.with_cosmetic_store(store.with_generic(generic))
+        return engine
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError, KeyError):
         return None
+
+
+def _unpickle(f):
+    # Unpickling allocates hundreds of thousands of objects; the collector would rescan them over
+    # and over (three times slower).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.load(f)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def save(engine, cache_dir: str, key: str) -> Path | None:
     """Write the engine atomically; returns the file, or None when the directory is not writable."""
     path = cache_path(cache_dir, key)
+    store = getattr(engine, "cosmetic_store", None)
+    generic = getattr(store, "generic", None)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".engine-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_MAGIC + key.encode() + b"\n")
-                pickle.dump(engine, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        if isinstance(generic, RuleIndex) and len(generic):
+            _write_atomic(generic_path(cache_dir, key), lambda f: pickle.dump(generic, f, protocol=pickle.HIGHEST_PROTOCOL))
+            # Only its size and fingerprint go into the engine's file; `load` names the file.
+            placeholder = StoredIndex(generic_path(cache_dir, key).name, len(generic), generic.fingerprint)
+            engine = engine.with_cosmetic_store(store.with_generic(placeholder))
+
+        def write_engine(f):
+            f.write(_MAGIC + key.encode() + b"\n")
+            pickle.dump(engine, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+        _write_atomic(path, write_engine)
     except OSError:
         return None
     _prune(path.parent, keep=path)
     return path
+
+
+def _write_atomic(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".engine-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _prune(directory: Path, keep: Path) -> None:
@@ -94,7 +137,8 @@ def _prune(directory: Path, keep: Path) -> None:
     except OSError:
         return
     for old in [p for p in files if p != keep][_KEEP - 1 :]:
-        try:
-            old.unlink()
-        except OSError:
-            pass
+        for stale in (old, old.with_name("generic-" + old.name.removeprefix("engine-"))):
+            try:
+                stale.unlink()
+            except OSError:
+                pass

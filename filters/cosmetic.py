@@ -17,7 +17,9 @@ import hashlib
 import os
 import pickle
 import re
+import shutil
 import tempfile
+import weakref
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -208,27 +210,56 @@ class StoredIndex:
     """A generic index saved to a private file: its size and fingerprint in memory, its rules on disk."""
     # The proxy process holds this instead of the index while page workers rewrite: the index is
     # most of an engine's objects, and all the proxy needs of it is whether any rule is left on a page.
+    # An instance made by `save` or `private_copy` owns its file, which goes when the instance does
+    # (or on `remove`); a pickled copy, as sent to a worker, owns nothing.
 
-    __slots__ = ("path", "count", "fingerprint")
+    __slots__ = ("path", "count", "fingerprint", "_cleanup", "__weakref__")
 
     def __init__(self, path: str, count: int, fingerprint: str):
         self.path = path
         self.count = count
         self.fingerprint = fingerprint
+        self._cleanup: weakref.finalize | None = None
+
+    def __reduce__(self):
+        return StoredIndex, (self.path, self.count, self.fingerprint)
 
     @classmethod
     def save(cls, index: RuleIndex, folder: str | None = None) -> StoredIndex:
         """Write `index` to a new file readable by this user only (in `folder`, else the temp folder)."""
         if folder:
             os.makedirs(folder, mode=0o700, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix="dejunk-generic-", suffix=".pickle", dir=folder)
+        fd, path = tempfile.mkstemp(prefix=_own_prefix(), suffix=".pickle", dir=folder)
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException:
             os.unlink(path)
             raise
-        return cls(path, len(index), index.fingerprint)
+        return cls(path, len(index), index.fingerprint)._owning()
+
+    def private_copy(self) -> StoredIndex:
+        """The same index in a file of its own beside this one (a hard link where possible), owned."""
+        # A shared file (the compiled-engine cache's) may be pruned by another process later; a
+        # worker started after that must still find the index.
+        fd, path = tempfile.mkstemp(prefix=_own_prefix(), suffix=".pickle", dir=os.path.dirname(self.path) or ".")
+        os.close(fd)
+        try:
+            try:
+                os.link(self.path, path + ".link")  # a name free because `path` is ours
+                os.replace(path + ".link", path)
+            except FileNotFoundError:
+                raise
+            except OSError:
+                shutil.copyfile(self.path, path)  # no hard links on this file system
+        except BaseException:
+            _unlink(path)
+            raise
+        return StoredIndex(path, self.count, self.fingerprint)._owning()
+
+    def _owning(self) -> StoredIndex:
+        self._cleanup = weakref.finalize(self, _unlink, self.path)
+        return self
 
     def load(self) -> RuleIndex:
         """The index itself, read back from the file."""
@@ -245,16 +276,62 @@ class StoredIndex:
         return index
 
     def remove(self) -> None:
-        try:
-            os.unlink(self.path)
-        except OSError:
-            pass
+        """Delete the file now."""
+        if self._cleanup is not None:
+            self._cleanup()
+        else:
+            _unlink(self.path)
 
     def __len__(self) -> int:
         return self.count
 
     def __repr__(self) -> str:
         return f"StoredIndex({self.path!r}, {self.count}, {self.fingerprint!r})"
+
+
+# Files a process makes for its own indexes carry its pid, so that those left by a process that was
+# killed can be told apart from those of a running one (see `remove_orphans`).
+_OWN_FILE = re.compile(r"dejunk-generic-(\d+)-[^/]*\.pickle")
+
+
+def _own_prefix() -> str:
+    return f"dejunk-generic-{os.getpid()}-"
+
+
+def remove_orphans(folder: str) -> int:
+    """Delete index files of processes no longer running (killed before they could); returns how many."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        match = _OWN_FILE.fullmatch(name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: running
+    return True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,12 +226,15 @@ class Engine:
         *,
         cache_dir: str | None = None,
         cosmetic_factory: Callable[[list[FilterList]], object] | None | object = DEFAULT_COSMETIC,
+        generic_on_disk: bool = False,
     ) -> Engine:
         """Build from list files (`builtin` names the list shipped with dejunk). OSError if one is unreadable.
 
         With `cache_dir`, a compiled engine saved there for the same list contents is loaded
         instead of building, and a newly built one is saved. The cosmetic store is dejunk's
         (`filters.cosmetic.CosmeticStore`) unless another factory, or None for none, is given.
+        With `generic_on_disk`, an engine loaded from the cache leaves its generic cosmetic index
+        in a file (for page workers to read) instead of reading it.
         """
         from . import cache
 
@@ -245,7 +248,7 @@ class Engine:
         key = None
         if cache_dir is not None:
             key = cache.cache_key(files, ENGINE_VERSION, cosmetic_factory)
-            engine = cache.load(cache_dir, key)
+            engine = cache.load(cache_dir, key, generic_on_disk=generic_on_disk)
             if engine is not None:
                 return engine
         lists = [parse_list_text(decode_list(data), path=path, name=display_name(path)) for path, data in files]

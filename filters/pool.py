@@ -45,8 +45,9 @@ class RewritePool:
                  index_dir: str | None = None):
         self.workers = default_workers() if workers is None else workers
         # What an engine served by this pool holds as its generic index: with worker processes the
-        # index is written to a file they load, and the caller keeps only that `StoredIndex`
-        # (see `Engine.with_generic`), so the rules live in the workers, not in the proxy.
+        # index is in a file they load (written here unless it is stored already), and the caller
+        # keeps only that `StoredIndex` (see `_prepare_pool` in the addon), so the rules live in
+        # the workers, not in the proxy.
         self.generic = generic
         self._owned: StoredIndex | None = None
         if self.workers and isinstance(generic, RuleIndex):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from filters import Engine, Request
 from filters.decision import ALLOWED
+from filters.cosmetic import RuleIndex, StoredIndex
 from filters.engine import ENGINE_VERSION, PageExceptions
 
 PAGE = "https://news.example/article"
@@ -442,6 +447,84 @@ class TestPersistence:
             for old in cache.glob("engine-*.pickle"):
                 os.utime(old, ns=(old.stat().st_mtime_ns - 10**9, old.stat().st_mtime_ns - 10**9))
         assert len(list(cache.glob("engine-*.pickle"))) == 3
+
+        assert len(list(cache.glob("generic-*.pickle"))) == 0  # these lists have no generic cosmetic rule
+
+    def test_generic_index_is_saved_apart_and_pruned_with_its_engine(self, tmp_path):
+        path = tmp_path / "rules.txt"
+        cache = tmp_path / "cache"
+        for n in range(5):
+            path.write_text(f"##.ad{n}\n||ads.example^\n")
+            Engine.from_lists([str(path)], cache_dir=str(cache))
+            for old in [*cache.glob("engine-*.pickle"), *cache.glob("generic-*.pickle")]:
+                os.utime(old, ns=(old.stat().st_mtime_ns - 10**9, old.stat().st_mtime_ns - 10**9))
+        engines = sorted(p.name.removeprefix("engine-") for p in cache.glob("engine-*.pickle"))
+        assert engines == sorted(p.name.removeprefix("generic-") for p in cache.glob("generic-*.pickle"))
+        assert len(engines) == 3
+
+
+class TestGenericOnDisk:
+    LIST = "[Adblock Plus 2.0]\n##.ad\n###banner\nnews.example##.promo\nnews.example#@#.ad\n||ads.example^\n"
+
+    @pytest.fixture
+    def cached(self, tmp_path):
+        path = tmp_path / "rules.txt"
+        path.write_text(self.LIST)
+        built = Engine.from_lists([str(path)], cache_dir=str(tmp_path / "cache"))
+        return path, tmp_path / "cache", built
+
+    def test_loaded_into_memory_by_default(self, cached):
+        path, cache, built = cached
+        (saved,) = cache.glob("generic-*.pickle")
+        assert b"banner" not in next(cache.glob("engine-*.pickle")).read_bytes()  # the rules are in their own file
+        assert b"banner" in saved.read_bytes()
+        loaded = Engine.from_lists([str(path)], cache_dir=str(cache))
+        assert isinstance(loaded.cosmetic_store.generic, RuleIndex)
+        assert loaded.cosmetic_store.generic == built.cosmetic_store.generic
+        assert loaded.cosmetic(PAGE) == built.cosmetic(PAGE)
+
+    def test_left_on_disk_in_a_private_link_owned_by_the_engine(self, cached):
+        path, cache, built = cached
+        loaded = Engine.from_lists([str(path)], cache_dir=str(cache), generic_on_disk=True)
+        generic = loaded.cosmetic_store.generic
+        assert isinstance(generic, StoredIndex) and len(generic) == 2
+        (saved,) = cache.glob("generic-*.pickle")
+        own = Path(generic.path)
+        assert own.parent == cache and own != saved and own.stat().st_ino == saved.stat().st_ino  # a hard link
+        assert generic.load() == built.cosmetic_store.generic
+        rules, expected = loaded.cosmetic(PAGE), built.cosmetic(PAGE)
+        assert rules.generic is generic and (rules.disabled, rules.generic_id) == (expected.disabled, expected.generic_id)
+        assert loaded.check("https://ads.example/x.js").blocked
+        saved.unlink()  # pruned by another process: this engine's link still holds the index
+        assert generic.load() == built.cosmetic_store.generic
+        del loaded, generic, rules
+        gc.collect()
+        assert not own.exists()  # gone with the engine that held it
+
+    def test_a_missing_generic_file_means_a_rebuild(self, cached):
+        path, cache, _ = cached
+        (saved,) = cache.glob("generic-*.pickle")
+        saved.unlink()
+        loaded = Engine.from_lists([str(path)], cache_dir=str(cache), generic_on_disk=True)
+        assert isinstance(loaded.cosmetic_store.generic, RuleIndex) and len(loaded.cosmetic_store.generic) == 2
+        assert list(cache.glob("generic-*.pickle"))  # saved again
+
+    def test_files_of_killed_processes_are_removed_at_the_next_load(self, cached):
+        path, cache, _ = cached
+        finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        orphan = cache / f"dejunk-generic-{int(finished.stdout)}-abc.pickle"  # its process has ended
+        orphan.write_bytes(b"x")
+        alive = cache / f"dejunk-generic-{os.getppid()}-abc.pickle"  # a running process's: kept
+        alive.write_bytes(b"x")
+        Engine.from_lists([str(path)], cache_dir=str(cache), generic_on_disk=True)
+        assert not orphan.exists() and alive.exists()
+
+    def test_the_cache_folder_may_move(self, cached, tmp_path):
+        path, cache, built = cached
+        moved = tmp_path / "moved"
+        cache.rename(moved)
+        loaded = Engine.from_lists([str(path)], cache_dir=str(moved), generic_on_disk=True)
+        assert Path(loaded.cosmetic_store.generic.path).parent == moved  # loaded, not rebuilt
 
 
 class TestCosmeticPlugin:
