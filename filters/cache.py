@@ -101,7 +101,8 @@ def save(engine, cache_dir: str, key: str) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(generic, RuleIndex) and len(generic):
-            _write_atomic(generic_path(cache_dir, key), lambda f: pickle.dump(generic, f, protocol=pickle.HIGHEST_PROTOCOL))
+            _write_atomic(generic_path(cache_dir, key),
+                          lambda f: pickle.dump(generic, f, protocol=pickle.HIGHEST_PROTOCOL))
             # Only its size and fingerprint go into the engine's file; `load` names the file.
             placeholder = StoredIndex(generic_path(cache_dir, key).name, len(generic), generic.fingerprint)
             engine = engine.with_cosmetic_store(store.with_generic(placeholder))

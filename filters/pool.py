@@ -3,8 +3,9 @@
 Parsing a page takes tens of milliseconds; on the event loop that would stall every other flow.
 With more than one core, pages go to worker processes (started with "spawn": the proxy is
 multi-threaded, and forking a threaded process is unsafe). Each worker loads the engine's generic
-cosmetic index once, at start, from a file written when the pool is made, so a page travels with
-only its own small rule set, and the proxy process need not keep the index at all. (Handing the index to a starting worker directly would block the
+cosmetic index once, at start, from a file (written when the pool is made, unless the index is
+stored already), so a page travels with only its own small rule set, and the proxy process need
+not keep the index at all. (Handing the index to a starting worker directly would block the
 caller until the new process reads it, a few hundred milliseconds of a stalled event loop.) On
 one core a worker thread is used instead. A page that is not done in time is abandoned (the
 caller keeps the original response) and the workers are replaced, so a runaway parse cannot hold

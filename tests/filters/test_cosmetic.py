@@ -272,7 +272,8 @@ news.example.com#@#.ad
 def test_a_store_with_its_generic_index_stored_decides_pages_alike(tmp_path):
     store = store_of(STORED_LIST)
     stored = StoredIndex.save(store.generic, str(tmp_path))
-    assert (len(stored), stored.fingerprint) == (len(store.generic), store.generic.fingerprint) == (4, stored.fingerprint)
+    assert (len(stored), stored.fingerprint) == (len(store.generic), store.generic.fingerprint)
+    assert len(stored) == 4
     light = store.with_generic(stored)
     assert light.generic is stored and store.generic is not stored  # a copy: the store itself is unchanged
     for url in ("https://example.com/amp/x", "https://example.com/x", "https://news.example.com/amp/y"):

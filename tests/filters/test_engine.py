@@ -493,7 +493,8 @@ class TestGenericOnDisk:
         assert own.parent == cache and own != saved and own.stat().st_ino == saved.stat().st_ino  # a hard link
         assert generic.load() == built.cosmetic_store.generic
         rules, expected = loaded.cosmetic(PAGE), built.cosmetic(PAGE)
-        assert rules.generic is generic and (rules.disabled, rules.generic_id) == (expected.disabled, expected.generic_id)
+        assert rules.generic is generic
+        assert (rules.disabled, rules.generic_id) == (expected.disabled, expected.generic_id)
         assert loaded.check("https://ads.example/x.js").blocked
         saved.unlink()  # pruned by another process: this engine's link still holds the index
         assert generic.load() == built.cosmetic_store.generic
@@ -511,7 +512,8 @@ class TestGenericOnDisk:
 
     def test_files_of_killed_processes_are_removed_at_the_next_load(self, cached):
         path, cache, _ = cached
-        finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        code = "import os; print(os.getpid())"
+        finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         orphan = cache / f"dejunk-generic-{int(finished.stdout)}-abc.pickle"  # its process has ended
         orphan.write_bytes(b"x")
         alive = cache / f"dejunk-generic-{os.getppid()}-abc.pickle"  # a running process's: kept
