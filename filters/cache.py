@@ -66,7 +66,7 @@ def load(cache_dir: str, key: str, *, generic_on_disk: bool = False):
         with open(path, "rb") as f:
             if f.read(len(_MAGIC)) != _MAGIC or f.readline().rstrip(b"\n") != key.encode():
                 return None
-            engine = _unpickle(f)
+            engine = read_pickle(f)
         store = getattr(engine, "cosmetic_store", None)
         saved = getattr(store, "generic", None)
         if isinstance(saved, StoredIndex):
@@ -81,7 +81,8 @@ def load(cache_dir: str, key: str, *, generic_on_disk: bool = False):
         return None
 
 
-def _unpickle(f):
+def read_pickle(f):
+    """`pickle.load(f)` with the cyclic garbage collector paused."""
     # Unpickling allocates hundreds of thousands of objects; the collector would rescan them over
     # and over (three times slower).
     collecting = gc.isenabled()

@@ -263,14 +263,10 @@ class StoredIndex:
 
     def load(self) -> RuleIndex:
         """The index itself, read back from the file."""
-        collecting = gc.isenabled()
-        gc.disable()  # tens of thousands of objects: the collector would rescan them while loading
-        try:
-            with open(self.path, "rb") as f:
-                index = pickle.load(f)
-        finally:
-            if collecting:
-                gc.enable()
+        from .cache import read_pickle  # (the cache module imports this one)
+
+        with open(self.path, "rb") as f:
+            index = read_pickle(f)
         if not isinstance(index, RuleIndex) or index.fingerprint != self.fingerprint:
             raise ValueError(f"{self.path} does not hold generic index {self.fingerprint}")
         return index

@@ -367,6 +367,13 @@ class FakeCosmeticStore:
         return ("rules", url, elemhide, generichide, tuple(self.selectors))
 
 
+def made_a_second_earlier(paths) -> None:
+    """Move files' times back a second, so that the next file saved is the newest by far."""
+    for path in paths:
+        earlier = path.stat().st_mtime_ns - 10**9
+        os.utime(path, ns=(earlier, earlier))
+
+
 class TestPersistence:
     def test_pickle_round_trip_decides_the_same(self):
         e = engine(*RULES)
@@ -444,10 +451,8 @@ class TestPersistence:
         for n in range(6):
             path.write_text(f"||ads{n}.example^\n")
             Engine.from_lists([str(path)], cache_dir=str(cache))
-            for old in cache.glob("engine-*.pickle"):
-                os.utime(old, ns=(old.stat().st_mtime_ns - 10**9, old.stat().st_mtime_ns - 10**9))
+            made_a_second_earlier(cache.glob("engine-*.pickle"))
         assert len(list(cache.glob("engine-*.pickle"))) == 3
-
         assert len(list(cache.glob("generic-*.pickle"))) == 0  # these lists have no generic cosmetic rule
 
     def test_generic_index_is_saved_apart_and_pruned_with_its_engine(self, tmp_path):
@@ -456,8 +461,7 @@ class TestPersistence:
         for n in range(5):
             path.write_text(f"##.ad{n}\n||ads.example^\n")
             Engine.from_lists([str(path)], cache_dir=str(cache))
-            for old in [*cache.glob("engine-*.pickle"), *cache.glob("generic-*.pickle")]:
-                os.utime(old, ns=(old.stat().st_mtime_ns - 10**9, old.stat().st_mtime_ns - 10**9))
+            made_a_second_earlier([*cache.glob("engine-*.pickle"), *cache.glob("generic-*.pickle")])
         engines = sorted(p.name.removeprefix("engine-") for p in cache.glob("engine-*.pickle"))
         assert engines == sorted(p.name.removeprefix("generic-") for p in cache.glob("generic-*.pickle"))
         assert len(engines) == 3
