@@ -445,26 +445,19 @@ class TestPersistence:
         blocker.write_text("not a directory")
         assert Engine.from_lists([str(path)], cache_dir=str(blocker / "cache")).check("https://ads.example/").blocked
 
-    def test_old_cache_files_are_pruned(self, tmp_path):
+    @pytest.mark.parametrize("rules, generic", [("||ads{n}.example^\n", False), ("##.ad{n}\n||ads.example^\n", True)])
+    def test_old_cache_files_are_pruned(self, tmp_path, rules, generic):
         path = tmp_path / "rules.txt"
         cache = tmp_path / "cache"
         for n in range(6):
-            path.write_text(f"||ads{n}.example^\n")
-            Engine.from_lists([str(path)], cache_dir=str(cache))
-            made_a_second_earlier(cache.glob("engine-*.pickle"))
-        assert len(list(cache.glob("engine-*.pickle"))) == 3
-        assert len(list(cache.glob("generic-*.pickle"))) == 0  # these lists have no generic cosmetic rule
-
-    def test_generic_index_is_saved_apart_and_pruned_with_its_engine(self, tmp_path):
-        path = tmp_path / "rules.txt"
-        cache = tmp_path / "cache"
-        for n in range(5):
-            path.write_text(f"##.ad{n}\n||ads.example^\n")
+            path.write_text(rules.format(n=n))
             Engine.from_lists([str(path)], cache_dir=str(cache))
             made_a_second_earlier([*cache.glob("engine-*.pickle"), *cache.glob("generic-*.pickle")])
         engines = sorted(p.name.removeprefix("engine-") for p in cache.glob("engine-*.pickle"))
-        assert engines == sorted(p.name.removeprefix("generic-") for p in cache.glob("generic-*.pickle"))
         assert len(engines) == 3
+        # A generic cosmetic index is saved apart (only with generic rules) and pruned with its engine.
+        generics = sorted(p.name.removeprefix("generic-") for p in cache.glob("generic-*.pickle"))
+        assert generics == (engines if generic else [])
 
 
 class TestGenericOnDisk:
