@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -36,7 +39,52 @@ def corpus(request) -> Path:
     return path
 
 
+# The folders of the user's home that dejunk or mitmproxy would write to.
+_HOME_PLACES = (".cache/dejunk", ".mitmproxy", ".config/dejunk")
+
+
+def _snapshot(home: Path) -> dict[str, float]:
+    """Every file under the watched folders of `home`, with its modification time."""
+    found: dict[str, float] = {}
+    for place in _HOME_PLACES:
+        root = home / place
+        if root.exists():
+            found[str(root)] = root.stat().st_mtime
+            for path in root.rglob("*"):
+                found[str(path)] = path.lstat().st_mtime
+    return found
+
+
+def pytest_configure(config):
+    """Point HOME and the XDG folders at a private folder for the whole session, before any fixture.
+
+    Tests never touch the user's home: module- and session-scoped fixtures run before any
+    function-scoped one could step in, so the whole process (and every program the tests start)
+    gets a home of its own from the start. The real home is watched (see pytest_sessionfinish).
+    """
+    # (DEJUNK_REAL_HOME stands in for the real home in the test of this guard.)
+    real_home = Path(os.environ.get("DEJUNK_REAL_HOME") or pwd.getpwuid(os.getuid()).pw_dir)
+    private = Path(tempfile.mkdtemp(prefix="dejunk-test-home-"))
+    config._dejunk_home = (real_home, _snapshot(real_home), private, dict(os.environ))
+    os.environ["HOME"] = str(private)
+    for name, folder in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share")):
+        os.environ[name] = str(private / folder)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if anything under the user's real home changed while the tests ran."""
+    real_home, before, private, environ = session.config._dejunk_home
+    after = _snapshot(real_home)
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    os.environ.clear()
+    os.environ.update(environ)
+    shutil.rmtree(private, ignore_errors=True)
+    if changed:
+        print(f"\nThe tests changed the user's home ({real_home}): " + ", ".join(changed[:10]), file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    """Keep every test's list and compiled-engine caches out of the user's real cache folder."""
+    """A fresh list and compiled-engine cache for each test (the session's private home holds them)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
