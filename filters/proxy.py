@@ -1,27 +1,17 @@
-"""mitmproxy-specific machinery the addon needs beyond its hooks.
+"""The addon's mitmproxy-facing helpers that use mitmproxy's public API only.
 
 - `request_from_flow`: the filters' request model from a flow's headers.
 - `classify_failure`: an upstream error message in one of dejunk's failure kinds.
-- Error pages: mitmproxy 11.0.2 answers a failed upstream with its own 502 page (which, for a
-  DNS failure, does not even name the host) and ignores a response set in the `error` hook.
-  `install_error_pages()` wraps one method, `HttpStream.handle_protocol_error`, so that a page
-  offered from the `error` hook with `offer_error_page(flow, response)` is sent instead of
-  mitmproxy's page, provided the client has not received response headers yet. Everything else
-  (the error hook, flow state, connection handling) stays mitmproxy's. If the wrapped method is
-  missing (another mitmproxy version), nothing is patched and mitmproxy's own page is sent.
 - `UpstreamWatch`: mitmproxy has no upstream connect or response timeout. Timers started from
   the connection and flow hooks cancel the upstream connection's task when a deadline passes;
   mitmproxy then fails the flow through its normal error path, and the `error` hook sees why.
-- `quiet_streaming_notices`: drops mitmproxy's per-stream notice where it is logged (one more
-  wrapped method, `ConnectionHandler.log`).
-- `install_body_size_check`: leaves mitmproxy's `stream_large_bodies` check on response headers
-  to dejunk's own hook, which decides the same thing right after (wraps `check_body_size`).
+  (Finding that task is one of the internals in `mitmproxy_internals`, with the error pages, the
+  body-size check and the streaming notice.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import gc
 import logging
 import re
@@ -30,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mitmproxy import http
-from mitmproxy.net.http import url
 
+from .mitmproxy_internals import connection_task
 from .request import Request, source_from_headers, type_from_headers
 
 logger = logging.getLogger(__name__)
@@ -58,39 +48,48 @@ class ProxySettings:
 
 _REQUEST_HEADERS = frozenset({b"host", b"sec-fetch-dest", b"accept", b"upgrade", b"referer", b"origin", b"cookie"})
 
-@functools.lru_cache(maxsize=4096)
-def _url_prefix(scheme: str, host_header: str) -> tuple[str, str]:
-    # `pretty_url` parses (and validates) the Host header on every call; a Host header repeats
-    # across a site's requests, so "scheme://host[:port]" and the host are kept per header.
-    host, port = url.parse_authority(host_header, check=False)
-    port = port or url.default_port(scheme) or 443
-    return url.unparse(scheme, host, port), host
+_URL_PREFIXES: dict[tuple[str, str], tuple[str, str]] = {}
+_URL_PREFIXES_KEPT = 4096
 
 
 def flow_url(request: http.Request, host_header: str | None) -> tuple[str, str]:
-    """(URL, host) as `pretty_url` / `pretty_host` give them, from an already-read Host header."""
+    """(URL, host) as `pretty_url` / `pretty_host` give them, from an already-read Host header.
+
+    `pretty_url` parses the Host header on every call, and a Host header repeats across a site's
+    requests: so "scheme://host[:port]" and the host are taken from mitmproxy once per scheme and
+    header, and later requests with the same ones only add their path.
+    """
     if request.data.method.upper() == b"CONNECT":  # `first_line_format == "authority"`, without decoding
         return request.authority, request.host
     if request.is_http2 or request.is_http3:
         host_header = request.authority or host_header
     if not host_header:
         return request.url, request.host
-    prefix, host = _url_prefix(request.scheme, host_header)
     path = request.path
-    return prefix + ("" if path == "*" else path), host
+    known = _URL_PREFIXES.get((request.scheme, host_header))
+    if known is not None and path != "*":
+        return known[0] + path, known[1]
+    address, host = request.pretty_url, request.pretty_host
+    if path and path != "*" and address.endswith(path):
+        if len(_URL_PREFIXES) >= _URL_PREFIXES_KEPT:
+            _URL_PREFIXES.clear()
+        _URL_PREFIXES[(request.scheme, host_header)] = (address[: -len(path)], host)
+    return address, host
 
 
 def header_values(headers, wanted: frozenset[bytes]) -> dict[bytes, str]:
-    """The first value of each wanted header (lower-case names), in one pass over the raw fields.
+    """Each wanted header's value as `headers.get` gives it (lower-case names), in one pass.
 
     mitmproxy's `headers.get` scans and case-folds every field on each call; on the request path
-    one pass for all the names dejunk needs is several times cheaper.
+    one pass for all the names dejunk needs is several times cheaper. A repeated header's values
+    are joined with ", ", as mitmproxy joins them.
     """
     found: dict[bytes, str] = {}
     for name, value in headers.fields:
         key = name.lower()
-        if key in wanted and key not in found:
-            found[key] = value.decode("utf-8", "surrogateescape")  # as mitmproxy decodes headers
+        if key in wanted:
+            text = value.decode("utf-8", "surrogateescape")  # as mitmproxy decodes headers
+            found[key] = f"{found[key]}, {text}" if key in found else text
     return found
 
 
@@ -104,6 +103,23 @@ def request_from_flow(flow: http.HTTPFlow) -> Request:
     )
     source = source_from_headers(address, request_type, found.get(b"referer"), found.get(b"origin"))
     return Request.from_strings(address, source, request_type, request.method, has_cookie=b"cookie" in found, host=host)
+
+
+def open_listeners(options) -> list[str]:
+    """The proxy modes (as given) that listen on every network interface; none when not serving."""
+    if "server" in options and not options.server:
+        return []
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    found = []
+    for spec in options.mode if "mode" in options else ["regular"]:
+        try:
+            mode = ProxyMode.parse(spec)
+        except ValueError:
+            continue  # mitmproxy reports its own option's error
+        if mode.type_name != "local" and mode.listen_host(options.listen_host) in ("", "0.0.0.0", "::"):
+            found.append(spec)
+    return found
 
 
 # --- failure classification ---------------------------------------------------------------------
@@ -134,185 +150,7 @@ def classify_failure(message: str) -> str:
     return "protocol"
 
 
-# --- wrapping mitmproxy methods -------------------------------------------------------------------
-
-
-def _wrap_once(cls, name: str, original_attr: str, wrapper) -> bool:
-    """Put `wrapper` in place of `cls.name`, keeping the original as `cls.original_attr`.
-
-    Idempotent across script reloads: the original is kept once, but the wrapper is rebound
-    every time, so it is the newest module's (whose state the reloaded addon uses). False when
-    `cls` has no such method (another mitmproxy version): nothing is changed then.
-    """
-    if not hasattr(cls, original_attr):
-        original = getattr(cls, name, None)
-        if not callable(original):
-            return False
-        setattr(cls, original_attr, original)
-    setattr(cls, name, wrapper)
-    return True
-
-
-# --- error pages ----------------------------------------------------------------------------------
-
-_offered_pages: dict[str, http.Response] = {}
-_ORIGINAL_ATTR = "_dejunk_original_handle_protocol_error"
-
-
-def error_pages_installed() -> bool:
-    """Whether a page offered from the error hook will reach the client."""
-    from mitmproxy.proxy.layers.http import HttpStream
-
-    return hasattr(HttpStream, _ORIGINAL_ATTR)
-
-
-def install_error_pages() -> bool:
-    """Wrap HttpStream.handle_protocol_error once (idempotent across script reloads)."""
-    try:
-        from mitmproxy.proxy.layers.http import HttpStream
-    except ImportError:  # pragma: no cover - another mitmproxy layout
-        return False
-    if not _wrap_once(HttpStream, "handle_protocol_error", _ORIGINAL_ATTR, _handle_protocol_error):  # pragma: no cover
-        logger.warning("dejunk: this mitmproxy has no HttpStream.handle_protocol_error; using its own error pages")
-        return False
-    return True
-
-
-def offer_error_page(flow: http.HTTPFlow, response: http.Response) -> bool:
-    """From the `error` hook: send `response` instead of mitmproxy's error page, if still possible."""
-    if not error_pages_installed() or not flow.live:
-        return False
-    _offered_pages[flow.id] = response
-    return True
-
-
-def _handle_protocol_error(self, event):
-    # Relay the original generator's commands (and what the layer sends back into it), replacing
-    # only the one command that would send mitmproxy's error page to the client.
-    from mitmproxy.proxy.layers.http import ResponseProtocolError
-
-    original = getattr(type(self), _ORIGINAL_ATTR)(self, event)
-    flow_id = self.flow.id if getattr(self, "flow", None) is not None else None
-    try:
-        command = next(original)
-        while True:
-            replacement = None
-            if flow_id is not None and isinstance(event, ResponseProtocolError):
-                replacement = _page_commands(self, command, event)
-            if replacement:
-                for page_command in replacement:
-                    yield page_command
-                result = None
-            else:
-                result = yield command
-            command = original.send(result)
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        if flow_id is not None:
-            _offered_pages.pop(flow_id, None)
-
-
-def _page_commands(stream, command, event):
-    from mitmproxy.proxy.layers.http import (
-        ResponseData,
-        ResponseEndOfMessage,
-        ResponseHeaders,
-        SendHttp,
-    )
-    from mitmproxy.net.http import status_codes
-
-    if not (isinstance(command, SendHttp) and command.event is event and command.connection is stream.context.client):
-        return None
-    page = _offered_pages.pop(stream.flow.id, None)
-    if page is None or event.code == status_codes.NO_RESPONSE:
-        return None
-    # Only while the client has seen nothing of a response and has sent its whole request.
-    if stream.server_state == stream.state_stream_response_body or stream.client_state != stream.state_done:
-        return None
-    stream.flow.response = page
-    return [
-        SendHttp(ResponseHeaders(stream.stream_id, page, end_stream=False), stream.context.client),
-        SendHttp(ResponseData(stream.stream_id, page.raw_content or b""), stream.context.client),
-        SendHttp(ResponseEndOfMessage(stream.stream_id), stream.context.client),
-    ]
-
-
-# --- log and memory housekeeping ---------------------------------------------------------------------
-
-
-_STREAMING_NOTICE = "Streaming response from "
-_ORIGINAL_LOG_ATTR = "_dejunk_original_log"
-
-
-class _StreamingNotices(logging.Filter):
-    """Drops mitmproxy's per-stream "Streaming response from HOST." notice (fallback only)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (isinstance(record.msg, str) and record.msg.startswith(_STREAMING_NOTICE))
-
-
-def _log_without_streaming_notices(self, message, *args, **kwargs):
-    if type(message) is str and message.startswith(_STREAMING_NOTICE):
-        return None
-    return getattr(type(self), _ORIGINAL_LOG_ATTR)(self, message, *args, **kwargs)
-
-
-def quiet_streaming_notices() -> None:
-    """Drop mitmproxy's "Streaming response from HOST." notice: dejunk streams nearly every response.
-
-    The notice is dropped where the connection handler logs it, before a log record is made: a
-    logging filter would see it only after the record (caller lookup and all) had been built, a
-    cost paid on every streamed request. Idempotent across script reloads; without that method
-    (another mitmproxy version) a filter on the connection logger does the same, more slowly.
-    """
-    try:
-        from mitmproxy.proxy.server import ConnectionHandler
-    except ImportError:  # pragma: no cover - another mitmproxy layout
-        ConnectionHandler = None
-    if ConnectionHandler is not None and _wrap_once(
-        ConnectionHandler, "log", _ORIGINAL_LOG_ATTR, _log_without_streaming_notices
-    ):
-        return
-    server_logger = logging.getLogger("mitmproxy.proxy.server")
-    if not any(type(f).__name__ == "_StreamingNotices" for f in server_logger.filters):
-        server_logger.addFilter(_StreamingNotices())
-
-
-# --- mitmproxy's body-size check ------------------------------------------------------------------
-
-_ORIGINAL_CHECK_ATTR = "_dejunk_original_check_body_size"
-_skip_header_size_check = False
-
-
-def install_body_size_check() -> bool:
-    """Wrap HttpStream.check_body_size once (idempotent across reloads); False if it is missing.
-
-    With `stream_large_bodies` set, mitmproxy re-reads and re-parses a response's framing headers
-    for its size as soon as they arrive, on every response: over 1% of its work per small
-    request. While dejunk filters (see `skip_header_size_check`) its `responseheaders` hook makes
-    that decision itself, right after, for every response: only pages it may rewrite, with a
-    length up to the limit or not yet known, are held. So the check at the headers is skipped;
-    the check on every chunk of a body being held stays, and still switches a body that grows
-    past the limit to streaming. A `body_size_limit` keeps the whole check.
-    """
-    try:
-        from mitmproxy.proxy.layers.http import HttpStream
-    except ImportError:  # pragma: no cover - another mitmproxy layout
-        return False
-    return _wrap_once(HttpStream, "check_body_size", _ORIGINAL_CHECK_ATTR, _check_body_size)
-
-
-def skip_header_size_check(skip: bool) -> None:
-    """Whether mitmproxy's size check on response headers is left to dejunk's hook (see above)."""
-    global _skip_header_size_check
-    _skip_header_size_check = skip
-
-
-def _check_body_size(self, request: bool):
-    if _skip_header_size_check and not request and not self.response_body_buf:
-        return False
-    return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))
+# --- memory housekeeping ----------------------------------------------------------------------------
 
 
 def settle_heap() -> None:
@@ -327,18 +165,6 @@ def settle_heap() -> None:
 
 
 # --- timeouts -------------------------------------------------------------------------------------
-
-
-def _connection_task(master, client, server) -> asyncio.Task | None:
-    """The task mitmproxy runs for a server connection (open + read loop), if it is still alive."""
-    proxyserver = master.addons.get("proxyserver") if master is not None else None
-    if proxyserver is None:
-        return None
-    handler = proxyserver.connections.get(client.id)
-    if handler is None:
-        return None
-    io = handler.transports.get(server)
-    return getattr(io, "handler", None) if io is not None else None
 
 
 class UpstreamWatch:
@@ -397,7 +223,7 @@ class UpstreamWatch:
             self._abort(client, server, "connect_timeout", f"TLS handshake not done within {self.connect_timeout} s")
 
     def _abort(self, client, server, kind: str, why: str) -> None:
-        task = _connection_task(self._get_master(), client, server)
+        task = connection_task(self._get_master(), client, server)
         if task is None or task.done():
             return
         self._remember(client, server, kind, why)
@@ -468,7 +294,7 @@ class UpstreamWatch:
             self._abort_flow(flow, f"no response headers within {self.response_timeout} s")
 
     def _abort_flow(self, flow: http.HTTPFlow, why: str) -> None:
-        task = _connection_task(self._get_master(), flow.client_conn, flow.server_conn)
+        task = connection_task(self._get_master(), flow.client_conn, flow.server_conn)
         if task is None or task.done():
             return
         flow.metadata.setdefault("dejunk", {})["abort"] = "response_timeout"

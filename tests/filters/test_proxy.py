@@ -8,8 +8,6 @@ from mitmproxy.test import tflow
 from filters.proxy import (
     ABORT_PREFIX,
     classify_failure,
-    install_error_pages,
-    offer_error_page,
     request_from_flow,
 )
 
@@ -62,13 +60,6 @@ def test_source_is_the_document_itself_or_the_referer_or_origin():
     assert request.source_url == "http://app.test" and request.third_party
 
 
-def test_offer_needs_a_live_flow():
-    install_error_pages()
-    flow = tflow.tflow()
-    flow.live = False
-    assert offer_error_page(flow, flow.response) is False
-
-
 @pytest.mark.parametrize("make", [
     lambda: tflow.tflow().request,
     lambda: _req("GET", "http://news.test/a?b=1", host="news.test"),
@@ -112,66 +103,3 @@ def _req(method, url, host=None, http2=False, authority=None):
         request.http_version = "HTTP/2.0"
         request.authority = authority or ""
     return request
-
-
-class _Stream:
-    """Stands in for mitmproxy's HttpStream: only what the size-check wrapper reads."""
-
-    def __init__(self, buffered: bytes = b""):
-        self.response_body_buf = bytearray(buffered)
-        self.checked: list[bool] = []
-
-    def _dejunk_original_check_body_size(self, request: bool):
-        self.checked.append(request)
-        yield "command"
-        return "mitmproxy's answer"
-
-
-def _drive(generator):
-    commands = []
-    try:
-        while True:
-            commands.append(next(generator))
-    except StopIteration as stop:
-        return commands, stop.value
-
-
-@pytest.mark.parametrize("skip,request_side,buffered,passed_on", [
-    (False, False, b"", True),   # dejunk not filtering: mitmproxy checks as usual
-    (True, False, b"", False),   # response headers: dejunk's hook decides right after
-    (True, False, b"x", True),   # a body being held: mitmproxy still streams it past the limit
-    (True, True, b"", True),     # request bodies are not dejunk's business
-])
-def test_size_check_wrapper(skip, request_side, buffered, passed_on):
-    from filters import proxy
-
-    stream = _Stream(buffered)
-    proxy.skip_header_size_check(skip)
-    try:
-        commands, value = _drive(proxy._check_body_size(stream, request_side))
-    finally:
-        proxy.skip_header_size_check(False)
-    if passed_on:
-        assert (commands, value, stream.checked) == (["command"], "mitmproxy's answer", [request_side])
-    else:
-        assert (commands, value, stream.checked) == ([], False, [])
-
-
-def test_streaming_notice_is_dropped_before_a_log_record_is_made(caplog):
-    import logging
-    from types import SimpleNamespace
-
-    from mitmproxy.proxy.server import ConnectionHandler
-
-    from filters.proxy import quiet_streaming_notices
-
-    quiet_streaming_notices()
-    quiet_streaming_notices()  # a script reload installs it again: still one wrapper
-    handler_class = type("Handler", (ConnectionHandler,), {"handle_hook": lambda self, hook: None})
-    handler = handler_class.__new__(handler_class)  # no connection: `log` reads only `client`
-    handler.client = SimpleNamespace(peername=("127.0.0.1", 5000))
-    with caplog.at_level(logging.INFO, logger="mitmproxy.proxy.server"):
-        handler.log("Streaming response from news.test.")
-        handler.log("client connect")
-        handler.log("Streaming request to upload.test.")  # not dejunk's doing: kept
-    assert [r.getMessage() for r in caplog.records] == ["client connect", "Streaming request to upload.test."]
