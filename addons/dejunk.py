@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import collections.abc
+import difflib
 import logging
 import os
 import sys
 import threading
 import time
-import typing
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
@@ -28,30 +28,37 @@ if getattr(sys.modules.get("filters"), "_loaded_by_dejunk_addon", False):
     for _name in [n for n in sys.modules if n == "filters" or n.startswith("filters.")]:
         del sys.modules[_name]
 
-from mitmproxy import command, ctx, exceptions, flow, hooks, http  # noqa: E402
+from mitmproxy import command, ctx, exceptions, flow, http  # noqa: E402
 from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
 
-from filters import subscriptions  # noqa: E402
+from filters import selfcheck, subscriptions  # noqa: E402
 from filters.engine import Engine  # noqa: E402
-from filters.events import ErrorOnce, EventLog, Stats  # noqa: E402
+from filters.events import EventLog, FailureLog, Stats  # noqa: E402
 from filters.listset import BackgroundRefresher, ListPlan, plan_lists  # noqa: E402
+from filters.mitmproxy_internals import (  # noqa: E402
+    install_body_size_check,
+    install_error_pages,
+    offer_error_page,
+    problems as internal_problems,
+    proxy_starting,
+    quiet_streaming_notices,
+    skip_header_size_check,
+    take_deferred,
+)
+from filters.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value, describe_error  # noqa: E402
 from filters.pool import RewritePool  # noqa: E402
-from filters.request import type_from_extension  # noqa: E402
+from filters.request import Request, type_from_extension  # noqa: E402
 from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy import (  # noqa: E402
     UpstreamWatch,
     classify_failure,
     header_values,
-    install_body_size_check,
-    install_error_pages,
-    offer_error_page,
+    open_listeners,
     ProxySettings,
-    quiet_streaming_notices,
     request_from_flow,
     settle_heap,
-    skip_header_size_check,
 )
 from filters.resources import get_resource  # noqa: E402
 from filters.rewrite import skip_reason  # noqa: E402
@@ -62,6 +69,7 @@ from filters.responses import (  # noqa: E402
     dejunk_header,
     error_answer,
     image_replacement_headers,
+    not_filtering_answer,
     policy_page,
 )
 
@@ -71,13 +79,13 @@ logger = logging.getLogger("dejunk")
 MARK_BLOCKED = ":no_entry_sign:"
 MARK_POLICY = ":shield:"
 MARK_UPSTREAM = ":warning:"
+MARK_FAILED = ":warning:"  # dejunk's own failure on a flow; its comment says "dejunk failed on this flow"
 MARK_MODIFIED = ":pencil2:"
 MARK_REWRITTEN = ":scissors:"
-COSMETIC_MODES = ("remove", "hide", "off")
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
 _RESPONSE_HEADERS = frozenset({b"content-type", b"content-length", b"set-cookie"})
 # Actions after which the response is dejunk's own answer, made in the request hook.
-ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect")
+ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect", "not_filtering")
 
 
 def to_response(answer: Answer) -> http.Response:
@@ -101,24 +109,6 @@ def keep_recorded_size(f: http.HTTPFlow) -> None:
         f.metadata.setdefault("dejunk", {})["recorded_bytes"] = len(f.response.raw_content)
 
 
-class _Guard:
-    """Contain a failure in dejunk's own code: record it, log it once, let the flow go on."""
-
-    __slots__ = ("addon", "where", "flow")
-
-    def __init__(self, addon: Dejunk, where: str, f: flow.Flow | None):
-        self.addon, self.where, self.flow = addon, where, f
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind, error, traceback) -> bool:
-        if error is None or not isinstance(error, Exception):
-            return False
-        self.addon._contain(self.where, self.flow, error)
-        return True
-
-
 def flow_request(f: http.HTTPFlow):
     """The request model of a flow, made once in the request hook and kept on the flow object."""
     request = getattr(f, "_dejunk_request", None)
@@ -136,7 +126,7 @@ class Dejunk:
         self.policies = Policies()
         self.events = EventLog(None)
         self.stats = Stats()
-        self.errors_logged = ErrorOnce()
+        self.failures = FailureLog()
         self.upstream = UpstreamWatch(lambda: ctx.master)
         self.allow: list[str] = []
         self.settings = ProxySettings()
@@ -147,80 +137,66 @@ class Dejunk:
         self.compiled_dir = os.path.join(subscriptions.default_cache_dir(), "compiled")
         self._pool: RewritePool | None = None
         self._running = False
+        # Why dejunk cannot filter (then it refuses every request rather than pass it unfiltered).
+        self.failed: str | None = None
+        # A configuration is in force: a later bad option is refused and this one kept.
+        self._configured = False
+        self._option_errors: list[str] = []  # bad option values found when the script was loaded
+        self.self_check: str = "not run"
+        self._keep_bodies = False  # flows are kept for inspection (mitmweb, console, -w)
 
     # --- options -------------------------------------------------------------------------------
 
     def load(self, loader):
-        loader.add_option(
-            "dejunk_enabled", bool, True,
-            "Filter traffic. When false, dejunk lets every flow pass untouched.",
-        )
-        loader.add_option(
-            "dejunk_lists", collections.abc.Sequence[str], ["builtin"],
-            "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one file path or "
-            "http(s) URL per entry (repeat --set dejunk_lists=...). 'builtin' is dejunk's own small "
-            "list. URLs are subscriptions: downloaded into the cache and kept fresh in the background.",
-        )
-        loader.add_option(
-            "dejunk_cache", typing.Optional[str], None,
-            "Folder for downloaded lists. Default: the config's [lists] cache_dir, else "
-            "$XDG_CACHE_HOME/dejunk/lists (~/.cache/dejunk/lists).",
-        )
-        loader.add_option(
-            "dejunk_config", typing.Optional[str], None,
-            "TOML file with host policies: [groups] name = [\"*.example.com\", ...] and "
-            "[policy.connect|image|cookie] with default = \"accept\"|\"reject\", accept = [...], "
-            "reject = [...]. Patterns are shell wildcards on the host; @name expands a group. "
-            "[lists] subscriptions = [\"https://...\"] adds list subscriptions.",
-        )
-        loader.add_option(
-            "dejunk_events", typing.Optional[str], None,
-            "Append one JSON object per event (blocked, policy, upstream_error, addon_error) to this file.",
-        )
-        loader.add_option(
-            "dejunk_connect_timeout", int, 20,
-            "Seconds to wait for an upstream TCP connection (and again for its TLS handshake).",
-        )
-        loader.add_option(
-            "dejunk_response_timeout", int, 60,
-            "Seconds to wait for an upstream's response headers once the request could be sent.",
-        )
-        loader.add_option(
-            "dejunk_allow", collections.abc.Sequence[str], [],
-            "Sites where dejunk steps aside: their pages and the requests those pages make pass "
-            "untouched. Host wildcards (*.example.com); a plain name includes its subdomains.",
-        )
-        loader.add_option(
-            "dejunk_cosmetic", str, "remove",
-            "What to do with ad elements that cosmetic rules (##) select in HTML pages: remove them, "
-            "hide them with one injected <style> (for sites whose scripts need them), or off.",
-            choices=COSMETIC_MODES,
-        )
-        loader.add_option(
-            "dejunk_max_rewrite_bytes", int, 5 * 1024 * 1024,
-            "Largest page (decoded body, in bytes) dejunk buffers to remove ad elements from; larger "
-            "pages and everything that is not HTML stream through untouched.",
-        )
-        loader.add_option(
-            "dejunk_rewrite_timeout", int, 5,
-            "Seconds a page rewrite may take; after that the page is delivered as it came.",
-        )
-        loader.add_option(
-            "dejunk_error_pages", bool, True,
-            "Answer failed upstream connections with dejunk's error page naming host, port and cause. "
-            "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
-        )
+        for spec in OPTIONS:
+            loader.add_option(spec.name, spec.typespec, spec.default, spec.help, choices=spec.choices)
+        self._option_errors = self._take_early_options(loader.master.options)
+
+    @staticmethod
+    def _take_early_options(options) -> list[str]:
+        """Set dejunk's options given before the script declared them; one error line per bad value.
+
+        mitmproxy would set these itself once the options exist, but a value that does not parse
+        then is dropped with nothing said, and dejunk would run on its defaults.
+        """
+        errors = []
+        for name, (value, from_strings) in take_deferred(options, "dejunk_").items():
+            try:
+                if from_strings:  # --set name=value, repeatable for list options
+                    options.set(*([f"{name}={v}" for v in value] or [name]))
+                else:  # config.yaml, already parsed
+                    options.update(**{name: value})
+            except (exceptions.OptionsError, TypeError, ValueError):  # mitmproxy's type check raises TypeError
+                shown = value[0] if from_strings and len(value) == 1 and OPTION_SPECS[name].typespec in (int, bool, str) else value
+                errors.append(describe_error(name, shown))
+        for name in [n for n in options.deferred if n.startswith("dejunk")]:
+            close = difflib.get_close_matches(name, OPTION_SPECS, n=1)
+            errors.append(f"{name}: no such option" + (f" (did you mean {close[0]}?)" if close else ""))
+        return errors  # logged by the first configure, which makes dejunk refuse to filter
 
     def configure(self, updated: set[str]):
+        if not self._configured:
+            # Nothing good is in force yet (first start, or after a failure): apply every option.
+            updated = updated | OPTION_SPECS.keys()
+        try:
+            if self._option_errors:
+                errors, self._option_errors = self._option_errors, []
+                raise exceptions.OptionsError("\n".join(errors))
+            self._apply(updated)
+        except exceptions.OptionsError as e:
+            if self._configured:
+                raise  # mitmproxy puts the previous value back, and that configuration stays in force
+            self._cannot_filter(str(e).splitlines())
+            return
+        if not self._configured:
+            self._check_hooks()
+
+    def _apply(self, updated: set[str]) -> None:
         opts = ctx.options
-        for name in ("dejunk_connect_timeout", "dejunk_response_timeout", "dejunk_rewrite_timeout"):
-            if name in updated and getattr(opts, name) < 1:
-                raise exceptions.OptionsError(f"{name}: must be a whole number of seconds ≥ 1, not {getattr(opts, name)}")
-        if "dejunk_cosmetic" in updated and opts.dejunk_cosmetic not in COSMETIC_MODES:
-            raise exceptions.OptionsError(
-                f"dejunk_cosmetic: must be one of {', '.join(COSMETIC_MODES)}, not {opts.dejunk_cosmetic!r}")
-        if "dejunk_max_rewrite_bytes" in updated and opts.dejunk_max_rewrite_bytes < 0:
-            raise exceptions.OptionsError("dejunk_max_rewrite_bytes: must be 0 or more")
+        for name in sorted(updated & OPTION_SPECS.keys()):
+            problem = check_value(name, getattr(opts, name))
+            if problem:
+                raise exceptions.OptionsError(problem)
         # A body mitmproxy would stream (`stream_large_bodies`, if smaller) is not held either.
         hold_limit = opts.dejunk_max_rewrite_bytes
         try:
@@ -229,10 +205,16 @@ class Dejunk:
             stream_above = None  # mitmproxy reports its own option's error
         if stream_above is not None:
             hold_limit = min(hold_limit, stream_above)
-        # dejunk's responseheaders hook decides streaming for every response while it filters, so
-        # mitmproxy's own check on the headers is skipped then (see filters.proxy); a
-        # body_size_limit needs that check, so it keeps it.
-        skip_header_size_check(opts.dejunk_enabled and not ("body_size_limit" in opts and opts.body_size_limit))
+        # Where flows are kept to be looked at, their bodies are kept as mitmproxy would keep them.
+        self._keep_bodies = ctx.master.addons.get("view") is not None or any(
+            name in opts and getattr(opts, name) for name in ("save_stream_file", "hardump")
+        )
+        # dejunk's responseheaders hook decides streaming for every response while it streams what
+        # it need not read, so mitmproxy's own check on the headers is skipped then (see
+        # filters.mitmproxy_internals); a body_size_limit needs that check, so it keeps it.
+        skip_header_size_check(
+            opts.dejunk_enabled and not self._keep_bodies and not ("body_size_limit" in opts and opts.body_size_limit)
+        )
         self.upstream.connect_timeout = opts.dejunk_connect_timeout
         self.upstream.response_timeout = opts.dejunk_response_timeout
         # Hooks read this snapshot: an option read through ctx.options costs microseconds each.
@@ -247,9 +229,6 @@ class Dejunk:
             error_pages=opts.dejunk_error_pages,
         )
         if "dejunk_allow" in updated:
-            for pattern in opts.dejunk_allow:
-                if not pattern.strip():
-                    raise exceptions.OptionsError("dejunk_allow: empty host pattern")
             self.allow = [p.strip().lower() for p in opts.dejunk_allow]
         if "dejunk_config" in updated:
             self.policies = self._load_policies(opts.dejunk_config)
@@ -262,9 +241,41 @@ class Dejunk:
         if "dejunk_error_pages" in updated and opts.dejunk_error_pages:
             install_error_pages()
 
+    def _check_hooks(self) -> None:
+        """Run the self-check (see filters.selfcheck); dejunk filters only if it passes."""
+        started = time.perf_counter()
+        problems = selfcheck.run(type(self), self.settings)
+        if problems:
+            self.self_check = f"failed on {selfcheck.versions()}: {'; '.join(problems)}"
+            self._cannot_filter([f"self-check failed on {selfcheck.versions()}: {p}" for p in problems])
+            return
+        self.self_check = f"passed in {(time.perf_counter() - started) * 1000:.0f} ms on {selfcheck.versions()}"
+        was_failed, self.failed, self._configured = self.failed, None, True
+        if was_failed is not None:
+            logger.info("dejunk: the problem is fixed; filtering again")
+
+    def _cannot_filter(self, lines: list[str]) -> None:
+        """dejunk cannot filter: say why, and refuse traffic until it can (startup stops on the error)."""
+        self.failed = "; ".join(lines)
+        self._configured = False
+        for line in lines:
+            logger.error(f"dejunk: {line}")
+        if not proxy_starting(ctx.master):
+            logger.error("dejunk: not filtering: every request now gets a 503 page saying why, until this is fixed")
+        else:
+            # mitmproxy stops a start on an error logged while it starts, but only once its
+            # listeners are open (scripts load meanwhile), saying it is listening first. So the
+            # start ends here, as mitmproxy's own error check ends it. The console shows no log
+            # until it runs: there the lines go to stderr too.
+            if ctx.master.addons.get("termlog") is None:
+                print("\n".join(f"dejunk: {line}" for line in lines), file=sys.stderr)
+            sys.exit(1)
+
     def running(self):
         quiet_streaming_notices()
         install_body_size_check()
+        for name, problem, loss in internal_problems():
+            logger.warning(f"dejunk: on {selfcheck.versions()}, a mitmproxy internal changed ({name}: {problem}): {loss}")
         self._running = True
         # Start the page workers now, before traffic: starting them takes a few hundred ms.
         self._pool_for_engine()
@@ -277,6 +288,11 @@ class Dejunk:
             # Eager connects fail during CONNECT, where browsers show their own error; lazy
             # connects fail inside the tunnel, where dejunk's page can be shown.
             ctx.options.update(connection_strategy="lazy")
+        for mode in open_listeners(ctx.options):
+            logger.warning(
+                f"dejunk: the proxy ({mode}) listens on every network interface: anyone who can reach this "
+                "machine can use it. To serve this machine only, start it with --listen-host 127.0.0.1"
+            )
 
     def _load_policies(self, path: str | None) -> Policies:
         if not path:
@@ -374,29 +390,39 @@ class Dejunk:
 
     # --- guarding -------------------------------------------------------------------------------
 
-    def _guard(self, where: str, f: flow.Flow | None = None) -> _Guard:
-        return _Guard(self, where, f)
-
     def _contain(self, where: str, f: flow.Flow | None, error: Exception) -> None:
-        """Record and log (once per cause) a failure in dejunk's own code; the flow goes on.
+        """Count, log and mark a failure in dejunk's own code; the flow goes on unfiltered.
 
-        The per-flow hooks call this from a plain `except` (free until something fails) rather than
-        entering a `_guard` for every request.
+        The flow passes through as it stands, as mitmproxy passes a flow whose hook raised: one
+        bug should not break every page, and the failure is not silent (log, mark, comment, stats,
+        `dejunk.status`). A failure that hits every flow is caught before the proxy starts by the
+        self-check. The per-flow hooks call this from a plain `except` (free until something fails).
         """
         self.stats.add("addon_error")
-        if self.errors_logged.first_time(where, error):
-            logger.error(f"dejunk: error in {where} (logged once per cause; flows continue unfiltered)",
-                         exc_info=(type(error), error, error.__traceback__))
+        failure, count = self.failures.add(where, error)
+        if failure.count == 1:
+            logger.error(
+                f"dejunk: error in {where} ({failure.error}): that flow passed through unfiltered; further "
+                f"failures like it are counted and reported at most every {self.failures.interval:.0f} s",
+                exc_info=(type(error), error, error.__traceback__),
+            )
+        elif count:
+            logger.error(f"dejunk: error in {where} again: {_times(count)} since the last report, {failure.count} "
+                         f"in all ({failure.error}); those flows passed through unfiltered")
         url = f.request.pretty_url if isinstance(f, http.HTTPFlow) else None
-        self._record("addon_error", where=where, message=f"{type(error).__name__}: {error}", url=url)
+        self._record("addon_error", where=where, message=failure.error, url=url)
+        if isinstance(f, http.HTTPFlow):
+            self._note(f, MARK_FAILED, f"dejunk failed on this flow: error in {where}: {failure.error} "
+                                       "(passed through unfiltered)", failed=where, error=failure.error)
 
     def _record(self, event: str, **fields) -> None:
         try:
             self.events.write(event, **fields)
         except OSError as e:
             self.stats.add("event_log_error")
-            if self.errors_logged.first_time("event log", e):
-                logger.error(f"dejunk: cannot write the event log: {e}")
+            failure, count = self.failures.add("event log", e)
+            if count:
+                logger.error(f"dejunk: cannot write the event log: {e} ({_times(failure.count)} in all)")
 
     @staticmethod
     def _note(f: http.HTTPFlow, mark: str, comment: str, **data) -> None:
@@ -412,7 +438,12 @@ class Dejunk:
     # --- hooks ----------------------------------------------------------------------------------
 
     def request(self, f: http.HTTPFlow):
-        if not self.settings.enabled or self.engine is None:
+        if not self.settings.enabled:
+            return
+        if self.failed is not None:
+            self._refuse(f)
+            return
+        if self.engine is None:
             return
         if f.response is not None and f.live:
             return  # another addon already answered; a recorded flow (replay) is filtered anew
@@ -421,17 +452,29 @@ class Dejunk:
         except Exception as error:
             self._contain("request", f, error)
 
+    def _refuse(self, f: http.HTTPFlow) -> None:
+        """While dejunk cannot filter, answer with a page saying why instead of passing the flow on."""
+        if not ctx.options.dejunk_enabled:
+            return  # the user chose to go without dejunk meanwhile
+        if f.response is not None and f.live:
+            return
+        self.stats.add("refused_not_filtering", f.request.pretty_host)
+        self._note(f, MARK_FAILED, f"dejunk failed on this flow: not filtering ({self.failed}); refused",
+                   action="not_filtering")
+        keep_recorded_size(f)
+        f.response = to_response(not_filtering_answer(f.request.pretty_url, self.failed))
+
     def _on_request(self, f: http.HTTPFlow) -> None:
         request = flow_request(f)
         self.stats.add("requests")
-        allowed_by = self._allowed_site(request.host, request.source_host)
-        if allowed_by:
+        step, found = self._decide(request)
+        if step == "allowed_site":
             self.stats.add("allowed_site", request.host)
-            f.metadata["dejunk"] = {"action": "allowed_site", "pattern": allowed_by}
+            f.metadata["dejunk"] = {"action": "allowed_site", "pattern": found}
             return
 
-        verdict = self.policies.check("connect", request.host)
-        if not verdict.accepted:
+        if step == "policy_connect":
+            verdict = found
             answer = Answer(
                 403,
                 policy_page(request.url, request.host, verdict.pattern),
@@ -442,7 +485,7 @@ class Dejunk:
             f.response = to_response(answer)
             return
 
-        decision = self.engine.check_request(request)
+        decision = found
         if decision.blocked:
             self._block(f, request, decision)
             return
@@ -465,6 +508,17 @@ class Dejunk:
             del f.request.headers["cookie"]
             self._policy_event(f, "cookie", request.host, cookie.pattern, mark=False)
         self.upstream.request(f)
+
+    def _decide(self, request: Request):
+        """The first step that decides a request: ("allowed_site", pattern), ("policy_connect",
+        verdict) or ("engine", decision). The request hook and `dejunk.explain` both ask here."""
+        allowed_by = self._allowed_site(request.host, request.source_host)
+        if allowed_by:
+            return "allowed_site", allowed_by
+        verdict = self.policies.check("connect", request.host)
+        if not verdict.accepted:
+            return "policy_connect", verdict
+        return "engine", self.engine.check_request(request)
 
     @staticmethod
     def _answer_for(request, decision):
@@ -525,7 +579,8 @@ class Dejunk:
         if action in ANSWERED_ACTIONS:
             return False  # dejunk's own answer: mitmproxy emulates this hook for it
         if action == "allowed_site":
-            f.response.stream = True
+            if not self._keep_bodies:
+                f.response.stream = True
             return False
         host = flow_request(f).host
         response = f.response
@@ -552,8 +607,9 @@ class Dejunk:
         length = found.get(b"content-length", "")
         if buffered and length.isdigit() and int(length) > self.settings.hold_limit:
             buffered = False
-        if not buffered:
-            # Only pages dejunk may rewrite are held in memory; everything else flows through.
+        if not buffered and not self._keep_bodies:
+            # Only pages dejunk may rewrite are held in memory; everything else flows through
+            # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
             response.stream = counting_stream(f)
         return buffered
 
@@ -642,25 +698,32 @@ class Dejunk:
             return
         if not result.changed:
             return
-        with self._guard("response", f):
-            f.response.content = result.body  # re-encoded with the page's Content-Encoding
-            count = result.removed + result.hidden
-            self.stats.add("rewritten", f.request.pretty_host)
-            self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
-            self._record(
-                "rewritten", url=url, removed=result.removed, hidden=result.hidden, selectors=result.selectors,
-                bytes_before=result.bytes_before, bytes_after=result.bytes_after, mode=result.mode,
-                ms=round(result.elapsed_ms, 1),
-            )
-            self._note(f, MARK_REWRITTEN, result.summary(), action="rewritten", removed=result.removed,
-                       hidden=result.hidden, selectors=result.selectors, bytes_before=result.bytes_before,
-                       bytes_after=result.bytes_after)
+        try:
+            self._apply_rewrite(f, url, result)
+        except Exception as error:
+            self._contain("response", f, error)
+
+    def _apply_rewrite(self, f: http.HTTPFlow, url: str, result) -> None:
+        f.response.content = result.body  # re-encoded with the page's Content-Encoding
+        count = result.removed + result.hidden
+        self.stats.add("rewritten", f.request.pretty_host)
+        self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
+        self._record(
+            "rewritten", url=url, removed=result.removed, hidden=result.hidden, selectors=result.selectors,
+            bytes_before=result.bytes_before, bytes_after=result.bytes_after, mode=result.mode,
+            ms=round(result.elapsed_ms, 1),
+        )
+        self._note(f, MARK_REWRITTEN, result.summary(), action="rewritten", removed=result.removed,
+                   hidden=result.hidden, selectors=result.selectors, bytes_before=result.bytes_before,
+                   bytes_after=result.bytes_after)
 
     def _rewrite_failed(self, f: http.HTTPFlow, message: str) -> None:
         self.stats.add("rewrite_error", f.request.pretty_host)
         self._record("rewrite_error", url=f.request.pretty_url, message=message)
-        if self.errors_logged.first_time("rewrite", RuntimeError(message.split(":")[0])):
-            logger.warning(f"dejunk: page delivered unchanged: {message} ({f.request.pretty_url})")
+        failure, count = self.failures.add("rewrite", RuntimeError(message.split(":")[0]))
+        if count:
+            more = f" ({_times(failure.count)} in all)" if failure.count > 1 else ""
+            logger.warning(f"dejunk: page delivered unchanged: {message} ({f.request.pretty_url}){more}")
 
     def _rewrite_pool(self) -> RewritePool:
         # One pool per engine: its workers hold that engine's generic cosmetic index. It is made
@@ -705,8 +768,10 @@ class Dejunk:
         self.upstream.flow_done(f)
         if not self.settings.enabled or f.error is None:
             return
-        with self._guard("error", f):
+        try:
             self._on_error(f)
+        except Exception as error:
+            self._contain("error", f, error)
 
     def _on_error(self, f: http.HTTPFlow) -> None:
         message = f.error.msg
@@ -728,16 +793,21 @@ class Dejunk:
         # Only with connection_strategy=eager: the CONNECT itself failed upstream.
         if not self.settings.enabled or f.response is None:
             return
-        with self._guard("http_connect_error", f):
-            message = f.response.get_text(strict=False) or ""
-            kind, message = self.upstream.known_failure(f) or (classify_failure(message), message)
-            host, port = f.request.host, f.request.port
-            self.stats.add("upstream_error", host)
-            self.stats.add(f"upstream_error_{kind}", host)
-            self._record("upstream_error", host=host, port=port, kind=kind, message=message, url=f"{host}:{port}")
-            self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {message}", action="upstream_error", kind=kind)
-            if self.settings.error_pages:
-                f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
+        try:
+            self._on_connect_error(f)
+        except Exception as error:
+            self._contain("http_connect_error", f, error)
+
+    def _on_connect_error(self, f: http.HTTPFlow) -> None:
+        message = f.response.get_text(strict=False) or ""
+        kind, message = self.upstream.known_failure(f) or (classify_failure(message), message)
+        host, port = f.request.host, f.request.port
+        self.stats.add("upstream_error", host)
+        self.stats.add(f"upstream_error_{kind}", host)
+        self._record("upstream_error", host=host, port=port, kind=kind, message=message, url=f"{host}:{port}")
+        self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {message}", action="upstream_error", kind=kind)
+        if self.settings.error_pages:
+            f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
 
     # mitmproxy connection hooks feed the upstream deadlines.
 
@@ -766,6 +836,9 @@ class Dejunk:
         if self._pool is not None:
             self._pool.close()
         self.upstream.cancel_all()
+        for failure, count in self.failures.flush():
+            logger.error(f"dejunk: error in {failure.where}: {_times(count)} not yet reported, {failure.count} in all "
+                         f"({failure.error})")
         logger.info(self.stats.summary())
         self.events.close()
 
@@ -776,23 +849,66 @@ class Dejunk:
         """Counts by kind and the top hosts of each kind."""
         return self.stats.summary()
 
+    @command.command("dejunk.status")
+    def status(self) -> str:
+        """Whether dejunk is filtering, and why not; versions, self-check, lists, internals, failures."""
+        if not self.settings.enabled:
+            state = "disabled (dejunk_enabled is false): every flow passes untouched"
+        elif self.failed is not None:
+            state = f"NOT FILTERING, every request is refused with a 503 page: {self.failed}"
+        else:
+            state = "filtering"
+        lines = [f"dejunk: {state}", f"  running on {selfcheck.versions()}", f"  self-check: {self.self_check}"]
+        if self.engine is not None:
+            for summary in getattr(self.engine, "lists", ()):
+                lines.append(f"  list {summary.name}: {summary.network} network, {summary.cosmetic} cosmetic, "
+                             f"{summary.hosts} host entries")
+        changed = internal_problems()
+        lines.append("  mitmproxy internals: " + ("as expected" if not changed else "; ".join(
+            f"{name} changed ({problem}): {loss}" for name, problem, loss in changed)))
+        causes = self.failures.describe()
+        lines.append(f"  failures in dejunk's own code: {'none' if not causes else self.failures.total}")
+        lines.extend(f"    {line}" for line in causes[:20])
+        lines.append("  " + self.stats.summary().replace("\n", "\n  "))
+        return "\n".join(lines)
+
     @command.command("dejunk.explain")
     def explain(self, target: str, source: str = "", request_type: str = "") -> str:
-        """Why a URL or flows (@focus, @marked, a filter like ~d example.com) are blocked or allowed.
+        """What the proxy would do with a URL or with flows (@focus, @marked, a filter like ~d example.com).
 
-        For a URL: the decision, rule, list and line, and any exception that applied; `source` is
-        the page making the request and `request_type` its type (default: from the extension,
-        else document).
+        For a URL: allowed site, connect policy, or the list decision (rule, list and line, and
+        any exception), then the image and cookie policies; `source` is the page making the
+        request and `request_type` its type (default: from the extension, else document).
         """
-        if self.engine is None:
-            return "dejunk: no filters loaded"
         if target.startswith(("@", "~", "!")):
             return self._explain_flows(target)
         request_type = request_type or type_from_extension(target)
         if request_type == "other" and not source:
             request_type = "document"
-        decision = self.engine.check(target, source or target, request_type)
-        return f"{target} ({request_type}{', from ' + source if source else ''}): {decision.describe()}"
+        request = Request.from_strings(target, source or target, request_type)
+        return f"{target} ({request_type}{', from ' + source if source else ''}): {self._outcome(request)}"
+
+    def _outcome(self, request: Request) -> str:
+        """In words, what the proxy does with `request` now."""
+        if not self.settings.enabled:
+            return "passes untouched: dejunk is disabled (dejunk_enabled is false)"
+        if self.failed is not None:
+            return f"refused with a 503 page: dejunk is not filtering ({self.failed})"
+        if self.engine is None:
+            return "passes untouched: no filters are loaded yet"
+        step, found = self._decide(request)
+        if step == "allowed_site":
+            return f"passes untouched: dejunk steps aside on this site (allowed by {found})"
+        if step == "policy_connect":
+            return f"refused with a 403 page: the connect policy rejects {request.host} ({found.pattern or 'its default'})"
+        words = [found.describe()]
+        if not found.blocked:
+            for policy, what in (("image", "images from it are replaced by a transparent GIF"),
+                                 ("cookie", "cookies to and from it are removed")):
+                verdict = self.policies.check(policy, request.host)
+                if not verdict.accepted:
+                    words.append(f"{what} (the {policy} policy rejects {request.host}: {verdict.pattern or 'its default'})")
+        return "; ".join(words)
 
     def _explain_flows(self, spec: str) -> str:
         try:
@@ -804,46 +920,75 @@ class Dejunk:
             if not isinstance(f, http.HTTPFlow):
                 continue
             request = request_from_flow(f)
-            decision = self.engine.check_request(request)
             lines.append(f"{request.url}")
             if f.comment:
                 lines.append(f"  recorded: {f.comment}")
             source = f", from {request.source_url}" if request.source_url and request.type != "document" else ""
-            lines.append(f"  now ({request.type}{source}): {decision.describe()}")
+            lines.append(f"  now ({request.type}{source}): {self._outcome(request)}")
         return "\n".join(lines) if lines else f"dejunk: no flows match {spec!r}"
 
     @command.command("dejunk.reload")
-    def reload(self) -> None:
+    def reload(self) -> str:
         """Re-read the filter lists and the config file."""
+        started = time.perf_counter()
         self.policies = self._load_policies(ctx.options.dejunk_config)
         self._load_lists()
+        network = sum(s.network for s in self.engine.lists)
+        cosmetic = sum(s.cosmetic for s in self.engine.lists)
+        config = f", policies from {ctx.options.dejunk_config}" if ctx.options.dejunk_config else ""
+        return _said(f"dejunk: reloaded {_count(len(self.engine.lists), 'list')} ({network} network and {cosmetic} "
+                     f"cosmetic rules){config} in {time.perf_counter() - started:.2f} s")
 
     @command.command("dejunk.update")
-    def update_lists(self) -> None:
+    def update_lists(self) -> str:
         """Download every subscribed list now (in the background) and switch to it when ready."""
         if self.refresher is None or not self.refresher.urls:
-            logger.info("dejunk: no list subscriptions to update")
-            return
+            return _said("dejunk: no list subscriptions to update")
         self.refresher.kick(force=True)
+        return _said(f"dejunk: downloading {_count(len(self.refresher.urls), 'subscribed list')} in the background; "
+                     "the new filters take over when they are ready")
 
     @command.command("dejunk.allow")
-    def allow_site(self, host: str) -> None:
+    def allow_site(self, host: str) -> str:
         """Step aside on a site (host wildcard): its pages and their requests pass untouched."""
         host = host.strip().lower()
-        if host and host not in ctx.options.dejunk_allow:
-            ctx.options.update(dejunk_allow=[*ctx.options.dejunk_allow, host])
+        if not host:
+            raise exceptions.CommandError("dejunk.allow: give a host name or a wildcard such as *.example.com")
+        covered = host_matches(tuple(self.allow), host) if not any(c in host for c in "*?[") else None
+        if host in self.allow or covered:
+            return _said(f"dejunk: {host} is already allowed (by {covered or host}); nothing changed")
+        ctx.options.update(dejunk_allow=[*ctx.options.dejunk_allow, host])
+        return _said(f"dejunk: stepping aside on {host}: its pages and the requests they make pass untouched "
+                     f"(dejunk.unallow {host} undoes it)")
 
     @command.command("dejunk.unallow")
-    def unallow_site(self, host: str) -> None:
+    def unallow_site(self, host: str) -> str:
         """Filter a site again."""
         host = host.strip().lower()
-        ctx.options.update(dejunk_allow=[p for p in ctx.options.dejunk_allow if p.lower() != host])
+        kept = [p for p in ctx.options.dejunk_allow if p.strip().lower() != host]
+        removed = len(kept) < len(ctx.options.dejunk_allow)
+        if removed:
+            ctx.options.update(dejunk_allow=kept)
+        still = host_matches(tuple(p.strip().lower() for p in kept), host) if not any(c in host for c in "*?[") else None
+        if still:
+            return _said(f"dejunk: {host} is still allowed by {still}" + ("" if removed else "; nothing changed"))
+        if not removed:
+            return _said(f"dejunk: {host} was not allowed; nothing changed")
+        return _said(f"dejunk: filtering {host} again")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
+def _said(message: str) -> str:
+    """A command's answer, also logged: mitmdump shows no command results."""
+    logger.info(message)
+    return message
 
 
 addons = [Dejunk()]
-
-# For every event of every flow (about eight per request) mitmproxy looks the hook's name up on
-# this module before it reaches the addon object. A name a module lacks costs a formatted
-# AttributeError each time, over 1% of the proxy's work per small request; bound to None (which
-# mitmproxy skips) the lookup is a plain dict hit. Names the module already has are kept.
-globals().update({name: None for name in hooks.all_hooks if name not in globals()})

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO
 
@@ -82,17 +85,62 @@ class Stats:
         return "\n".join(lines)
 
 
-class ErrorOnce:
-    """Remembers which error causes were already logged, so each is logged once, not per flow."""
+@dataclass(slots=True)
+class Failure:
+    """One cause of failure in dejunk's own code: where, what, how often, and how much is unreported."""
 
-    def __init__(self, limit: int = 1000):
-        self._seen: set[tuple[str, str, str]] = set()
+    where: str
+    error: str
+    count: int = 0
+    unreported: int = 0
+    last_report: float = 0.0
+    last_seen: float = 0.0
+
+
+class FailureLog:
+    """Failures in dejunk's own code, by cause: each counted, logged first, then as counts.
+
+    `add` says what to log: the first failure of a cause at once (with its traceback), then the
+    failures since, as a count, at most once every `interval` seconds while they go on; `flush`
+    gives the counts not yet reported (at shutdown, in the status). A cause is where it happened,
+    the exception's type and the first 200 characters of its message.
+    """
+
+    def __init__(self, interval: float = 10.0, clock: Callable[[], float] = time.monotonic, limit: int = 1000):
+        self.interval = interval
+        self._clock = clock
         self._limit = limit
+        self.causes: dict[tuple[str, str], Failure] = {}
+        self.total = 0
 
-    def first_time(self, where: str, error: BaseException) -> bool:
-        key = (where, type(error).__name__, str(error)[:200])
-        if key in self._seen:
-            return False
-        if len(self._seen) < self._limit:
-            self._seen.add(key)
-        return True
+    def add(self, where: str, error: BaseException) -> tuple[Failure, int]:
+        """Count one failure; returns its cause and how many of its failures to log now (0: none)."""
+        text = f"{type(error).__name__}: {error}"[:200]
+        key = (where, text)
+        now = self._clock()
+        self.total += 1
+        failure = self.causes.get(key)
+        if failure is None:
+            failure = Failure(where, text)
+            if len(self.causes) < self._limit:
+                self.causes[key] = failure
+        failure.count += 1
+        failure.unreported += 1
+        failure.last_seen = now
+        if failure.count > 1 and now - failure.last_report < self.interval:
+            return failure, 0
+        return failure, self._report(failure, now)
+
+    def flush(self) -> list[tuple[Failure, int]]:
+        """(cause, count) for each cause with failures not yet logged, which count as logged now."""
+        now = self._clock()
+        return [(f, self._report(f, now)) for f in self.causes.values() if f.unreported]
+
+    @staticmethod
+    def _report(failure: Failure, now: float) -> int:
+        count, failure.unreported, failure.last_report = failure.unreported, 0, now
+        return count
+
+    def describe(self) -> list[str]:
+        """One line per cause, most frequent first."""
+        return [f"{f.where}: {f.error} ({f.count}×)" for f in sorted(self.causes.values(), key=lambda f: -f.count)]

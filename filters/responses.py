@@ -122,6 +122,25 @@ def policy_page(url: str, host: str, pattern: str | None) -> bytes:
     )
 
 
+def not_filtering_answer(url: str, reason: str) -> Answer:
+    """The 503 answer while dejunk cannot filter: it refuses traffic rather than pass it unfiltered."""
+    body = _render(
+        "dejunk is not filtering",
+        "dejunk could not start filtering, so this proxy passes nothing on: an unfiltered "
+        "connection would look like a working ad blocker while blocking nothing.",
+        [("URL", url), ("Problem", reason)],
+        "Fix the problem named above (the proxy's log says more), then restart the proxy or set "
+        "the option again. To use the proxy without dejunk for now, set dejunk_enabled to false.",
+        "#c0392b",
+    )
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Cache-Control": "no-store",
+        "X-Dejunk": dejunk_header("not filtering", None),
+    }
+    return Answer(503, body, headers)
+
+
 # What each kind of upstream failure means, in plain words for the error page.
 FAILURE_WORDS = {
     "dns": ("Server not found", "The name {host} could not be resolved: the server does not exist, or name lookup failed."),

@@ -96,7 +96,7 @@ class TestOptions:
     @pytest.mark.parametrize("name", ["dejunk_connect_timeout", "dejunk_response_timeout"])
     def test_timeouts_must_be_positive(self, addon_ctx, name):
         addon, tctx, _ = addon_ctx
-        with pytest.raises(exceptions.OptionsError, match=f"{name}: must be"):
+        with pytest.raises(exceptions.OptionsError, match=f"^{name}: 0 is not a whole number of seconds, 1 or more$"):
             tctx.configure(addon, **{name: 0})
 
     def test_missing_list_names_the_option_and_file(self, addon_ctx):
@@ -118,7 +118,7 @@ class TestOptions:
 
     def test_empty_allow_pattern(self, addon_ctx):
         addon, tctx, _ = addon_ctx
-        with pytest.raises(exceptions.OptionsError, match="dejunk_allow: empty"):
+        with pytest.raises(exceptions.OptionsError, match=r"dejunk_allow: .* \(an entry is empty\)"):
             tctx.configure(addon, dejunk_allow=[" "])
 
     def test_size_check_on_response_headers_is_left_to_dejunk_while_it_filters(self):
@@ -149,14 +149,12 @@ class TestOptions:
             tctx.configure(addon, stream_large_bodies=None, dejunk_max_rewrite_bytes=2048)
             assert addon.settings.hold_limit == 2048
 
-    def test_every_hook_name_resolves_on_the_script_module(self):
-        # mitmproxy looks each event's name up on the module first; a missing name would raise there.
+    def test_the_script_module_holds_the_addon_and_no_hook_names(self):
+        # Hooks are the addon's methods; a name bound on the module (add_log!) would be taken for one.
         from mitmproxy import hooks
 
-        for name in hooks.all_hooks:
-            value = getattr(dejunk, name)
-            assert value is None or callable(value), name
-        assert dejunk.request is None and callable(dejunk.addons[0].request)
+        assert [name for name in hooks.all_hooks if hasattr(dejunk, name)] == []
+        assert [type(a).__name__ for a in dejunk.addons] == ["Dejunk"]
 
     def test_error_pages_switch_to_lazy_connections(self):
         addon = dejunk.Dejunk()
@@ -255,24 +253,168 @@ class TestRequest:
         assert not [e for e in events(files) if e["event"] == "addon_error"]
 
 
+class Broken:
+    """An engine that fails on every request."""
+
+    def check_request(self, request):
+        raise RuntimeError("boom")
+
+
 class TestFailuresInsideDejunk:
-    def test_an_exception_leaves_the_flow_unchanged_and_is_recorded(self, addon_ctx, caplog):
+    def test_a_failed_flow_passes_through_marked_counted_and_recorded(self, addon_ctx, caplog):
         addon, _, files = addon_ctx
-
-        class Broken:
-            def check_request(self, request):
-                raise RuntimeError("boom")
-
         addon.engine = Broken()
         flows = [make_flow("http://ads.test/x", dest="document") for _ in range(3)]
         for f in flows:
-            before = f.get_state()
             addon.request(f)
-            assert f.get_state() == before
+            assert f.response is None  # passed through, unfiltered
+            assert f.marked == ":warning:"
+            assert f.comment == ("dejunk failed on this flow: error in request: RuntimeError: boom "
+                                 "(passed through unfiltered)")
+            assert f.metadata["dejunk"]["failed"] == "request"
         errors = [e for e in events(files) if e["event"] == "addon_error"]
         assert len(errors) == 3 and errors[0]["where"] == "request" and "RuntimeError: boom" in errors[0]["message"]
-        assert caplog.text.count("RuntimeError: boom") == 1
         assert addon.stats.counts["addon_error"] == 3
+        assert "request: RuntimeError: boom (3×)" in addon.status()
+
+    def test_repeated_failures_are_logged_with_a_count(self, addon_ctx, caplog):
+        from filters.events import FailureLog
+
+        addon, _, _ = addon_ctx
+        now = [1000.0]
+        addon.failures = FailureLog(interval=10, clock=lambda: now[0])
+        addon.engine = Broken()
+        caplog.set_level(logging.INFO, logger="dejunk")
+        for _ in range(5):
+            addon.request(make_flow("http://ads.test/x", dest="document"))
+            now[0] += 1
+        first = [r for r in caplog.records if "error in request" in r.getMessage()]
+        assert len(first) == 1 and first[0].exc_info is not None  # the first one, with its traceback
+        now[0] += 10
+        addon.request(make_flow("http://ads.test/x", dest="document"))
+        assert "error in request again: 5 times since the last report, 6 in all (RuntimeError: boom)" in caplog.text
+        addon.request(make_flow("http://ads.test/x", dest="document"))
+        addon.done()
+        assert "error in request: once not yet reported, 7 in all (RuntimeError: boom)" in caplog.text
+
+
+REFUSING = "dejunk: not filtering: every request now gets a 503 page saying why, until this is fixed"
+
+
+class TestFailClosed:
+    """When dejunk cannot filter, the proxy refuses traffic and says why; it never passes it on unfiltered."""
+
+    def test_a_bad_first_configuration_refuses_traffic_and_logs_one_line(self, files, caplog):
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "nope.txt")])  # at startup: no exception
+            assert addon.failed.startswith("dejunk_lists: cannot read")
+            lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+            assert lines == [f"dejunk: {addon.failed}", REFUSING] and not any(r.exc_info for r in caplog.records)
+            f = make_flow("http://news.test/", dest="document")
+            addon.request(f)
+            assert f.response.status_code == 503 and b"nope.txt" in f.response.content
+            assert f.response.headers["x-dejunk"] == "not filtering" and f.marked == ":warning:"
+            assert "NOT FILTERING" in addon.status()
+            tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])  # fixed at run time
+            assert addon.failed is None and addon.self_check.startswith("passed")
+            g = make_flow("http://ads.test/", dest="document")
+            addon.request(g)
+            assert g.response.status_code == 403
+
+    def test_disabling_dejunk_lets_traffic_through_meanwhile(self, files):
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "nope.txt")])
+            tctx.options.dejunk_enabled = False
+            f = make_flow("http://news.test/", dest="document")
+            addon.request(f)
+            assert f.response is None
+
+    def test_a_bad_value_later_is_refused_and_the_configuration_in_force_stays(self, addon_ctx):
+        addon, tctx, files = addon_ctx
+        engine = addon.engine
+        with pytest.raises(exceptions.OptionsError, match="dejunk_lists: cannot read"):
+            tctx.configure(addon, dejunk_lists=[str(files / "nope.txt")])
+        assert addon.failed is None and addon.engine.check("http://ads.test/").blocked
+        assert [Path(p).name for p in tctx.options.dejunk_lists] == ["list.txt"] and engine is not None
+
+    @pytest.mark.parametrize("given,line", [
+        (["dejunk_connect_timeout=abc"], "dejunk_connect_timeout: 'abc' is not a whole number of seconds, 1 or more"),
+        (["dejunk_enabled=maybe"], "dejunk_enabled: 'maybe' is not true or false"),
+        (["dejunk_rewrite_timeout=0"], "dejunk_rewrite_timeout: 0 is not a whole number of seconds, 1 or more"),
+        (["dejunk_cosmetic=blur"], "dejunk_cosmetic: 'blur' is not one of remove, hide, off"),
+    ])
+    def test_bad_values_given_before_the_script_loads_stop_the_start(self, given, line, caplog):
+        from mitmproxy.options import Options
+
+        options = Options()
+        options.set(*given, defer=True)  # as `mitmdump --set ... -s addons/dejunk.py` does
+        addon = dejunk.Dejunk()
+        with taddons.context(addon, options=options) as tctx:
+            tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(tctx.options.keys())))
+            assert addon.failed == line
+            assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [f"dejunk: {line}", REFUSING]
+            assert not tctx.options.deferred
+
+    def test_good_values_given_before_the_script_loads_are_used(self):
+        from mitmproxy.options import Options
+
+        options = Options()
+        options.set("dejunk_connect_timeout=7", "dejunk_allow=a.test", "dejunk_allow=b.test", defer=True)
+        options.update_defer(dejunk_response_timeout=9)  # as config.yaml gives it
+        addon = dejunk.Dejunk()
+        with taddons.context(addon, options=options) as tctx:
+            tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(tctx.options.keys())))
+            assert addon.failed is None
+            assert (addon.settings.connect_timeout, addon.settings.response_timeout) == (7, 9)
+            assert addon.allow == ["a.test", "b.test"]
+
+    def test_a_wrongly_typed_config_yaml_value_stops_the_start(self):
+        from mitmproxy.options import Options
+
+        options = Options()
+        options.update_defer(dejunk_response_timeout="soon")
+        addon = dejunk.Dejunk()
+        with taddons.context(addon, options=options) as tctx:
+            tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(tctx.options.keys())))
+            assert addon.failed == "dejunk_response_timeout: 'soon' is not a whole number of seconds, 1 or more"
+
+
+class TestSelfCheck:
+    def test_passes_on_this_mitmproxy(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        assert addon.self_check.startswith("passed") and addon.failed is None
+
+    def test_a_request_hook_that_raises_stops_the_start(self, files, monkeypatch, caplog):
+        def broken(f):
+            raise TypeError("unparse() missing 1 required positional argument: 'path'")
+
+        monkeypatch.setattr(dejunk, "request_from_flow", broken)
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
+            assert addon.failed is not None
+            errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+            assert len(errors) == 2 and errors[0].startswith("dejunk: self-check failed on mitmproxy ")
+            assert "Python " in errors[0] and "TypeError: unparse() missing 1 required positional" in errors[0]
+            f = make_flow("http://news.test/", dest="document")
+            addon.request(f)
+            assert f.response.status_code == 503
+
+    def test_a_block_that_does_not_happen_stops_the_start(self, files, monkeypatch):
+        monkeypatch.setattr(dejunk.Dejunk, "_block", lambda self, f, request, decision: None)
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
+            assert "block: a request the list blocks went through" in addon.failed
+
+    def test_a_page_that_is_not_rewritten_stops_the_start(self, files, monkeypatch):
+        monkeypatch.setattr(dejunk.Dejunk, "_page_to_rewrite", lambda self, f: None)
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
+            assert "rewrite: the ad element was not removed" in addon.failed
 
 
 class TestResponseHeaders:
@@ -313,6 +455,30 @@ class TestResponseHeaders:
         addon, _, _ = addon_ctx
         f = self.respond(addon, "http://friend.test/x", content_type, status)
         assert bool(f.response.stream) is streamed
+
+    @pytest.mark.parametrize("kept_by", ["view", "save_stream_file", "hardump"])
+    def test_where_flows_are_kept_bodies_are_kept_as_mitmproxy_keeps_them(self, files, tmp_path, kept_by):
+        from mitmproxy.addons.save import Save
+        from mitmproxy.addons.savehar import SaveHar
+        from mitmproxy.addons.view import View
+
+        addon = dejunk.Dejunk()
+        others = {"view": [View()], "save_stream_file": [Save()], "hardump": [SaveHar()]}[kept_by]
+        with taddons.context(addon, *others) as tctx:
+            tctx.configure(addon, dejunk_lists=[str(files / "list.txt")], dejunk_config=str(files / "dejunk.toml"))
+            if kept_by != "view":  # (-w FILE, --set hardump=FILE) saving is off: dejunk streams
+                assert self.respond(addon, "http://friend.test/x.bin", "application/octet-stream").response.stream
+                tctx.configure(addon, **{kept_by: str(tmp_path / "out")})
+            assert not self.respond(addon, "http://friend.test/x.bin", "application/octet-stream").response.stream
+            # a replacement is still dejunk's doing
+            image = self.respond(addon, "http://noimg.test/p.jpg", "image/jpeg")
+            assert image.response.headers["content-type"] == "image/gif"
+            # and mitmproxy's own size check on response headers stays on
+            assert not dejunk.skip_header_size_check.__globals__["_skip_header_size_check"]
+
+    def test_plain_mitmdump_streams_what_dejunk_need_not_read(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        assert self.respond(addon, "http://friend.test/x.bin", "application/octet-stream").response.stream
 
 
 class TestResponse:
@@ -380,23 +546,63 @@ class TestCommands:
 
     def test_allow_and_unallow(self, addon_ctx):
         addon, tctx, _ = addon_ctx
-        addon.allow_site("ads.test")
+        assert addon.allow_site("ads.test") == ("dejunk: stepping aside on ads.test: its pages and the requests "
+                                                "they make pass untouched (dejunk.unallow ads.test undoes it)")
         assert list(tctx.options.dejunk_allow) == ["ads.test"]
         f = make_flow("http://ads.test/x", dest="document")
         addon.request(f)
         assert f.response is None
-        addon.unallow_site("ads.test")
+        assert addon.unallow_site("ads.test") == "dejunk: filtering ads.test again"
         assert list(tctx.options.dejunk_allow) == []
         g = make_flow("http://ads.test/x", dest="document")
         addon.request(g)
         assert g.response.status_code == 403
 
-    def test_reload_rereads_lists(self, addon_ctx):
+    def test_allow_and_unallow_say_when_nothing_changes(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        addon.allow_site("*.shop.test")
+        assert addon.allow_site("www.shop.test") == "dejunk: www.shop.test is already allowed (by *.shop.test); nothing changed"
+        assert addon.unallow_site("www.shop.test") == "dejunk: www.shop.test is still allowed by *.shop.test; nothing changed"
+        assert addon.unallow_site("other.test") == "dejunk: other.test was not allowed; nothing changed"
+        assert list(tctx.options.dejunk_allow) == ["*.shop.test"]
+        with pytest.raises(exceptions.CommandError, match="give a host name"):
+            addon.allow_site("  ")
+
+    def test_reload_rereads_lists_and_says_what_it_loaded(self, addon_ctx):
         addon, _, files = addon_ctx
         (files / "list.txt").write_text(LIST + "||fresh.test^\n")
         assert not addon.engine.check("http://fresh.test/").blocked
-        addon.reload()
+        said = addon.reload()
         assert addon.engine.check("http://fresh.test/").blocked
+        assert said.startswith(f"dejunk: reloaded 1 list (3 network and 0 cosmetic rules), policies from {files / 'dejunk.toml'} in ")
+
+    def test_explain_answers_what_the_proxy_does_with_allowlist_and_policies(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        assert addon.explain("http://www.forbidden.test/") == (
+            "http://www.forbidden.test/ (document): refused with a 403 page: the connect policy rejects "
+            "www.forbidden.test (*.forbidden.test)")
+        assert addon.explain("http://noimg.test/a.png", "http://news.test/") == (
+            "http://noimg.test/a.png (image, from http://news.test/): allowed: no rule matched; images from it are replaced "
+            "by a transparent GIF (the image policy rejects noimg.test: noimg.test); cookies to and from it are "
+            "removed (the cookie policy rejects noimg.test: its default)")
+        assert "cookie" not in addon.explain("http://friend.test/")
+        addon.allow_site("news.test")
+        assert addon.explain("http://ads.test/x.js", "http://news.test/") == (
+            "http://ads.test/x.js (script, from http://news.test/): passes untouched: dejunk steps aside on this "
+            "site (allowed by news.test)")
+        # what explain says is what the request hook does
+        f = make_flow("http://ads.test/x.js", dest="script", referer="http://news.test/")
+        addon.request(f)
+        assert f.response is None
+
+    def test_status_says_whether_dejunk_filters(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        status = addon.status()
+        assert status.startswith("dejunk: filtering\n  running on mitmproxy ")
+        assert "self-check: passed" in status and "list list.txt: 2 network" in status
+        assert "mitmproxy internals: as expected" in status and "failures in dejunk's own code: none" in status
+        tctx.configure(addon, dejunk_enabled=False)
+        assert addon.status().startswith("dejunk: disabled")
 
     def test_done_logs_a_summary(self, addon_ctx, caplog):
         caplog.set_level(logging.INFO, logger="dejunk")
@@ -569,7 +775,7 @@ class TestRewrite:
 
     def test_bad_mode_is_refused(self, page_ctx):
         addon, tctx, _ = page_ctx
-        with pytest.raises(exceptions.OptionsError, match="dejunk_cosmetic: must be one of remove, hide, off"):
+        with pytest.raises(exceptions.OptionsError, match="dejunk_cosmetic: 'delete' is not one of remove, hide, off"):
             tctx.configure(addon, dejunk_cosmetic="delete")
 
     def test_a_failing_rewrite_delivers_the_original(self, page_ctx, monkeypatch):
@@ -614,7 +820,7 @@ def test_with_page_workers_the_proxy_keeps_the_generic_index_on_disk_only(tmp_pa
         addon = dejunk.Dejunk()
         with taddons.context(addon) as tctx:
             tctx.configure(addon, dejunk_lists=[str(tmp_path / "cosmetic.txt")], dejunk_cache=str(tmp_path / "cache"),
-                           dejunk_events=str(tmp_path / "events.jsonl"))
+                           dejunk_events=str(tmp_path / "events.jsonl"), listen_host="127.0.0.1")
             as_loaded = addon.engine.cosmetic_store.generic
             # Built: the index is in memory until the pool writes it; loaded: it never is.
             assert isinstance(as_loaded, RuleIndex if start == "built from the list" else StoredIndex), start

@@ -52,6 +52,8 @@ def test_a_failure_inside_dejunk_lets_the_flow_continue_unfiltered(broken_proxy,
     errors = [e for e in broken_proxy.events() if e["event"] == "addon_error"]
     assert len(errors) == 3 and errors[0]["where"] == "request"
     assert "engine exploded" in errors[0]["message"]
-    assert broken_proxy.log().count("RuntimeError: engine exploded (test fault)") == 1, "logged once per cause"
+    log = broken_proxy.log()
+    assert log.count("dejunk: error in request (RuntimeError: engine exploded (test fault))") == 1, log
+    assert "that flow passed through unfiltered; further failures like it are counted" in log
     normal = fetch(broken_proxy, f"http://ads.test:{origin.port}/ad.js")
     assert normal.status == 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from filters.events import ErrorOnce, EventLog, Stats
+from filters.events import EventLog, FailureLog, Stats
 
 
 def test_events_are_json_lines_with_event_and_iso_time(tmp_path):
@@ -55,9 +55,18 @@ def test_stats_counts_and_top_hosts():
     assert "blocked: 4" in summary and "a.test (3)" in summary
 
 
-def test_error_once_per_cause():
-    once = ErrorOnce()
-    assert once.first_time("request", ValueError("x"))
-    assert not once.first_time("request", ValueError("x"))
-    assert once.first_time("request", ValueError("y"))
-    assert once.first_time("response", ValueError("x"))
+def test_failures_are_counted_by_cause_and_reported_first_then_as_counts():
+    now = [100.0]
+    log = FailureLog(interval=10, clock=lambda: now[0])
+    first, count = log.add("request", ValueError("x"))
+    assert (first.where, first.error, count) == ("request", "ValueError: x", 1)
+    assert [log.add("request", ValueError("x"))[1] for _ in range(3)] == [0, 0, 0]  # within the interval
+    assert log.add("response", ValueError("x"))[1] == 1  # another place: another cause
+    assert log.add("request", ValueError("y"))[1] == 1  # another message: another cause
+    now[0] += 10
+    failure, count = log.add("request", ValueError("x"))
+    assert (failure is first, count, failure.count) == (True, 4, 5)
+    log.add("request", ValueError("x"))
+    assert [(f.where, f.error, n) for f, n in log.flush()] == [("request", "ValueError: x", 1)]
+    assert log.flush() == [] and log.total == 8
+    assert log.describe()[0] == "request: ValueError: x (6×)"

@@ -1,0 +1,124 @@
+"""dejunk's mitmproxy options: name, type, default, help, and what a valid value is.
+
+The addon declares these in `load()`. `check_value` answers, for a value of the right type,
+what is wrong with it (None when nothing is); `describe_error` words a problem the same way for
+every option: the option, the value given, and what is expected.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import typing
+from dataclasses import dataclass
+
+COSMETIC_MODES = ("remove", "hide", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One option as mitmproxy declares it, and what its values must be."""
+
+    name: str
+    typespec: object
+    default: object
+    help: str
+    expected: str  # what a valid value is, in words
+    minimum: int | None = None
+    choices: tuple[str, ...] | None = None
+
+
+OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "dejunk_enabled", bool, True,
+        "Filter traffic. When false, dejunk lets every flow pass untouched.",
+        "true or false",
+    ),
+    OptionSpec(
+        "dejunk_lists", collections.abc.Sequence[str], ["builtin"],
+        "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one file path or "
+        "http(s) URL per entry (repeat --set dejunk_lists=...). 'builtin' is dejunk's own small "
+        "list. URLs are subscriptions: downloaded into the cache and kept fresh in the background.",
+        "a list of filter list files, URLs or 'builtin'",
+    ),
+    OptionSpec(
+        "dejunk_cache", typing.Optional[str], None,
+        "Folder for downloaded lists. Default: the config's [lists] cache_dir, else "
+        "$XDG_CACHE_HOME/dejunk/lists (~/.cache/dejunk/lists).",
+        "a folder",
+    ),
+    OptionSpec(
+        "dejunk_config", typing.Optional[str], None,
+        "TOML file with host policies: [groups] name = [\"*.example.com\", ...] and "
+        "[policy.connect|image|cookie] with default = \"accept\"|\"reject\", accept = [...], "
+        "reject = [...]. Patterns are shell wildcards on the host; @name expands a group. "
+        "[lists] subscriptions = [\"https://...\"] adds list subscriptions.",
+        "a TOML file",
+    ),
+    OptionSpec(
+        "dejunk_events", typing.Optional[str], None,
+        "Append one JSON object per event (blocked, policy, upstream_error, addon_error) to this file.",
+        "a file to append to",
+    ),
+    OptionSpec(
+        "dejunk_connect_timeout", int, 20,
+        "Seconds to wait for an upstream TCP connection (and again for its TLS handshake).",
+        "a whole number of seconds, 1 or more", minimum=1,
+    ),
+    OptionSpec(
+        "dejunk_response_timeout", int, 60,
+        "Seconds to wait for an upstream's response headers once the request could be sent.",
+        "a whole number of seconds, 1 or more", minimum=1,
+    ),
+    OptionSpec(
+        "dejunk_allow", collections.abc.Sequence[str], [],
+        "Sites where dejunk steps aside: their pages and the requests those pages make pass "
+        "untouched. Host wildcards (*.example.com); a plain name includes its subdomains.",
+        "a list of host names or wildcards",
+    ),
+    OptionSpec(
+        "dejunk_cosmetic", str, "remove",
+        "What to do with ad elements that cosmetic rules (##) select in HTML pages: remove them, "
+        "hide them with one injected <style> (for sites whose scripts need them), or off.",
+        f"one of {', '.join(COSMETIC_MODES)}", choices=COSMETIC_MODES,
+    ),
+    OptionSpec(
+        "dejunk_max_rewrite_bytes", int, 5 * 1024 * 1024,
+        "Largest page (decoded body, in bytes) dejunk buffers to remove ad elements from; larger "
+        "pages and everything that is not HTML stream through untouched.",
+        "a whole number of bytes, 0 or more", minimum=0,
+    ),
+    OptionSpec(
+        "dejunk_rewrite_timeout", int, 5,
+        "Seconds a page rewrite may take; after that the page is delivered as it came.",
+        "a whole number of seconds, 1 or more", minimum=1,
+    ),
+    OptionSpec(
+        "dejunk_error_pages", bool, True,
+        "Answer failed upstream connections with dejunk's error page naming host, port and cause. "
+        "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
+        "true or false",
+    ),
+)
+
+BY_NAME = {spec.name: spec for spec in OPTIONS}
+
+
+def describe_error(name: str, value: object, problem: str | None = None) -> str:
+    """One line: the option, the value given, what is expected (and the problem, if more is known)."""
+    spec = BY_NAME.get(name)
+    expected = spec.expected if spec else "a valid value"
+    shown = " ".join(value) if isinstance(value, list) and all(isinstance(v, str) for v in value) else value
+    line = f"{name}: {shown!r} is not {expected}"
+    return f"{line} ({problem})" if problem else line
+
+
+def check_value(name: str, value: object) -> str | None:
+    """What is wrong with a correctly typed value of option `name` (an error line), or None."""
+    spec = BY_NAME[name]
+    if spec.minimum is not None and isinstance(value, int) and value < spec.minimum:
+        return describe_error(name, value)
+    if spec.choices is not None and value not in spec.choices:
+        return describe_error(name, value)
+    if spec.typespec == collections.abc.Sequence[str] and any(not str(v).strip() for v in value):
+        return describe_error(name, value, "an entry is empty")
+    return None
