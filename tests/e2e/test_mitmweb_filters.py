@@ -332,7 +332,7 @@ def explained_cases(flow_list: FlowList, *arguments: str) -> set[str]:
     assert status == 200, body
     text = json.loads(body)["value"]
     # One line with the flow's URL alone, then indented lines (a comment's further lines are not).
-    return {case_of(url) for url in re.findall(r"^https?://\S+$", text, re.M)}
+    return {case_of(url) for url in re.findall(r"^https?://\S+$", text, re.MULTILINE)}
 
 
 @pytest.mark.parametrize("expression", documented_expressions())
