@@ -896,7 +896,10 @@ class Dejunk:
             return f"refused with a 503 page: dejunk is not filtering ({self.failed})"
         if self.engine is None:
             return "passes untouched: no filters are loaded yet"
-        step, found = self._decide(request)
+        try:
+            step, found = self._decide(request)
+        except Exception as e:  # what the request hook would meet too
+            return f"passes through unfiltered: dejunk fails on it ({type(e).__name__}: {e})"
         if step == "allowed_site":
             return f"passes untouched: dejunk steps aside on this site (allowed by {found})"
         if step == "policy_connect":
@@ -922,7 +925,7 @@ class Dejunk:
             request = request_from_flow(f)
             lines.append(f"{request.url}")
             if f.comment:
-                lines.append(f"  recorded: {f.comment}")
+                lines.append("  recorded: " + f.comment.replace("\n", "\n            "))
             source = f", from {request.source_url}" if request.source_url and request.type != "document" else ""
             lines.append(f"  now ({request.type}{source}): {self._outcome(request)}")
         return "\n".join(lines) if lines else f"dejunk: no flows match {spec!r}"

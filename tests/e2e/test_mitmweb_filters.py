@@ -54,7 +54,8 @@ BLOCKED = {"blocked", "builtin", "redirected"}
 POLICY = {"connect", "image", "cookie"}
 UPSTREAM = {"refused", "dns"}
 CHANGED = {"rewritten", "removeparam", "csp"}
-MARKED = BLOCKED | POLICY | UPSTREAM | CHANGED
+FAILED = {"failed"}  # dejunk's engine fails on it (tests/e2e/break_engine.py)
+MARKED = BLOCKED | POLICY | UPSTREAM | CHANGED | FAILED
 UNMARKED = {"exception", "allowed_site", "untouched"}
 
 # What each documented expression must select. The README's table and these keys must agree.
@@ -69,6 +70,7 @@ EXPECTED = {
     '~comment "ad element"': {"rewritten"},
     '~comment "parameters removed"': {"removeparam"},
     '~comment "CSP added"': {"csp"},
+    '~comment "dejunk failed"': FAILED,
     "~hs X-Dejunk": BLOCKED | {"connect", "image"} | UPSTREAM,
 }
 
@@ -119,7 +121,7 @@ class MitmwebWithDejunk(Proxy):
             "web_open_browser": False,
             "web_host": "127.0.0.1",
             "web_port": self.web_port,
-        })
+        }, scripts=[Path(__file__).with_name("break_engine.py")])
         self.wait_for_log(self._LISTENING)
         # mitmweb 12 guards its interface with a token it prints in that line; mitmweb 11 has none.
         token = re.search(r"Web server listening at \S+\?token=(\w+)", self.log())
@@ -163,6 +165,7 @@ def requests_of_every_kind(origin_port: int) -> dict[str, tuple[str, dict[str, s
         "exception": (f"http://allowed.ads.test:{origin_port}/case-exception.js", script),
         "allowed_site": (f"http://friendly.test:{origin_port}/case-allowed_site.js", script),
         "untouched": (f"{site}/case-untouched.js", script),
+        "failed": (f"{site}/case-failed-explode.js", script),
     }
 
 
@@ -202,7 +205,8 @@ def test_the_flows_carry_what_the_expectations_assume(flows):
     marks = {case: f.marked for case, f in flows.items()}
     assert {case for case, mark in marks.items() if mark == ":no_entry_sign:"} == BLOCKED
     assert {case for case, mark in marks.items() if mark == ":shield:"} == POLICY
-    assert {case for case, mark in marks.items() if mark == ":warning:"} == UPSTREAM
+    assert {case for case, mark in marks.items() if mark == ":warning:"} == UPSTREAM | FAILED
+    assert flows["failed"].comment.startswith("dejunk failed on this flow: error in request: RuntimeError")
     assert marks["rewritten"] == ":scissors:" and marks["removeparam"] == marks["csp"] == ":pencil2:"
     assert {case for case, mark in marks.items() if not mark} == UNMARKED
 
