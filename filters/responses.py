@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -141,13 +142,13 @@ def not_filtering_answer(url: str, reason: str) -> Answer:
     return Answer(503, body, headers)
 
 
-# What each kind of upstream failure means, in plain words for the error page.
+# What each kind of upstream failure means, in plain words for the error page (TLS failures have
+# one text per cause: TLS_CAUSE_WORDS).
 FAILURE_WORDS = {
     "dns": ("Server not found", "The name {host} could not be resolved: the server does not exist, or name lookup failed."),
     "refused": ("Connection refused", "{host} port {port} refused the connection: no server is listening there."),
     "connect_timeout": ("Connection timed out", "{host} port {port} did not complete a connection (TCP and, for HTTPS, the TLS handshake) within {timeout} seconds."),
     "response_timeout": ("No response", "{host} port {port} accepted the request but sent no complete response within {timeout} seconds."),
-    "tls": ("Secure connection failed", "The TLS (HTTPS) handshake with {host} port {port} failed."),
     "reset": ("Connection lost", "The connection to {host} port {port} was closed or reset before the response was complete."),
     "protocol": ("Bad response", "{host} port {port} sent a response that is not valid HTTP."),
 }
@@ -158,17 +159,158 @@ def failure_status(kind: str) -> int:
     return 504 if kind in ("connect_timeout", "response_timeout") else 502
 
 
+# Why a TLS handshake with an upstream failed, told by mitmproxy's message (mitmproxy words some
+# causes itself and passes OpenSSL's reason strings for the rest). Checked in order: the first
+# match wins, so the specific certificate reasons come before "certificate verify failed".
+TLS_CAUSE_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("name_mismatch", re.compile(r"hostname mismatch|IP address mismatch", re.I)),
+    ("expired", re.compile(r"certificate has expired", re.I)),
+    ("not_yet_valid", re.compile(r"certificate is not yet valid", re.I)),
+    ("untrusted", re.compile(r"self[- ]signed certificate|unable to get (local )?issuer certificate", re.I)),
+    ("certificate_rejected", re.compile(r"certificate verify failed", re.I)),
+    ("version", re.compile(r"cannot agree on a TLS version|alert protocol version|unsupported protocol", re.I)),
+    ("handshake_refused", re.compile(r"alert handshake failure", re.I)),
+    ("not_tls", re.compile(r"does not speak TLS|wrong version number|packet length too long|"
+                           r"record layer failure", re.I)),
+    ("closed", re.compile(r"connection closed", re.I)),
+]
+
+_DO_NOT_BYPASS = (
+    "The site may be misconfigured, or someone may be intercepting the connection: do not bypass this "
+    "check just to reach the page. mitmproxy's ssl_insecure option turns certificate checks off for "
+    "every site; use it for testing only."
+)
+
+# Per cause: title, what happened (lead) and what to do (advice); {host}, {port} and {reason}
+# (mitmproxy's message without its wrapping) are filled in, and the page escapes the result.
+TLS_CAUSE_WORDS: dict[str, tuple[str, str, str]] = {
+    "untrusted": (
+        "Untrusted certificate",
+        (
+            "The certificate of {host} is not signed by an authority the proxy trusts ({reason}). It may be "
+            "self-signed, issued by an unknown authority, or sent without the intermediate certificates "
+            "that link it to a known one."
+        ),
+        (
+            _DO_NOT_BYPASS + " If the site uses a private authority you trust, add it with mitmproxy's "
+            "ssl_verify_upstream_trusted_ca option."
+        ),
+    ),
+    "name_mismatch": (
+        "Certificate for another name",
+        (
+            "The certificate presented by {host} was issued for a different name, so it does not prove "
+            "that the server is {host}."
+        ),
+        _DO_NOT_BYPASS,
+    ),
+    "expired": (
+        "Certificate expired",
+        "The certificate of {host} has expired, so the proxy cannot tell whether it still belongs to the site.",
+        (
+            "The site's owner must renew it. If the date and time of the computer running the proxy are "
+            "wrong, correct them. " + _DO_NOT_BYPASS
+        ),
+    ),
+    "not_yet_valid": (
+        "Certificate not yet valid",
+        "The certificate of {host} is not valid yet: its start date is in the future.",
+        (
+            "Check the date and time of the computer running the proxy; if they are right, the site's "
+            "certificate is misconfigured. " + _DO_NOT_BYPASS
+        ),
+    ),
+    "certificate_rejected": (
+        "Certificate rejected",
+        "The certificate of {host} failed verification: {reason}.",
+        _DO_NOT_BYPASS,
+    ),
+    "version": (
+        "No common TLS version",
+        (
+            "{host} port {port} and the proxy could not agree on a TLS version: the server offers none "
+            "the proxy accepts."
+        ),
+        (
+            "The server may only support outdated TLS versions (1.0 or 1.1), which are no longer safe; its "
+            "owner must update it. To reach it anyway, lower mitmproxy's tls_version_server_min option, "
+            "knowing that the connection is weaker."
+        ),
+    ),
+    "handshake_refused": (
+        "TLS handshake refused",
+        (
+            "{host} port {port} refused the TLS handshake: it shares no cipher with the proxy, or it "
+            "requires a client certificate."
+        ),
+        (
+            "An old server may only support outdated ciphers, which mitmproxy's ciphers_server option can "
+            "allow; a server that wants a client certificate needs one through mitmproxy's client_certs option."
+        ),
+    ),
+    "not_tls": (
+        "Server does not speak TLS",
+        (
+            "{host} port {port} answered with something that is not TLS: that port probably serves plain "
+            "HTTP or another protocol."
+        ),
+        "Check the address: try http:// instead of https://, or the port the site uses for HTTPS.",
+    ),
+    "closed": (
+        "Connection closed during the TLS handshake",
+        "{host} port {port} closed the connection during the TLS handshake, without saying why.",
+        (
+            "The server may not accept the proxy's TLS settings or this host name, or something on your "
+            "network cuts the connection. Try again later; if it keeps failing, check whether the site "
+            "loads without the proxy."
+        ),
+    ),
+    "other": (
+        "Secure connection failed",
+        "The TLS (HTTPS) handshake with {host} port {port} failed: {reason}.",
+        (
+            "Try again later; if it keeps happening, the site's TLS setup may be broken, or the "
+            "connection may be filtered on your network."
+        ),
+    ),
+}
+
+_TLS_PREFIX = re.compile(r"^\s*(TLS handshake failed:\s*)?(Certificate verify failed:\s*)?", re.I)
+# OpenSSL errors reach mitmproxy's message as the repr of their (library, function, reason) tuples.
+_OPENSSL_REASON = re.compile(r"\('[^']*', '[^']*', '([^']*)'\)")
+
+
+def tls_cause(message: str) -> str:
+    """The cause of a failed TLS handshake: a key of TLS_CAUSE_WORDS."""
+    for cause, pattern in TLS_CAUSE_PATTERNS:
+        if pattern.search(message):
+            return cause
+    return "other"
+
+
+def tls_reason(message: str) -> str:
+    """mitmproxy's message without its prefixes; OpenSSL errors as their reason strings only."""
+    reasons = _OPENSSL_REASON.findall(message)
+    if reasons:
+        return "; ".join(reasons)
+    return _TLS_PREFIX.sub("", message).strip().rstrip(".") or "unknown error"
+
+
 def error_answer(kind: str, url: str, host: str, port: int, message: str, timeout: int | None = None) -> Answer:
     """The error page for a failed upstream connection, naming host, port and what failed."""
-    title, lead = FAILURE_WORDS.get(kind, FAILURE_WORDS["protocol"])
-    lead = lead.format(host=host, port=port, timeout=timeout if timeout is not None else "the configured")
     status = failure_status(kind)
+    values = {"host": host, "port": port, "timeout": timeout if timeout is not None else "the configured"}
+    advice = "Try again later; if it keeps happening, the site may be down or blocked on your network."
+    if kind == "tls":
+        title, lead, advice = TLS_CAUSE_WORDS[tls_cause(message)]
+        values["reason"] = tls_reason(message)
+    else:
+        title, lead = FAILURE_WORDS.get(kind, FAILURE_WORDS["protocol"])
     body = _render(
         f"{status} {title}",
-        lead,
+        lead.format(**values),
         [("URL", url), ("Server", f"{host}:{port}"), ("Failure", kind), ("Detail", message)],
-        "This is an answer from the dejunk proxy, not from the site. Try again later; "
-        "if it keeps happening, the site may be down or blocked on your network.",
+        "This is an answer from the dejunk proxy, not from the site. " + advice,
         "#d68910",
     )
     headers = {
