@@ -95,7 +95,10 @@ def test_a_list_that_cannot_be_downloaded_is_an_error_not_a_traceback(server, en
     page = tmp_path / "page.html"
     page.write_text(PAGE)
     missing = server.url("/missing.txt")
-    args = ("--list", missing, URL) if script == CHECK else ("--list", missing, "--url", "https://news.example/", str(page))
+    if script == CHECK:
+        args = ("--list", missing, URL)
+    else:
+        args = ("--list", missing, "--url", "https://news.example/", str(page))
     result = run(env, script, *args)
     assert result.returncode == code
     assert f"cannot download {missing}: " in result.stderr and "404" in result.stderr
