@@ -57,6 +57,71 @@ def plan_lists(specs: Iterable[str], config_subscriptions: Iterable[str], cache_
     return ListPlan(tuple(paths), tuple(urls), tuple(missing), fallback)
 
 
+class ListsUnavailable(Exception):
+    """A subscribed list has no cached copy and could not be downloaded; the message says which and why."""
+
+
+def cache_dir_for(cache_option: str | None, config: subs.SubscriptionConfig) -> str:
+    """The list cache the proxy uses: `dejunk_cache`, else the config's `cache_dir`, else the user's cache."""
+    return cache_option or config.cache_dir or subs.default_cache_dir()
+
+
+def plan_lists_now(
+    specs: Iterable[str],
+    config_subscriptions: Iterable[str],
+    cache_dir: str,
+    notify: Callable[[str], None] = logger.info,
+) -> ListPlan:
+    """`plan_lists`, after downloading each subscription without a cached copy into the cache.
+
+    For command-line tools, which cannot wait for a refresher: where the proxy would stand in the
+    built-in list, they download first. `notify` gets a line per download; ListsUnavailable is
+    raised when one fails or a list entry is not a usable URL.
+    """
+    specs, config_subscriptions = list(specs), list(config_subscriptions)
+    try:
+        plan = plan_lists(specs, config_subscriptions, cache_dir)
+    except ValueError as e:
+        raise ListsUnavailable(str(e)) from None
+    if not plan.missing:
+        return plan
+    for url in plan.missing:
+        notify(f"{url}: no copy in the list cache {cache_dir} yet; downloading it")
+    failed = []
+    for result in subs.update(plan.missing, cache_dir, force=True):
+        if result.ok:
+            notify(result.describe())
+        else:
+            failed.append(f"cannot download {result.url}: {result.error}")
+    if failed:
+        raise ListsUnavailable("; ".join(failed))
+    plan = plan_lists(specs, config_subscriptions, cache_dir)
+    if plan.missing:  # downloaded, yet not where the cache keeps it: never expected, but never silent
+        raise ListsUnavailable(f"no cached copy of {', '.join(plan.missing)} in {cache_dir} after downloading")
+    return plan
+
+
+def plan_from_options(
+    specs: Iterable[str] | None,
+    config_path: str | None = None,
+    cache_option: str | None = None,
+    notify: Callable[[str], None] = logger.info,
+) -> ListPlan:
+    """The lists the proxy would read with these `dejunk_lists`, `dejunk_config` and `dejunk_cache`.
+
+    Subscriptions without a cached copy are downloaded first (`plan_lists_now`); no entries means
+    `builtin`, the option's default. ListsUnavailable for an unusable config or list.
+    """
+    config = subs.SubscriptionConfig((), None)
+    if config_path:
+        try:
+            config = subs.read_subscription_config(config_path)
+        except (OSError, ValueError) as e:
+            raise ListsUnavailable(f"cannot use the config: {e}") from None
+    specs = list(specs or ()) or [BUILTIN_NAME]
+    return plan_lists_now(specs, config.subscriptions, cache_dir_for(cache_option, config), notify)
+
+
 class BackgroundRefresher:
     """A daemon thread that refreshes due subscriptions and reports changed ones.
 

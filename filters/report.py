@@ -76,11 +76,12 @@ class ListRow:
 @dataclass(slots=True)
 class HostRow:
     host: str
-    requests: int = 0
+    requests: int = 0  # exchanges; blocked events are counted in `blocked` only
     blocked: int = 0
     bytes: int = 0
     blocked_bytes: int = 0
     allowed_bytes: int = 0
+    blocked_bytes_unknown: int = 0  # blocked requests whose size is not known
 
 
 @dataclass(slots=True)
@@ -93,6 +94,7 @@ class RuleRow:
     kind: str
     hits: int = 0
     bytes: int = 0
+    bytes_unknown: int = 0  # hits whose size is not known (every exception hit: nothing is sized for it)
 
 
 @dataclass(slots=True)
@@ -102,6 +104,8 @@ class TypeRow:
     blocked: int = 0
     bytes: int = 0
     blocked_bytes: int = 0
+    bytes_unknown: int = 0  # exchanges whose size is not known
+    blocked_bytes_unknown: int = 0  # blocked requests whose size is not known
 
 
 @dataclass(slots=True)
@@ -310,8 +314,8 @@ def decide_records(records: Iterable[Record], engine) -> tuple[list[Record], lis
     notes = []
     if dropped_events:
         notes.append(
-            f"{dropped_events} blocked events from event logs were left out: an event log names only "
-            "blocked requests, so it cannot be decided anew with other lists"
+            f"{plural(dropped_events, 'blocked event')} from event logs {'was' if dropped_events == 1 else 'were'} "
+            "left out: an event log names only blocked requests, so it cannot be decided anew with other lists"
         )
     return decided, notes
 
@@ -357,16 +361,13 @@ def build_report(
             kind.requests += 1
             if size is None:
                 totals.bytes_unknown += 1
+                kind.bytes_unknown += 1
             else:
                 totals.bytes += size
                 host.bytes += size
                 kind.bytes += size
             if blocked:
-                host.blocked += 1
-                kind.blocked += 1
-                if size is not None:
-                    host.blocked_bytes += size
-                    kind.blocked_bytes += size
+                _count_blocked(host, kind, size)
             else:
                 totals.allowed += 1
                 if size is not None:
@@ -376,9 +377,8 @@ def build_report(
             totals.events += 1
             if blocked:
                 host = hosts.get(record.host) or hosts.setdefault(record.host, HostRow(record.host))
-                host.blocked += 1
                 kind = types.get(record.type) or types.setdefault(record.type, TypeRow(record.type))
-                kind.blocked += 1
+                _count_blocked(host, kind, size)
 
         if blocked:
             totals.blocked += 1
@@ -462,11 +462,25 @@ def build_report(
     )
 
 
+def _count_blocked(host: HostRow, kind: TypeRow, size: int | None) -> None:
+    host.blocked += 1
+    kind.blocked += 1
+    if size is None:
+        host.blocked_bytes_unknown += 1
+        kind.blocked_bytes_unknown += 1
+    else:
+        host.blocked_bytes += size
+        kind.blocked_bytes += size
+
+
 def _rule_row(rules: dict, rule: str, list_name: str | None, line: int | None, kind: str, size: int | None) -> None:
     key = (rule, list_name, line, kind)
     row = rules.get(key) or rules.setdefault(key, RuleRow(rule, list_name, line, kind))
     row.hits += 1
-    row.bytes += size or 0
+    if size is None:
+        row.bytes_unknown += 1
+    else:
+        row.bytes += size
 
 
 def _failures(kinds: Counter, hosts: dict[str, FailureHostRow], times: list[tuple[float, str]], untimed: int) -> Failures:
@@ -657,6 +671,18 @@ def report_to_dict(report: Report) -> dict:
     return document
 
 
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """`1 page`, `2 pages`: a count with its noun in the right number."""
+    return f"{count:,} {noun if count == 1 else plural_noun or noun + 's'}"
+
+
+def known_size(known_bytes: int, unknown: int, count: int) -> str | None:
+    """`known_bytes` in human units, or None when none of the `count` requests' sizes is known."""
+    if count and unknown >= count:
+        return None
+    return human_size(known_bytes)
+
+
 def human_size(n: float) -> str:
     """Bytes in B, kB, MB or GB (powers of 1000)."""
     for unit in ("B", "kB", "MB"):
@@ -669,32 +695,36 @@ def human_size(n: float) -> str:
 def render_text(report: Report, rows: int = 10) -> str:
     """A short plain-text summary for the terminal."""
     t = report.totals
-    share = f" ({t.saved_share:.1%} of the known bytes)" if t.saved_share is not None else ""
-    lines = [
-        f"requests: {t.requests} ({human_size(t.bytes)} known, {t.bytes_unknown} of unknown size); events: {t.events}",
-        f"blocked: {t.blocked} requests, {human_size(t.blocked_bytes)} saved{share}"
-        + (f"; {t.blocked_bytes_unknown} blocked of unknown size" if t.blocked_bytes_unknown else ""),
-        f"pages rewritten: {t.pages_rewritten}, elements removed: {t.elements_removed}; "
-        f"policy actions: {t.policy_actions}; upstream failures: {t.upstream_failures}",
-    ]
+    lines = [f"requests: {_requests_text(t)}; events: {t.events:,}", f"blocked: {_blocked_text(t)}"]
+    lines.append(
+        f"pages rewritten: {t.pages_rewritten:,}, elements removed: {t.elements_removed:,}; "
+        f"policy actions: {t.policy_actions:,}; upstream failures: {t.upstream_failures:,}"
+    )
     if report.decided_by == "lists":
         lines.insert(0, f"decided anew with: {', '.join(report.lists)}")
     if report.per_list:
         lines.append("per list:")
-        lines += [f"  {r.list}: {r.blocked} blocked, {human_size(r.bytes)}" for r in report.per_list[:rows]]
+        lines += [
+            f"  {r.list}: {r.blocked:,} blocked, {_size_text(r.bytes, r.bytes_unknown, r.blocked)}"
+            for r in report.per_list[:rows]
+        ]
     if report.top_blocked_hosts:
         lines.append("top blocked hosts:")
-        lines += [f"  {h.host}: {h.blocked} ({human_size(h.blocked_bytes)})" for h in report.top_blocked_hosts[:rows]]
+        lines += [
+            f"  {h.host or '(no host)'}: {h.blocked:,} "
+            f"({_size_text(h.blocked_bytes, h.blocked_bytes_unknown, h.blocked)})"
+            for h in report.top_blocked_hosts[:rows]
+        ]
     if report.failures.total:
-        kinds = ", ".join(f"{k} {n}" for k, n in report.failures.by_kind.items())
+        kinds = ", ".join(f"{k} {n:,}" for k, n in report.failures.by_kind.items())
         lines.append(f"upstream failures: {kinds}")
     comparison = report.compare
     if comparison is not None:
         lines.append(
-            f"compare: blocked {comparison.blocked_before} -> {comparison.blocked_after}; "
-            f"newly blocked {comparison.newly_blocked_count} ({human_size(comparison.newly_blocked_bytes)}), "
-            f"newly allowed {comparison.newly_allowed_count} ({human_size(comparison.newly_allowed_bytes)}), "
-            f"blocked by another rule {comparison.rule_changed}"
+            f"compare: blocked {comparison.blocked_before:,} -> {comparison.blocked_after:,}; "
+            f"newly blocked {comparison.newly_blocked_count:,} ({human_size(comparison.newly_blocked_bytes)}), "
+            f"newly allowed {comparison.newly_allowed_count:,} ({human_size(comparison.newly_allowed_bytes)}), "
+            f"blocked by another rule {comparison.rule_changed:,}"
         )
         for label, changes in (("newly blocked", comparison.newly_blocked), ("newly allowed", comparison.newly_allowed)):
             for change in changes[:rows]:
@@ -703,9 +733,42 @@ def render_text(report: Report, rows: int = 10) -> str:
                 lines.append(f"    after:  {change.after.text}")
         pages = comparison.pages
         if pages.available:
-            lines.append(f"pages compared: {pages.pages}, removed elements changed on {len(pages.changed)}")
+            lines.append(
+                f"pages compared: {pages.pages:,}; removed elements changed on {plural(len(pages.changed), 'page')}"
+            )
         else:
             lines.append(f"pages not compared: {pages.reason}")
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
+
+
+def _size_text(known_bytes: int, unknown: int, count: int) -> str:
+    size = known_size(known_bytes, unknown, count)
+    return "size unknown" if size is None else size
+
+
+def _requests_text(t: Totals) -> str:
+    """`1,196 (28.5 MB)`, with how many are of unknown size; just the count when there are none."""
+    if not t.requests:
+        return "0"
+    known = t.requests - t.bytes_unknown
+    sizes = [f"{human_size(t.bytes)} known"] if known else []
+    if t.bytes_unknown:
+        sizes.append(f"{t.bytes_unknown:,} of unknown size")
+    return f"{t.requests:,} ({', '.join(sizes)})"
+
+
+def _blocked_text(t: Totals) -> str:
+    """`152 requests, 3.2 MB saved (11.3% of the known bytes)`, saying what is not known."""
+    text = plural(t.blocked, "request")
+    if not t.blocked:
+        return text
+    if t.blocked_bytes_unknown >= t.blocked:
+        return f"{text} (size unknown)"
+    text += f", {human_size(t.blocked_bytes)} saved"
+    if t.saved_share is not None:
+        text += f" ({t.saved_share:.1%} of the known bytes)"
+    if t.blocked_bytes_unknown:
+        text += f"; {t.blocked_bytes_unknown:,} blocked of unknown size"
+    return text

@@ -122,6 +122,35 @@ def type_from_headers(
     return type_from_extension(url)
 
 
+def infer_type(
+    url: str,
+    source: str | None = None,
+    sec_fetch_dest: str | None = None,
+    accept: str | None = None,
+    upgrade: str | None = None,
+) -> str:
+    """The type the proxy gives a request of which only some of URL, source page and headers is known.
+
+    With any of the headers, exactly what the proxy decides (`type_from_headers`). With none, the
+    URL's extension decides; a URL whose extension says nothing is a page opened on its own (a
+    `document`, what a browser's navigation says) without a source page, else `other`, what a
+    subresource request without telling headers (`Accept: */*`) gets.
+    """
+    if sec_fetch_dest or accept or upgrade:
+        return type_from_headers(url, sec_fetch_dest=sec_fetch_dest, accept=accept, upgrade=upgrade)
+    from_extension = type_from_extension(url)
+    if from_extension == "other" and not source:
+        return "document"
+    return from_extension
+
+
+def type_by_name(name: str) -> str | None:
+    """The resource type a name or alias stands for (`xhr` -> `xmlhttprequest`); None if it names none."""
+    name = name.strip().lower()
+    name = TYPE_ALIASES.get(name, name)
+    return name if name in _TYPE_NAMES else None
+
+
 @functools.lru_cache(maxsize=1024)
 def _type_from_accept(accept: str) -> str | None:
     # Browsers send a type-specific Accept for navigations, images and styles; `*/*` says nothing.

@@ -6,6 +6,12 @@
 
 Prints: removed (or hidden) count, the rules that matched with their list and line, elements
 left in place and why, bytes before and after, the encoding used, and milliseconds.
+
+Lists are what the proxy's `dejunk_lists` takes: files, `builtin` (the default) and http(s)
+URLs, plus the `[lists] subscriptions` of `--config`. A URL is read from its copy in the proxy's
+list cache (`--cache`, else the config's `cache_dir`, else $XDG_CACHE_HOME/dejunk/lists); one
+without a copy is downloaded into the cache first. Exit status: 0, 1 when a list, the page or
+the output cannot be read, written or downloaded, 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filters.engine import Engine  # noqa: E402
 from filters.lists import BUILTIN_NAME  # noqa: E402
+from filters.listset import ListsUnavailable, plan_from_options  # noqa: E402
 from filters.rewrite import MODES, rewrite_page  # noqa: E402
 
 
@@ -27,8 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("page", help="the saved HTML file (its bytes as served, after content decoding)")
     parser.add_argument("--url", required=True, help="the page's URL (decides which site-specific rules apply)")
-    parser.add_argument("--list", dest="lists", action="append", metavar="FILE",
-                        help=f"a filter list; repeat for several (default: {BUILTIN_NAME})")
+    parser.add_argument("--list", dest="lists", action="append", metavar="LIST",
+                        help=f"a filter list: a file, '{BUILTIN_NAME}' or an http(s) URL; repeat for several "
+                        f"(default: {BUILTIN_NAME})")
+    parser.add_argument("--config", metavar="TOML", help="dejunk config: its [lists] subscriptions and cache_dir")
+    parser.add_argument("--cache", metavar="DIR",
+                        help="list cache folder (default: the config's cache_dir, else the proxy's default)")
     parser.add_argument("--mode", choices=MODES, default="remove")
     parser.add_argument("--content-type", default="text/html", help="the Content-Type header (for its charset)")
     parser.add_argument("--elemhide", action="store_true", help="as if an $elemhide exception applied (the lists' own apply anyway)")
@@ -36,11 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--output", help="where to write the rewritten page")
     arguments = parser.parse_args(argv)
 
-    started = time.perf_counter()
-    specs = arguments.lists or [BUILTIN_NAME]
+    try:
+        plan = plan_from_options(arguments.lists, arguments.config, arguments.cache, notify=_notify)
+    except ListsUnavailable as error:
+        print(f"rewrite: {error}", file=sys.stderr)
+        return 1
+    started = time.perf_counter()  # after any download: lists_ms is the time to build the engine
     try:
         # The proxy's engine: cosmetic rules plus the lists' `@@...$elemhide/$generichide` exceptions.
-        engine = Engine.from_lists(specs)
+        engine = Engine.from_lists(list(plan.paths))
         body = Path(arguments.page).read_bytes()
     except OSError as error:
         print(f"rewrite: {error}", file=sys.stderr)
@@ -84,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(report, sys.stdout, indent=2, ensure_ascii=False)
     print()
     return 0
+
+
+def _notify(line: str) -> None:
+    print(f"rewrite: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":

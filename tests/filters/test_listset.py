@@ -5,8 +5,17 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from filters import subscriptions as subs
-from filters.listset import BackgroundRefresher, plan_lists
+from filters.listset import (
+    BackgroundRefresher,
+    ListsUnavailable,
+    cache_dir_for,
+    plan_from_options,
+    plan_lists,
+    plan_lists_now,
+)
 from filters.lists import BUILTIN_PATH
 
 from ..list_server import ListServer
@@ -91,3 +100,50 @@ def test_refresher_without_subscriptions_starts_no_thread(tmp_path):
     refresher = BackgroundRefresher([], str(tmp_path), lambda r: None)
     refresher.start()
     assert refresher._thread is None
+
+
+def test_plan_now_downloads_what_has_no_copy_and_then_uses_the_copy(tmp_path):
+    cache = str(tmp_path / "cache")
+    lines: list[str] = []
+    with ListServer() as server:
+        url = server.serve("/sub.txt", LIST)
+        plan = plan_lists_now(["builtin", url], [], cache, notify=lines.append)
+        assert plan.paths == (BUILTIN_PATH, subs.cache_path(url, cache)) and not plan.missing and not plan.fallback
+        assert len(server.requests_for("/sub.txt")) == 1
+        assert lines[0].startswith(f"{url}: no copy in the list cache {cache} yet")
+        assert lines[1] == f"{url}: updated (5 rules)"
+        again: list[str] = []
+        assert plan_lists_now([url], [], cache, notify=again.append).paths == (subs.cache_path(url, cache),)
+        assert again == [] and len(server.requests_for("/sub.txt")) == 1  # the cached copy, not the network
+
+
+def test_plan_now_fails_when_a_download_fails(tmp_path):
+    with ListServer() as server:
+        good = server.serve("/sub.txt", LIST)
+        broken = server.url("/missing.txt")
+        with pytest.raises(ListsUnavailable, match=r"cannot download .*/missing\.txt: .*404"):
+            plan_lists_now([good], [broken], str(tmp_path), notify=lambda line: None)
+
+
+def test_plan_now_refuses_a_url_with_a_bad_port(tmp_path):
+    with pytest.raises(ListsUnavailable, match="not a valid URL"):
+        plan_lists_now(["http://lists.example:99999/x.txt"], [], str(tmp_path), notify=lambda line: None)
+
+
+def test_plan_from_options_reads_the_config_as_the_proxy_does(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    config = tmp_path / "dejunk.toml"
+    with ListServer() as server:
+        url = server.serve("/sub.txt", LIST)
+        config.write_text(f'[lists]\nsubscriptions = ["{url}"]\ncache_dir = "lists-cache"\n')
+        plan = plan_from_options(None, str(config), None, notify=lambda line: None)
+        # No entries means the option's default, `builtin`; the config's cache_dir is relative to it.
+        assert plan.paths == (BUILTIN_PATH, subs.cache_path(url, str(tmp_path / "lists-cache")))
+        override = tmp_path / "elsewhere"
+        plan = plan_from_options([url], str(config), str(override), notify=lambda line: None)
+        assert plan.paths == (subs.cache_path(url, str(override)),)
+    assert cache_dir_for(None, subs.SubscriptionConfig((), None)) == str(tmp_path / "xdg" / "dejunk" / "lists")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[lists\n")
+    with pytest.raises(ListsUnavailable, match="cannot use the config: .*not valid TOML"):
+        plan_from_options(None, str(bad))

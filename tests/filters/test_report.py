@@ -143,7 +143,7 @@ class TestDecideAnew:
         assert by_url["https://down.example/"].action == "upstream_error"
         assert by_url["https://news.example/"].action == "rewritten"
         assert not any(r.action == "blocked" and not r.is_exchange for r in records)
-        assert len(notes) == 1 and "1 blocked events" in notes[0]
+        assert len(notes) == 1 and notes[0].startswith("1 blocked event from event logs was left out")
         assert build_report(records).totals.blocked == 3
 
 
@@ -355,7 +355,11 @@ class TestHtml:
 
     def test_empty_report_says_so(self):
         soup = self.parse(build_report([]))
-        assert soup.find(id="plot-bytes-by-host-empty") and soup.find(id="plot-failures-over-time-empty")
+        assert soup.find(id="plot-bytes-by-host-empty") and soup.find(id="failures-empty")
+        # Each empty section says what it lacks, once: no "None." under several headings.
+        messages = [p.get_text() for p in soup.find_all("p", class_="muted")]
+        assert "No upstream failures." in messages and "No policy actions." in messages
+        assert len(messages) == len(set(messages))
 
     def test_comparison_section(self, engines):
         traffic = TestCompare().traffic()
@@ -369,3 +373,146 @@ class TestHtml:
         assert allowed[0].get_text() == "https://retired.example/r.js"
         assert "||retired.example^ (old.txt:4)" in allowed[2].get_text()
         assert soup.find(id="pages-not-compared").get_text() == "no rewriter here"
+
+
+# --- what a reader sees: no None, counts in the right number, unknown sizes, aligned numbers ------
+
+NUMBER = re.compile(r"^(≥ )?[\d,]+(\.\d)?( (B|kB|MB|GB))?$|^–$")
+
+
+def one_of_each() -> list[Record]:
+    """Exactly one of everything a sentence counts: a page, an element, an error, a blocked request."""
+    return [
+        event("rewritten", url="https://blog.example/", removed=1, selectors=("##.ad",), bytes_before=900, bytes_after=800),
+        event("rewrite_error", url="https://bad.example/"),
+        exchange("https://ads.example/a.js", size=None, action="blocked", rule="||ads.example^", list="l.txt", line=1),
+        exchange("https://down.example/", size=0, action="upstream_error", failure="dns"),
+    ]
+
+
+def events_only() -> list[Record]:
+    """An event log: blocked requests without sizes, and no record of the requests that were allowed."""
+    return [
+        event("blocked", host="ads.example", url="https://ads.example/a.js", type="script", rule="||ads.example^",
+              list="easylist.txt", line=5),
+        event("blocked", host="ads.example", url="https://ads.example/b.js", type="script", rule="||ads.example^",
+              list="easylist.txt", line=5),
+    ]
+
+
+def compared(engines, rewriters=None):
+    traffic = TestCompare().traffic()
+    report = build_report(traffic)
+    report.compare = compare(traffic, *engines, lists_before=["old.txt"], lists_after=["new.txt"],
+                             rewriters=rewriters, pages_unavailable="no rewriter here")
+    return report
+
+
+def cells(soup: BeautifulSoup, table_id: str) -> list[list]:
+    return [tr.find_all("td") for tr in soup.find("table", id=table_id).tbody.find_all("tr")]
+
+
+class TestReadable:
+    def reports(self, session, engines) -> dict:
+        return {
+            "session": build_report(session),
+            "empty": build_report([]),
+            "one of each": build_report(one_of_each()),
+            "events only": build_report(events_only()),
+            "compared": compared(engines),
+        }
+
+    def test_nothing_shows_none_null_or_na(self, session, engines):
+        for name, report in self.reports(session, engines).items():
+            page = render_html(report)
+            visible = BeautifulSoup(page, "html.parser").get_text(" ")
+            assert ">None<" not in page and ">null<" not in page, name
+            shown = re.findall(r".{0,30}\b(?:None|null|n/a)\b.{0,30}", visible)
+            assert not shown, (name, shown)
+            assert not re.search(r"\b(None|null|n/a)\b", reports.render_text(report)), name
+
+    def test_counts_agree_with_their_nouns(self, session, engines):
+        one = build_report(one_of_each())
+        soup = BeautifulSoup(render_html(one), "html.parser")
+        text = " ".join(element.get_text(" ") for element in soup.find_all(["p", "li", "h2", "h3"]))
+        assert "1 page, 1 element removed, 1 rewrite error." in text
+        summary = reports.render_text(one)
+        assert "blocked: 1 request (size unknown)" in summary
+        singular_as_plural = re.compile(r"(?<![\d,.])1 (pages|elements|requests|errors|events|failures|rules)\b")
+        assert not singular_as_plural.search(text) and not singular_as_plural.search(summary)
+        many = BeautifulSoup(render_html(build_report(session)), "html.parser").get_text(" ")
+        assert "2 pages, 5 elements removed, 1 rewrite error." in many
+        assert "blocked: 4 requests" in reports.render_text(build_report(session))
+        fake = (lambda body, url, ctype: (1, ["##.a"]), lambda body, url, ctype: (2, ["##.a", "##.b"]))
+        pages = BeautifulSoup(render_html(compared(engines, fake)), "html.parser").get_text(" ")
+        assert "1 page compared; elements removed 1 → 2." in pages
+
+    def test_plural(self):
+        assert reports.plural(1, "page") == "1 page" and reports.plural(0, "page") == "0 pages"
+        assert reports.plural(1200, "rewrite error") == "1,200 rewrite errors"
+        assert reports.plural(2, "entry", "entries") == "2 entries"
+
+    def test_unknown_sizes_are_a_dash_not_zero_bytes(self, session):
+        soup = BeautifulSoup(render_html(build_report(events_only())), "html.parser")
+        host = cells(soup, "top-blocked-hosts")[0]
+        assert [td.get_text() for td in host] == ["ads.example", "2", "–", "–"]
+        assert host[3]["title"] == "size unknown" and "not recorded" in host[2]["title"]
+        assert cells(soup, "per-list")[0][2].get_text() == "–"
+        assert cells(soup, "rules")[0][4].get_text() == "–"
+        assert cells(soup, "types")[0][4].get_text() == "–"
+        totals = {tds[0].get_text(): tds[2].get_text() for tds in cells(soup, "totals")}
+        assert totals["blocked"] == "size unknown" and totals["requests"] == ""
+        summary = reports.render_text(build_report(events_only()))
+        assert "blocked: 2 requests (size unknown)" in summary and "ads.example: 2 (size unknown)" in summary
+        assert "easylist.txt: 2 blocked, size unknown" in summary and "0 B" not in summary
+        # Some sizes known: the known part, marked as a lower bound.
+        partial = BeautifulSoup(render_html(build_report(session)), "html.parser")
+        ads = next(tds for tds in cells(partial, "top-blocked-hosts") if tds[0].get_text() == "ads.example")
+        assert ads[3].get_text() == "≥ 14.0 kB" and "1 request of unknown size" in ads[3]["title"]
+
+    def test_host_rows_count_unknown_sizes(self, session):
+        report = build_report(session + events_only())
+        ads = next(h for h in report.hosts if h.host == "ads.example")
+        assert (ads.blocked, ads.blocked_bytes, ads.blocked_bytes_unknown) == (5, 14_000, 3)
+        rule = next(r for r in report.rules if r.rule == "||ads.example^")
+        assert (rule.hits, rule.bytes, rule.bytes_unknown) == (5, 14_000, 3)
+        script = next(t for t in report.types if t.type == "script")
+        assert (script.blocked, script.blocked_bytes_unknown, script.bytes_unknown) == (4, 3, 0)
+        exception = next(r for r in report.rules if r.kind == "exception")
+        assert exception.bytes_unknown == exception.hits  # nothing is sized for an exception hit
+
+    def test_numbers_are_right_aligned_and_only_numbers(self, session, engines):
+        for name, report in self.reports(session, engines).items():
+            soup = BeautifulSoup(render_html(report), "html.parser")
+            for table in soup.find_all("table"):
+                headers = table.thead.find_all("th")
+                rows = [tr.find_all("td") for tr in table.tbody.find_all("tr")]
+                for i, th in enumerate(headers):
+                    column = [row[i] for row in rows]
+                    if all(td.get_text() == "–" for td in column):
+                        continue  # nothing known in this column: it cannot say what it holds
+                    numeric = all(NUMBER.match(td.get_text()) for td in column)
+                    aligned = "n" in (th.get("class") or []) and all("n" in (td.get("class") or []) for td in column)
+                    assert numeric == aligned, (name, table["id"], th.get_text(), [td.get_text() for td in column])
+
+    def test_long_urls_and_rules_are_shortened_with_the_whole_text_as_title(self):
+        from filters.report_html import LONG_TEXT
+
+        rule = "||ads.example^$domain=" + "|".join(f"site{i}.example" for i in range(40))
+        url = "https://ads.example/track?" + "&".join(f"k{i}=v{i}" for i in range(60))
+        soup = BeautifulSoup(render_html(build_report([
+            exchange(url, action="blocked", rule=rule, list="easylist.txt", line=7),
+            exchange("https://ads.example/x.js", action="blocked", rule="||ads.example^", list="easylist.txt", line=8),
+        ])), "html.parser")
+        by_title = {bool(tds[0].get("title")): tds[0] for tds in cells(soup, "rules")}
+        long_cell, short_cell = by_title[True], by_title[False]
+        assert long_cell.get_text().endswith("…") and len(long_cell.get_text()) == LONG_TEXT
+        assert long_cell["title"] == rule and rule.startswith(long_cell.get_text()[:-1])
+        assert short_cell.get_text() == "||ads.example^" and not short_cell.get("title")
+
+    def test_every_table_can_scroll_sideways_instead_of_squeezing(self, session):
+        soup = BeautifulSoup(render_html(build_report(session)), "html.parser")
+        for table in soup.find_all("table"):
+            assert "wide" in table.parent.get("class", []), table["id"]
+        for svg in soup.find_all("svg"):
+            assert "wide" in svg.parent.get("class", []), svg["id"]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 
 from filters.request import (
+    RESOURCE_TYPES,
+    TYPE_ALIASES,
     Request,
     host_of,
+    infer_type,
     is_ip_address,
     is_third_party,
     normalize_host,
@@ -14,6 +17,7 @@ from filters.request import (
     public_suffix,
     registrable_domain,
     source_from_headers,
+    type_by_name,
     type_from_extension,
     type_from_headers,
     urlsplit_safe,
@@ -131,3 +135,51 @@ def test_type_from_extension_reads_only_the_path(url, expected):
     from filters.request import type_from_extension
 
     assert type_from_extension(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url, source, expected",
+    [
+        ("https://a.example/", None, "document"),  # a page opened on its own
+        ("https://a.example/story", None, "document"),
+        ("https://a.example/feed.json", None, "document"),  # an extension that names no type
+        ("https://a.example/story", "https://b.example/", "other"),  # a subresource without telling headers
+        ("https://a.example/feed.json", "https://b.example/", "other"),
+        ("https://a.example/a.js", None, "script"),  # the extension decides, with or without a source
+        ("https://a.example/a.js", "https://b.example/", "script"),
+        ("https://a.example/p.PNG?x=1", None, "image"),
+        ("https://a.example/page.html", "https://b.example/", "document"),
+    ],
+)
+def test_infer_type_without_headers(url, source, expected):
+    assert infer_type(url, source) == expected
+
+
+@pytest.mark.parametrize("url", ["https://a.example/", "https://a.example/a.js", "https://a.example/x.json"])
+@pytest.mark.parametrize("source", [None, "https://b.example/"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"sec_fetch_dest": "image"},
+        {"sec_fetch_dest": "document", "accept": "text/html"},
+        {"sec_fetch_dest": "manifest"},
+        {"accept": "*/*"},  # curl: says nothing, so the extension or `other`, as in the proxy
+        {"accept": "text/css,*/*;q=0.1"},
+        {"upgrade": "websocket"},
+    ],
+)
+def test_infer_type_with_any_header_is_what_the_proxy_decides(url, source, headers):
+    assert infer_type(url, source, **headers) == type_from_headers(url, **headers)
+
+
+def test_infer_type_takes_empty_strings_for_unknown():
+    """The addon's commands pass '' for what was not given."""
+    assert infer_type("https://a.example/", "", "", "", "") == "document"
+    assert infer_type("https://a.example/x", "https://b.example/", "", "*/*", "") == "other"
+
+
+def test_type_by_name():
+    assert type_by_name(" XHR ") == "xmlhttprequest"
+    assert all(type_by_name(name) == name for name in RESOURCE_TYPES)
+    assert all(type_by_name(alias) in RESOURCE_TYPES for alias in TYPE_ALIASES)
+    assert type_by_name("scirpt") is None and type_by_name("") is None
