@@ -50,7 +50,7 @@ def _set_values(args: Sequence[str], name: str) -> list[str]:
             spec = arg[len("--set="):]
         else:
             continue
-        key, sep, value = spec.partition("=")
+        key, _, value = spec.partition("=")
         if key == name:
             values.append(value)
     return values
