@@ -49,7 +49,7 @@ from filters.mitmproxy_internals import (  # noqa: E402
 )
 from filters.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value, describe_error  # noqa: E402
 from filters.pool import RewritePool  # noqa: E402
-from filters.request import Request, type_from_extension  # noqa: E402
+from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
 from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy import (  # noqa: E402
     UpstreamWatch,
@@ -878,14 +878,21 @@ class Dejunk:
 
         For a URL: allowed site, connect policy, or the list decision (rule, list and line, and
         any exception), then the image and cookie policies; `source` is the page making the
-        request and `request_type` its type (default: from the extension, else document).
+        request and `request_type` its type (default: inferred as scripts/check.py infers it).
         """
         if target.startswith(("@", "~", "!")):
             return self._explain_flows(target)
-        request_type = request_type or type_from_extension(target)
-        if request_type == "other" and not source:
-            request_type = "document"
-        request = Request.from_strings(target, source or target, request_type)
+        if request_type:
+            named = type_by_name(request_type)
+            if named is None:
+                raise exceptions.CommandError(f"dejunk.explain: unknown type {request_type!r} (types: "
+                                              f"{', '.join(RESOURCE_TYPES)})")
+            request_type = named
+        else:
+            request_type = infer_type(target, source or None)  # as scripts/check.py infers it
+        # The source as the proxy takes it from a Referer: a page is its own source.
+        page = source_from_headers(target, request_type, referer=source or None)
+        request = Request.from_strings(target, page, request_type)
         return f"{target} ({request_type}{', from ' + source if source else ''}): {self._outcome(request)}"
 
     def _outcome(self, request: Request) -> str:

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", default="GET", help="HTTP method (default: GET)")
     parser.add_argument("--requests", metavar="FILE", help="JSON Lines of requests to decide in bulk ('-' for stdin)")
     parser.add_argument("-o", "--output", metavar="FILE", help="where --requests writes its results (default: stdout)")
-    parser.add_argument("--cache-dir", metavar="DIR", help="load/save the compiled engine here")
+    parser.add_argument("--engine-cache", metavar="DIR", help="load/save the compiled engine here (not the list cache: see --cache)")
     parser.add_argument("url", nargs="?", help="the URL to check")
     args = parser.parse_args(argv)
     if (args.url is None) == (args.requests is None):
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"check: {e}", file=sys.stderr)
         return 2
     try:
-        engine = Engine.from_lists(list(plan.paths), cache_dir=args.cache_dir)
+        engine = Engine.from_lists(list(plan.paths), cache_dir=args.engine_cache)
     except OSError as e:
         print(f"check: cannot read a list: {e}", file=sys.stderr)
         return 2

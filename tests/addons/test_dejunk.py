@@ -595,6 +595,16 @@ class TestCommands:
         addon.request(f)
         assert f.response is None
 
+    def test_explain_types_a_url_as_check_py_does_and_refuses_an_unknown_type(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        assert addon.explain("http://ok.test/page").startswith("http://ok.test/page (document)")
+        assert addon.explain("http://ok.test/a.js").startswith("http://ok.test/a.js (script)")
+        assert addon.explain("http://ok.test/x", "http://news.test/").startswith("http://ok.test/x (other, from")
+        assert addon.explain("http://ok.test/x", "http://news.test/", "xhr").startswith(
+            "http://ok.test/x (xmlhttprequest, from")
+        with pytest.raises(exceptions.CommandError, match="unknown type 'scirpt'.*script"):
+            addon.explain("http://ok.test/x", "", "scirpt")
+
     def test_status_says_whether_dejunk_filters(self, addon_ctx):
         addon, tctx, _ = addon_ctx
         status = addon.status()

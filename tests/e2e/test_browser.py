@@ -4,7 +4,7 @@ The page (tests/e2e/site/) embeds an ad network's loader script, ad images, an a
 tracker pixel from `ads.test` and `tracker.test`, and ad containers that EasyList's generic
 selectors match. Chromium sends everything through a real mitmdump, once with dejunk and the
 site's filter list, once bare, and the test reads what the browser rendered: the DOM, the frames,
-the requests it made, and the pixels of a screenshot (saved under artifacts/e2e-browser/).
+the requests it made, and the pixels of a screenshot (saved under artifacts/e2e-browser-pyX.Y/).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,8 @@ from .site import SITE_LIST, SiteServer
 
 pytestmark = pytest.mark.timeout(180)
 
-ARTIFACTS = REPO / "artifacts" / "e2e-browser"
+# One folder per Python and mitmproxy, so two test runs side by side (as CI makes them) keep theirs apart.
+ARTIFACTS = REPO / "artifacts" / f"e2e-browser-py{sys.version_info[0]}.{sys.version_info[1]}"
 SCHEMES = ["http", "https"]
 AD_HOSTS = ("ads.test", "tracker.test")
 ARTICLE_SENTENCES = [
