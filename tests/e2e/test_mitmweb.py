@@ -136,6 +136,19 @@ def test_bodies_dejunk_did_not_rewrite_can_be_viewed_in_mitmweb(mitmweb, origin)
     assert (status, content) == (200, fetched.body)
 
 
+def test_a_bad_value_in_mitmwebs_option_editor_is_refused_and_filtering_goes_on(mitmweb, origin):
+    mitmweb.open_page()
+    headers = {"Content-Type": "application/json", "Cookie": mitmweb.cookie, "X-XSRFToken": mitmweb.xsrf}
+    status, _, body = mitmweb._request("PUT", "/options", json.dumps({"dejunk_lists": ["nope.txt"]}).encode(), headers)
+    assert status == 400 and b"dejunk_lists: cannot read nope.txt: No such file or directory" in body
+    status, _, body = mitmweb._request("PUT", "/options", json.dumps({"dejunk_connect_timeout": 0}).encode(), headers)
+    assert status == 400 and b"dejunk_connect_timeout: 0 is not a whole number of seconds, 1 or more" in body
+    blocked = fetch(mitmweb, f"http://ads.test:{origin.port}/ad.js", headers={"Sec-Fetch-Dest": "script"}, max_time=10)
+    assert blocked.status == 403  # the configuration in force stays
+    status, answer = mitmweb.command("dejunk.status")
+    assert answer["value"].startswith("dejunk: filtering") and "test-list.txt" in answer["value"]
+
+
 def test_the_command_api_refuses_a_request_without_the_xsrf_header(mitmweb):
     mitmweb.open_page()
     status, _ = mitmweb.command("dejunk.stats", xsrf=False)
