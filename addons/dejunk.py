@@ -33,11 +33,12 @@ from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
 
-from filters import selfcheck, subscriptions  # noqa: E402
+from filters.proxy import selfcheck  # noqa: E402
+from filters.lists import subscriptions  # noqa: E402
 from filters.engine import Engine  # noqa: E402
-from filters.events import EventLog, FailureLog, Stats  # noqa: E402
-from filters.listset import BackgroundRefresher, ListPlan, plan_lists  # noqa: E402
-from filters.mitmproxy_internals import (  # noqa: E402
+from filters.reports.events import EventLog, FailureLog, Stats  # noqa: E402
+from filters.lists.listset import BackgroundRefresher, ListPlan, plan_lists  # noqa: E402
+from filters.proxy.internals import (  # noqa: E402
     install_body_size_check,
     install_error_pages,
     offer_error_page,
@@ -47,11 +48,11 @@ from filters.mitmproxy_internals import (  # noqa: E402
     skip_header_size_check,
     take_deferred,
 )
-from filters.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value, describe_error  # noqa: E402
-from filters.pool import RewritePool  # noqa: E402
+from filters.proxy.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value, describe_error  # noqa: E402
+from filters.proxy.pool import RewritePool  # noqa: E402
 from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
-from filters.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
-from filters.proxy import (  # noqa: E402
+from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
+from filters.proxy.flows import (  # noqa: E402
     UpstreamWatch,
     classify_failure,
     header_values,
@@ -60,9 +61,9 @@ from filters.proxy import (  # noqa: E402
     request_from_flow,
     settle_heap,
 )
-from filters.resources import get_resource  # noqa: E402
-from filters.rewrite import skip_reason  # noqa: E402
-from filters.responses import (  # noqa: E402
+from filters.network.resources import get_resource  # noqa: E402
+from filters.html.rewrite import skip_reason  # noqa: E402
+from filters.proxy.pages import (  # noqa: E402
     TRANSPARENT_GIF,
     Answer,
     blocked_answer,
@@ -211,7 +212,7 @@ class Dejunk:
         )
         # dejunk's responseheaders hook decides streaming for every response while it streams what
         # it need not read, so mitmproxy's own check on the headers is skipped then (see
-        # filters.mitmproxy_internals); a body_size_limit needs that check, so it keeps it.
+        # filters.proxy.internals); a body_size_limit needs that check, so it keeps it.
         skip_header_size_check(
             opts.dejunk_enabled and not self._keep_bodies and not ("body_size_limit" in opts and opts.body_size_limit)
         )
@@ -242,7 +243,7 @@ class Dejunk:
             install_error_pages()
 
     def _check_hooks(self) -> None:
-        """Run the self-check (see filters.selfcheck); dejunk filters only if it passes."""
+        """Run the self-check (see filters.proxy.selfcheck); dejunk filters only if it passes."""
         started = time.perf_counter()
         problems = selfcheck.run(type(self), self.settings)
         if problems:
@@ -360,7 +361,7 @@ class Dejunk:
         try:
             # With page worker processes the generic cosmetic index is theirs: the proxy leaves it on disk.
             engine = Engine.from_lists(
-                list(paths), cache_dir=self.compiled_dir, generic_on_disk=filters.pool.default_workers() > 0,
+                list(paths), cache_dir=self.compiled_dir, generic_on_disk=filters.proxy.pool.default_workers() > 0,
             )
         except OSError as e:
             raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None

@@ -22,7 +22,7 @@ import pickle
 import tempfile
 from pathlib import Path
 
-from .cosmetic import RuleIndex, StoredIndex, remove_orphans
+from .cosmetic.rules import RuleIndex, StoredIndex, remove_orphans
 
 _MAGIC = b"dejunk-engine\n"
 _KEEP = 3  # newest cache files kept per directory
@@ -59,7 +59,7 @@ def load(cache_dir: str, key: str, *, generic_on_disk: bool = False):
     """The engine saved under `key`, or None when there is none or it cannot be used.
 
     With `generic_on_disk`, its cosmetic store's generic index stays in a file of the engine's own
-    (a `StoredIndex`, see `filters.cosmetic`) instead of being read into memory.
+    (a `StoredIndex`, see `filters.cosmetic.rules`) instead of being read into memory.
     """
     path = cache_path(cache_dir, key)
     try:

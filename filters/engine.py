@@ -23,7 +23,7 @@ rules never apply to it. In order, for one request:
    or the page that made it (`source_url`) is excepted with `$document` (everything allowed) or
    `$genericblock` (rules without a `$domain=` site do not apply).
 3. A blocked request gets the highest-priority `$redirect=`/`$redirect-rule=` resource that applies
-   (`Decision.redirect`, served by the addon from `filters.resources`); `@@...$redirect=name`
+   (`Decision.redirect`, served by the addon from `filters.network.resources`); `@@...$redirect=name`
    cancels one resource, `@@...$redirect` all of them.
 4. A request that is not blocked may get `removeparam_url` (`$removeparam`) and, for documents and
    frames, `csp` (`$csp`, minus `@@...$csp=` exceptions).
@@ -51,11 +51,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .decision import ALLOWED, Decision
-from .index import IndexBuilder, RuleIndex
-from .lists import BadLine, FilterList, decode_list, display_name, parse_list_text, resolve_path
-from .matching import TOKEN_RE, Origin, Target, compile_regex, compile_rule, host_keys, host_suffixes
-from .network import (
+from .network.decision import ALLOWED, Decision
+from .network.index import IndexBuilder, RuleIndex
+from .lists.syntax import BadLine, FilterList, decode_list, display_name, parse_list_text, resolve_path
+from .network.matching import TOKEN_RE, Origin, Target, compile_regex, compile_rule, host_keys, host_suffixes
+from .network.rules import (
     ANY_PARTY,
     DOCUMENT,
     FIRST_PARTY,
@@ -69,7 +69,7 @@ from .network import (
     parse_network_rule,
 )
 from .request import TYPE_ALIASES, Request, is_ip_address, normalize_host, public_suffix, registrable_domain
-from .resources import canonical_name
+from .network.resources import canonical_name
 
 # Bump when the saved state or the matching semantics change: old caches are then rebuilt.
 ENGINE_VERSION = "3.3"
@@ -165,7 +165,7 @@ DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the
 
 def _cosmetic_factory(factory):
     if factory is DEFAULT_COSMETIC:
-        from .cosmetic import CosmeticStore
+        from .cosmetic.rules import CosmeticStore
 
         return CosmeticStore.from_lists
     return factory
@@ -232,7 +232,7 @@ class Engine:
 
         With `cache_dir`, a compiled engine saved there for the same list contents is loaded
         instead of building, and a newly built one is saved. The cosmetic store is dejunk's
-        (`filters.cosmetic.CosmeticStore`) unless another factory, or None for none, is given.
+        (`filters.cosmetic.rules.CosmeticStore`) unless another factory, or None for none, is given.
         With `generic_on_disk`, an engine loaded from the cache leaves its generic cosmetic index
         in a file (for page workers to read) instead of reading it.
         """

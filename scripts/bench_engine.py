@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from filters.cosmetic import CosmeticStore  # noqa: E402
+from filters.cosmetic.rules import CosmeticStore  # noqa: E402
 from filters.engine import Engine  # noqa: E402
-from filters.lists import parse_list_text  # noqa: E402
+from filters.lists.syntax import parse_list_text  # noqa: E402
 
 TARGETS = {
     "decision ratio": 1.5,

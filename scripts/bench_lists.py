@@ -33,9 +33,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from filters import subscriptions as subs  # noqa: E402
+from filters.lists import subscriptions as subs  # noqa: E402
 from filters.engine import Engine  # noqa: E402
-from filters.listset import plan_lists  # noqa: E402
+from filters.lists.listset import plan_lists  # noqa: E402
 
 LISTS = ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt", "hosts.txt")
 LISTENING = re.compile(rb"proxy listening at [^:]+:(\d+)")

@@ -239,9 +239,9 @@ def prepare_files(root: Path, corpus: Path | None, download_bytes: int) -> dict:
 def rewriter_state(addon: Path) -> tuple[bool, str]:
     """Whether the addon can rewrite pages, and how rewriting is switched off for the comparison run."""
     if not (addon.parent.parent / "filters" / "rewrite.py").is_file():
-        return False, "the cosmetic rewriter (filters.rewrite) is not on this branch"
+        return False, "the cosmetic rewriter (filters.html.rewrite) is not on this branch"
     if "dejunk_cosmetic" not in addon.read_text():
-        return False, "filters.rewrite exists but the addon has no dejunk_cosmetic option yet"
+        return False, "filters.html.rewrite exists but the addon has no dejunk_cosmetic option yet"
     return True, "dejunk_cosmetic=remove against dejunk_cosmetic=off"
 
 

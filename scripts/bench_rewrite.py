@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from filters.cosmetic import CosmeticStore  # noqa: E402
-from filters.lists import parse_list_text, read_list  # noqa: E402
-from filters.rewrite import rewrite_page  # noqa: E402
+from filters.cosmetic.rules import CosmeticStore  # noqa: E402
+from filters.lists.syntax import parse_list_text, read_list  # noqa: E402
+from filters.html.rewrite import rewrite_page  # noqa: E402
 
 
 def default_corpus() -> str:

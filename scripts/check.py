@@ -32,9 +32,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from filters.decision import Decision  # noqa: E402
+from filters.network.decision import Decision  # noqa: E402
 from filters.engine import Engine  # noqa: E402
-from filters.listset import ListsUnavailable, plan_from_options  # noqa: E402
+from filters.lists.listset import ListsUnavailable, plan_from_options  # noqa: E402
 from filters.request import (  # noqa: E402
     RESOURCE_TYPES,
     TYPE_ALIASES,
@@ -45,7 +45,7 @@ from filters.request import (  # noqa: E402
     type_by_name,
     type_from_extension,
 )
-from filters.resources import get_resource  # noqa: E402
+from filters.network.resources import get_resource  # noqa: E402
 
 
 def resource_type(name: str) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from filters import subscriptions  # noqa: E402
+from filters.lists import subscriptions  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from filters.recordings import make_page_flows, read_pages_index, read_subresources, write_flows  # noqa: E402
+from filters.reports.recordings import make_page_flows, read_pages_index, read_subresources, write_flows  # noqa: E402
 
 
 def default_corpus() -> Path:

@@ -35,10 +35,10 @@ from typing import TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from filters import recordings  # noqa: E402
-from filters import report as reports  # noqa: E402
+from filters.reports import recordings  # noqa: E402
+from filters.reports import report as reports  # noqa: E402
 from filters.engine import Engine  # noqa: E402
-from filters.report_html import render_html  # noqa: E402
+from filters.reports.report_html import render_html  # noqa: E402
 
 # Changed requests listed per side in the JSON and HTML (the counts always cover all of them).
 MAX_CHANGES = 500
@@ -195,11 +195,7 @@ def main(argv: list[str]) -> int:
 
 
 def run_compare(records, before: Engine, after: Engine, lists_before: list[str], lists_after: list[str]):
-    rewriters, unavailable = None, ""
-    try:
-        rewriters = (reports.page_rewriter(lists_before, before), reports.page_rewriter(lists_after, after))
-    except reports.RewriterUnavailable as e:
-        unavailable = str(e)
+    rewriters = (reports.page_rewriter(lists_before, before), reports.page_rewriter(lists_after, after))
     return reports.compare(
         records,
         before,
@@ -207,7 +203,6 @@ def run_compare(records, before: Engine, after: Engine, lists_before: list[str],
         lists_before=lists_before,
         lists_after=lists_after,
         rewriters=rewriters,
-        pages_unavailable=unavailable,
         top=MAX_CHANGES,
     )
 

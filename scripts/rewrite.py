@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filters.engine import Engine  # noqa: E402
-from filters.lists import BUILTIN_NAME  # noqa: E402
-from filters.listset import ListsUnavailable, plan_from_options  # noqa: E402
-from filters.rewrite import MODES, rewrite_page  # noqa: E402
+from filters.lists.syntax import BUILTIN_NAME  # noqa: E402
+from filters.lists.listset import ListsUnavailable, plan_from_options  # noqa: E402
+from filters.html.rewrite import MODES, rewrite_page  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bs4.element import Comment, NavigableString, PreformattedString, Tag
 
-from filters.rewrite import parse  # the rewriter's own parse: lxml, elements listed in document order
+from filters.html.rewrite import parse  # the rewriter's own parse: lxml, elements listed in document order
 
 DOCUMENT_ELEMENTS = frozenset({"html", "head", "body"})
 

@@ -20,7 +20,7 @@ _spec = importlib.util.spec_from_file_location("dejunk_addon", REPO / "addons" /
 dejunk = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dejunk)
 
-from filters.responses import TRANSPARENT_GIF  # noqa: E402
+from filters.proxy.pages import TRANSPARENT_GIF  # noqa: E402
 
 LIST = """! Title: unit list
 ||ads.test^
@@ -278,7 +278,7 @@ class TestFailuresInsideDejunk:
         assert "request: RuntimeError: boom (3×)" in addon.status()
 
     def test_repeated_failures_are_logged_with_a_count(self, addon_ctx, caplog):
-        from filters.events import FailureLog
+        from filters.reports.events import FailureLog
 
         addon, _, _ = addon_ctx
         now = [1000.0]
@@ -701,9 +701,9 @@ PAGE = (b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>t</title></hea
 
 @pytest.fixture
 def page_ctx(tmp_path, monkeypatch):
-    import filters.pool
+    import filters.proxy.pool
 
-    monkeypatch.setattr(filters.pool, "default_workers", lambda: 0)  # a thread: no processes in unit tests
+    monkeypatch.setattr(filters.proxy.pool, "default_workers", lambda: 0)  # a thread: no processes in unit tests
     (tmp_path / "cosmetic.txt").write_text("[Adblock Plus 2.0]\n##.ad\nshop.test#@#.ad\n")
     addon = dejunk.Dejunk()
     with taddons.context(addon) as tctx:
@@ -789,12 +789,12 @@ class TestRewrite:
             tctx.configure(addon, dejunk_cosmetic="delete")
 
     def test_a_failing_rewrite_delivers_the_original(self, page_ctx, monkeypatch):
-        import filters.pool
+        import filters.proxy.pool
 
         def broken(*args, **kwargs):
             raise AssertionError("offset guard tripped")
 
-        monkeypatch.setattr(filters.pool, "rewrite_page", broken)
+        monkeypatch.setattr(filters.proxy.pool, "rewrite_page", broken)
         addon, _, tmp = page_ctx
         f = serve_page(addon)
         assert f.response.raw_content == PAGE
@@ -802,13 +802,13 @@ class TestRewrite:
         assert event["event"] == "rewrite_error" and "offset guard tripped" in event["message"]
 
     def test_a_slow_rewrite_is_abandoned_in_time(self, page_ctx, monkeypatch):
-        import filters.pool
+        import filters.proxy.pool
 
         def slow(*args, **kwargs):
             time.sleep(2.5)
             raise AssertionError("should have been abandoned")
 
-        monkeypatch.setattr(filters.pool, "rewrite_page", slow)
+        monkeypatch.setattr(filters.proxy.pool, "rewrite_page", slow)
         addon, tctx, tmp = page_ctx
         tctx.configure(addon, dejunk_rewrite_timeout=1)
         started = time.monotonic()
@@ -820,10 +820,10 @@ class TestRewrite:
 
 @pytest.mark.timeout(90)
 def test_with_page_workers_the_proxy_keeps_the_generic_index_on_disk_only(tmp_path, monkeypatch):
-    import filters.pool
-    from filters.cosmetic import RuleIndex, StoredIndex
+    import filters.proxy.pool
+    from filters.cosmetic.rules import RuleIndex, StoredIndex
 
-    monkeypatch.setattr(filters.pool, "default_workers", lambda: 1)  # one real worker process
+    monkeypatch.setattr(filters.proxy.pool, "default_workers", lambda: 1)  # one real worker process
     (tmp_path / "cosmetic.txt").write_text("[Adblock Plus 2.0]\n##.ad\n||ads.test^\n")
     compiled = tmp_path / "cache" / "compiled"
     for start in ("built from the list", "loaded from the compiled cache"):
@@ -850,5 +850,5 @@ def test_with_page_workers_the_proxy_keeps_the_generic_index_on_disk_only(tmp_pa
         cache_files = {n for n in names if n.startswith(("engine-", "generic-"))}
         assert len(cache_files) == 2, names
         # The pool removed the file it wrote. A link made at a cache load stays while its engine
-        # lives (this test's harness keeps the addon); tests/filters/test_engine.py sees it go.
+        # lives (this test's harness keeps the addon); tests/test_engine.py sees it go.
         assert names - cache_files == (set() if start == "built from the list" else {Path(generic.path).name}), start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filters.lists import read_list
+from filters.lists.syntax import read_list
 from tests.e2e.site import SITE_LIST
 
 pytestmark = pytest.mark.corpus

@@ -15,8 +15,8 @@ import json
 import pytest
 
 from filters import Engine
-from filters.network import parse_network_rule
-from filters.resources import canonical_name
+from filters.network.rules import parse_network_rule
+from filters.network.resources import canonical_name
 
 pytestmark = pytest.mark.corpus
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup, Comment
 
-from filters import charset
-from filters.cosmetic import CosmeticStore
-from filters.htmlsource import PARSER_VOID, VOID, SourceMap
-from filters.lists import parse_list_text, read_list
-from filters.rewrite import HIDDEN_ATTRIBUTE, _indexes, find_matches, parse, reference_matches, rewrite_page
+from filters.html import charset
+from filters.cosmetic.rules import CosmeticStore
+from filters.html.source import PARSER_VOID, VOID, SourceMap
+from filters.lists.syntax import parse_list_text, read_list
+from filters.html.rewrite import HIDDEN_ATTRIBUTE, _indexes, find_matches, parse, reference_matches, rewrite_page
 from tests.html_events import events
 
 pytestmark = pytest.mark.corpus

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from filters import subscriptions as subs
-from filters.lists import read_list
+from filters.lists import subscriptions as subs
+from filters.lists.syntax import read_list
 from tests.list_server import ListServer
 
 pytestmark = pytest.mark.corpus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 
-from filters.responses import TRANSPARENT_GIF
+from filters.proxy.pages import TRANSPARENT_GIF
 
 from .harness import fetch
 

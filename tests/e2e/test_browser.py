@@ -65,7 +65,7 @@ PAGE_FACTS = """(() => {
 
 
 def rewriter_available() -> bool:
-    return importlib.util.find_spec("filters.rewrite") is not None
+    return importlib.util.find_spec("filters.html.rewrite") is not None
 
 
 @dataclass
@@ -258,7 +258,7 @@ def test_blocked_iframe_shows_nothing(visits, scheme):
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_ad_containers_are_removed_from_the_page(visits, scheme):
     if not rewriter_available():
-        pytest.skip("the cosmetic rewriter (filters.rewrite) is not on this branch yet")
+        pytest.skip("the cosmetic rewriter (filters.html.rewrite) is not on this branch yet")
     page = visits("dejunk", scheme)
     present = [selector for selector in AD_CONTAINERS if page.facts["present"][selector]]
     assert present == [], f"ad containers still in the DOM: {present}"

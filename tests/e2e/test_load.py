@@ -33,7 +33,7 @@ CLEAN_PAGE = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">
 
 
 def rewriter_available() -> bool:
-    return importlib.util.find_spec("filters.rewrite") is not None
+    return importlib.util.find_spec("filters.html.rewrite") is not None
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_dejunk_reports_no_failures_under_load(loaded):
 
 def test_pages_with_ads_are_rewritten_under_load(loaded):
     if not rewriter_available():
-        pytest.skip("the cosmetic rewriter (filters.rewrite) is not on this branch yet")
+        pytest.skip("the cosmetic rewriter (filters.html.rewrite) is not on this branch yet")
     result, _, _, events, urls = loaded
     news_requests = sum(1 for i in range(REQUESTS) if urls[i % len(urls)].endswith("/news.html"))
     rewritten = [e for e in events if e["event"] == "rewritten" and e["url"].endswith("/news.html")]

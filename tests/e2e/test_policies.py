@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from filters.responses import TRANSPARENT_GIF
+from filters.proxy.pages import TRANSPARENT_GIF
 from .origin import PNG
 
 from .harness import Proxy, fetch

@@ -17,7 +17,7 @@ def test_script_reload_picks_up_changed_filters_modules(tmp_path, origin, test_l
     try:
         url = f"http://ads.test:{origin.port}/x"
         assert "<title>Blocked</title>" in fetch(proxy, url, headers={"Sec-Fetch-Dest": "document"}).text()
-        responses = copy / "filters" / "responses.py"
+        responses = copy / "filters" / "proxy" / "pages.py"
         responses.write_text(responses.read_text().replace('"Blocked",\n        "dejunk blocked', '"Blocked (edited)",\n        "dejunk blocked'))
         script = copy / "addons" / "dejunk.py"
         script.write_text(script.read_text() + "\n# edited\n")

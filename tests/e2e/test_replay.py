@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from mitmproxy import io
 
-from filters.recordings import Subresource, SavedPage, make_page_flows, write_flows
-from filters.responses import TRANSPARENT_GIF
+from filters.reports.recordings import Subresource, SavedPage, make_page_flows, write_flows
+from filters.proxy.pages import TRANSPARENT_GIF
 
 from .harness import ADDON, MITMDUMP, REPO, Proxy, fetch
 

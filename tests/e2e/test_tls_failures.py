@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from mitmproxy.version import VERSION as MITMPROXY_VERSION
 
-from tests.filters.test_responses import OBSERVED_TLS_FAILURES
+from tests.proxy.test_pages import OBSERVED_TLS_FAILURES
 
 from .harness import Proxy, fetch
 from .origin import PlainHttpOnly, Silent, start_origin

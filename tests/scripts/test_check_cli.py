@@ -136,7 +136,7 @@ def proxy_request(url: str, source: str | None, headers: dict[str, str]):
     from mitmproxy import http
     from mitmproxy.test import tflow
 
-    from filters.proxy import request_from_flow
+    from filters.proxy.flows import request_from_flow
 
     flow = tflow.tflow()
     sent = {"Host": url.split("/")[2], **headers, **({"Referer": source} if source else {})}

@@ -216,7 +216,7 @@ def test_wheel_contents(wheel):
     expected |= {f"dejunk_addons/{n}" for n in _source_files("addons")}
     assert packaged == expected
     # The built-in list and the addon script are among them, and nothing from tests/ or scripts/.
-    assert {"filters/builtin.txt", "dejunk_addons/dejunk.py", "dejunk_addons/cli.py"} <= packaged
+    assert {"filters/lists/builtin.txt", "dejunk_addons/dejunk.py", "dejunk_addons/cli.py"} <= packaged
     assert {n.split("/")[0] for n in packaged} == {"filters", "dejunk_addons"}
     assert "dejunk = dejunk_addons.cli:main" in entry_points
     assert "Requires-Python: >=3.11" in wheel_metadata

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from filters import subscriptions as subs
+from filters.lists import subscriptions as subs
 from tests.list_server import ListServer
 
 REPO = Path(__file__).resolve().parents[2]

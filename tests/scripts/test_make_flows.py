@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mitmproxy import io
 
-from filters.proxy import request_from_flow
+from filters.proxy.flows import request_from_flow
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "make_flows.py"

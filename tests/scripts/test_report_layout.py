@@ -7,9 +7,9 @@ import os
 import pytest
 
 from filters.engine import Engine
-from filters.recordings import Record
-from filters.report import build_report, compare
-from filters.report_html import render_html
+from filters.reports.recordings import Record
+from filters.reports.report import build_report, compare
+from filters.reports.report_html import render_html
 from filters.request import Request
 from tests.e2e.chromium import BrowserError, Chromium, find_chromium
 

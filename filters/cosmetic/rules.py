@@ -1,0 +1,659 @@
+"""Cosmetic rules: element hiding (`##`, `#@#`, `#?#`), HTML filtering (`##^`, `$$`) and the store.
+
+`CosmeticStore.from_lists` reads the cosmetic lines of `FilterList`s once. Generic rules go into
+a `RuleIndex` keyed by the class, id, attribute or tag an element must carry to match
+(`selectors.Plan.element_keys`), site-specific ones into a table keyed by domain. For a page,
+`page_rules(url)` returns `PageRules`: plain picklable data naming exactly what applies there.
+Lines a server cannot act on (scriptlets, CSS injection, `:matches-css()`...) are skipped and
+counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import gc
+import hashlib
+import os
+import pickle
+import re
+import shutil
+import tempfile
+import weakref
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import re2
+
+from ..lists.syntax import BadLine, FilterList
+from ..request import host_of, is_ip_address, normalize_host, registrable_domain
+from .selectors import (
+    Plan,
+    SelectorError,
+    Unsupported,
+    check_html_filter,
+    plan_for,
+    plan_for_adguard_html,
+    prepare,
+    prepare_adguard_html,
+)
+
+_MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
+
+HIDE = "hide"  # element hiding: `##`, `#?#`
+HTML = "html"  # HTML filtering: uBO `##^`, AdGuard `$$`
+
+
+@dataclass(frozen=True, slots=True)
+class CosmeticRule:
+    """One usable cosmetic rule: where it came from, where it applies, and its selector plan."""
+
+    text: str
+    list: str
+    line: int
+    kind: str  # HIDE or HTML
+    selector: str  # as written after the marker: what `#@#` exceptions name
+    plan: Plan | None  # None until needed for site-specific rules (see `with_plan`)
+    domains: tuple[str, ...] = ()  # where it applies (`example.*` for entity forms); empty: everywhere
+    excluded: tuple[str, ...] = ()  # `~domain`s where it does not
+    adguard: bool = False  # an AdGuard `$$` HTML filter (its selector syntax is AdGuard's)
+
+    @property
+    def generic(self) -> bool:
+        return not self.domains
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What an exception must name to switch this rule off."""
+        return (self.kind, self.selector)
+
+    def where(self) -> str:
+        return f"{self.list}:{self.line}"
+
+    def with_plan(self) -> CosmeticRule:
+        """This rule with its plan made (cached per process). SelectorError if soupsieve rejects it."""
+        if self.plan is not None:
+            return self
+        key = (self.adguard, self.selector)
+        plan = _PLANS.get(key)
+        if plan is None:
+            try:
+                plan = plan_for_adguard_html(self.selector) if self.adguard else plan_for(self.selector)
+            except SelectorError as error:
+                plan = error
+            if len(_PLANS) >= _PLAN_CACHE_SIZE:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        if isinstance(plan, SelectorError):
+            raise plan
+        return CosmeticRule(self.text, self.list, self.line, self.kind, self.selector, plan, self.domains,
+                            self.excluded, self.adguard)
+
+
+# Plans of site-specific rules, made when a page of their site is first seen.
+_PLANS: dict[tuple[bool, str], Plan | SelectorError] = {}
+_PLAN_CACHE_SIZE = 20000
+
+
+@dataclass(frozen=True, slots=True)
+class CosmeticException:
+    """A `#@#` (or `#@#^`, `$@$`) rule: switches off the rules with the same selector where it applies."""
+
+    text: str
+    list: str
+    line: int
+    key: tuple[str, str]
+    domains: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+
+class RuleIndex:
+    """Rules by the key an element must carry to match them (see `selectors.Plan.element_keys`)."""
+    # Rule numbers are positions in `rules`. `by_attribute` maps an attribute name to (rule number, value regex
+    # or None, regex flags, compare lower-cased, literal or None) entries, the literal being lower-case text any
+    # value the regex matches contains.
+
+    __slots__ = ("rules", "by_class", "by_id", "by_tag", "by_attribute", "anywhere", "gate_attributes", "fingerprint",
+                 "_prefilters")
+
+    def __init__(self, rules: list[CosmeticRule]):
+        self.rules = rules
+        by_class: dict[str, list[int]] = {}
+        by_id: dict[str, list[int]] = {}
+        by_tag: dict[str, list[int]] = {}
+        by_attribute: dict[str, list[tuple]] = {}
+        anywhere: list[int] = []
+        gate_attributes: set[str] = set()
+        for number, rule in enumerate(rules):
+            for token in rule.plan.gate:
+                if token[0] == "@":
+                    gate_attributes.add(token[1:].partition("\0")[0])
+            seen: set[tuple] = set()
+            for key in rule.plan.element_keys:
+                if key in seen:
+                    continue
+                seen.add(key)
+                kind = key[0]
+                if kind == "class":
+                    by_class.setdefault(key[1], []).append(number)
+                elif kind == "id":
+                    by_id.setdefault(key[1], []).append(number)
+                elif kind == "attr":
+                    by_attribute.setdefault(key[1], []).append((number, key[2], key[3], key[4], key[5]))
+                elif kind == "tag":
+                    by_tag.setdefault(key[1], []).append(number)
+                else:
+                    anywhere.append(number)
+        self.by_class = {k: tuple(v) for k, v in by_class.items()}
+        self.by_id = {k: tuple(v) for k, v in by_id.items()}
+        self.by_tag = {k: tuple(v) for k, v in by_tag.items()}
+        self.by_attribute = {k: tuple(v) for k, v in by_attribute.items()}
+        self.anywhere = tuple(anywhere)
+        self.gate_attributes = frozenset(gate_attributes)
+        listing = "\n".join(f"{rule.list}\0{rule.line}\0{rule.text}" for rule in rules)
+        self.fingerprint = hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        self._prefilters: dict | None = None
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RuleIndex) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    def __getstate__(self):
+        return {name: getattr(self, name) for name in self.__slots__ if name != "_prefilters"}
+
+    def __setstate__(self, state):
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._prefilters = None
+
+    def attribute_prefilter(self, name: str) -> tuple:
+        """For one attribute: a regex finding any entry's literal, literal -> entries, entries without a literal."""
+        # Built on first use in each process (compiled regexes stay out of pickles).
+        if self._prefilters is None:
+            self._prefilters = {}
+        found = self._prefilters.get(name)
+        if found is None:
+            by_literal: dict[str, list[tuple]] = {}
+            unfiltered: list[tuple] = []
+            for entry in self.by_attribute.get(name, ()):
+                if entry[4] == "\0":
+                    continue  # `[a^=""]` and the like match nothing
+                if entry[4] is None:
+                    unfiltered.append(entry)
+                else:
+                    by_literal.setdefault(entry[4], []).append(entry)
+            # Longest first, so that a literal that starts with another one is still found. RE2 runs
+            # a large alternation in one linear pass; Python's re would try each literal at each offset.
+            alternatives = sorted(by_literal, key=len, reverse=True)
+            finder = _literal_finder(alternatives) if alternatives else None
+            found = self._prefilters[name] = (finder, by_literal, tuple(unfiltered))
+        return found
+
+
+def _literal_finder(literals: list[str]):
+    """A compiled regex finding any of the literals (in lower-cased text)."""
+    pattern = "|".join(map(re.escape, literals))
+    try:
+        return re2.compile(pattern)
+    except re2.error:
+        return re.compile(pattern)
+
+
+class StoredIndex:
+    """A generic index saved to a private file: its size and fingerprint in memory, its rules on disk."""
+    # The proxy process holds this instead of the index while page workers rewrite: the index is
+    # most of an engine's objects, and all the proxy needs of it is whether any rule is left on a page.
+    # An instance made by `save` or `private_copy` owns its file, which goes when the instance does
+    # (or on `remove`); a pickled copy, as sent to a worker, owns nothing.
+
+    __slots__ = ("path", "count", "fingerprint", "_cleanup", "__weakref__")
+
+    def __init__(self, path: str, count: int, fingerprint: str):
+        self.path = path
+        self.count = count
+        self.fingerprint = fingerprint
+        self._cleanup: weakref.finalize | None = None
+
+    def __reduce__(self):
+        return StoredIndex, (self.path, self.count, self.fingerprint)
+
+    @classmethod
+    def save(cls, index: RuleIndex, folder: str | None = None) -> StoredIndex:
+        """Write `index` to a new file readable by this user only (in `folder`, else the temp folder)."""
+        if folder:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix=_own_prefix(), suffix=".pickle", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(index, f, protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException:
+            os.unlink(path)
+            raise
+        return cls(path, len(index), index.fingerprint)._owning()
+
+    def private_copy(self) -> StoredIndex:
+        """The same index in a file of its own beside this one (a hard link where possible), owned."""
+        # A shared file (the compiled-engine cache's) may be pruned by another process later; a
+        # worker started after that must still find the index.
+        fd, path = tempfile.mkstemp(prefix=_own_prefix(), suffix=".pickle", dir=os.path.dirname(self.path) or ".")
+        os.close(fd)
+        try:
+            try:
+                os.link(self.path, path + ".link")  # a name free because `path` is ours
+                os.replace(path + ".link", path)
+            except FileNotFoundError:
+                raise
+            except OSError:
+                shutil.copyfile(self.path, path)  # no hard links on this file system
+        except BaseException:
+            _unlink(path)
+            raise
+        return StoredIndex(path, self.count, self.fingerprint)._owning()
+
+    def _owning(self) -> StoredIndex:
+        self._cleanup = weakref.finalize(self, _unlink, self.path)
+        return self
+
+    def load(self) -> RuleIndex:
+        """The index itself, read back from the file."""
+        from ..cache import read_pickle  # (the cache module imports this one)
+
+        with open(self.path, "rb") as f:
+            index = read_pickle(f)
+        if not isinstance(index, RuleIndex) or index.fingerprint != self.fingerprint:
+            raise ValueError(f"{self.path} does not hold generic index {self.fingerprint}")
+        return index
+
+    def remove(self) -> None:
+        """Delete the file now."""
+        if self._cleanup is not None:
+            self._cleanup()
+        else:
+            _unlink(self.path)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __repr__(self) -> str:
+        return f"StoredIndex({self.path!r}, {self.count}, {self.fingerprint!r})"
+
+
+# Files a process makes for its own indexes carry its pid, so that those left by a process that was
+# killed can be told apart from those of a running one (see `remove_orphans`).
+_OWN_FILE = re.compile(r"dejunk-generic-(\d+)-[^/]*\.pickle")
+
+
+def _own_prefix() -> str:
+    return f"dejunk-generic-{os.getpid()}-"
+
+
+def remove_orphans(folder: str) -> int:
+    """Delete index files of processes no longer running (killed before they could); returns how many."""
+    removed = 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    for name in names:
+        match = _OWN_FILE.fullmatch(name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: running
+    return True
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+@dataclass(frozen=True, slots=True)
+class PageRules:
+    """What applies to one page, as plain data (picklable; the generic index may be left out, see below)."""
+    # `generic` is the shared generic index (None when `$generichide`/`$elemhide` apply or there are no generic
+    # rules; a `StoredIndex` when the store keeps it on disk for page workers); `disabled` are the generic rule
+    # numbers switched off on this page (`#@#` exceptions, `~domain`s, `:matches-path()`). For a process pool,
+    # `without_generic()` drops the index and keeps `generic_id`; the worker finds the index by that id after
+    # `filters.html.rewrite.install_generic_index()` ran in it.
+
+    url: str
+    host: str
+    specific: tuple[CosmeticRule, ...] = ()
+    generic: RuleIndex | StoredIndex | None = None
+    generic_id: str | None = None
+    disabled: frozenset[int] = frozenset()
+    elemhide: bool = False
+    generichide: bool = False
+    exceptions: tuple[str, ...] = field(default=())  # texts of the `#@#` rules that applied
+    bad_lines: tuple[BadLine, ...] = ()  # site-specific rules soupsieve rejected (found on first use)
+
+    @property
+    def empty(self) -> bool:
+        """Whether no rule at all can apply (decided without looking at the page)."""
+        return not self.specific and self.generic_id is None
+
+    def without_generic(self) -> PageRules:
+        """A copy without the generic index (to send to a worker that has it installed)."""
+        return PageRules(
+            self.url, self.host, self.specific, None, self.generic_id, self.disabled, self.elemhide,
+            self.generichide, self.exceptions, self.bad_lines,
+        )
+
+
+class CosmeticStore:
+    """All cosmetic rules of a set of lists, indexed; immutable once built."""
+
+    # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
+    cache_version = "2"
+
+    def __init__(self) -> None:
+        self.generic = RuleIndex([])
+        self.specific: dict[str, tuple[CosmeticRule, ...]] = {}
+        self.exceptions: dict[str, tuple[CosmeticException, ...]] = {}  # by domain; "" for domain-less
+        self.generic_numbers_by_key: dict[tuple[str, str], tuple[int, ...]] = {}
+        self.generic_excluded: dict[str, tuple[int, ...]] = {}  # domain -> generic rules with `~domain`
+        self.generic_with_path: tuple[tuple[int, tuple], ...] = ()  # (rule number, `:matches-path()` test)
+        self.skipped: Counter = Counter()
+        self.bad_lines: list[BadLine] = []
+        self.rule_count = 0
+
+    @classmethod
+    def from_lists(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:
+        """Build from the cosmetic lines of read lists."""
+        # Tens of thousands of small objects, none of them in cycles: the cyclic collector would
+        # only rescan them over and over while they are created.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return cls._build(filter_lists)
+        finally:
+            if collecting:
+                gc.enable()
+
+    @classmethod
+    def _build(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:
+        store = cls()
+        generic: list[CosmeticRule] = []
+        specific: dict[str, list[CosmeticRule]] = {}
+        exceptions: dict[str, list[CosmeticException]] = {}
+        seen: set[tuple] = set()
+        for filter_list in filter_lists:
+            for line_no, text in filter_list.cosmetic:
+                try:
+                    parsed = parse_rule(text, filter_list.name, line_no, with_plan=False)
+                except Unsupported as skip:
+                    store.skipped[skip.reason] += 1
+                    continue
+                except SelectorError as error:
+                    store.skipped["bad cosmetic rule"] += 1
+                    store.bad_lines.append(BadLine(filter_list.name, line_no, text, str(error)))
+                    continue
+                if isinstance(parsed, CosmeticException):
+                    for domain in parsed.domains or ("",):
+                        exceptions.setdefault(domain, []).append(parsed)
+                    continue
+                identity = (parsed.kind, parsed.selector, parsed.domains, parsed.excluded)
+                if identity in seen:
+                    store.skipped["duplicate cosmetic rule"] += 1
+                    continue
+                seen.add(identity)
+                if parsed.generic:
+                    generic.append(parsed)
+                else:
+                    for domain in parsed.domains:
+                        specific.setdefault(domain, []).append(parsed)
+                store.rule_count += 1
+        store._index(generic, specific, exceptions)
+        return store
+
+    def _index(self, generic, specific, exceptions) -> None:
+        self.specific = {domain: tuple(rules) for domain, rules in specific.items()}
+        self.exceptions = {domain: tuple(found) for domain, found in exceptions.items()}
+        # Domain-less exceptions without `~domain`s apply everywhere: drop their generic rules now.
+        everywhere = {e.key for e in self.exceptions.get("", ()) if not e.excluded}
+        kept = [rule for rule in generic if rule.key not in everywhere]
+        if len(kept) < len(generic):
+            self.skipped["cosmetic rule excepted everywhere"] += len(generic) - len(kept)
+        self.generic = RuleIndex(kept)
+        by_key: dict[tuple[str, str], list[int]] = {}
+        excluded: dict[str, list[int]] = {}
+        with_path = []
+        named = {e.key for found in self.exceptions.values() for e in found}  # selectors some exception names
+        for number, rule in enumerate(kept):
+            if rule.key in named:
+                by_key.setdefault(rule.key, []).append(number)
+            for domain in rule.excluded:
+                excluded.setdefault(domain, []).append(number)
+            if rule.plan.path is not None:
+                with_path.append((number, rule.plan.path))
+        self.generic_numbers_by_key = {k: tuple(v) for k, v in by_key.items()}
+        self.generic_excluded = {k: tuple(v) for k, v in excluded.items()}
+        self.generic_with_path = tuple(with_path)
+
+    def __len__(self) -> int:
+        return self.rule_count
+
+    def with_generic(self, generic: RuleIndex | StoredIndex) -> CosmeticStore:
+        """This store with its generic index replaced by an equal one (e.g. the same index, stored)."""
+        if len(generic) != len(self.generic) or generic.fingerprint != self.generic.fingerprint:
+            raise ValueError("a different generic index")
+        other = copy.copy(self)
+        other.generic = generic
+        return other
+
+    def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False) -> PageRules:
+        """The rules that apply to the page at `url`."""
+        # `elemhide=True` (an `@@...$elemhide` exception for the page) means no cosmetic rule at all;
+        # `generichide=True` (`$generichide`) means no generic rule.
+        host = host_of(url)
+        if elemhide:
+            return PageRules(url, host, elemhide=True, generichide=generichide)
+        names = domain_names(host)
+        path = _path_and_query(url)
+        excepted: set[tuple[str, str]] = set()
+        applied_exceptions: list[str] = []
+        for name in ("", *names):
+            for exception in self.exceptions.get(name, ()):
+                if exception.key in excepted or (not name and not exception.excluded):
+                    continue  # (exceptions for everywhere were applied when the store was built)
+                if applies(exception.domains, exception.excluded, host, names):
+                    excepted.add(exception.key)
+                    applied_exceptions.append(exception.text)
+        specific: list[CosmeticRule] = []
+        bad: list[BadLine] = []
+        seen: set[int] = set()
+        for name in names:
+            for rule in self.specific.get(name, ()):
+                if id(rule) in seen:
+                    continue
+                seen.add(id(rule))
+                if rule.key in excepted or not applies(rule.domains, rule.excluded, host, names):
+                    continue
+                try:
+                    rule = rule.with_plan()
+                except SelectorError as error:
+                    bad.append(BadLine(rule.list, rule.line, rule.text, str(error)))
+                    continue
+                if rule.plan.path is not None and not _path_matches(rule.plan.path, path):
+                    continue
+                specific.append(rule)
+        specific.sort(key=lambda rule: (rule.list, rule.line))
+        if generichide or not len(self.generic):
+            return PageRules(url, host, tuple(specific), elemhide=False, generichide=generichide,
+                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad))
+        disabled: set[int] = set()
+        for key in excepted:
+            disabled.update(self.generic_numbers_by_key.get(key, ()))
+        for name in names:
+            disabled.update(self.generic_excluded.get(name, ()))
+        for number, test in self.generic_with_path:
+            if not _path_matches(test, path):
+                disabled.add(number)
+        return PageRules(
+            url, host, tuple(specific), self.generic, self.generic.fingerprint, frozenset(disabled),
+            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad),
+        )
+
+
+def _path_and_query(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "/"
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _path_matches(test: tuple, path_and_query: str) -> bool:
+    from .selectors import path_matches
+
+    return path_matches(test, path_and_query)
+
+
+# --- rule lines ------------------------------------------------------------------------------------
+
+
+def parse_rule(
+    text: str, list_name: str = "inline", line: int = 0, *, with_plan: bool = True
+) -> CosmeticRule | CosmeticException:
+    """Parse one cosmetic line. Raises Unsupported (skip, by reason) or SelectorError (a bad line)."""
+    # With `with_plan=False`, site-specific rules get their plan later (`CosmeticRule.with_plan`).
+    marker = _MARKER.search(text)
+    if marker is None:
+        raise SelectorError("no cosmetic marker")
+    separator = marker.group(0)
+    domain_part = text[: marker.start()]
+    body = text[marker.end() :]
+    exception = "@" in separator
+    if separator in ("#%#", "#@%#"):
+        raise Unsupported("scriptlet (#%#)")
+    if separator in ("#$#", "#@$#", "#$?#", "#@$?#"):
+        raise Unsupported("CSS injection (#$#)")
+    domains, excluded = parse_domains(domain_part)
+    adguard = separator in ("$$", "$@$")
+    if adguard:
+        kind = HTML
+        selector = body.strip()
+    elif body.startswith("+js(") or body.startswith("+js "):
+        raise Unsupported("scriptlet (##+js)")
+    elif body.startswith("^"):
+        kind = HTML
+        selector = body[1:].strip()
+        if selector.startswith("script:inject("):
+            raise Unsupported("scriptlet (##+js)")
+    else:
+        kind = HIDE
+        selector = body.strip()
+    if not selector:
+        raise SelectorError("empty selector")
+    if exception:
+        return CosmeticException(text, list_name, line, (kind, selector), domains, excluded)
+    if kind == HTML and not adguard:
+        check_html_filter(selector)
+    if domains and not with_plan:
+        # Site-specific: check what can be checked without soupsieve; the plan comes on first use.
+        prepared = prepare_adguard_html(selector) if adguard else prepare(selector)
+        plan = prepared if isinstance(prepared, Plan) else None
+    else:
+        plan = plan_for_adguard_html(selector) if adguard else plan_for(selector)
+    return CosmeticRule(text, list_name, line, kind, selector, plan, domains, excluded, adguard)
+
+
+def parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`a.com,~b.a.com,example.*` -> ((a.com, example.*), (b.a.com,)); `*` and '' mean everywhere."""
+    if not domain_part:
+        return (), ()
+    return _parse_domains(domain_part)
+
+
+_DOMAIN = re.compile(r"[a-z0-9_.-]+|[0-9a-f:]+")
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    included: list[str] = []
+    excluded: list[str] = []
+    for raw in domain_part.split(","):
+        name = raw.strip()
+        if not name or name == "*":
+            continue
+        negated = name.startswith("~")
+        if negated:
+            name = name[1:].strip()
+        if name.startswith("/") and name.endswith("/") and len(name) > 1:
+            raise Unsupported("regex domain in cosmetic rule")
+        entity = name.endswith(".*")
+        host = normalize_host(name[:-2] if entity else name)
+        if not host or not _DOMAIN.fullmatch(host):
+            raise SelectorError(f"bad domain {raw.strip()!r}")
+        (excluded if negated else included).append(host + ".*" if entity else host)
+    return tuple(included), tuple(excluded)
+
+
+def domain_names(host: str) -> tuple[str, ...]:
+    """The names a rule's domain list can use for this host, most specific first."""
+    # `a.b.example.co.uk` -> a.b.example.co.uk, b.example.co.uk, example.co.uk, co.uk, uk, a.b.example.*,
+    # b.example.*, example.* (entity forms drop the public suffix).
+    if not host:
+        return ()
+    labels = host.split(".")
+    names = [".".join(labels[i:]) for i in range(len(labels))]
+    if not is_ip_address(host):
+        registrable = registrable_domain(host)
+        suffix = registrable.partition(".")[2] if registrable != host or "." in registrable else ""
+        if suffix and host.endswith("." + suffix):
+            prefix = host[: -len(suffix) - 1].split(".")
+            names.extend(".".join(prefix[i:]) + ".*" for i in range(len(prefix)))
+    return tuple(names)
+
+
+def applies(domains: tuple[str, ...], excluded: tuple[str, ...], host: str, names: tuple[str, ...]) -> bool:
+    """Whether a rule with these domain lists applies to `host` (whose `domain_names` are `names`)."""
+    # The most specific matching name decides (`example.com,~ads.example.com` is off on ads.example.com); on a
+    # tie the exclusion wins. With only exclusions, it applies elsewhere.
+    if not domains and not excluded:
+        return True
+    best_included = _best(domains, names)
+    best_excluded = _best(excluded, names)
+    if domains and best_included < 0:
+        return False
+    if best_excluded < 0:
+        return True
+    if best_included < 0:
+        return False
+    return best_included < best_excluded
+
+
+def _best(candidates: tuple[str, ...], names: tuple[str, ...]) -> int:
+    """The position in `names` (smaller is more specific) of the best candidate, -1 if none matches."""
+    best = -1
+    for candidate in candidates:
+        try:
+            position = names.index(candidate)
+        except ValueError:
+            continue
+        if best < 0 or position < best:
+            best = position
+    return best

@@ -1,0 +1,1 @@
+"""Pages: decoding (encodings, charset) and rewriting a page with the cosmetic rules that apply to it."""

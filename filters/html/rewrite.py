@@ -1,0 +1,655 @@
+"""Rewriting a page: find the elements the cosmetic rules select and cut them out of the original bytes.
+
+The page is parsed once with BeautifulSoup and lxml. One walk over the elements collects the
+classes, ids, tags and attributes present; only the rules indexed under those are evaluated
+(soupsieve, compiled once per process). Matched elements are then located in the source
+(`htmlsource`) and their byte ranges deleted from the original body, so everything outside
+them stays exactly as the server sent it: nothing is re-serialized. In "hide" mode the matched
+elements get a `data-dejunk-hidden` attribute and one `<style>` hides them instead.
+
+`rewrite_page` never raises because of bad HTML: elements it cannot locate safely are left in
+place and counted in `RewriteResult.kept`. It does raise on misuse (an unknown mode, rules whose
+generic index is not installed in this process) and on genuine bugs; the caller then delivers
+the original response and records a rewrite error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from bisect import bisect_right
+from collections import Counter
+from dataclasses import dataclass, field
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+
+from . import charset
+from ..cosmetic.rules import HIDE, HTML, CosmeticRule, PageRules, RuleIndex, StoredIndex
+from .source import DOCTYPE, DOCUMENT_ELEMENTS, END, PARSER_VOID, START, VOID, SourceMap, Unlocatable, joins_cleanly
+from ..cosmetic.selectors import class_list, matches_element, run_steps, select_all
+
+# The rewriter hands BeautifulSoup text on purpose, and pages that start like XML are still HTML.
+warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
+
+MODES = ("remove", "hide")
+HIDDEN_ATTRIBUTE = "data-dejunk-hidden"
+# Two id tests lift the rule above page styles that force ad slots visible (even with !important).
+HIDE_STYLE = f"[{HIDDEN_ATTRIBUTE}]:not(#dejunk-a):not(#dejunk-b){{display:none!important}}"
+PROTECTED = DOCUMENT_ELEMENTS  # never removed or hidden: that would blank the page
+
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(slots=True)
+class RuleHit:
+    """A rule that removed or hid elements on a page, and how many (nested ones included)."""
+
+    rule: str
+    list: str
+    line: int
+    count: int
+
+
+@dataclass(slots=True)
+class RewriteResult:
+    """What rewriting one page did. `body` is the original bytes object itself when nothing changed."""
+
+    changed: bool
+    body: bytes
+    removed: int = 0  # elements cut out (outermost ones; what they contain goes with them)
+    hidden: int = 0  # elements hidden ("hide" mode)
+    selectors: list[str] = field(default_factory=list)  # texts of the rules that removed or hid something
+    bytes_before: int = 0
+    bytes_after: int = 0
+    encoding: str | None = None  # the WHATWG name of the page's encoding, once detected
+    elapsed_ms: float = 0.0
+    skipped_reason: str | None = None  # set when the page was not looked at (no rule applies, ...)
+    mode: str = "remove"
+    matched: int = 0  # elements the rules selected, nested ones included
+    kept: dict[str, int] = field(default_factory=dict)  # selected elements left in place, by reason
+    rule_hits: list[RuleHit] = field(default_factory=list)
+    cuts: list[tuple[int, int]] = field(default_factory=list)  # byte ranges removed, or (offset, offset) insertions
+
+    def summary(self) -> str:
+        """A one-line description for logs and flow comments ("removed 7 ad elements")."""
+        if not self.changed:
+            return f"nothing removed ({self.skipped_reason})" if self.skipped_reason else "nothing removed"
+        parts = [f"{verb} {count}" for verb, count in (("removed", self.removed), ("hid", self.hidden)) if count]
+        total = self.removed + self.hidden
+        return " and ".join(parts) + f" ad element{'s' if total != 1 else ''}"
+
+
+# Generic indexes installed in this process, by fingerprint (for process-pool workers).
+_INSTALLED: dict[str, RuleIndex] = {}
+
+
+def install_generic_index(index: RuleIndex) -> None:
+    """Make a generic index available to `rewrite_page` calls whose rules carry only its id."""
+    # Meant as (part of) a process pool initializer: the index is pickled to each worker once, and
+    # `PageRules.without_generic()` then travels with every page.
+    _INSTALLED.clear()  # one rule set at a time: a rebuilt engine replaces the old index
+    _INSTALLED[index.fingerprint] = index
+
+
+class _RecordingSoup(BeautifulSoup):
+    """BeautifulSoup that also lists its elements in creation order, which is document order."""
+
+    def reset(self):
+        super().reset()
+        self.created = []
+
+    def handle_starttag(self, *args, **kwargs):
+        tag = super().handle_starttag(*args, **kwargs)
+        if tag is not None:
+            self.created.append(tag)
+        return tag
+
+
+def parse(text: str) -> _RecordingSoup:
+    """Parse page text with lxml; `.created` lists the elements in document order."""
+    return _RecordingSoup(text, "lxml")
+
+
+def rewrite_page(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None,
+    rules: PageRules,
+    mode: str = "remove",
+) -> RewriteResult:
+    """Remove (or hide) the elements `rules` select from an HTML page given as decoded-from-transfer bytes."""
+    # `content_type` is the response's Content-Type (its charset is used); the output keeps the page's encoding.
+    # When nothing is removed the result's body is `body` itself.
+    started = time.perf_counter()
+    if mode not in MODES:
+        raise ValueError(f"unknown cosmetic mode {mode!r} (expected one of {', '.join(MODES)})")
+    generic = _generic_index(rules)
+    reason = _reason_to_skip(body, rules, generic, content_type)
+    if reason is not None:
+        return _unchanged(body, started, mode, reason)
+    encoding, decoded, clean = charset.decode_page(body, content_type)
+    if encoding.stateful:
+        return _unchanged(body, started, mode, f"{encoding.name} pages are not rewritten", encoding.name)
+    # `decoded` keeps undecodable bytes as lone surrogates, so offsets map back to bytes exactly;
+    # lxml takes no lone surrogates, so the parser gets U+FFFD for each (one character each way).
+    text = decoded if clean else _SURROGATES.sub("\ufffd", decoded)
+    soup = parse(text)
+    elements = soup.created
+    matches = find_matches(elements, _indexes(rules, generic))
+    if not matches:
+        return _unchanged(body, started, mode, None, encoding.name)
+    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean)
+
+
+def _generic_index(rules: PageRules) -> RuleIndex | None:
+    generic = rules.generic
+    if generic is not None and not isinstance(generic, StoredIndex):
+        return generic
+    if rules.generic_id is None:
+        return None
+    index = _INSTALLED.get(rules.generic_id)
+    if index is None:
+        if generic is None:
+            raise LookupError(f"generic index {rules.generic_id} is not installed in this process")
+        index = generic.load()  # kept on disk for page workers; here a page is rewritten in-process
+        install_generic_index(index)
+    return index
+
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def skip_reason(body: bytes, rules: PageRules, content_type: str | None) -> str | None:
+    """Why `rewrite_page` would not parse this page at all, or None: cheap, for the caller's process."""
+    return _reason_to_skip(body, rules, rules.generic, content_type)
+
+
+def _reason_to_skip(body: bytes, rules: PageRules, generic: RuleIndex | None, content_type: str | None) -> str | None:
+    """Why the page need not be parsed at all, or None."""
+    mime = (content_type or "").partition(";")[0].strip().lower()
+    if mime and mime not in HTML_TYPES:
+        return f"not HTML ({mime})"
+    if rules.elemhide:
+        return "$elemhide exception"
+    if not rules.specific and (generic is None or len(generic) == len(rules.disabled)):
+        return "no cosmetic rule applies" + (" ($generichide)" if rules.generichide else "")
+    if not body:
+        return "empty body"
+    if b"<" not in body and b"<\x00" not in body and b"\x00<" not in body:
+        return "no markup"
+    return None
+
+
+def _unchanged(body: bytes, started: float, mode: str, reason: str | None, encoding: str | None = None, **extra) -> RewriteResult:
+    return RewriteResult(
+        changed=False,
+        body=body,
+        bytes_before=len(body),
+        bytes_after=len(body),
+        encoding=encoding,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        skipped_reason=reason,
+        mode=mode,
+        **extra,
+    )
+
+
+def _indexes(rules: PageRules, generic: RuleIndex | None) -> list[tuple[RuleIndex, frozenset]]:
+    indexes = []
+    if generic is not None:
+        indexes.append((generic, rules.disabled))
+    if rules.specific:
+        indexes.append((RuleIndex(list(rules.specific)), frozenset()))
+    return indexes
+
+
+# --- matching ---------------------------------------------------------------------------------------
+
+
+def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> list[tuple[CosmeticRule, list]]:
+    """The fast path: (rule, elements it selects) for every rule that selects something."""
+    # One walk over the elements collects what they carry; each index is then asked only for the rules keyed
+    # under those classes, ids, tags and attributes, and only those rules' CSS is evaluated, only on the
+    # elements that carry their key (and only if the page has everything else the selector needs: its `gate`).
+    wanted_tags: set[str] = set()
+    wanted_attributes: set[str] = set()
+    for index, _ in indexes:
+        wanted_tags.update(index.by_tag)
+        wanted_attributes.update(index.by_attribute)
+        wanted_attributes.update(index.gate_attributes)
+    classes: dict[str, list] = {}
+    ids: dict[str, list] = {}
+    tags: dict[str, list] = {}
+    attributes: dict[str, list] = {}
+    for element in elements:
+        if element.name in wanted_tags:
+            tags.setdefault(element.name, []).append(element)
+        attrs = element.attrs
+        if not attrs:
+            continue
+        names = attrs.get("class")
+        if names:
+            if isinstance(names, str):
+                names = class_list(element)
+            for name in names:
+                found = classes.get(name)
+                if found is None:
+                    classes[name] = [element]
+                elif found[-1] is not element:  # `class="ad ad"`
+                    found.append(element)
+        identifier = attrs.get("id")
+        if identifier is not None:
+            found = ids.get(identifier)
+            if found is None:
+                ids[identifier] = [element]
+            else:
+                found.append(element)
+        if not wanted_attributes.isdisjoint(attrs):
+            for name in attrs:
+                if name in wanted_attributes:
+                    found = attributes.get(name)
+                    if found is None:
+                        attributes[name] = [element]
+                    else:
+                        found.append(element)
+    page = _Page(classes, ids, attributes)
+    results: list[tuple[CosmeticRule, list]] = []
+    root = None
+    for index, disabled in indexes:
+        candidates = _candidates(index, disabled, elements, page, tags)
+        for number in sorted(candidates):
+            rule = index.rules[number]
+            plan = rule.plan
+            if not plan.simple and not page.has_all(plan.gate):
+                continue
+            found = _unique(candidates[number])
+            if len(found) > _SELECT_ABOVE and not plan.simple:
+                # soupsieve prepares a matcher per match() call (walking up to the root each time):
+                # for many candidates one select() over the page is cheaper, and selects the same.
+                if root is None:
+                    root = _root(elements[0])
+                wanted = {id(e) for e in found}
+                found = [e for e in select_all(plan, root) if id(e) in wanted]
+            else:
+                found = [e for e in found if matches_element(plan, e)]
+            if found and plan.steps:
+                found = run_steps(plan, found)
+            found = [e for e in found if not _in_template(e)]
+            if found:
+                results.append((rule, found))
+    return results
+
+
+_SELECT_ABOVE = 150
+
+
+def _root(element):
+    while element.parent is not None:
+        element = element.parent
+    return element
+
+
+class _Page:
+    """What one walk over a page found: elements by class, id and attribute."""
+
+    __slots__ = ("classes", "ids", "attributes", "_values", "_texts")
+
+    def __init__(self, classes, ids, attributes):
+        self.classes = classes
+        self.ids = ids
+        self.attributes = attributes
+        self._values: dict[str, list[str]] = {}
+        self._texts: dict[str, tuple[str, list[int]]] = {}
+
+    def values(self, name: str) -> list[str]:
+        """The values of an attribute, one per element in `attributes[name]`, as soupsieve reads them."""
+        found = self._values.get(name)
+        if found is None:
+            found = []
+            for element in self.attributes.get(name, ()):
+                value = element.attrs[name]
+                found.append(value if isinstance(value, str) else " ".join(value))
+            self._values[name] = found
+        return found
+
+    def text(self, name: str) -> str:
+        """All values of an attribute in one lower-case string (NUL-separated: no parsed value contains NUL)."""
+        return self._joined(name)[0]
+
+    def owner(self, name: str, offset: int) -> int:
+        """Which value (position in `values(name)`) an offset in `text(name)` falls in."""
+        return bisect_right(self._joined(name)[1], offset) - 1
+
+    def _joined(self, name: str) -> tuple[str, list[int]]:
+        found = self._texts.get(name)
+        if found is None:
+            lowered = [value.lower() for value in self.values(name)]
+            starts = []
+            position = 0
+            for value in lowered:
+                starts.append(position)
+                position += len(value) + 1
+            found = self._texts[name] = ("\0".join(lowered), starts)
+        return found
+
+    def has_all(self, gate) -> bool:
+        for token in gate:
+            kind = token[0]
+            if kind == ".":
+                if token[1:] not in self.classes:
+                    return False
+            elif kind == "#":
+                if token[1:] not in self.ids:
+                    return False
+            else:
+                name, _, literal = token[1:].partition("\0")
+                if name not in self.attributes or literal not in self.text(name):
+                    return False
+        return True
+
+
+def _candidates(index: RuleIndex, disabled, elements, page: _Page, tags) -> dict[int, list]:
+    candidates: dict[int, list] = {}
+
+    def add(numbers, found) -> None:
+        for number in numbers:
+            if number not in disabled:
+                candidates.setdefault(number, []).extend(found)
+
+    by_class = index.by_class
+    for name, found in page.classes.items():
+        numbers = by_class.get(name)
+        if numbers:
+            add(numbers, found)
+    by_id = index.by_id
+    for value, found in page.ids.items():
+        numbers = by_id.get(value)
+        if numbers:
+            add(numbers, found)
+    for name, numbers in index.by_tag.items():
+        found = tags.get(name)
+        if found:
+            add(numbers, found)
+    for name in index.by_attribute:
+        found = page.attributes.get(name)
+        if not found:
+            continue
+        values = page.values(name)
+        finder, by_literal, unfiltered = index.attribute_prefilter(name)
+        for number, pattern, flags, lower, _ in unfiltered:
+            if number in disabled:
+                continue
+            for element, value in zip(found, values):
+                if pattern is None or _regex(pattern, flags).search(_ascii_lower(value) if lower else value):
+                    candidates.setdefault(number, []).append(element)
+        if finder is None:
+            continue
+        # One scan over all values finds the elements whose value holds some rule's literal.
+        text = page.text(name)
+        hits = {page.owner(name, hit.start()) for hit in finder.finditer(text)}
+        for position in sorted(hits):
+            element, value = found[position], values[position]
+            lowered = value.lower()
+            for literal, entries in by_literal.items():
+                if literal not in lowered:
+                    continue
+                for number, pattern, flags, lower, _ in entries:
+                    if number not in disabled and _regex(pattern, flags).search(_ascii_lower(value) if lower else value):
+                        candidates.setdefault(number, []).append(element)
+    if index.anywhere:
+        add(index.anywhere, elements)
+    return candidates
+
+
+_REGEXES: dict[tuple[str, int], re.Pattern] = {}
+
+
+def _regex(pattern: str, flags: int) -> re.Pattern:
+    compiled = _REGEXES.get((pattern, flags))
+    if compiled is None:
+        if len(_REGEXES) > 20000:
+            _REGEXES.clear()
+        compiled = _REGEXES[(pattern, flags)] = re.compile(pattern, flags)
+    return compiled
+
+
+_ASCII_UPPER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _ascii_lower(text: str) -> str:
+    return text.lower() if text.isascii() else text.translate(_ASCII_UPPER)
+
+
+def _unique(found: list) -> list:
+    if len(found) < 2:
+        return found
+    seen: set[int] = set()
+    result = []
+    for element in found:
+        if id(element) not in seen:
+            seen.add(id(element))
+            result.append(element)
+    return result
+
+
+def _in_template(element) -> bool:
+    """Template contents are not part of the document (soupsieve's select() does not enter them)."""
+    parent = element.parent
+    while parent is not None:
+        if parent.name == "template":
+            return True
+        parent = parent.parent
+    return False
+
+
+def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, page_text: str | None = None) -> list[tuple[CosmeticRule, list]]:
+    """The slow reference: every applicable rule's CSS run by soupsieve over the whole page, no index."""
+    # Used by the differential tests; it must select exactly what `find_matches` selects. With `page_text` (the
+    # page's text with character references decoded), a lone `.class` or `#id` whose name does not occur in that
+    # text is skipped: no element can carry it.
+    generic = generic if generic is not None else _generic_index(rules)
+    applicable: list[CosmeticRule] = []
+    if generic is not None:
+        applicable.extend(rule for number, rule in enumerate(generic.rules) if number not in rules.disabled)
+    applicable.extend(rules.specific)
+    results = []
+    for rule in applicable:
+        if page_text is not None and rule.plan.simple and rule.plan.element_keys[0][1] not in page_text:
+            continue
+        found = select_all(rule.plan, soup)
+        if found and rule.plan.steps:
+            found = run_steps(rule.plan, found)
+        if found:
+            results.append((rule, found))
+    return results
+
+
+# --- rewriting ---------------------------------------------------------------------------------------
+
+
+def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False) -> RewriteResult:
+    """Cut (or mark) the matched elements and build the result."""
+    # `text` is what was parsed; `decoded` has the same characters but undecodable bytes still escaped as
+    # lone surrogates, so byte offsets are computed from it.
+    position_of = {id(element): number for number, element in enumerate(elements)}
+    rules_of: dict[int, list[CosmeticRule]] = {}
+    for rule, found in matches:
+        for element in found:
+            number = position_of.get(id(element))
+            if number is not None:
+                rules_of.setdefault(number, []).append(rule)
+    source = SourceMap(text, elements)
+    kept: Counter = Counter()
+    removing: list[tuple[int, int, int]] = []  # (element number, start, end) in characters
+    hiding: list[tuple[int, int]] = []  # (element number, where the attribute goes)
+    removed_until = hidden_until = -1  # elements before these creation numbers are inside a chosen one
+    for number in sorted(rules_of):
+        if number < removed_until:
+            continue  # inside an element already removed: goes with it
+        # HTML filters and `:remove()` remove even in hide mode: a hidden script still runs.
+        remove = mode == "remove" or any(rule.kind == HTML or rule.plan.remove for rule in rules_of[number])
+        if not remove and number < hidden_until:
+            continue  # inside an element already hidden: hidden with it
+        element = elements[number]
+        if element.name in PROTECTED:
+            kept[f"<{element.name}> is never removed"] += 1
+            continue
+        try:
+            if remove:
+                span = source.locate(number)
+                if not joins_cleanly(text, span.start, span.end):
+                    raise Unlocatable("cutting it would join the markup around it")
+                removing.append((number, span.start, span.end))
+            else:
+                hiding.append((number, _hide_point(source, number)))
+        except Unlocatable as why:
+            kept[str(why)] += 1
+            continue
+        if element.name not in VOID or element.name in PARSER_VOID:
+            # (Browsers give <embed>, <source>... no content; what the parser nested in them is not theirs.)
+            if remove:
+                removed_until = source.subtree_end[number]
+            else:
+                hidden_until = source.subtree_end[number]
+    removing = _drop_bad_junctions(text, removing, kept)
+    if not removing and not hiding:
+        return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept))
+    hits = _hits([number for number, _, _ in removing] + [number for number, _ in hiding], source, rules_of)
+    edits: list[tuple[int, int, bytes]] = [(start, end, b"") for _, start, end in removing]  # (start, end, new)
+    if hiding:
+        marker = f" {HIDDEN_ATTRIBUTE}".encode(encoding.codec)
+        edits.extend((point, point, marker) for _, point in hiding)
+        style_at = _style_point(source)
+        edits.append((style_at, style_at, _hide_style(matches, hits).encode(encoding.codec)))
+    edits.sort(key=lambda edit: (edit[0], edit[1]))
+    offsets = charset.ByteOffsets(decoded, encoding)
+    pieces: list[bytes] = []
+    cuts: list[tuple[int, int]] = []
+    previous = 0
+    for start, end, new in edits:
+        byte_start = offsets(start)
+        byte_end = offsets(end) if end != start else byte_start
+        if end != start:
+            _check_cut(body, byte_start, byte_end, encoding)
+        pieces.append(body[previous:byte_start])
+        pieces.append(new)
+        cuts.append((byte_start, byte_end))
+        previous = byte_end
+    # A strict decode with a codec that maps bytes one-to-one cannot drift; anything else is checked.
+    if not (clean and charset.round_trips(encoding)) and offsets(len(decoded)) != len(body):
+        raise AssertionError("decoded text does not map back onto the body's bytes")
+    pieces.append(body[previous:])
+    new_body = b"".join(pieces)
+    return RewriteResult(
+        changed=True,
+        body=new_body,
+        removed=len(removing),
+        hidden=len(hiding),
+        selectors=[hit.rule for hit in hits],
+        bytes_before=len(body),
+        bytes_after=len(new_body),
+        encoding=encoding.name,
+        elapsed_ms=(time.perf_counter() - started) * 1000,
+        mode=mode,
+        matched=len(rules_of),
+        kept=dict(kept),
+        rule_hits=hits,
+        cuts=cuts,
+    )
+
+
+def _hide_point(source: SourceMap, number: int) -> int:
+    """Where the hiding attribute goes in an element's start tag (checked like a removal's start)."""
+    token = source.start_tag(number)
+    tokens = source.tokens
+    name = tokens.names[token]
+    if tokens.self_closing[token] and name not in VOID and not {"svg", "math"} & set(source.ancestors(number)):
+        raise Unlocatable(f"<{name}/>: browsers keep it open, the parser closed it")
+    return tokens.attribute_insert_point(token)
+
+
+def _drop_bad_junctions(text: str, chosen: list, kept: Counter) -> list:
+    """Adjacent cuts join as one: check each run of them again and give up the last one if needed."""
+    result = list(chosen)
+    for _ in range(len(chosen)):
+        problem = None
+        run_start = 0
+        for position in range(1, len(result) + 1):
+            if position < len(result) and result[position][1] == result[position - 1][2]:
+                continue
+            if position - run_start > 1 and not joins_cleanly(text, result[run_start][1], result[position - 1][2]):
+                problem = position - 1
+                break
+            run_start = position
+        if problem is None:
+            return result
+        kept["cutting it would join the markup around it"] += 1
+        del result[problem]
+    return result
+
+
+def _check_cut(body: bytes, start: int, end: int, encoding: charset.PageEncoding) -> None:
+    """A cut must start at a `<` and end after a `>`, before a `<` or at the end (a guard on offset mapping)."""
+    less = "<".encode(encoding.codec)
+    greater = ">".encode(encoding.codec)
+    width = len(less)
+    if body[start : start + width] != less:
+        raise AssertionError(f"cut at byte {start} does not start at '<'")
+    if end < len(body) and body[end - width : end] != greater and body[end : end + width] != less:
+        raise AssertionError(f"cut at byte {end} does not end at a tag boundary")
+
+
+def _hits(chosen: list[int], source: SourceMap, rules_of) -> list[RuleHit]:
+    """Count, per rule, the matched elements that went or were hidden: the chosen ones and any inside them."""
+    covered: set[int] = set()
+    for number in chosen:
+        name = source.elements[number].name
+        last = source.subtree_end[number] if name not in VOID or name in PARSER_VOID else number + 1
+        covered.update(range(number, last))
+    counts: Counter = Counter()
+    rule_by_text: dict[str, CosmeticRule] = {}
+    for number in sorted(covered):
+        for rule in rules_of.get(number, ()):
+            counts[rule.text] += 1
+            rule_by_text.setdefault(rule.text, rule)
+    return [RuleHit(text, rule_by_text[text].list, rule_by_text[text].line, count) for text, count in counts.most_common()]
+
+
+def _style_point(source: SourceMap) -> int:
+    """Where the hiding `<style>` goes: at the end of <head> if it is written out, else as early as allowed."""
+    tokens = source.tokens
+    kinds, names = tokens.kinds, tokens.names
+    first_start = {}
+    for token in range(len(kinds)):
+        if kinds[token] == END and names[token] == "head":
+            return tokens.starts[token]
+        if kinds[token] == START and names[token] in ("head", "body", "html") and names[token] not in first_start:
+            first_start[names[token]] = token
+    if "head" in first_start:
+        return tokens.ends[first_start["head"]]
+    if "body" in first_start:
+        return tokens.starts[first_start["body"]]
+    if "html" in first_start:
+        return tokens.ends[first_start["html"]]
+    # No document tags written out: after a leading doctype, or at the very start.
+    for token in range(len(kinds)):
+        if kinds[token] == DOCTYPE:
+            return tokens.ends[token]
+        if kinds[token] == START:
+            break
+    return 0
+
+
+def _hide_style(matches, hits) -> str:
+    """One `<style>`: the attribute rule plus the plain-CSS selectors of the rules used."""
+    # The selectors also hide elements a script inserts again later; each gets its own rule, so that one
+    # a browser rejects costs only itself.
+    used = {hit.rule for hit in hits}
+    extra = []
+    for rule, _found in matches:
+        if rule.text in used and rule.kind == HIDE and not rule.plan.remove and rule.plan.plain_css and "<" not in rule.plan.css:
+            extra.append(f"{rule.plan.css}{{display:none!important}}")
+    return '<style id="dejunk-hide">' + HIDE_STYLE + "".join(extra) + "</style>"

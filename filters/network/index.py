@@ -1,0 +1,176 @@
+"""Rule indexes: every rule filed once, so that a request only tests the few rules that could match.
+
+A rule is filed by the first of these that applies:
+- `||host...` rules under their host name (`by_host`); a request probes its host and each parent
+  domain. A bare `||host^` (or a hosts-file line) is stored as a plain rule id: finding it is the
+  whole match.
+- other rules under the rarest of the tokens their pattern guarantees (`by_token`); a request
+  probes the tokens of its URL.
+- rules without such a token but restricted by `$domain=` under each of those domains
+  (`by_domain`); a request probes the names of its source page.
+- the rest in `always`, by resource type: tested for every request of a type the rule covers
+  (few: `$ping,third-party`-style rules).
+
+Rule ids index the engine's rule table; the index holds only ids and keys, so it pickles compactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, pattern_bigrams, pattern_tokens
+
+# Tokens that appear in most URLs: a rule filed under one would be tested for nearly every request.
+COMMON_TOKENS = frozenset(
+    {
+        "http", "https", "www", "com", "net", "org", "co", "uk", "de", "io", "js", "css", "html",
+        "htm", "php", "asp", "aspx", "jpg", "jpeg", "png", "gif", "svg", "webp", "json", "cdn",
+        "static", "assets", "img", "images", "image", "min", "api", "v1", "v2", "v3", "id", "en",
+        "wp", "content", "uploads", "includes", "index", "js?", "ver", "v", "s", "a", "b", "c", "d",
+        "e", "i", "m", "p", "t", "x", "1", "2", "3", "0", "utm", "src", "media", "files", "file",
+        "app", "web", "script", "scripts", "lib", "libs", "dist", "public", "main", "default",
+    }
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class RuleIndex:
+    """Rule ids of one kind (blocks, exceptions, redirects...), filed for lookup."""
+
+    by_host: dict[str, int | tuple[int, ...]] = field(default_factory=dict)
+    by_token: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    by_domain: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    always: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    size: int = 0
+    # Tokens that start a two-token key (`"ads image"`) in `by_token`: a request probes the pair
+    # made of such a token and the next one in its URL.
+    hot: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return self.size > 0
+
+    def candidates(self, suffixes, tokens, source_keys, type_bit):
+        """Every rule id worth testing for a request, in probe order (ints from `by_host` are whole matches)."""
+        by_host = self.by_host
+        for suffix in suffixes:
+            hit = by_host.get(suffix)
+            if hit is not None:
+                yield from (hit,) if hit.__class__ is int else hit
+        by_token = self.by_token
+        hot = self.hot
+        for i, token in enumerate(tokens):
+            bucket = by_token.get(token)
+            if bucket is not None:
+                yield from bucket
+            if token in hot and i + 1 < len(tokens):
+                bucket = by_token.get(token + " " + tokens[i + 1][:PAIR_PREFIX])
+                if bucket is not None:
+                    yield from bucket
+        yield from self.always.get(type_bit, ())
+        by_domain = self.by_domain
+        if by_domain:
+            for key in source_keys:
+                bucket = by_domain.get(key)
+                if bucket is not None:
+                    yield from bucket
+
+
+class IndexBuilder:
+    """Collects rules, then files each under its best key (`finish`)."""
+
+    def __init__(self) -> None:
+        self._by_host: dict[str, list[int] | int] = {}
+        self._pending: list[tuple[int, list[str], frozenset[str] | None, str | None, list, int]] = []
+        self._size = 0
+
+    def add_simple_host(self, host: str, rid: int) -> None:
+        """A rule that is nothing but `||host^` (blocks or allows everything on that host)."""
+        self._size += 1
+        current = self._by_host.get(host)
+        if current is None:
+            self._by_host[host] = rid
+        elif isinstance(current, list):
+            current.append(rid)
+        # A second plain rule for the same host adds nothing: the first one already decides.
+
+    def add(self, rid: int, rule: NetworkRule) -> None:
+        self._size += 1
+        if rule.host_only:
+            self._file_host(rule.hostname, rid)
+            return
+        domains = rule.domains.include if rule.domains is not None and rule.domains.include else None
+        self._pending.append((rid, pattern_tokens(rule), domains, rule.hostname, pattern_bigrams(rule), rule.mask))
+
+    def _file_host(self, host: str, rid: int) -> None:
+        current = self._by_host.get(host)
+        if current is None:
+            self._by_host[host] = [rid]
+        elif isinstance(current, list):
+            current.append(rid)
+        else:
+            self._by_host[host] = [current, rid]
+
+    def finish(self) -> RuleIndex:
+        counts: Counter = Counter()
+        host_counts: Counter = Counter()
+        for _, tokens, _, host, _, _ in self._pending:
+            counts.update(set(tokens))
+            if host is not None:
+                host_counts[host] += 1
+        pair_counts: Counter = Counter()
+        for _, _, _, _, pairs, _ in self._pending:
+            pair_counts.update(set(pairs))
+        by_token: dict[str, list[int]] = {}
+        by_domain: dict[str, list[int]] = {}
+        always: dict[int, list[int]] = {}
+        hot: set[str] = set()
+        for rid, tokens, domains, host, pairs, mask in self._pending:
+            best = min(tokens, key=lambda t: _token_cost(t, counts), default=None)
+            # A pair must not start with a token most URLs have: every request would probe it.
+            pairs = [p for p in pairs if p[0] not in COMMON_TOKENS and len(p[0]) > 1]
+            if pairs and (best is None or best in COMMON_TOKENS or counts[best] > _CROWDED):
+                # A crowded token: file under the rarest pair of neighbouring tokens instead.
+                first, second = min(pairs, key=lambda p: (pair_counts[p], _token_cost(p[0], counts)))
+                if pair_counts[(first, second)] < counts[best] if best is not None else True:
+                    by_token.setdefault(first + " " + second, []).append(rid)
+                    hot.add(first)
+                    continue
+            if host is not None:
+                # `||host/path` rules: under a rare token of the path when there is one, else the host.
+                if best is not None and best not in COMMON_TOKENS and counts[best] < host_counts[host]:
+                    by_token.setdefault(best, []).append(rid)
+                else:
+                    self._file_host(host, rid)
+                continue
+            if best is not None and (best not in COMMON_TOKENS or domains is None):
+                by_token.setdefault(best, []).append(rid)
+            elif domains is not None:
+                for domain in domains:
+                    by_domain.setdefault(domain, []).append(rid)
+            else:
+                # A page-level rule (no request type) is looked up as a document.
+                for bit in _bits(mask & ALL_TYPES) or [DOCUMENT]:
+                    always.setdefault(bit, []).append(rid)
+        by_host = {host: (v if isinstance(v, int) else tuple(v)) for host, v in self._by_host.items()}
+        return RuleIndex(
+            by_host=by_host,
+            by_token={t: tuple(v) for t, v in by_token.items()},
+            by_domain={d: tuple(v) for d, v in by_domain.items()},
+            always={bit: tuple(v) for bit, v in always.items()},
+            size=self._size,
+            hot=frozenset(hot),
+        )
+
+
+# A token shared by more rules than this makes a slow bucket: such rules go under a token pair.
+_CROWDED = 6
+
+
+def _bits(mask: int) -> list[int]:
+    return [1 << i for i in range(mask.bit_length()) if mask >> i & 1]
+
+
+def _token_cost(token: str, counts: Counter) -> tuple:
+    # Prefer tokens rare in URLs, then rare among the rules, then long ones.
+    return (token in COMMON_TOKENS, len(token) < 3, counts[token], -len(token))

@@ -1,0 +1,420 @@
+"""Pure match functions: a parsed rule compiled into small closures over one request's `Target`.
+
+`compile_rule(rule)` returns `(mask, literal, test, options)`: `mask` is checked against the
+request's type and party bits with one AND; `literal` is text the URL must contain (tested with
+`in`, which rejects most candidates without a call); `test(target)` is the exact URL test (None
+for a plain substring, or when the host lookup decides); `options(target)` tests `$domain=`,
+`$to=`, `$denyallow=` and `$method=` (None when the rule has none of them).
+
+Wildcard patterns are matched segment by segment with `str.find` or a fixed-width regex per
+segment, taking the leftmost occurrence of each: for `*`-separated segments of fixed width that is
+always correct and linear in the URL length, so a hostile 8 KB URL cannot make matching slow.
+`/regex/` rules run on RE2 for the same reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import re2
+
+from .rules import NetworkRule
+
+# `^` matches one character that is not a letter, digit or one of `_ - . %` (or the URL's end).
+SEPARATOR_CLASS = r"[^\w.%-]"
+_SEPARATOR_RE = re.compile(SEPARATOR_CLASS, re.ASCII)
+
+TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+class Origin:
+    """What a request's scheme and host give, worked out once per origin and kept: the host, its
+    parent domains, registrable domain and `$domain=` names, the tokens of the URL up to the host's
+    end, and per rule index the host-table and token-table hits those produce (`probes`)."""
+
+    __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes", "host_start", "websocket")
+
+    def __init__(self, host, suffixes, domain, keys, ascii_host, tokens, probe_slots, host_start=0, websocket=False):
+        self.host_start = host_start
+        self.websocket = websocket
+        self.host = host
+        self.suffixes = suffixes
+        self.domain = domain
+        self.keys = keys
+        self.ascii_host = ascii_host
+        self.tokens = tokens
+        self.probes = [None] * probe_slots
+
+
+class Target:
+    """One request as the compiled rules see it: the URL (lower-cased and as given), where the
+    host sits in it, the type and party bits, its `Origin`, and the source page's `$domain=` names."""
+
+    __slots__ = (
+        "url",
+        "raw_url",
+        "host",
+        "host_start",
+        "host_end",
+        "bits",
+        "type_bit",
+        "origin",
+        "source_keys",
+        "method",
+        "_path_tokens",
+    )
+
+    def __init__(self, url, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method):
+        self.url = url
+        self.raw_url = raw_url
+        self.host = host
+        self.host_start = host_start
+        self.host_end = host_end
+        self.bits = bits
+        self.type_bit = type_bit
+        self.origin = origin
+        self.source_keys = source_keys
+        self.method = method
+        self._path_tokens = None
+
+    @property
+    def path_tokens(self) -> list[str]:
+        """Tokens of the URL after the host (the origin's are in `origin.tokens`)."""
+        tokens = self._path_tokens
+        if tokens is None:
+            tokens = self._path_tokens = TOKEN_RE.findall(self.url, self.host_end)
+        return tokens
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.origin.tokens + self.path_tokens
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return self.origin.suffixes
+
+    @property
+    def host_keys(self) -> frozenset[str]:
+        return self.origin.keys
+
+
+def host_keys(host: str, public_suffix: str | None) -> frozenset[str]:
+    """The names a `$domain=` entry can give for `host`: itself, its parent domains, and entity forms.
+
+    `a.example.co.uk` gives `a.example.co.uk`, `example.co.uk`, `co.uk`, `uk`, `a.example.*` and
+    `example.*` (uBO's entity wildcard: any public suffix).
+    """
+    if not host:
+        return frozenset()
+    keys = [host]
+    at = host.find(".")
+    while at >= 0:
+        keys.append(host[at + 1 :])
+        at = host.find(".", at + 1)
+    if public_suffix and len(host) > len(public_suffix) + 1 and host.endswith("." + public_suffix):
+        base = host[: -len(public_suffix) - 1]
+        keys.append(base + ".*")
+        at = base.find(".")
+        while at >= 0:
+            keys.append(base[at + 1 :] + ".*")
+            at = base.find(".", at + 1)
+    return frozenset(keys)
+
+
+def host_suffixes(host: str) -> tuple[str, ...]:
+    """`a.b.com` -> (`a.b.com`, `b.com`, `com`): the keys a host table is probed with."""
+    if not host:
+        return ()
+    suffixes = [host]
+    at = host.find(".")
+    while at >= 0:
+        suffixes.append(host[at + 1 :])
+        at = host.find(".", at + 1)
+    return tuple(suffixes)
+
+
+# --- regex rules ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_regex(source: str, match_case: bool):
+    """An RE2 regex for a `/regex/` rule; ValueError if RE2 rejects it."""
+    options = re2.Options()
+    options.log_errors = False
+    options.case_sensitive = match_case
+    options.never_capture = True
+    try:
+        return re2.compile(source, options)
+    except re2.error as e:
+        message = e.args[0] if e.args else "rejected"
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", "replace")
+        raise ValueError(str(message)) from None
+
+
+# --- wildcard patterns ---------------------------------------------------------------------------
+
+
+class _Segment:
+    """A run of pattern text between `*`s: a literal, or a fixed-width regex when it holds `^`."""
+
+    __slots__ = ("literal", "regex", "width")
+
+    def __init__(self, text: str, last: bool):
+        if "^" not in text:
+            self.literal = text
+            self.regex = None
+            self.width = len(text)
+            return
+        self.literal = None
+        parts = [re.escape(chunk) for chunk in text.split("^")]
+        if last and text.endswith("^"):
+            # A final `^` also matches the end of the URL.
+            body = SEPARATOR_CLASS.join(parts[:-1]) + f"(?:{SEPARATOR_CLASS}|$)"
+        else:
+            body = SEPARATOR_CLASS.join(parts)
+        self.regex = re.compile(body, re.ASCII)
+        self.width = len(text)
+
+    def match_at(self, s: str, pos: int) -> int:
+        """End of the segment if it matches at `pos`, else -1."""
+        if self.literal is not None:
+            return pos + self.width if s.startswith(self.literal, pos) else -1
+        m = self.regex.match(s, pos)
+        return m.end() if m else -1
+
+    def search(self, s: str, pos: int) -> tuple[int, int]:
+        """(start, end) of the leftmost occurrence at or after `pos`, or (-1, -1)."""
+        if self.literal is not None:
+            at = s.find(self.literal, pos)
+            return (at, at + self.width) if at >= 0 else (-1, -1)
+        m = self.regex.search(s, pos)
+        return m.span() if m else (-1, -1)
+
+
+class Glob:
+    """A `*`/`^` pattern, optionally anchored at a given start position and/or the URL's end."""
+
+    __slots__ = ("segments", "anchored_start", "anchored_end")
+
+    def __init__(self, pattern: str, anchored_start: bool, anchored_end: bool):
+        texts = pattern.split("*")
+        self.segments = tuple(_Segment(t, i == len(texts) - 1) for i, t in enumerate(texts))
+        self.anchored_start = anchored_start
+        self.anchored_end = anchored_end
+
+    def match(self, s: str, pos: int = 0) -> bool:
+        segments = self.segments
+        first = 0
+        if self.anchored_start:
+            pos = segments[0].match_at(s, pos)
+            if pos < 0:
+                return False
+            first = 1
+            if len(segments) == 1:
+                return not self.anchored_end or pos == len(s)
+        last = len(segments) - 1 if self.anchored_end else len(segments)
+        for i in range(first, last):
+            start, pos = segments[i].search(s, pos)
+            if start < 0:
+                return False
+        if not self.anchored_end:
+            return True
+        tail = segments[-1]
+        # The last segment must end the URL; a final `^` may match nothing there.
+        for start in (len(s) - tail.width, len(s) - tail.width + 1):
+            if start >= pos and tail.match_at(s, start) == len(s):
+                return True
+        return False
+
+
+# --- compiling a rule ----------------------------------------------------------------------------
+
+
+def compile_pattern(rule: NetworkRule):
+    """The URL test of a rule as `fn(target) -> bool`, or None when it accepts every URL.
+
+    A `||host^` rule has no test: it is only ever reached by looking its host up. Other `||host...`
+    rules test the host themselves, as they may be filed under a token of their path instead.
+    """
+    if rule.regex is not None:
+        search = compile_regex(rule.regex, rule.match_case).search
+        if rule.match_case:
+            return lambda t: search(t.raw_url) is not None
+        return lambda t: search(t.url) is not None
+    if rule.hostname is not None:
+        return _host_rest_matcher(rule.hostname, rule.rest, rule.anchor_end, rule.match_case)
+    pattern = rule.pattern
+    field = "raw_url" if rule.match_case else "url"
+    if rule.anchor_start == 2:
+        return _label_matcher(pattern, rule.anchor_end, field)
+    if not pattern:
+        return None
+    plain = "*" not in pattern and "^" not in pattern
+    left = rule.anchor_start == 1
+    right = rule.anchor_end
+    if plain:
+        if left and right:
+            return (lambda t: t.raw_url == pattern) if rule.match_case else (lambda t: t.url == pattern)
+        if left:
+            return (lambda t: t.raw_url.startswith(pattern)) if rule.match_case else (lambda t: t.url.startswith(pattern))
+        if right:
+            return (lambda t: t.raw_url.endswith(pattern)) if rule.match_case else (lambda t: t.url.endswith(pattern))
+        return (lambda t: pattern in t.raw_url) if rule.match_case else (lambda t: pattern in t.url)
+    glob = Glob(pattern, left, right)
+    match = glob.match
+    if rule.match_case:
+        return lambda t: match(t.raw_url)
+    return lambda t: match(t.url)
+
+
+def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: bool):
+    """A `||host...` rule: the host or a subdomain of it, then `rest` right at the host's end."""
+    if rest in ("", "^"):
+        return None
+    dotted = "." + hostname
+    if "*" not in rest and "^" not in rest and not anchor_end and not match_case:
+
+        def plain(t) -> bool:
+            host = t.host
+            return (host == hostname or host.endswith(dotted)) and t.url.startswith(rest, t.host_end)
+
+        return plain
+    match = Glob(rest, True, anchor_end).match
+    field = "raw_url" if match_case else "url"
+
+    def general(t) -> bool:
+        host = t.host
+        return (host == hostname or host.endswith(dotted)) and match(getattr(t, field), t.host_end)
+
+    return general
+
+
+def _label_matcher(pattern: str, anchor_end: bool, field: str):
+    """A `||` rule that is not a plain host: it may start at the host or after any dot in it."""
+    host_part = pattern.split("/", 1)[0]
+    if "*" not in pattern and "^" not in pattern and not anchor_end and pattern == host_part:
+        # `||ads.example`: adblock-rust wants whole labels here, as for a host name.
+        needle = pattern.lower()
+        loose_left = needle.startswith(".")
+        loose_right = needle.endswith(".")
+
+        def labels(t) -> bool:
+            host = t.host
+            at = host.find(needle)
+            while at >= 0:
+                end = at + len(needle)
+                if (loose_left or at == 0 or host[at - 1] == ".") and (
+                    loose_right or end == len(host) or host[end] == "."
+                ):
+                    return True
+                at = host.find(needle, at + 1)
+            return False
+
+        return labels
+    match = Glob(pattern, True, anchor_end).match
+
+    def anchored(t) -> bool:
+        s = getattr(t, field)
+        host = t.host
+        start = t.host_start
+        if match(s, start):
+            return True
+        at = host.find(".")
+        while at >= 0:
+            if match(s, start + at + 1):
+                return True
+            at = host.find(".", at + 1)
+        return False
+
+    return anchored
+
+
+def compile_options(rule: NetworkRule):
+    """The `$domain=`/`$to=`/`$denyallow=`/`$method=` test as `fn(target) -> bool`, or None."""
+    checks = []
+    if rule.domains is not None:
+        include = rule.domains.include
+        exclude = rule.domains.exclude
+        if include and exclude:
+            checks.append(lambda t: not include.isdisjoint(t.source_keys) and exclude.isdisjoint(t.source_keys))
+        elif include:
+            checks.append(lambda t: not include.isdisjoint(t.source_keys))
+        elif exclude:
+            checks.append(lambda t: exclude.isdisjoint(t.source_keys))
+    if rule.to_domains is not None:
+        to_include = rule.to_domains.include
+        to_exclude = rule.to_domains.exclude
+        if to_include:
+            checks.append(lambda t: not to_include.isdisjoint(t.origin.keys))
+        if to_exclude:
+            checks.append(lambda t: to_exclude.isdisjoint(t.origin.keys))
+    if rule.denyallow is not None:
+        denied = rule.denyallow
+        checks.append(lambda t: denied.isdisjoint(t.origin.keys))
+    if rule.methods is not None:
+        allowed = rule.methods.include
+        refused = rule.methods.exclude
+        if allowed:
+            checks.append(lambda t: t.method in allowed)
+        if refused:
+            checks.append(lambda t: t.method not in refused)
+    if not checks:
+        return None
+    if len(checks) == 1:
+        return checks[0]
+    return lambda t: all(check(t) for check in checks)
+
+
+def required_literal(rule: NetworkRule) -> str | None:
+    """The longest piece of text every URL the rule matches contains (lower-cased), or None.
+
+    Tested with `in` before anything else: one C-level scan that turns most candidates away.
+    """
+    if rule.regex is not None:
+        from .rules import regex_tokens
+
+        return max(regex_tokens(rule.regex), key=len, default=None)
+    if rule.hostname is not None:
+        text = rule.rest
+    else:
+        text = rule.pattern
+    pieces = [p for p in re.split(r"[*^]", text.lower()) if p]
+    return max(pieces, key=len, default=None)
+
+
+def compile_rule(rule: NetworkRule) -> tuple:
+    """(mask, required literal or None, URL test or None, options test or None) for the hot loop.
+
+    A rule matches a request when `mask & bits == bits`, the literal is in the lower-cased URL,
+    and both tests (when present) pass.
+    """
+    options = compile_options(rule)
+    literal = required_literal(rule)
+    if (
+        rule.regex is None
+        and rule.hostname is None
+        and rule.anchor_start == 0
+        and not rule.anchor_end
+        and not rule.match_case
+        and rule.pattern == literal
+    ):
+        return (rule.mask, literal, None, options)  # a plain substring: the literal is the whole test
+    return (rule.mask, literal, compile_pattern(rule), options)
+
+
+def rule_matches(rule: NetworkRule, target: Target) -> bool:
+    """Whether one rule matches one request (the slow path, for tests and explanations)."""
+    mask, literal, test, options = compile_rule(rule)
+    if mask & target.bits != target.bits:
+        return False
+    if rule.hostname is not None:
+        host = target.host
+        if host != rule.hostname and not host.endswith("." + rule.hostname):
+            return False
+    if literal is not None and literal not in target.url:
+        return False
+    if test is not None and not test(target):
+        return False
+    return options is None or options(target)

@@ -1,0 +1,675 @@
+"""Network filter syntax: one list line into an immutable, typed `NetworkRule`.
+
+Understands Adblock Plus syntax with the uBlock Origin and adblock-rust extensions: `@@`
+exceptions, `|`/`||` anchors, `^` separators, `*` wildcards, `/regex/` patterns and the options
+after `$`. `parse_network_rule(text)` returns a rule or raises `RuleError`; its `reason` names the
+problem and `unsupported` tells a known feature we do not implement (the line is skipped and
+counted) from a malformed line (also reported with its file and line number).
+
+Options become bit masks (resource types and party) and small frozen sets (domains, methods), so
+that matching (`filters.network.matching`) needs no string work beyond the URL itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..request import RESOURCE_TYPES
+
+# --- option bits ---------------------------------------------------------------------------------
+
+TYPE_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(RESOURCE_TYPES)}
+DOCUMENT = TYPE_BITS["document"]
+POPUP = TYPE_BITS["popup"]
+ALL_TYPES = (1 << len(RESOURCE_TYPES)) - 1
+# What a rule without type options applies to: every subresource, never the page or a popup.
+NETWORK_TYPES = ALL_TYPES & ~DOCUMENT & ~POPUP
+FIRST_PARTY = 1 << len(RESOURCE_TYPES)
+THIRD_PARTY = FIRST_PARTY << 1
+ANY_PARTY = FIRST_PARTY | THIRD_PARTY
+
+_TYPE_OPTIONS = {
+    "script": "script",
+    "image": "image",
+    "stylesheet": "stylesheet",
+    "css": "stylesheet",
+    "object": "object",
+    "object-subrequest": "object",
+    "xmlhttprequest": "xmlhttprequest",
+    "xhr": "xmlhttprequest",
+    "subdocument": "subdocument",
+    "frame": "subdocument",
+    "ping": "ping",
+    "beacon": "ping",
+    "media": "media",
+    "font": "font",
+    "websocket": "websocket",
+    "other": "other",
+    "document": "document",
+    "doc": "document",
+    "popup": "popup",
+}
+
+# Exception-only options that switch something off for a whole page.
+_PAGE_OPTIONS = {
+    "elemhide": "elemhide",
+    "ehide": "elemhide",
+    "generichide": "generichide",
+    "ghide": "generichide",
+    "genericblock": "genericblock",
+}
+
+# Known options we deliberately do not implement: the rule is skipped and counted by reason.
+UNSUPPORTED_OPTIONS = frozenset(
+    {
+        "replace",
+        "urlskip",
+        "permissions",
+        "header",
+        "urltransform",
+        "uritransform",
+        "popunder",
+        "specifichide",
+        "shide",
+        "inline-script",
+        "inline-font",
+        "webrtc",
+        "cname",
+        "ipaddress",
+        "strict1p",
+        "strict3p",
+        "reason",
+        "stealth",
+        "cookie",
+        "network",
+        "app",
+        "extension",
+        "content",
+        "sitekey",
+        "jsonprune",
+        "xmlprune",
+        "hls",
+        "tag",
+        "redirect-url",
+        "jsinject",
+        "referrerpolicy",
+    }
+)
+
+# Options that change nothing for us (ABP's element collapsing, issue references).
+_IGNORED_OPTIONS = frozenset({"collapse", "bug"})
+
+METHODS = frozenset({"connect", "delete", "get", "head", "options", "patch", "post", "put", "trace"})
+
+# ABP's `$rewrite=abp-resource:NAME` names, mapped to the uBO resource that does the same.
+ABP_RESOURCES = {
+    "blank-text": "noop.txt",
+    "blank-css": "noop.css",
+    "blank-js": "noop.js",
+    "blank-html": "noop.html",
+    "blank-mp3": "noop-0.1s.mp3",
+    "blank-mp4": "noop-1s.mp4",
+    "1x1-transparent-gif": "1x1.gif",
+    "2x2-transparent-png": "2x2.png",
+    "3x2-transparent-png": "3x2.png",
+    "32x32-transparent-png": "32x32.png",
+}
+
+# A `$` starts the options when what follows looks like an option name.
+_OPTION_START = re.compile(r"~?[A-Za-z0-9_-]+(?:=|,|$)")
+_HOST_PART = re.compile(r"[A-Za-z0-9._\-\u0080-\U0010ffff]*")
+_DOMAIN_VALUE = re.compile(r"^(?:[a-z0-9._\-]+(?:\.\*)?|[0-9a-f:.]+)$")
+_TOKEN = re.compile(r"[a-z0-9]+")  # the same runs `matching.TOKEN_RE` finds in URLs
+_STARS = re.compile(r"\*\*+")
+
+
+class RuleError(ValueError):
+    """A line that is not a usable network rule; `unsupported` marks a known, unimplemented feature."""
+
+    def __init__(self, reason: str, unsupported: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.unsupported = unsupported
+
+
+@dataclass(frozen=True, slots=True)
+class DomainSet:
+    """`$domain=`/`$to=` values: host names and entity wildcards (`example.*`), split by `~`."""
+
+    include: frozenset[str]
+    exclude: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkRule:
+    """One parsed network filter.
+
+    Pattern: `pattern` is the filter text between anchors and options (lower-cased unless
+    `match_case`); `anchor_start` is 0 (none), 1 (`|`) or 2 (`||`); for a `||` rule whose host
+    part is a plain host name, `hostname` holds it and `rest` the pattern that must follow it
+    directly. `regex` holds the source of a `/regex/` rule.
+    """
+
+    text: str
+    exception: bool = False
+    pattern: str = ""
+    anchor_start: int = 0
+    anchor_end: bool = False
+    hostname: str | None = None
+    rest: str = ""
+    regex: str | None = None
+    mask: int = NETWORK_TYPES | ANY_PARTY
+    match_case: bool = False
+    important: bool = False
+    badfilter: bool = False
+    domains: DomainSet | None = None
+    to_domains: DomainSet | None = None
+    denyallow: frozenset[str] | None = None
+    methods: DomainSet | None = None
+    redirect: str | None = None
+    redirect_rule: str | None = None
+    removeparam: str | None = None
+    csp: str | None = None
+    document: bool = False
+    elemhide: bool = False
+    generichide: bool = False
+    genericblock: bool = False
+
+    @property
+    def host_keyed(self) -> bool:
+        """Filed by host: `||host` followed by `^`, `/`, `:`, `?` or the end anchor."""
+        return self.hostname is not None
+
+    @property
+    def host_only(self) -> bool:
+        """The pattern is just a host (`||host^`): nothing to match after it."""
+        return self.hostname is not None and self.rest in ("", "^")
+
+    @property
+    def is_generic(self) -> bool:
+        """No `$domain=` names a site it is restricted to (what `$genericblock` switches off)."""
+        return self.domains is None or not self.domains.include
+
+    @property
+    def page_flags(self) -> bool:
+        return self.document or self.elemhide or self.generichide or self.genericblock
+
+    @property
+    def modifier(self) -> str | None:
+        """Which of redirect / redirect-rule / removeparam / csp this rule carries, if any."""
+        if self.redirect is not None:
+            return "redirect"
+        if self.redirect_rule is not None:
+            return "redirect-rule"
+        if self.removeparam is not None:
+            return "removeparam"
+        if self.csp is not None:
+            return "csp"
+        return None
+
+    def identity(self) -> str:
+        """What `$badfilter` compares: the rule text without `badfilter`, options in a fixed order."""
+        return rule_identity(self.text)
+
+
+def rule_identity(text: str) -> str:
+    """Normalized rule text (options sorted, `badfilter` dropped) for `$badfilter` matching."""
+    body = text[2:] if text.startswith("@@") else text
+    at = options_start(body)
+    if at < 0:
+        return text
+    options = sorted(o for o in split_options(body[at + 1 :]) if o.lower() != "badfilter")
+    head = text[: len(text) - len(body) + at]
+    return head + ("$" + ",".join(options) if options else "")
+
+
+def options_start(body: str) -> int:
+    """Index of the `$` that starts the options, or -1 (a `$` inside a regex is not one)."""
+    at = body.rfind("$")
+    while at >= 0:
+        if _OPTION_START.match(body, at + 1):
+            return at
+        at = body.rfind("$", 0, at)
+    return -1
+
+
+def split_options(raw: str) -> list[str]:
+    """Split at commas that are not escaped (`\\,` keeps a comma inside a value)."""
+    if "\\," not in raw:
+        return raw.split(",")
+    parts = re.split(r"(?<!\\),", raw)
+    return [p.replace("\\,", ",") for p in parts]
+
+
+def parse_network_rule(text: str) -> NetworkRule:
+    """Parse one network filter line. Raises RuleError."""
+    line = text.strip()
+    if not line:
+        raise RuleError("empty line")
+    exception = line.startswith("@@")
+    body = line[2:] if exception else line
+    at = options_start(body)
+    fields: dict = {}
+    if at >= 0:
+        pattern = body[:at]
+        _parse_options(body[at + 1 :], exception, fields)
+    else:
+        pattern = body
+    match_case = fields.get("match_case", False)
+    _parse_pattern(pattern, match_case, fields)
+    positive = fields.pop("types_on", 0)
+    negative = fields.pop("types_off", 0)
+    fields["mask"] = _type_mask(positive, negative, fields) | fields.pop("party", ANY_PARTY)
+    if not exception and (fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock")):
+        raise RuleError("$elemhide/$generichide/$genericblock are only valid on @@ exceptions")
+    if fields.get("removeparam") is not None and fields["removeparam"].startswith("/"):
+        _check_regex(fields["removeparam"][1:-1], False)
+    if (
+        not fields.get("pattern")
+        and fields.get("regex") is None
+        and fields.get("hostname") is None
+        and at < 0
+    ):
+        raise RuleError("empty rule")
+    return NetworkRule(text=line, exception=exception, **fields)
+
+
+# --- options -------------------------------------------------------------------------------------
+
+
+def _parse_options(raw: str, exception: bool, fields: dict) -> None:
+    positive = 0
+    negative = 0
+    party = ANY_PARTY
+    modifiers = 0
+    for option in split_options(raw):
+        option = option.strip()
+        if not option:
+            raise RuleError("empty option")
+        name, has_value, value = option.partition("=")
+        name = name.lower()
+        negated = name.startswith("~")
+        if negated:
+            name = name[1:]
+        if not name:
+            raise RuleError(f"option without a name: {option!r}")
+        if name in _TYPE_OPTIONS:
+            bit = TYPE_BITS[_TYPE_OPTIONS[name]]
+            if has_value:
+                raise RuleError(f"${name} takes no value")
+            if negated:
+                negative |= bit
+            else:
+                positive |= bit
+                if name in ("document", "doc") and exception:
+                    fields["document"] = True
+            continue
+        if name in ("third-party", "3p", "first-party", "1p"):
+            third = name in ("third-party", "3p")
+            if negated:
+                third = not third
+            party &= THIRD_PARTY if third else FIRST_PARTY
+            continue
+        if name.strip("_") == "":
+            continue  # uBO's `_` placeholder option
+        if negated and name not in ("domain", "from", "to", "method"):
+            raise RuleError(f"${name} cannot be negated")
+        if name in ("domain", "from"):
+            fields["domains"] = _domain_set(value, name)
+        elif name == "to":
+            fields["to_domains"] = _domain_set(value, name)
+        elif name == "denyallow":
+            denied = _domain_set(value, name)
+            if denied.exclude:
+                raise RuleError("$denyallow= takes no ~ negations")
+            fields["denyallow"] = denied.include
+        elif name == "method":
+            fields["methods"] = _method_set(value)
+        elif name == "all":
+            positive |= ALL_TYPES
+        elif name == "important":
+            fields["important"] = True
+        elif name == "badfilter":
+            fields["badfilter"] = True
+        elif name == "match-case":
+            fields["match_case"] = True
+        elif name in _PAGE_OPTIONS:
+            fields[_PAGE_OPTIONS[name]] = True
+        elif name in ("redirect", "redirect-rule"):
+            modifiers += 1
+            if not value and not exception:
+                raise RuleError(f"${name} needs a resource name")
+            fields["redirect" if name == "redirect" else "redirect_rule"] = value.strip()
+        elif name == "rewrite":
+            if not value.startswith("abp-resource:"):
+                raise RuleError("$rewrite= other than abp-resource:", unsupported=True)
+            resource = ABP_RESOURCES.get(value[len("abp-resource:") :])
+            if resource is None:
+                raise RuleError(f"unknown $rewrite resource {value}", unsupported=True)
+            modifiers += 1
+            fields["redirect"] = resource
+        elif name in ("removeparam", "queryprune"):
+            modifiers += 1
+            if value.startswith("~"):
+                raise RuleError("$removeparam=~ (keep-only) is not supported", unsupported=True)
+            if value.startswith("/") and not (len(value) > 2 and value.endswith("/")):
+                raise RuleError("$removeparam=/regex/ without closing /")
+            fields["removeparam"] = value
+        elif name == "csp":
+            modifiers += 1
+            if not value and not exception:
+                raise RuleError("$csp needs a policy")
+            fields["csp"] = value.strip()
+        elif name == "empty":
+            modifiers += 1
+            fields["redirect"] = "empty"
+        elif name == "mp4":
+            modifiers += 1
+            fields["redirect"] = "noop-1s.mp4"
+        elif name in _IGNORED_OPTIONS:
+            pass
+        elif name in UNSUPPORTED_OPTIONS:
+            raise RuleError(f"unsupported option ${name}", unsupported=True)
+        else:
+            raise RuleError(f"unknown option ${name}")
+    if modifiers > 1:
+        raise RuleError("more than one of $redirect/$redirect-rule/$removeparam/$csp")
+    fields["types_on"] = positive
+    fields["types_off"] = negative
+    if party == 0:
+        raise RuleError("both $first-party and $third-party excluded")
+    fields["party"] = party
+
+
+def _type_mask(positive: int, negative: int, fields: dict) -> int:
+    if positive:
+        mask = positive
+    elif fields.get("csp") is not None:
+        # A CSP belongs to pages: documents and frames.
+        mask = DOCUMENT | TYPE_BITS["subdocument"]
+    elif fields.get("removeparam") is not None:
+        mask = ALL_TYPES & ~POPUP
+    elif negative:
+        mask = NETWORK_TYPES
+    elif fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock"):
+        mask = 0  # a page-level switch only: it lets no request through by itself
+    else:
+        mask = NETWORK_TYPES
+        # adblock-rust (and uBO's strict blocking): a bare `||host^` also blocks the page itself.
+        if fields.get("host_document"):
+            mask |= DOCUMENT
+    fields.pop("host_document", None)
+    mask &= ~negative
+    if mask == 0 and not (fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock")):
+        raise RuleError("the type options exclude every request type")
+    return mask
+
+
+def _domain_set(value: str, option: str) -> DomainSet:
+    if not value:
+        raise RuleError(f"${option}= without a value")
+    include = set()
+    exclude = set()
+    for item in value.split("|"):
+        item = item.strip().lower()
+        negated = item.startswith("~")
+        if negated:
+            item = item[1:]
+        if item.startswith("/") and item.endswith("/") and len(item) > 1:
+            raise RuleError(f"${option}=/regex/ is not supported", unsupported=True)
+        item = item.rstrip(".")
+        if item.startswith("[") and item.endswith("]"):
+            item = item[1:-1]  # an IPv6 address, as hosts are compared without brackets
+        if not item.isascii():
+            item = _punycode(item)
+        if not item or not _DOMAIN_VALUE.match(item):
+            raise RuleError(f"bad ${option}= value {item!r}")
+        (exclude if negated else include).add(item)
+    return DomainSet(frozenset(include), frozenset(exclude))
+
+
+def _method_set(value: str) -> DomainSet:
+    include = set()
+    exclude = set()
+    for item in value.lower().split("|"):
+        negated = item.startswith("~")
+        name = item[1:] if negated else item
+        if name not in METHODS:
+            raise RuleError(f"unknown $method {item!r}")
+        (exclude if negated else include).add(name.upper())
+    return DomainSet(frozenset(include), frozenset(exclude))
+
+
+def _punycode(host: str) -> str:
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError as e:
+        raise RuleError(f"host name cannot be encoded: {host!r}") from e
+
+
+# --- pattern -------------------------------------------------------------------------------------
+
+
+def _parse_pattern(pattern: str, match_case: bool, fields: dict) -> None:
+    if len(pattern) > 2 and pattern.startswith("/") and pattern.endswith("/"):
+        source = pattern[1:-1]
+        _check_regex(source, match_case)
+        fields["regex"] = source
+        return
+    anchor_start = 0
+    if pattern.startswith("||"):
+        anchor_start = 2
+        pattern = pattern[2:]
+    elif pattern.startswith("|"):
+        anchor_start = 1
+        pattern = pattern[1:]
+    anchor_end = False
+    if pattern.endswith("|") and not pattern.endswith("\\|"):
+        anchor_end = True
+        pattern = pattern[:-1]
+    if "**" in pattern:
+        pattern = _STARS.sub("*", pattern)
+    # A wildcard next to an anchor undoes it.
+    if pattern.startswith("*") and anchor_start == 1:
+        anchor_start = 0
+    if pattern.endswith("*"):
+        anchor_end = False
+    if anchor_start != 2:
+        pattern = pattern.strip("*")
+    else:
+        pattern = pattern.rstrip("*")
+    if not match_case:
+        pattern = pattern.lower()
+    if anchor_start == 2:
+        _split_host(pattern, anchor_end, fields)
+        if not pattern:
+            raise RuleError("|| without a host")
+    fields["pattern"] = pattern
+    fields["anchor_start"] = anchor_start
+    fields["anchor_end"] = anchor_end
+
+
+def _split_host(pattern: str, anchor_end: bool, fields: dict) -> None:
+    """Record the host name of a `||host...` rule when it is a plain name followed by a delimiter."""
+    if pattern.startswith("["):
+        close = pattern.find("]")
+        if close < 0:
+            return
+        # An IPv6 address: requests carry it without brackets.
+        host = pattern[1:close].lower()
+        rest = pattern[close + 1 :]
+    else:
+        host = _HOST_PART.match(pattern).group()
+        rest = pattern[len(host) :]
+        host = host.lower()
+    if not host or host.startswith(".") or host.endswith("."):
+        return
+    if rest and rest[0] not in "^/:?=&;|":
+        return  # `||ads*.example.com` and friends: matched as a general pattern
+    if not rest and not anchor_end:
+        return  # `||example.com` with nothing after: a host-label substring, not a host
+    if not host.isascii():
+        host = _punycode(host)
+    fields["hostname"] = host
+    fields["rest"] = rest
+    if rest == "^" and not anchor_end:
+        fields["host_document"] = True
+
+
+def _check_regex(source: str, match_case: bool) -> None:
+    from .matching import compile_regex  # the matcher owns regex compilation
+
+    try:
+        compile_regex(source, match_case)
+    except ValueError as e:
+        raise RuleError(f"regex rejected by RE2: {e}", unsupported=True) from e
+
+
+# --- tokens --------------------------------------------------------------------------------------
+
+
+def pattern_tokens(rule: NetworkRule) -> list[str]:
+    """Tokens that every URL this rule matches must contain as whole tokens (`[a-z0-9]+` runs)."""
+    if rule.regex is not None:
+        return regex_tokens(rule.regex)
+    return [token for token, _, _ in _safe_runs(rule)]
+
+
+def pattern_bigrams(rule: NetworkRule) -> list[tuple[str, str]]:
+    """Pairs (token, start of the next token) that every matching URL contains one after the other.
+
+    `/ads/image/` gives ("ads", "imag"): the URL has the token `ads` followed (across non-token
+    characters) by a token starting with `imag`. The second part is cut to `PAIR_PREFIX` chars so
+    that a run bounded only on its left (`/ads/vtrack*`) still gives a pair.
+    """
+    if rule.regex is not None:
+        return []
+    pattern = (rule.rest if rule.hostname is not None else rule.pattern).lower()
+    runs = _token_runs(rule)
+    pairs = []
+    for (a, a_end, a_left, a_right), (b, b_start, b_left, b_right) in zip(runs, runs[1:]):
+        if not (a_left and a_right and b_left) or "*" in pattern[a_end:b_start]:
+            continue
+        if b_right or len(b) >= PAIR_PREFIX:
+            pairs.append((a, b[:PAIR_PREFIX]))
+    return pairs
+
+
+PAIR_PREFIX = 4
+
+
+def _safe_runs(rule: NetworkRule) -> list[tuple[str, int, int]]:
+    """(token, start, end) of the pattern's token runs that cannot be part of a longer URL token."""
+    return [(token, end - len(token), end) for token, end, left, right in _token_runs(rule) if left and right]
+
+
+def _token_runs(rule: NetworkRule) -> list[tuple[str, int, bool, bool]]:
+    """(run, end, bounded on the left, bounded on the right) for each token run of the pattern."""
+    if rule.hostname is not None:
+        # What follows the host; it starts with a delimiter, so its first run is bounded on the left.
+        pattern = rule.rest.lower()
+        first_left_ok = False
+        last_right_ok = rule.anchor_end
+    else:
+        pattern = rule.pattern.lower()
+        first_left_ok = rule.anchor_start != 0
+        # `||ads.example` must end at a host label boundary (adblock-rust), so its last run is whole.
+        last_right_ok = rule.anchor_end or (rule.anchor_start == 2 and _HOST_PART.fullmatch(pattern) is not None)
+    runs = []
+    last = len(pattern)
+    for m in _TOKEN.finditer(pattern):
+        start, end = m.span()
+        left_ok = first_left_ok if start == 0 else pattern[start - 1] != "*"
+        right_ok = last_right_ok if end == last else pattern[end] != "*"
+        runs.append((m.group(), end, left_ok, right_ok))
+    return runs
+
+
+_BOUNDARY = " "  # a literal non-token char: what `^`/`$` assertions and escaped punctuation give
+
+
+def regex_tokens(source: str) -> list[str]:
+    """Tokens a regex requires: literal `[a-z0-9]` runs at top level, bounded by literal non-token chars.
+
+    Deliberately conservative: an alternation at top level, or a quantifier, group, class or `.`
+    next to a run makes that run unusable.
+    """
+    if source.startswith("(?i)"):
+        source = source[4:]
+    # The top level as a sequence of known single chars, or None where anything could stand.
+    items: list[str | None] = []
+    depth = 0
+    i = 0
+    n = len(source)
+    while i < n:
+        c = source[i]
+        if c == "\\":
+            nxt = source[i + 1] if i + 1 < n else ""
+            i += 2
+            if nxt in ("x", "u"):
+                while i < n and source[i] in "0123456789abcdefABCDEF{}":
+                    i += 1
+            if depth == 0:
+                items.append(None if (not nxt or nxt.isalnum()) else nxt)
+            continue
+        if c == "[":
+            i = _class_end(source, i) + 1
+            if depth == 0:
+                items.append(None)
+            continue
+        if c == "(":
+            if depth == 0:
+                items.append(None)
+            depth += 1
+            i += 1
+            continue
+        if c == ")":
+            depth = max(0, depth - 1)
+            i += 1
+            continue
+        if depth:
+            i += 1
+            continue
+        if c == "|":
+            return []
+        if c in "?*+{":
+            if items:
+                items[-1] = None
+            items.append(None)
+            if c == "{":
+                close = source.find("}", i)
+                i = close + 1 if close > 0 else n
+            else:
+                i += 1
+            continue
+        items.append(_BOUNDARY if c in "^$" else None if c == "." else c.lower())
+        i += 1
+    tokens = []
+    run: list[str] = []
+    bounded_left = False
+    for item in items + [None]:
+        if item is not None and _TOKEN.fullmatch(item):
+            run.append(item)
+            continue
+        if run and bounded_left and item is not None:
+            tokens.append("".join(run))
+        run = []
+        bounded_left = item is not None
+    return tokens
+
+
+def _class_end(source: str, start: int) -> int:
+    i = start + 1
+    if i < len(source) and source[i] == "^":
+        i += 1
+    if i < len(source) and source[i] == "]":
+        i += 1
+    while i < len(source):
+        if source[i] == "\\":
+            i += 2
+            continue
+        if source[i] == "]":
+            return i
+        i += 1
+    return len(source)

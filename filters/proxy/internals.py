@@ -1,0 +1,386 @@
+"""Every mitmproxy internal dejunk relies on, in one place, for the lack of a public API.
+
+Checked against mitmproxy 11.0.2 and 12.x. `problems()` checks the shape of each one (startup
+logs what is missing and what dejunk loses then); each has a test on the real path in
+tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
+
+1. `proxy.layers.http.HttpStream.handle_protocol_error(event)`, a command generator: wrapped by
+   `install_error_pages` so that a page offered from the `error` hook (`offer_error_page`) is
+   sent instead of mitmproxy's own 502 page (mitmproxy ignores a response set in that hook).
+   Relies on: the stream's `flow`, `stream_id`, `context.client`, `client_state`,
+   `server_state`, `state_done`, `state_stream_response_body`; the commands `SendHttp(event,
+   connection)`, `ResponseHeaders(stream_id, response, end_stream)`, `ResponseData(stream_id,
+   data)`, `ResponseEndOfMessage(stream_id)`; `ResponseProtocolError.code` telling whether a
+   response is to be sent at all (11: the status 444 `NO_RESPONSE` means none; 12: an
+   `ErrorCode` whose `http_status_code()` is None means none). Without it: mitmproxy's pages.
+2. `HttpStream.check_body_size(request)`, a command generator returning a bool: wrapped by
+   `install_body_size_check` to skip mitmproxy's `stream_large_bodies` check on response headers
+   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`).
+   Without it: the check runs twice, a little slower.
+3. `proxy.server.ConnectionHandler.log(message, level, exc_info)`: wrapped by
+   `quiet_streaming_notices` to drop "Streaming response from HOST." before a log record is
+   built. Without it: a logging filter drops the notice, a little slower.
+4. `addons.proxyserver.Proxyserver.connections` (client id -> handler), the handler's
+   `transports` (connection -> `ConnectionIO`) and `ConnectionIO.handler` (the asyncio task that
+   opens and reads the upstream connection): `connection_task` finds the task that the upstream
+   deadlines cancel (mitmproxy has no upstream connect or response timeout). Without it: no
+   deadlines; a hanging upstream hangs its page until mitmproxy's idle timeout.
+5. `OptManager.deferred` and its values for `--set` strings (objects whose `val` holds the
+   strings): `take_deferred` checks dejunk's options given before the script declared them,
+   which mitmproxy would otherwise parse later and, on a bad value, drop without a word.
+6. `addons.proxyserver.Proxyserver.is_running`: `proxy_starting` tells a start (the listeners
+   are not open yet, and dejunk may keep them closed) from a script reload in a running proxy.
+   Without it: a start that fails prints mitmproxy's "listening" line before it stops.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+
+from mitmproxy import http
+
+logger = logging.getLogger(__name__)
+
+
+# --- wrapping methods ------------------------------------------------------------------------------
+
+
+def _wrap_once(cls, name: str, original_attr: str, wrapper) -> bool:
+    """Put `wrapper` in place of `cls.name`, keeping the original as `cls.original_attr`.
+
+    Idempotent across script reloads: the original is kept once, but the wrapper is rebound
+    every time, so it is the newest module's (whose state the reloaded addon uses). False when
+    `cls` has no such method: nothing is changed then.
+    """
+    if not hasattr(cls, original_attr):
+        original = getattr(cls, name, None)
+        if not callable(original):
+            return False
+        setattr(cls, original_attr, original)
+    setattr(cls, name, wrapper)
+    return True
+
+
+def _unwrap(cls, name: str, original_attr: str) -> None:
+    """Put the original method back (tests; dejunk itself keeps its wrappers installed)."""
+    original = cls.__dict__.get(original_attr)
+    if original is not None:
+        setattr(cls, name, original)
+        delattr(cls, original_attr)
+
+
+def _http_stream():
+    try:
+        from mitmproxy.proxy.layers.http import HttpStream
+    except ImportError:
+        return None
+    return HttpStream
+
+
+# --- 1. error pages -------------------------------------------------------------------------------
+
+_offered_pages: dict[str, http.Response] = {}
+_ORIGINAL_ERROR_ATTR = "_dejunk_original_handle_protocol_error"
+
+
+def error_pages_installed() -> bool:
+    """Whether a page offered from the error hook will reach the client."""
+    stream = _http_stream()
+    return stream is not None and hasattr(stream, _ORIGINAL_ERROR_ATTR)
+
+
+def install_error_pages() -> bool:
+    """Wrap HttpStream.handle_protocol_error once (idempotent across script reloads)."""
+    stream = _http_stream()
+    return stream is not None and _wrap_once(stream, "handle_protocol_error", _ORIGINAL_ERROR_ATTR,
+                                             _handle_protocol_error)
+
+
+def offer_error_page(flow: http.HTTPFlow, response: http.Response) -> bool:
+    """From the `error` hook: send `response` instead of mitmproxy's error page, if still possible."""
+    if not error_pages_installed() or not flow.live:
+        return False
+    _offered_pages[flow.id] = response
+    return True
+
+
+def _handle_protocol_error(self, event):
+    # Relay the original generator's commands (and what the layer sends back into it), replacing
+    # only the one command that would send mitmproxy's error page to the client.
+    from mitmproxy.proxy.layers.http import ResponseProtocolError
+
+    original = getattr(type(self), _ORIGINAL_ERROR_ATTR)(self, event)
+    flow_id = self.flow.id if getattr(self, "flow", None) is not None else None
+    try:
+        command = next(original)
+        while True:
+            replacement = None
+            if flow_id is not None and isinstance(event, ResponseProtocolError):
+                replacement = _page_commands(self, command, event)
+            if replacement:
+                for page_command in replacement:
+                    yield page_command
+                result = None
+            else:
+                result = yield command
+            command = original.send(result)
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        if flow_id is not None:
+            _offered_pages.pop(flow_id, None)
+
+
+def sends_no_response(code) -> bool:
+    """Whether a protocol error's code tells mitmproxy to send the client nothing (a kill, a close)."""
+    http_status_code = getattr(code, "http_status_code", None)
+    if callable(http_status_code):  # mitmproxy 12: an ErrorCode
+        return http_status_code() is None
+    from mitmproxy.net.http import status_codes  # mitmproxy 11: a status code, 444 meaning none
+
+    return code == status_codes.NO_RESPONSE
+
+
+def _page_commands(stream, command, event):
+    from mitmproxy.proxy.layers.http import ResponseData, ResponseEndOfMessage, ResponseHeaders, SendHttp
+
+    if not (isinstance(command, SendHttp) and command.event is event and command.connection is stream.context.client):
+        return None
+    page = _offered_pages.pop(stream.flow.id, None)
+    if page is None or sends_no_response(event.code):
+        return None
+    # Only while the client has seen nothing of a response and has sent its whole request.
+    if stream.server_state == stream.state_stream_response_body or stream.client_state != stream.state_done:
+        return None
+    stream.flow.response = page
+    return [
+        SendHttp(ResponseHeaders(stream.stream_id, page, end_stream=False), stream.context.client),
+        SendHttp(ResponseData(stream.stream_id, page.raw_content or b""), stream.context.client),
+        SendHttp(ResponseEndOfMessage(stream.stream_id), stream.context.client),
+    ]
+
+
+# --- 2. mitmproxy's body-size check on response headers -------------------------------------------
+
+_ORIGINAL_CHECK_ATTR = "_dejunk_original_check_body_size"
+_skip_header_size_check = False
+
+
+def install_body_size_check() -> bool:
+    """Wrap HttpStream.check_body_size once (idempotent across reloads); False if it is missing.
+
+    With `stream_large_bodies` set, mitmproxy re-reads and re-parses a response's framing headers
+    for its size as soon as they arrive, on every response: over 1% of its work per small
+    request. While dejunk filters (see `skip_header_size_check`) its `responseheaders` hook makes
+    that decision itself, right after, for every response: only pages it may rewrite, with a
+    length up to the limit or not yet known, are held. So the check at the headers is skipped;
+    the check on every chunk of a body being held stays, and still switches a body that grows
+    past the limit to streaming. A `body_size_limit` keeps the whole check.
+    """
+    stream = _http_stream()
+    return stream is not None and _wrap_once(stream, "check_body_size", _ORIGINAL_CHECK_ATTR, _check_body_size)
+
+
+def skip_header_size_check(skip: bool) -> None:
+    """Whether mitmproxy's size check on response headers is left to dejunk's hook (see above)."""
+    global _skip_header_size_check
+    _skip_header_size_check = skip
+
+
+def _check_body_size(self, request: bool):
+    if _skip_header_size_check and not request and not self.response_body_buf:
+        return False
+    return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))
+
+
+# --- 3. the per-stream log notice -----------------------------------------------------------------
+
+STREAMING_NOTICE = "Streaming response from "
+_ORIGINAL_LOG_ATTR = "_dejunk_original_log"
+
+
+class _StreamingNotices(logging.Filter):
+    """Drops mitmproxy's per-stream "Streaming response from HOST." notice (fallback only)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(STREAMING_NOTICE))
+
+
+def _log_without_streaming_notices(self, message, *args, **kwargs):
+    if type(message) is str and message.startswith(STREAMING_NOTICE):
+        return None
+    return getattr(type(self), _ORIGINAL_LOG_ATTR)(self, message, *args, **kwargs)
+
+
+def _connection_handler():
+    try:
+        from mitmproxy.proxy.server import ConnectionHandler
+    except ImportError:
+        return None
+    return ConnectionHandler
+
+
+def quiet_streaming_notices() -> bool:
+    """Drop mitmproxy's "Streaming response from HOST." notice: dejunk streams nearly every response.
+
+    The notice is dropped where the connection handler logs it, before a log record is made: a
+    logging filter would see it only after the record (caller lookup and all) had been built, a
+    cost paid on every streamed request. Idempotent across script reloads; without that method a
+    filter on the connection logger does the same, more slowly (returns False then).
+    """
+    handler = _connection_handler()
+    if handler is not None and _wrap_once(handler, "log", _ORIGINAL_LOG_ATTR, _log_without_streaming_notices):
+        return True
+    server_logger = logging.getLogger("mitmproxy.proxy.server")
+    if not any(type(f).__name__ == "_StreamingNotices" for f in server_logger.filters):
+        server_logger.addFilter(_StreamingNotices())
+    return False
+
+
+# --- 4. the task behind an upstream connection ---------------------------------------------------
+
+
+def connection_task(master, client, server):
+    """The asyncio task mitmproxy runs for a server connection (open + read loop), if still alive."""
+    proxyserver = master.addons.get("proxyserver") if master is not None else None
+    connections = getattr(proxyserver, "connections", None)
+    if connections is None:
+        return None
+    handler = connections.get(client.id)
+    if handler is None:
+        return None
+    io = handler.transports.get(server)
+    return getattr(io, "handler", None) if io is not None else None
+
+
+def proxy_starting(master) -> bool:
+    """Whether mitmproxy is starting: it has a proxy server that is not running yet."""
+    proxyserver = master.addons.get("proxyserver") if master is not None else None
+    return proxyserver is not None and getattr(proxyserver, "is_running", True) is False
+
+
+# --- 5. option values given before dejunk declared its options ------------------------------------
+
+
+def take_deferred(options, prefix: str) -> dict[str, tuple[object, bool]]:
+    """Remove the deferred values of options named `prefix*` that are now declared.
+
+    Returns name -> (value, whether it is a list of `--set` strings); values from config.yaml
+    come already parsed.
+    """
+    taken: dict[str, tuple[object, bool]] = {}
+    for name in [n for n in options.deferred if n.startswith(prefix) and n in options]:
+        value = options.deferred.pop(name)
+        strings = getattr(value, "val", None)
+        taken[name] = (list(strings), True) if isinstance(strings, list) else (value, False)
+    return taken
+
+
+# --- the shape check ------------------------------------------------------------------------------
+
+
+def _generator_method(cls, name: str, params: tuple[str, ...], original_attr: str) -> str | None:
+    if cls is None:
+        return "mitmproxy.proxy.layers.http.HttpStream is gone"
+    method = cls.__dict__.get(original_attr) or getattr(cls, name, None)
+    if method is None:
+        return f"HttpStream.{name} is gone"
+    if not inspect.isgeneratorfunction(method):
+        return f"HttpStream.{name} is no longer a command generator"
+    found = tuple(inspect.signature(method).parameters)[1:]
+    if found != params:
+        return f"HttpStream.{name} now takes ({', '.join(found)}), not ({', '.join(params)})"
+    return None
+
+
+def _error_page_shape() -> str | None:
+    cls = _http_stream()
+    problem = _generator_method(cls, "handle_protocol_error", ("event",), _ORIGINAL_ERROR_ATTR)
+    if problem:
+        return problem
+    missing = [n for n in ("state_done", "state_stream_response_body") if not hasattr(cls, n)]
+    try:
+        from mitmproxy.proxy.layers.http import (  # noqa: F401
+            ResponseData,
+            ResponseEndOfMessage,
+            ResponseHeaders,
+            ResponseProtocolError,
+            SendHttp,
+        )
+    except ImportError as e:
+        missing.append(str(e))
+    return f"HttpStream error handling changed: {', '.join(missing)} missing" if missing else None
+
+
+def _proxyserver():
+    from mitmproxy.addons.proxyserver import Proxyserver
+
+    return Proxyserver
+
+
+def _connection_task_shape() -> str | None:
+    handler = _connection_handler()
+    if handler is None:
+        return "mitmproxy.proxy.server.ConnectionHandler is gone"
+    try:
+        from mitmproxy.addons.proxyserver import Proxyserver
+        from mitmproxy.proxy.server import ConnectionIO
+    except ImportError as e:
+        return f"proxy server internals changed: {e}"
+    for cls, attribute in ((Proxyserver, "connections"), (handler, "transports"), (ConnectionIO, "handler")):
+        if attribute not in inspect.get_annotations(cls):
+            return f"{cls.__name__}.{attribute} is gone"
+    return None
+
+
+def _log_shape() -> str | None:
+    handler = _connection_handler()
+    method = handler and (handler.__dict__.get(_ORIGINAL_LOG_ATTR) or getattr(handler, "log", None))
+    if method is None:
+        return "ConnectionHandler.log is gone"
+    if tuple(inspect.signature(method).parameters)[:3] != ("self", "message", "level"):
+        return "ConnectionHandler.log takes other arguments"
+    return None
+
+
+def _deferred_shape() -> str | None:
+    from mitmproxy import optmanager
+
+    options = optmanager.OptManager()
+    if not isinstance(getattr(options, "deferred", None), dict):
+        return "OptManager.deferred is gone"
+    options.set("dejunk_probe=1", defer=True)
+    if getattr(options.deferred.get("dejunk_probe"), "val", None) != ["1"]:
+        return "deferred --set values are kept in another form"
+    return None
+
+
+# (what dejunk loses without it, shape check)
+INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
+    "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
+    "body-size check": ("mitmproxy checks response sizes twice (slower)",
+                        lambda: _generator_method(_http_stream(), "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)),
+    "streaming notices": ("the streaming notice is dropped by a slower logging filter", _log_shape),
+    "upstream deadlines": ("no upstream connect or response timeouts: a hanging server hangs its page",
+                           _connection_task_shape),
+    "deferred options": ("a bad dejunk option given before the script loads is not caught at startup",
+                         _deferred_shape),
+    "proxy server state": ("a start that fails prints mitmproxy's listening line before it stops",
+                           lambda: None if "is_running" in inspect.get_annotations(_proxyserver()) else
+                           "Proxyserver.is_running is gone"),
+}
+
+
+def problems() -> list[tuple[str, str, str]]:
+    """(internal, what changed, what dejunk loses) for each internal that is not as expected."""
+    found = []
+    for name, (loss, check) in INTERNALS.items():
+        try:
+            problem = check()
+        except Exception as e:  # a check that breaks is itself a change of shape
+            problem = f"{type(e).__name__}: {e}"
+        if problem:
+            found.append((name, problem, loss))
+    return found

@@ -1,0 +1,1 @@
+"""Events, statistics, recordings and replay reports."""

@@ -1,0 +1,131 @@
+"""Reading list files: line classification, hosts files, the uBO preprocessor, metadata, bad lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from filters.lists.syntax import (
+    BUILTIN_PATH,
+    decode_list,
+    evaluate_condition,
+    parse_list_text,
+    read_list,
+    resolve_path,
+)
+
+
+def parse(*lines: str):
+    return parse_list_text("\n".join(lines), path="/lists/test.txt")
+
+
+class TestClassification:
+    def test_network_cosmetic_and_comments(self):
+        result = parse("[Adblock Plus 2.0]", "! Title: Test list", "||ads.example^", "@@||ok.example^", "##.ad", "example.com#@#.ad", "")
+        assert result.name == "test.txt" and result.title == "Test list"
+        assert result.network == [(3, "||ads.example^"), (4, "@@||ok.example^")]
+        assert result.cosmetic == [(5, "##.ad"), (6, "example.com#@#.ad")]
+        assert result.skipped["comment"] == 2
+
+    @pytest.mark.parametrize(
+        "line",
+        ["##.ad", "example.com##.ad", "example.com#@#.ad", "example.com#?#.ad:has(p)", "example.com#$#body { x: y }",
+         "example.com#@?#.x", "example.com##+js(noeval)", "example.com$$script[tag-content=\"ad\"]", "example.com#%#window.x=1"],
+    )
+    def test_cosmetic_markers(self, line):
+        assert parse(line).cosmetic == [(1, line)]
+
+    def test_hash_inside_a_network_rule_is_not_cosmetic(self):
+        assert parse("[Adblock Plus 2.0]", "/ads/#anchor").network == [(2, "/ads/#anchor")]
+
+    def test_dollar_options_are_not_cosmetic(self):
+        assert parse("||ads.example^$script").network == [(1, "||ads.example^$script")]
+
+    def test_metadata_only_from_the_header(self):
+        lines = ["! Title: Real", "! Version: 202601010000", "! Expires: 4 days"] + ["||a.example^"] * 70 + ["! Title: Not this"]
+        result = parse(*lines)
+        assert result.metadata == {"title": "Real", "version": "202601010000", "expires": "4 days"}
+
+    def test_whitespace_and_crlf(self):
+        result = parse_list_text("  ||ads.example^  \r\n\t\r\n##.ad\r\n")
+        assert result.network == [(1, "||ads.example^")] and result.cosmetic == [(3, "##.ad")]
+
+    def test_bom_and_bad_bytes(self):
+        assert decode_list(b"\xef\xbb\xbf||a.example^") == "||a.example^"
+        assert "\ufffd" in decode_list(b"||a\xff.example^")
+
+
+class TestHosts:
+    def test_hosts_file(self):
+        result = parse(
+            "# Title: hosts",
+            "127.0.0.1 localhost",
+            "::1 ip6-localhost",
+            "0.0.0.0 ads.example",
+            "127.0.0.1 t.example # tracker",
+            "0.0.0.0 A.Example B.example",
+            "\t# indented comment",
+        )
+        assert result.hosts == [(4, "ads.example"), (5, "t.example"), (6, "a.example"), (6, "b.example")]
+        assert result.skipped["hosts boilerplate"] == 2
+        assert result.metadata["title"] == "hosts"
+
+    def test_bad_hosts_lines(self):
+        result = parse("# hosts", "0.0.0.0 not_a host!", "0.0.0.0 ok.example")
+        assert [(bad.line, bad.reason) for bad in result.bad] == [(2, "not a host name: not_a"), (2, "not a host name: host!")]
+        assert result.hosts == [(3, "ok.example")]
+
+    def test_bare_hosts_in_a_plain_list(self):
+        assert parse("ads.example", "tracker.example").hosts == [(1, "ads.example"), (2, "tracker.example")]
+
+    def test_bare_host_in_adblock_syntax_is_a_substring_rule(self):
+        result = parse("[Adblock Plus 2.0]", "_chartbeat.js", "||ads.example^")
+        assert result.hosts == [] and (2, "_chartbeat.js") in result.network
+
+
+class TestPreprocessor:
+    def test_if_else_endif(self):
+        result = parse("!#if cap_html_filtering", "||html.example^", "!#else", "||nohtml.example^", "!#endif",
+                       "!#if env_mobile", "||mobile.example^", "!#endif", "!#if !env_mobile", "||desktop.example^", "!#endif")
+        assert [text for _, text in result.network] == ["||html.example^", "||desktop.example^"]
+        assert result.skipped["preprocessor excluded"] == 2
+
+    def test_nested(self):
+        result = parse("!#if env_firefox", "!#if cap_html_filtering", "||a.example^", "!#endif", "!#endif", "||b.example^")
+        assert [text for _, text in result.network] == ["||b.example^"]
+
+    def test_include_is_recorded_and_counted(self):
+        result = parse("!#include filters-2026.txt", "!#if env_mobile", "!#include filters-mobile.txt", "!#endif")
+        assert result.includes == [(1, "filters-2026.txt")]
+        assert result.skipped["!#include (resolved by list subscriptions)"] == 2
+
+    def test_bad_directives_are_reported_with_lines(self):
+        result = parse("!#endif", "!#else", "!#if (env_mobile", "||a.example^")
+        assert [bad.line for bad in result.bad] == [1, 2, 3, 4]
+        assert result.bad[-1].reason == "unclosed !#if at end of list"
+
+    def test_prose_after_hash_bang_is_a_comment(self):
+        assert parse("!#### section ####").skipped["comment"] == 1
+
+    @pytest.mark.parametrize(
+        "expression, value",
+        [("cap_html_filtering", True), ("env_chromium", False), ("!env_mobile", True), ("cap_html_filtering && !env_mobile", True),
+         ("env_firefox || env_chromium", False), ("(false || true) && !(env_safari)", True), ("ext_ubol", False)],
+    )
+    def test_conditions(self, expression, value):
+        assert evaluate_condition(expression) is value
+
+    @pytest.mark.parametrize("expression", ["", "a &&", "(a", "a b", "a # b"])
+    def test_bad_conditions(self, expression):
+        with pytest.raises(ValueError):
+            evaluate_condition(expression)
+
+
+def test_read_list_and_builtin(tmp_path):
+    path = tmp_path / "mine.txt"
+    path.write_bytes(b"\xef\xbb\xbf! Title: Mine\n||ads.example^\n")
+    result = read_list(str(path))
+    assert result.name == "mine.txt" and result.title == "Mine" and result.network == [(2, "||ads.example^")]
+    assert resolve_path("builtin") == BUILTIN_PATH
+    assert read_list(BUILTIN_PATH).network
+    with pytest.raises(OSError):
+        read_list(str(tmp_path / "missing.txt"))

@@ -1,0 +1,232 @@
+"""Pure match functions: wildcard and separator semantics, host anchoring, regexes, domain options."""
+
+from __future__ import annotations
+
+import pytest
+
+from filters.network.matching import (
+    Glob,
+    Origin,
+    Target,
+    compile_regex,
+    compile_rule,
+    host_keys,
+    host_suffixes,
+    required_literal,
+    rule_matches,
+)
+from filters.network.rules import FIRST_PARTY, THIRD_PARTY, TYPE_BITS, parse_network_rule
+from filters.request import public_suffix, registrable_domain
+
+
+def target(url: str, source: str | None = None, kind: str = "script", method: str = "GET") -> Target:
+    """A Target built the long way (the engine has a faster path with caches)."""
+    from filters.engine import _URL_HEAD
+
+    lower = url.lower()
+    head = _URL_HEAD.match(lower)
+    host = head.group(2)
+    origin = Origin(host, host_suffixes(host), registrable_domain(host), host_keys(host, public_suffix(host)), None, [], 8)
+    source_keys = frozenset()
+    party = THIRD_PARTY
+    if source:
+        source_host = _URL_HEAD.match(source.lower()).group(2)
+        source_keys = host_keys(source_host, public_suffix(source_host))
+        if registrable_domain(source_host) == registrable_domain(host):
+            party = FIRST_PARTY
+    bit = TYPE_BITS[kind]
+    return Target(lower, url, host, head.start(2), head.end(2), bit | party, bit, origin, source_keys, method)
+
+
+def matches(rule: str, url: str, source: str | None = None, kind: str = "script", method: str = "GET") -> bool:
+    return rule_matches(parse_network_rule(rule), target(url, source, kind, method))
+
+
+# --- wildcards and separators --------------------------------------------------------------------
+
+
+class TestGlob:
+    @pytest.mark.parametrize(
+        "pattern, text, expected",
+        [
+            ("ad*banner", "x/ad/y/banner.png", True),
+            ("ad*banner", "x/banner/ad", False),
+            ("ad^", "x/ad/y", True),
+            ("ad^", "x/ad", True),  # a final ^ matches the end
+            ("ad^", "x/ads", False),
+            ("ad^x", "x/ad", False),  # a middle ^ needs a character
+            ("^ad^", "?ad&", True),
+            ("ad^", "x/ad.js", False),  # . is not a separator
+            ("ad^", "x/ad-x", False),
+            ("ad^", "x/ad_x", False),
+            ("ad^", "x/ad%20", False),
+            ("ad^", "x/ad:80", True),
+            ("a*b*c", "aXbXc", True),
+            ("a*b*c", "aXcXb", False),
+        ],
+    )
+    def test_unanchored(self, pattern, text, expected):
+        assert Glob(pattern, False, False).match(text) is expected
+
+    def test_anchored_start_at_position(self):
+        glob = Glob("/ads/*", True, False)
+        assert glob.match("example.com/ads/x", 11)
+        assert not glob.match("example.com/x/ads/", 11)
+
+    def test_anchored_end(self):
+        glob = Glob("*.js", False, True)
+        assert glob.match("a/b.js")
+        assert not glob.match("a/b.js?x")
+
+    def test_anchored_end_with_final_separator(self):
+        glob = Glob("x*ad^", False, True)
+        assert glob.match("x/ad")
+        assert glob.match("x/ad/")
+        assert not glob.match("x/ad/y")
+
+    def test_leftmost_choice_is_correct_with_repeats(self):
+        # A greedy leftmost scan must still find the later, longer occurrence.
+        assert Glob("ab*abc", False, False).match("ab ab abc")
+        assert Glob("a^b*c", False, False).match("a-b a/b c")
+
+    def test_long_hostile_url_is_handled(self):
+        hostile = "https://example.com/?" + "a/" * 4000 + "b"
+        assert not Glob("a*a*a*a*c", False, False).match(hostile)
+        assert Glob("a*a*a*a*b", False, False).match(hostile)
+
+
+# --- hosts and anchors ---------------------------------------------------------------------------
+
+
+class TestHostAnchor:
+    @pytest.mark.parametrize(
+        "url, expected",
+        [
+            ("https://example.com/ad.js", True),
+            ("https://ads.example.com/ad.js", True),
+            ("https://notexample.com/ad.js", False),
+            ("https://example.com.evil.org/ad.js", False),
+            ("https://example.com:8080/ad.js", True),  # ^ matches the port's colon
+        ],
+    )
+    def test_host_rule(self, url, expected):
+        assert matches("||example.com^", url) is expected
+
+    def test_host_path_follows_the_host_directly(self):
+        assert matches("||example.com/ads/", "https://www.example.com/ads/1.png")
+        assert not matches("||example.com/ads/", "https://www.example.com/x/ads/1.png")
+        assert not matches("||example.com/ads/", "https://example.com:8080/ads/1.png")
+        assert matches("||example.com:8080/ads/", "https://example.com:8080/ads/1.png")
+
+    def test_host_rule_does_not_match_in_the_query(self):
+        assert not matches("||example.com/ads/", "https://other.org/?u=https://example.com/ads/")
+
+    def test_label_substring_needs_whole_labels(self):
+        assert matches("||ads.example", "https://ads.example.com/")
+        assert matches("||ads.example", "https://x.ads.example/")
+        assert not matches("||ads.example", "https://ads.examples.com/")
+        assert not matches("||ads.example", "https://bads.example.com/")
+
+    def test_wildcard_host(self):
+        assert matches("||ads*.example.com^", "https://ads1.example.com/x")
+        assert matches("||www.google.*/ads/", "https://www.google.co.uk/ads/x")
+        assert not matches("||www.google.*/ads/", "https://www.notgoogle.com/x/ads/")
+
+    def test_start_and_end_anchors(self):
+        assert matches("|https://ads.", "https://ads.example.com/")
+        assert not matches("|https://ads.", "http://x.com/?https://ads.")
+        assert matches("/ad.js|", "https://x.com/ad.js")
+        assert not matches("/ad.js|", "https://x.com/ad.js?x")
+        assert matches("|https://x.com/|", "https://x.com/")
+
+    def test_match_case(self):
+        assert matches("/BannerAd.$match-case", "https://x.com/BannerAd.png")
+        assert not matches("/BannerAd.$match-case", "https://x.com/bannerad.png")
+        assert matches("/BannerAd.", "https://x.com/BANNERAD.png")
+
+    def test_regex(self):
+        assert matches(r"/\/ad[0-9]+\.js/", "https://x.com/ad12.js")
+        assert not matches(r"/\/ad[0-9]+\.js/", "https://x.com/ad.js")
+        assert matches(r"/\/AD[0-9]+\.js/", "https://x.com/ad1.js")  # case-insensitive
+        assert not matches(r"/\/AD[0-9]+\.js/$match-case", "https://x.com/ad1.js")
+
+    def test_compile_regex_refuses_backreferences(self):
+        with pytest.raises(ValueError):
+            compile_regex(r"(a)\1", False)
+
+
+# --- options -------------------------------------------------------------------------------------
+
+
+class TestOptions:
+    def test_type_and_party(self):
+        assert matches("/ad.$image", "https://x.com/ad.png", kind="image")
+        assert not matches("/ad.$image", "https://x.com/ad.png", kind="script")
+        assert matches("/ad.$third-party", "https://x.com/ad.png", "https://y.org/")
+        assert not matches("/ad.$third-party", "https://cdn.x.com/ad.png", "https://www.x.com/")
+        assert matches("/ad.$first-party", "https://cdn.x.com/ad.png", "https://www.x.com/")
+
+    def test_party_by_registrable_domain(self):
+        assert not matches("/ad.$3p", "https://a.bbc.co.uk/ad.png", "https://b.bbc.co.uk/")
+        assert matches("/ad.$3p", "https://a.bbc.co.uk/ad.png", "https://b.other.co.uk/")
+
+    def test_no_source_counts_as_third_party(self):
+        assert matches("/ad.$3p", "https://x.com/ad.png")
+        assert not matches("/ad.$1p", "https://x.com/ad.png")
+
+    def test_domain(self):
+        rule = "/ad.$domain=example.com|~shop.example.com"
+        assert matches(rule, "https://cdn.net/ad.js", "https://www.example.com/")
+        assert not matches(rule, "https://cdn.net/ad.js", "https://shop.example.com/")
+        assert not matches(rule, "https://cdn.net/ad.js", "https://a.shop.example.com/")
+        assert not matches(rule, "https://cdn.net/ad.js", "https://other.org/")
+        assert not matches(rule, "https://cdn.net/ad.js")  # a domain list needs a source page
+
+    def test_excluded_domains_only_apply_without_source(self):
+        assert matches("/ad.$domain=~example.com", "https://cdn.net/ad.js")
+
+    def test_entity_wildcard(self):
+        rule = "/ad.$domain=google.*"
+        assert matches(rule, "https://cdn.net/ad.js", "https://www.google.co.uk/")
+        assert matches(rule, "https://cdn.net/ad.js", "https://google.de/")
+        assert not matches(rule, "https://cdn.net/ad.js", "https://google.example.com/")
+
+    def test_to(self):
+        assert matches("*$script,to=ads.example", "https://x.ads.example/a.js")
+        assert not matches("*$script,to=ads.example", "https://ads.example.org/a.js")
+        assert not matches("*$script,to=ads.example|~ok.ads.example", "https://ok.ads.example/a.js")
+
+    def test_denyallow(self):
+        rule = "*$script,denyallow=cdn.example,domain=site.example"
+        assert matches(rule, "https://tracker.example/a.js", "https://site.example/")
+        assert not matches(rule, "https://x.cdn.example/a.js", "https://site.example/")
+
+    def test_method(self):
+        assert matches("/collect$method=post", "https://x.com/collect", method="POST")
+        assert not matches("/collect$method=post", "https://x.com/collect", method="GET")
+        assert not matches("/collect$method=~get", "https://x.com/collect", method="GET")
+
+    def test_popup_only_for_popups(self):
+        assert not matches("||ads.example^$popup", "https://ads.example/", kind="document")
+        assert matches("||ads.example^$popup", "https://ads.example/", kind="popup")
+
+
+class TestKeys:
+    def test_host_suffixes(self):
+        assert host_suffixes("a.b.example.com") == ("a.b.example.com", "b.example.com", "example.com", "com")
+        assert host_suffixes("") == ()
+
+    def test_host_keys_with_entities(self):
+        keys = host_keys("a.example.co.uk", "co.uk")
+        assert {"a.example.co.uk", "example.co.uk", "co.uk", "uk", "a.example.*", "example.*"} == keys
+
+    def test_required_literal(self):
+        assert required_literal(parse_network_rule("/ads/*banner^x")) == "banner"
+        assert required_literal(parse_network_rule("||example.com/adsense/x*y")) == "/adsense/x"
+        assert required_literal(parse_network_rule(r"/\/ads\/[0-9]+\/banner/")) == "ads"
+        assert required_literal(parse_network_rule("||example.com^")) is None
+
+    def test_compile_rule_plain_substring_has_no_call(self):
+        mask, literal, test, options = compile_rule(parse_network_rule("/banner/ad."))
+        assert literal == "/banner/ad." and test is None and options is None
+        assert compile_rule(parse_network_rule("/banner/*ad."))[2] is not None

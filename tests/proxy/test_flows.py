@@ -1,0 +1,105 @@
+"""mitmproxy glue: request model from flows, failure classification, offered error pages."""
+
+from __future__ import annotations
+
+import pytest
+from mitmproxy.test import tflow
+
+from filters.proxy.flows import (
+    ABORT_PREFIX,
+    classify_failure,
+    request_from_flow,
+)
+
+
+@pytest.mark.parametrize(
+    "message,kind",
+    [
+        ("[Errno -2] Name or service not known", "dns"),
+        ("[Errno -3] Temporary failure in name resolution", "dns"),
+        ("[Errno -5] No address associated with hostname", "dns"),
+        ("[Errno 111] Connect call failed ('127.0.0.1', 9)", "refused"),
+        ("Multiple exceptions: [Errno 111] Connect call failed ('::1', 9, 0, 0), [Errno 111] Connect call failed ('127.0.0.1', 9)", "refused"),
+        ("[Errno 110] Connect call failed ('10.0.0.1', 80)", "connect_timeout"),
+        ("Certificate verify failed: self-signed certificate", "tls"),
+        ("The remote server does not speak TLS.", "tls"),
+        ("HTTP/1 protocol error: peer closed connection without sending complete message body: received 100 bytes, expected 10000", "reset"),
+        ("[Errno 104] Connection reset by peer", "reset"),
+        ("server closed connection", "reset"),
+        ("Cannot parse HTTP response: Bad HTTP response line: b'XX'", "protocol"),
+        ("something nobody has seen before", "protocol"),
+        (f"{ABORT_PREFIX} connect_timeout: no connection within 20 s", "connect_timeout"),
+        (f"{ABORT_PREFIX} response_timeout: no response headers within 60 s", "response_timeout"),
+    ],
+)
+def test_classify_failure(message, kind):
+    assert classify_failure(message) == kind
+
+
+def test_request_type_from_sec_fetch_dest_then_accept_then_extension():
+    flow = tflow.tflow()
+    flow.request.url = "http://ads.test/pixel.gif"
+    assert request_from_flow(flow).type == "image"
+    flow.request.headers["accept"] = "text/css,*/*;q=0.1"
+    assert request_from_flow(flow).type == "stylesheet"
+    flow.request.headers["sec-fetch-dest"] = "script"
+    assert request_from_flow(flow).type == "script"
+
+
+def test_source_is_the_document_itself_or_the_referer_or_origin():
+    flow = tflow.tflow()
+    flow.request.url = "http://news.test/article"
+    flow.request.headers["sec-fetch-dest"] = "document"
+    flow.request.headers["referer"] = "http://search.test/"
+    assert request_from_flow(flow).source_url == "http://news.test/article"
+    flow.request.headers["sec-fetch-dest"] = "script"
+    assert request_from_flow(flow).source_url == "http://search.test/"
+    del flow.request.headers["referer"]
+    flow.request.headers["origin"] = "http://app.test"
+    request = request_from_flow(flow)
+    assert request.source_url == "http://app.test" and request.third_party
+
+
+@pytest.mark.parametrize("make", [
+    lambda: tflow.tflow().request,
+    lambda: _req("GET", "http://news.test/a?b=1", host="news.test"),
+    lambda: _req("GET", "http://127.0.0.1:8080/x", host="site.test:8080"),       # transparent-like: Host wins
+    lambda: _req("GET", "https://shop.test/p", host="shop.test:443"),
+    lambda: _req("GET", "https://shop.test:8443/p", host=None),                     # no Host header
+    lambda: _req("GET", "http://[::1]:81/v6", host="[::1]:81"),
+    lambda: _req("GET", "http://xn--bcher-kva.test/", host="bücher.test"),
+    lambda: _req("GET", "http://a.test/", host="bad host!"),                        # invalid: kept as given
+    lambda: _req("CONNECT", "", authority="tunnel.test:443"),
+    lambda: _with_path(_req("OPTIONS", "http://opt.test/", host="opt.test"), "*"),  # asterisk-form
+    lambda: _with_path(_req("GET", "http://a.test/", host="a.test:80"), "/x?y=1#z"),
+    lambda: _req("GET", "https://h2.test/x", host=None, http2=True, authority="h2.test"),
+])
+def test_flow_url_is_pretty_url(make):
+    from filters.proxy.flows import _REQUEST_HEADERS, flow_url, header_values
+
+    request = make()
+    found = header_values(request.headers, _REQUEST_HEADERS)
+    assert flow_url(request, found.get(b"host")) == (request.pretty_url, request.pretty_host)
+
+
+def _with_path(request, path):
+    request.path = path
+    return request
+
+
+def _req(method, url, host=None, http2=False, authority=None):
+    from mitmproxy import http
+
+    if method == "CONNECT":
+        request = http.Request("tunnel.test", 443, b"CONNECT", b"", b"tunnel.test:443", b"", b"HTTP/1.1",
+                               http.Headers(), b"", None, 0, 0)
+        return request
+    request = http.Request.make(method, url)
+    if host is not None:
+        request.headers["Host"] = host
+    elif "Host" in request.headers:
+        del request.headers["Host"]
+    if http2:
+        request.http_version = "HTTP/2.0"
+        request.authority = authority or ""
+    return request

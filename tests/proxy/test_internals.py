@@ -1,0 +1,194 @@
+"""The mitmproxy internals dejunk relies on, each on its real path under the installed mitmproxy.
+
+End-to-end, through a real mitmdump: error pages in tests/e2e/test_failures.py (every failure
+kind gets dejunk's page), upstream deadlines there too (a server that never answers gets a 504
+in time), the body-size check in tests/e2e/test_load.py (large pages stream in bounded memory),
+deferred options in tests/e2e/test_startup.py (a bad --set value stops the start).
+"""
+
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+
+import pytest
+from mitmproxy import connection, optmanager
+from mitmproxy.addons.proxyserver import Proxyserver
+from mitmproxy.proxy.context import Context
+from mitmproxy.proxy.layers.http import HttpStream, ResponseProtocolError
+from mitmproxy.proxy.server import ConnectionHandler
+from mitmproxy.test import taddons, tflow, tutils
+
+from filters.proxy import internals
+
+
+def test_every_internal_has_the_expected_shape():
+    assert internals.problems() == []
+
+
+def test_a_changed_internal_is_reported_with_what_dejunk_loses(monkeypatch):
+    monkeypatch.delattr(ConnectionHandler, "log")
+    monkeypatch.delattr(ConnectionHandler, internals._ORIGINAL_LOG_ATTR, raising=False)
+    [(name, problem, loss)] = internals.problems()
+    assert name == "streaming notices" and "gone" in problem and "logging filter" in loss
+
+
+def test_a_changed_signature_is_reported(monkeypatch):
+    def check_body_size(self, request, extra):
+        yield
+
+    monkeypatch.setattr(HttpStream, "check_body_size", check_body_size)
+    monkeypatch.delattr(HttpStream, internals._ORIGINAL_CHECK_ATTR, raising=False)
+    [(name, problem, _)] = internals.problems()
+    assert name == "body-size check" and "(request, extra)" in problem
+
+
+# --- error pages ---------------------------------------------------------------------------------
+
+
+def test_offer_needs_a_live_flow():
+    internals.install_error_pages()
+    flow = tflow.tflow()
+    flow.live = False
+    assert internals.offer_error_page(flow, flow.response) is False
+
+
+def _codes():
+    """(kill, connect failed): the codes mitmproxy's own paths put in a protocol error for the client."""
+    try:
+        from mitmproxy.proxy.layers.http import ErrorCode  # mitmproxy 12
+    except ImportError:
+        from mitmproxy.net.http import status_codes  # mitmproxy 11
+
+        return status_codes.NO_RESPONSE, status_codes.BAD_GATEWAY
+    return ErrorCode.KILL, ErrorCode.CONNECT_FAILED
+
+
+def test_a_killed_flow_gets_no_page():
+    kill, connect_failed = _codes()
+    assert internals.sends_no_response(kill)
+    assert not internals.sends_no_response(connect_failed)
+
+
+@pytest.fixture
+def options():
+    """mitmproxy's options with the proxy server's (stream_large_bodies, body_size_limit, ...)."""
+    with taddons.context(Proxyserver()) as tctx:
+        yield tctx.options
+
+
+def _stream(options) -> HttpStream:
+    client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8080), timestamp_start=0)
+    stream = HttpStream(Context(client, options), stream_id=1)
+    stream.flow = tflow.tflow()
+    return stream
+
+
+def _drive(generator):
+    commands = []
+    try:
+        while True:
+            commands.append(next(generator))
+    except StopIteration as stop:
+        return commands, stop.value
+
+
+def test_the_offered_page_replaces_mitmproxys_error_response(options):
+    internals.install_error_pages()
+    stream = _stream(options)
+    flow = stream.flow
+    stream.client_state = stream.state_done
+    stream.server_state = stream.state_wait_for_response_headers
+    page = tutils.tresp(status_code=502, content=b"dejunk's page")
+    assert internals.offer_error_page(flow, page)
+    event = ResponseProtocolError(1, "Connection refused", _codes()[1])
+    commands = []
+    generator = stream.handle_protocol_error(event)
+    command = next(generator)
+    try:
+        while True:
+            commands.append(command)
+            command = generator.send(None)  # mitmproxy answers the error hook; nothing else comes back
+    except StopIteration:
+        pass
+    sent = [c.event for c in commands if type(c).__name__ == "SendHttp"]
+    assert [type(e).__name__ for e in sent] == ["ResponseHeaders", "ResponseData", "ResponseEndOfMessage"]
+    assert sent[0].response is page and sent[1].data == b"dejunk's page" and flow.response is page
+    assert flow.error.msg == "Connection refused" and flow.id not in internals._offered_pages
+
+
+# --- the body-size check -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("skip,buffered,checked", [
+    (False, b"", True),   # dejunk not deciding: mitmproxy checks on the headers as usual
+    (True, b"", False),   # response headers: dejunk's hook decides right after
+    (True, b"x", True),   # a body being held: mitmproxy still streams it past the limit
+])
+def test_size_check_on_real_response_headers(options, skip, buffered, checked):
+    internals.install_body_size_check()
+    options.update(stream_large_bodies="1k")
+    stream = _stream(options)
+    stream.flow.response = tutils.tresp(content=b"")
+    stream.flow.response.headers["content-length"] = "4096"
+    stream.response_body_buf = bytearray(buffered * 4096)
+    internals.skip_header_size_check(skip)
+    try:
+        _drive(stream.check_body_size(False))
+    finally:
+        internals.skip_header_size_check(False)
+    assert bool(stream.flow.response.stream) is checked
+
+
+def test_request_bodies_are_always_checked(options):
+    internals.install_body_size_check()
+    options.update(stream_large_bodies="1k")
+    stream = _stream(options)
+    stream.flow.request.headers["content-length"] = "4096"
+    internals.skip_header_size_check(True)
+    try:
+        _drive(stream.check_body_size(True))
+    finally:
+        internals.skip_header_size_check(False)
+    assert stream.flow.request.stream
+
+
+# --- the streaming notice ------------------------------------------------------------------------
+
+
+def test_streaming_notice_is_dropped_before_a_log_record_is_made(caplog):
+    assert internals.quiet_streaming_notices()
+    assert internals.quiet_streaming_notices()  # a script reload installs it again: still one wrapper
+    handler_class = type("Handler", (ConnectionHandler,), {"handle_hook": lambda self, hook: None})
+    handler = handler_class.__new__(handler_class)  # no connection: `log` reads only `client`
+    handler.client = SimpleNamespace(peername=("127.0.0.1", 5000))
+    with caplog.at_level(logging.INFO, logger="mitmproxy.proxy.server"):
+        handler.log("Streaming response from news.test.")
+        handler.log("client connect")
+        handler.log("Streaming request to upload.test.")  # not dejunk's doing: kept
+    assert [r.getMessage() for r in caplog.records] == ["client connect", "Streaming request to upload.test."]
+
+
+# --- the upstream connection's task --------------------------------------------------------------
+
+
+def test_connection_task_is_found_where_the_proxy_server_keeps_it():
+    task = object()
+    server = connection.Server(address=("a.test", 80))
+    client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8080), timestamp_start=0)
+    handler = SimpleNamespace(transports={server: SimpleNamespace(handler=task)})
+    master = SimpleNamespace(addons=SimpleNamespace(get=lambda name: SimpleNamespace(connections={client.id: handler})))
+    assert internals.connection_task(master, client, server) is task
+    assert internals.connection_task(None, client, server) is None
+
+
+# --- deferred options ----------------------------------------------------------------------------
+
+
+def test_deferred_values_are_taken_as_mitmproxy_keeps_them():
+    options = optmanager.OptManager()
+    options.set("dejunk_x=abc", "dejunk_x=def", "other_y=1", defer=True)
+    options.add_option("dejunk_x", int, 1, "")
+    options.add_option("other_y", int, 1, "")
+    assert internals.take_deferred(options, "dejunk_") == {"dejunk_x": (["abc", "def"], True)}
+    assert "dejunk_x" not in options.deferred and "other_y" in options.deferred
