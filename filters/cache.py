@@ -15,7 +15,6 @@ The files are pickles, so the directory must be private to the user (as `~/.cach
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import os
 import pickle
@@ -23,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from .cosmetic.rules import RuleIndex, StoredIndex, remove_orphans
+from .storage import read_pickle
 
 _MAGIC = b"dejunk-engine\n"
 _KEEP = 3  # newest cache files kept per directory
@@ -79,19 +79,6 @@ def load(cache_dir: str, key: str, *, generic_on_disk: bool = False):
         return engine
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError, KeyError):
         return None
-
-
-def read_pickle(f):
-    """`pickle.load(f)` with the cyclic garbage collector paused."""
-    # Unpickling allocates hundreds of thousands of objects; the collector would rescan them over
-    # and over (three times slower).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return pickle.load(f)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def save(engine, cache_dir: str, key: str) -> Path | None:

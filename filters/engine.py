@@ -54,7 +54,8 @@ from dataclasses import dataclass
 from .network.decision import ALLOWED, Decision
 from .network.index import IndexBuilder, RuleIndex
 from .lists.syntax import BadLine, FilterList, decode_list, display_name, parse_list_text, resolve_path
-from .network.matching import TOKEN_RE, Origin, Target, compile_regex, compile_rule, host_keys, host_suffixes
+from .network.matching import TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
+from .network.regex import compile_regex
 from .network.rules import (
     ANY_PARTY,
     DOCUMENT,

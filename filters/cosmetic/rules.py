@@ -29,6 +29,7 @@ import re2
 
 from ..lists.syntax import BadLine, FilterList
 from ..request import host_of, is_ip_address, normalize_host, registrable_domain
+from ..storage import read_pickle
 from .selectors import (
     Plan,
     SelectorError,
@@ -263,8 +264,6 @@ class StoredIndex:
 
     def load(self) -> RuleIndex:
         """The index itself, read back from the file."""
-        from ..cache import read_pickle  # (the cache module imports this one)
-
         with open(self.path, "rb") as f:
             index = read_pickle(f)
         if not isinstance(index, RuleIndex) or index.fingerprint != self.fingerprint:

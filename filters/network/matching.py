@@ -14,12 +14,10 @@ always correct and linear in the URL length, so a hostile 8 KB URL cannot make m
 
 from __future__ import annotations
 
-import functools
 import re
 
-import re2
-
-from .rules import NetworkRule
+from .regex import compile_regex
+from .rules import NetworkRule, regex_tokens
 
 # `^` matches one character that is not a letter, digit or one of `_ - . %` (or the URL's end).
 SEPARATOR_CLASS = r"[^\w.%-]"
@@ -135,22 +133,6 @@ def host_suffixes(host: str) -> tuple[str, ...]:
 
 
 # --- regex rules ---------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4096)
-def compile_regex(source: str, match_case: bool):
-    """An RE2 regex for a `/regex/` rule; ValueError if RE2 rejects it."""
-    options = re2.Options()
-    options.log_errors = False
-    options.case_sensitive = match_case
-    options.never_capture = True
-    try:
-        return re2.compile(source, options)
-    except re2.error as e:
-        message = e.args[0] if e.args else "rejected"
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", "replace")
-        raise ValueError(str(message)) from None
 
 
 # --- wildcard patterns ---------------------------------------------------------------------------
@@ -373,8 +355,6 @@ def required_literal(rule: NetworkRule) -> str | None:
     Tested with `in` before anything else: one C-level scan that turns most candidates away.
     """
     if rule.regex is not None:
-        from .rules import regex_tokens
-
         return max(regex_tokens(rule.regex), key=len, default=None)
     if rule.hostname is not None:
         text = rule.rest

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from ..request import RESOURCE_TYPES
+from .regex import compile_regex
 
 # --- option bits ---------------------------------------------------------------------------------
 
@@ -518,8 +519,6 @@ def _split_host(pattern: str, anchor_end: bool, fields: dict) -> None:
 
 
 def _check_regex(source: str, match_case: bool) -> None:
-    from .matching import compile_regex  # the matcher owns regex compilation
-
     try:
         compile_regex(source, match_case)
     except ValueError as e:
