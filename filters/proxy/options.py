@@ -122,3 +122,20 @@ def check_value(name: str, value: object) -> str | None:
     if spec.typespec == collections.abc.Sequence[str] and any(not str(v).strip() for v in value):
         return describe_error(name, value, "an entry is empty")
     return None
+
+
+def open_listeners(options) -> list[str]:
+    """The proxy modes (as given) that listen on every network interface; none when not serving."""
+    if "server" in options and not options.server:
+        return []
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    found = []
+    for spec in options.mode if "mode" in options else ["regular"]:
+        try:
+            mode = ProxyMode.parse(spec)
+        except ValueError:
+            continue  # mitmproxy reports its own option's error
+        if mode.type_name != "local" and mode.listen_host(options.listen_host) in ("", "0.0.0.0", "::"):
+            found.append(spec)
+    return found

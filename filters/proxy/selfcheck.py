@@ -2,8 +2,8 @@
 
 A mitmproxy release can change what the hooks rely on: under 12.x, a changed `url.unparse`
 made every request hook raise, and the proxy, which contains hook failures, blocked nothing. So
-before the proxy serves anyone, a probe instance of the addon, with a small list of its own,
-takes three flows through `request`, `responseheaders` and `response`: a request its list
+before the proxy serves anyone, a probe `Filtering` (what the addon's hooks run), with a small
+list of its own, takes three flows through `request`, `responseheaders` and `response`: a request its list
 blocks, one it lets pass, and an HTML page it must remove an ad element from. Only the page's
 trip to a worker process is replaced by the same rewrite in this thread. Any other outcome, or
 any exception in the hooks, fails the check.
@@ -15,13 +15,14 @@ import dataclasses
 import functools
 import platform
 import time
-from collections.abc import Callable
 
 import mitmproxy.version
 from mitmproxy import connection, http
 
 from ..engine import Engine
 from ..html.rewrite import rewrite_page
+from .filtering import Filtering
+from .upstream import UpstreamWatch
 
 PROBE_HOST = "selfcheck.invalid"  # .invalid: never resolves, so a probe can reach nobody
 PROBE_LIST = f"""! dejunk's self-check list
@@ -83,15 +84,15 @@ def _run_to_end(result) -> None:
     raise AssertionError("the response hook waited for something")
 
 
-def run(make_addon: Callable[[], object], settings) -> list[str]:
+def run(settings) -> list[str]:
     """The first problem found, in a list (empty when the hooks answer as they must)."""
     caught: list[str] = []
-    probe = make_addon()
     engine = probe_engine()
+    inline = _InlinePool(engine.cosmetic_store.generic)
+    probe = Filtering(UpstreamWatch(lambda: None), rewrite_pool=lambda: inline)
     probe.engine = engine
     probe.settings = dataclasses.replace(settings, enabled=True, cosmetic="remove", max_rewrite_bytes=1 << 20,
                                          hold_limit=1 << 20)
-    probe._pool = _InlinePool(engine.cosmetic_store.generic)
 
     def contain(where: str, f, error: Exception) -> None:
         # Where the proxy would log the failure and pass the flow on, the check records it.

@@ -20,6 +20,7 @@ _spec = importlib.util.spec_from_file_location("dejunk_addon", REPO / "addons" /
 dejunk = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(dejunk)
 
+from filters.proxy import filtering as filtering_module  # noqa: E402
 from filters.proxy.pages import TRANSPARENT_GIF  # noqa: E402
 
 LIST = """! Title: unit list
@@ -91,7 +92,7 @@ class TestOptions:
             assert opts.dejunk_enabled is True
             assert list(opts.dejunk_lists) == ["builtin"]
             assert (opts.dejunk_connect_timeout, opts.dejunk_response_timeout) == (20, 60)
-            assert addon.engine is not None and addon.engine.lists[0].name == "builtin.txt"
+            assert addon.filtering.engine is not None and addon.filtering.engine.lists[0].name == "builtin.txt"
 
     @pytest.mark.parametrize("name", ["dejunk_connect_timeout", "dejunk_response_timeout"])
     def test_timeouts_must_be_positive(self, addon_ctx, name):
@@ -143,11 +144,11 @@ class TestOptions:
         addon = dejunk.Dejunk()
         with taddons.context(addon, Proxyserver()) as tctx:
             tctx.configure(addon, dejunk_enabled=True)
-            assert addon.settings.hold_limit == addon.settings.max_rewrite_bytes == 5 * 1024 * 1024
+            assert addon.filtering.settings.hold_limit == addon.filtering.settings.max_rewrite_bytes == 5 * 1024 * 1024
             tctx.configure(addon, stream_large_bodies="1k")
-            assert addon.settings.hold_limit == 1024
+            assert addon.filtering.settings.hold_limit == 1024
             tctx.configure(addon, stream_large_bodies=None, dejunk_max_rewrite_bytes=2048)
-            assert addon.settings.hold_limit == 2048
+            assert addon.filtering.settings.hold_limit == 2048
 
     def test_the_script_module_holds_the_addon_and_no_hook_names(self):
         # Hooks are the addon's methods; a name bound on the module (add_log!) would be taken for one.
@@ -172,7 +173,7 @@ class TestRequest:
         assert f.response.status_code == 403
         assert b"||ads.test^" in f.response.content and b"list.txt:2" in f.response.content
         assert f.response.headers["x-dejunk"] == "blocked; rule=||ads.test^"
-        assert f.marked == dejunk.MARK_BLOCKED
+        assert f.marked == filtering_module.MARK_BLOCKED
         assert f.comment == "blocked by ||ads.test^ (list.txt:2)"
         assert f.metadata["dejunk"]["action"] == "blocked" and f.metadata["dejunk"]["line"] == 2
         (event,) = events(files)
@@ -206,7 +207,7 @@ class TestRequest:
         f = make_flow("https://www.forbidden.test/", dest="document")
         addon.request(f)
         assert f.response.status_code == 403 and b"connect policy" in f.response.content
-        assert f.marked == dejunk.MARK_POLICY
+        assert f.marked == filtering_module.MARK_POLICY
         assert events(files)[0] == {**events(files)[0], "event": "policy", "policy": "connect", "pattern": "*.forbidden.test"}
 
     def test_disabled_passes_everything(self, addon_ctx):
@@ -263,7 +264,7 @@ class Broken:
 class TestFailuresInsideDejunk:
     def test_a_failed_flow_passes_through_marked_counted_and_recorded(self, addon_ctx, caplog):
         addon, _, files = addon_ctx
-        addon.engine = Broken()
+        addon.filtering.engine = Broken()
         flows = [make_flow("http://ads.test/x", dest="document") for _ in range(3)]
         for f in flows:
             addon.request(f)
@@ -274,16 +275,16 @@ class TestFailuresInsideDejunk:
             assert f.metadata["dejunk"]["failed"] == "request"
         errors = [e for e in events(files) if e["event"] == "addon_error"]
         assert len(errors) == 3 and errors[0]["where"] == "request" and "RuntimeError: boom" in errors[0]["message"]
-        assert addon.stats.counts["addon_error"] == 3
+        assert addon.filtering.stats.counts["addon_error"] == 3
         assert "request: RuntimeError: boom (3×)" in addon.status()
 
     def test_repeated_failures_are_logged_with_a_count(self, addon_ctx, caplog):
-        from filters.reports.events import FailureLog
+        from filters.proxy.events import FailureLog
 
         addon, _, _ = addon_ctx
         now = [1000.0]
-        addon.failures = FailureLog(interval=10, clock=lambda: now[0])
-        addon.engine = Broken()
+        addon.filtering.failures = FailureLog(interval=10, clock=lambda: now[0])
+        addon.filtering.engine = Broken()
         caplog.set_level(logging.INFO, logger="dejunk")
         for _ in range(5):
             addon.request(make_flow("http://ads.test/x", dest="document"))
@@ -308,16 +309,16 @@ class TestFailClosed:
         addon = dejunk.Dejunk()
         with taddons.context(addon) as tctx:
             tctx.configure(addon, dejunk_lists=[str(files / "nope.txt")])  # at startup: no exception
-            assert addon.failed.startswith("dejunk_lists: cannot read")
+            assert addon.filtering.failed.startswith("dejunk_lists: cannot read")
             lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-            assert lines == [f"dejunk: {addon.failed}", REFUSING] and not any(r.exc_info for r in caplog.records)
+            assert lines == [f"dejunk: {addon.filtering.failed}", REFUSING] and not any(r.exc_info for r in caplog.records)
             f = make_flow("http://news.test/", dest="document")
             addon.request(f)
             assert f.response.status_code == 503 and b"nope.txt" in f.response.content
             assert f.response.headers["x-dejunk"] == "not filtering" and f.marked == ":warning:"
             assert "NOT FILTERING" in addon.status()
             tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])  # fixed at run time
-            assert addon.failed is None and addon.self_check.startswith("passed")
+            assert addon.filtering.failed is None and addon.self_check.startswith("passed")
             g = make_flow("http://ads.test/", dest="document")
             addon.request(g)
             assert g.response.status_code == 403
@@ -333,10 +334,10 @@ class TestFailClosed:
 
     def test_a_bad_value_later_is_refused_and_the_configuration_in_force_stays(self, addon_ctx):
         addon, tctx, files = addon_ctx
-        engine = addon.engine
+        engine = addon.filtering.engine
         with pytest.raises(exceptions.OptionsError, match="dejunk_lists: cannot read"):
             tctx.configure(addon, dejunk_lists=[str(files / "nope.txt")])
-        assert addon.failed is None and addon.engine.check("http://ads.test/").blocked
+        assert addon.filtering.failed is None and addon.filtering.engine.check("http://ads.test/").blocked
         assert [Path(p).name for p in tctx.options.dejunk_lists] == ["list.txt"] and engine is not None
 
     @pytest.mark.parametrize("given,line", [
@@ -353,7 +354,7 @@ class TestFailClosed:
         addon = dejunk.Dejunk()
         with taddons.context(addon, options=options) as tctx:
             tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(tctx.options.keys())))
-            assert addon.failed == line
+            assert addon.filtering.failed == line
             assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [f"dejunk: {line}", REFUSING]
             assert not tctx.options.deferred
 
@@ -366,9 +367,9 @@ class TestFailClosed:
         addon = dejunk.Dejunk()
         with taddons.context(addon, options=options) as tctx:
             tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(tctx.options.keys())))
-            assert addon.failed is None
-            assert (addon.settings.connect_timeout, addon.settings.response_timeout) == (7, 9)
-            assert addon.allow == ["a.test", "b.test"]
+            assert addon.filtering.failed is None
+            assert (addon.filtering.settings.connect_timeout, addon.filtering.settings.response_timeout) == (7, 9)
+            assert addon.filtering.allow == ["a.test", "b.test"]
 
     def test_a_wrongly_typed_config_yaml_value_stops_the_start(self):
         from mitmproxy.options import Options
@@ -378,23 +379,23 @@ class TestFailClosed:
         addon = dejunk.Dejunk()
         with taddons.context(addon, options=options) as tctx:
             tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(tctx.options.keys())))
-            assert addon.failed == "dejunk_response_timeout: 'soon' is not a whole number of seconds, 1 or more"
+            assert addon.filtering.failed == "dejunk_response_timeout: 'soon' is not a whole number of seconds, 1 or more"
 
 
 class TestSelfCheck:
     def test_passes_on_this_mitmproxy(self, addon_ctx):
         addon, _, _ = addon_ctx
-        assert addon.self_check.startswith("passed") and addon.failed is None
+        assert addon.self_check.startswith("passed") and addon.filtering.failed is None
 
     def test_a_request_hook_that_raises_stops_the_start(self, files, monkeypatch, caplog):
         def broken(f):
             raise TypeError("unparse() missing 1 required positional argument: 'path'")
 
-        monkeypatch.setattr(dejunk, "request_from_flow", broken)
+        monkeypatch.setattr(filtering_module, "request_from_flow", broken)
         addon = dejunk.Dejunk()
         with taddons.context(addon) as tctx:
             tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
-            assert addon.failed is not None
+            assert addon.filtering.failed is not None
             errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
             assert len(errors) == 2 and errors[0].startswith("dejunk: self-check failed on mitmproxy ")
             assert "Python " in errors[0] and "TypeError: unparse() missing 1 required positional" in errors[0]
@@ -403,18 +404,18 @@ class TestSelfCheck:
             assert f.response.status_code == 503
 
     def test_a_block_that_does_not_happen_stops_the_start(self, files, monkeypatch):
-        monkeypatch.setattr(dejunk.Dejunk, "_block", lambda self, f, request, decision: None)
+        monkeypatch.setattr(filtering_module.Filtering, "_block", lambda self, f, request, decision: None)
         addon = dejunk.Dejunk()
         with taddons.context(addon) as tctx:
             tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
-            assert "block: a request the list blocks went through" in addon.failed
+            assert "block: a request the list blocks went through" in addon.filtering.failed
 
     def test_a_page_that_is_not_rewritten_stops_the_start(self, files, monkeypatch):
-        monkeypatch.setattr(dejunk.Dejunk, "_page_to_rewrite", lambda self, f: None)
+        monkeypatch.setattr(filtering_module.Filtering, "_page_to_rewrite", lambda self, f: None)
         addon = dejunk.Dejunk()
         with taddons.context(addon) as tctx:
             tctx.configure(addon, dejunk_lists=[str(files / "list.txt")])
-            assert "rewrite: the ad element was not removed" in addon.failed
+            assert "rewrite: the ad element was not removed" in addon.filtering.failed
 
 
 class TestResponseHeaders:
@@ -499,8 +500,8 @@ class TestError:
         addon.error(f)
         (event,) = [e for e in events(files) if e["event"] == "upstream_error"]
         assert event == {**event, "host": "gone.test", "port": 8080, "kind": "dns"}
-        assert f.marked == dejunk.MARK_UPSTREAM and "upstream failed (dns)" in f.comment
-        assert addon.stats.counts["upstream_error_dns"] == 1
+        assert f.marked == filtering_module.MARK_UPSTREAM and "upstream failed (dns)" in f.comment
+        assert addon.filtering.stats.counts["upstream_error_dns"] == 1
 
     @pytest.mark.parametrize("message", [flow.Error.KILLED_MESSAGE, "Client disconnected."])
     def test_kills_and_client_aborts_are_not_upstream_failures(self, addon_ctx, message):
@@ -571,9 +572,9 @@ class TestCommands:
     def test_reload_rereads_lists_and_says_what_it_loaded(self, addon_ctx):
         addon, _, files = addon_ctx
         (files / "list.txt").write_text(LIST + "||fresh.test^\n")
-        assert not addon.engine.check("http://fresh.test/").blocked
+        assert not addon.filtering.engine.check("http://fresh.test/").blocked
         said = addon.reload()
-        assert addon.engine.check("http://fresh.test/").blocked
+        assert addon.filtering.engine.check("http://fresh.test/").blocked
         assert said.startswith(f"dejunk: reloaded 1 list (3 network and 0 cosmetic rules), policies from {files / 'dejunk.toml'} in ")
 
     def test_explain_answers_what_the_proxy_does_with_allowlist_and_policies(self, addon_ctx):
@@ -734,11 +735,11 @@ class TestRewrite:
         f = serve_page(addon)
         assert f.response.raw_content == PAGE.replace(b'<div class="ad">buy</div>', b"")
         assert f.response.headers["content-length"] == str(len(f.response.raw_content))
-        assert f.marked == dejunk.MARK_REWRITTEN and f.comment == "removed 1 ad element"
+        assert f.marked == filtering_module.MARK_REWRITTEN and f.comment == "removed 1 ad element"
         event = events(tmp)[-1]
         assert event == {**event, "event": "rewritten", "removed": 1, "selectors": ["##.ad"],
                          "bytes_before": len(PAGE), "bytes_after": len(PAGE) - 25}
-        assert addon.stats.counts["elements_removed"] == 1
+        assert addon.filtering.stats.counts["elements_removed"] == 1
 
     def test_nothing_to_remove_leaves_the_body_byte_identical(self, page_ctx):
         addon, _, tmp = page_ctx
@@ -831,13 +832,13 @@ def test_with_page_workers_the_proxy_keeps_the_generic_index_on_disk_only(tmp_pa
         with taddons.context(addon) as tctx:
             tctx.configure(addon, dejunk_lists=[str(tmp_path / "cosmetic.txt")], dejunk_cache=str(tmp_path / "cache"),
                            dejunk_events=str(tmp_path / "events.jsonl"), listen_host="127.0.0.1")
-            as_loaded = addon.engine.cosmetic_store.generic
+            as_loaded = addon.filtering.engine.cosmetic_store.generic
             # Built: the index is in memory until the pool writes it; loaded: it never is.
             assert isinstance(as_loaded, RuleIndex if start == "built from the list" else StoredIndex), start
             addon.running()
             try:
-                generic = addon.engine.cosmetic_store.generic
-                assert isinstance(generic, StoredIndex) and generic is addon._pool.generic and len(generic) == 1
+                generic = addon.filtering.engine.cosmetic_store.generic
+                assert isinstance(generic, StoredIndex) and generic is addon.engines.pool.generic and len(generic) == 1
                 assert Path(generic.path).parent == compiled
                 f = serve_page(addon)
                 assert f.response.raw_content == PAGE.replace(b'<div class="ad">buy</div>', b""), start

@@ -18,8 +18,8 @@ class _ExplodingEngine:
 
 class BreakEngine:
     def running(self):
-        dejunk = ctx.master.addons.get("dejunk")
-        dejunk.engine = _ExplodingEngine(dejunk.engine)
+        filtering = ctx.master.addons.get("dejunk").filtering
+        filtering.engine = _ExplodingEngine(filtering.engine)
 
 
 addons = [BreakEngine()]

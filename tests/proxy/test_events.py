@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from filters.reports.events import EventLog, FailureLog, Stats
+from filters.proxy.events import EventLog, FailureLog, Stats
 
 
 def test_events_are_json_lines_with_event_and_iso_time(tmp_path):
