@@ -88,3 +88,17 @@ def pytest_sessionfinish(session, exitstatus):
 def _private_cache(tmp_path_factory, monkeypatch):
     """A fresh list and compiled-engine cache for each test (the session's private home holds them)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
+@pytest.fixture(scope="session")
+def chromium_binary() -> str:
+    """The system's Chromium for browser tests: they skip without it, and fail in CI, which installs it."""
+    from tests.e2e.chromium import find_chromium
+
+    binary = find_chromium()
+    if binary is None:
+        message = "Chromium is not installed (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message + "; CI must install it (.ci/run)")
+        pytest.skip(message)
+    return binary

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .chromium import BrowserError, Chromium, NetworkEntry, find_chromium
+from .chromium import BrowserError, Chromium, NetworkEntry
 from .harness import REPO, Proxy
 from .origin import make_tls_context
 from .site import SITE_LIST, SiteServer
@@ -92,17 +91,6 @@ class Visit:
 
     def image(self, image_id: str) -> dict | None:
         return next((i for i in self.facts["images"] if i["id"] == image_id), None)
-
-
-@pytest.fixture(scope="module")
-def chromium_binary():
-    binary = find_chromium()
-    if binary is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must install it (.ci/run)")
-        pytest.skip(message)
-    return binary
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from mitmproxy import command_lexer, flowfilter
 from mitmproxy import io as flow_io
 from mitmproxy.version import VERSION
 
-from .chromium import BrowserError, Chromium, find_chromium
+from .chromium import BrowserError, Chromium
 from .harness import REPO, Proxy, fetch
 from .test_mitmweb import MITMWEB, free_port
 
@@ -307,11 +307,10 @@ class FlowList:
 
 
 @pytest.fixture(scope="module")
-def flow_list(workdir, mitmweb, flows):
-    if find_chromium() is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium)")
+def flow_list(workdir, mitmweb, flows, chromium_binary):
     # The page itself goes straight to mitmweb's web port, not through its proxy.
-    browser = Chromium(workdir, "direct://", name="mitmweb-filters-chromium", window=(1280, 1600))
+    browser = Chromium(workdir, "direct://", name="mitmweb-filters-chromium", window=(1280, 1600),
+                       binary=chromium_binary)
     try:
         page = FlowList(browser, mitmweb.page_url)
         page.wait_for_rows(len(flows))

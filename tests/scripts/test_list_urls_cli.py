@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from filters.lists import subscriptions as subs
-from tests.list_server import ListServer
 
 REPO = Path(__file__).resolve().parents[2]
 CHECK = REPO / "scripts" / "check.py"
@@ -22,21 +21,6 @@ pytestmark = pytest.mark.e2e
 LIST = "[Adblock Plus 2.0]\n! Title: Loopback list\n||served.example^\n||tracker.example^$script\n##.sponsor\n"
 PAGE = '<html><body><p>The story.</p><div class="sponsor">Buy now</div></body></html>'
 URL = "https://served.example/a.js"
-
-
-@pytest.fixture
-def server():
-    with ListServer() as running:
-        yield running
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    """The children's environment: no proxies (loopback only), a private home and user cache folder."""
-    child = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    child["HOME"] = str(tmp_path / "home")
-    child["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
-    return child
 
 
 def run(env, script: Path, *args: str) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from filters.lists import subscriptions as subs
-from tests.list_server import ListServer
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "lists.py"
@@ -29,20 +27,6 @@ def make_list(rules: int = 120, title: str = "Loopback list") -> str:
         "! Expires: 12 hours",
     ]
     return "\n".join(header + [f"||ads{i}.example.org^" for i in range(rules)]) + "\n"
-
-
-@pytest.fixture
-def server():
-    with ListServer() as running:
-        yield running
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    """The child's environment: no proxies (loopback only) and a private user cache folder."""
-    child = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    child["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
-    return child
 
 
 def run(env, *args: str) -> subprocess.CompletedProcess:

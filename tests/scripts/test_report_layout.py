@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 
@@ -11,7 +10,7 @@ from filters.reports.recordings import Record
 from filters.reports.report import build_report, compare
 from filters.reports.report_html import render_html
 from filters.request import Request
-from tests.e2e.chromium import BrowserError, Chromium, find_chromium
+from tests.e2e.chromium import BrowserError, Chromium
 
 pytestmark = pytest.mark.e2e
 
@@ -82,13 +81,8 @@ def report_page() -> str:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    binary = find_chromium()
-    if binary is None:
-        message = "Chromium is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI must install it (.ci/run)")
-        pytest.skip(message)
+def browser(tmp_path_factory, chromium_binary):
+    binary = chromium_binary
     workdir = tmp_path_factory.mktemp("report-layout")
     # The page is a local file and loads nothing, so no proxy is ever used; none is running.
     chromium = Chromium(workdir, "http://127.0.0.1:9", binary=binary)
