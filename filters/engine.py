@@ -1,165 +1,34 @@
-"""The network filter engine: built once from filter lists, immutable, answers `check` per request.
+"""The engine: what the proxy and the scripts ask of the lists. Built once, immutable.
 
     engine = Engine.from_lists(["easylist.txt", "easyprivacy.txt", "builtin"], cache_dir="~/.cache/dejunk")
     decision = engine.check("https://ads.example.com/b.js", "https://news.example.org/", "script")
     decision.blocked, decision.filter, decision.list, decision.line, decision.exception
+    rules = engine.cosmetic("https://news.example.org/story")  # PageRules for the rewriter
 
-Semantics are adblock-rust's (Brave), with uBlock Origin's where adblock-rust has none (`$denyallow`,
-`$to`, `$method`, `$all`, `$popup`, entity wildcards, `$redirect-rule`, `$removeparam=/regex/`,
-page-level `@@...$document` and `$genericblock`). Where the two differ, we follow adblock-rust
-except in these cases, where uBO does what a user expects:
-- `@@...$redirect=name` only cancels that redirect (adblock-rust also files it as a plain exception,
-  which would let the request through);
-- `$removeparam=name` removes `name` with or without a value (adblock-rust: only `name=value`);
-- `^` treats non-ASCII characters as separators, as uBO does (adblock-rust: as word characters);
-- a `||host` with a port (`||example.com:8080/`) matches that port (adblock-rust never matches it);
-- `www.` in `||www.example.com^` is kept (old adblock-rust releases dropped it).
-The adblock-rust behaviours kept: `||host^` also blocks the page itself; `||ads.example` (no
-delimiter) wants whole host labels; a request without a source page is third-party and `$domain=`
-rules never apply to it. In order, for one request:
-
-1. `$important` blocks win outright: exceptions do not apply to them.
-2. Otherwise the first matching block rule decides, unless an `@@` exception matches the request,
-   or the page that made it (`source_url`) is excepted with `$document` (everything allowed) or
-   `$genericblock` (rules without a `$domain=` site do not apply).
-3. A blocked request gets the highest-priority `$redirect=`/`$redirect-rule=` resource that applies
-   (`Decision.redirect`, served by the addon from `filters.network.resources`); `@@...$redirect=name`
-   cancels one resource, `@@...$redirect` all of them.
-4. A request that is not blocked may get `removeparam_url` (`$removeparam`) and, for documents and
-   frames, `csp` (`$csp`, minus `@@...$csp=` exceptions).
-
-Rules are parsed when the engine is built (to count and report what cannot be used), but kept as
-text plus an index entry; a rule is compiled into match closures the first time a request makes it
-a candidate. `||host^` rules and hosts-file lines are never compiled: finding the host is the match.
+An engine holds the lists' network rules (`NetworkEngine`, filters/network/engine.py, which says
+how requests are decided) and their cosmetic store (`CosmeticStore`, or another `cosmetic_factory`
+taking the `FilterList`s and returning a picklable store). `cosmetic(url)` gives the store's rules
+for a page with the network rules' page exceptions (`$elemhide`, `$generichide`, `$document`).
 
 Compiled-engine cache: `Engine.from_lists(paths, cache_dir=DIR)` hashes the lists' bytes (and the
 engine version and the cosmetic component's version) into a key, loads `DIR/engine-<key>.pickle`
 when it exists and is valid, and otherwise builds the engine and saves it there atomically (see
 `filters.cache`). The cache is a pickle: keep the directory private to the user.
-
-Cosmetic filtering plugs in through `cosmetic_factory`: a callable taking the list of `FilterList`s
-and returning a picklable store; it is built with the engine, saved in the same cache, and reached
-through `engine.cosmetic_store` / `engine.cosmetic(url)`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
-from .network.decision import ALLOWED, Decision
-from .network.index import IndexBuilder, RuleIndex
 from .lists.syntax import BadLine, FilterList, decode_list, display_name, parse_list_text, resolve_path
-from .network.matching import TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
-from .network.regex import compile_regex
-from .network.rules import (
-    ANY_PARTY,
-    DOCUMENT,
-    FIRST_PARTY,
-    NETWORK_TYPES,
-    PAIR_PREFIX,
-    POPUP,
-    THIRD_PARTY,
-    TYPE_BITS,
-    NetworkRule,
-    RuleError,
-    parse_network_rule,
-)
-from .request import TYPE_ALIASES, Request, is_ip_address, normalize_host, public_suffix, registrable_domain
-from .network.resources import canonical_name
+from .network.decision import Decision
+from .network.engine import NO_PAGE_EXCEPTIONS, ListSummary, NetworkEngine, PageExceptions
+from .request import Request
 
-# Bump when the saved state or the matching semantics change: old caches are then rebuilt.
-ENGINE_VERSION = "3.3"
+__all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-# `||host^` and `@@||host^` with nothing else: the bulk of every list, taken without a full parse.
-_SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")
-# Scheme, then the host (after any user info); the host's span locates `||host` matches.
-_URL_HEAD = re.compile(r"(?:([a-z][a-z0-9+.\-]*):)?//(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
-_WEB_SCHEMES = frozenset({"http", "https", None})
-_SOCKET_SCHEMES = frozenset({"ws", "wss"})
-
-WEBSOCKET = TYPE_BITS["websocket"]
-SUBDOCUMENT = TYPE_BITS["subdocument"]
-OTHER = TYPE_BITS["other"]
-PAGE_TYPES = DOCUMENT | POPUP
-# A plain `||host^`: every type but popups (see network._type_mask), both parties.
-_SIMPLE_COMPILED = (NETWORK_TYPES | DOCUMENT | ANY_PARTY, None, None, None, None)
-_HOSTS_PREFIX = "0.0.0.0 "
-_EMPTY: frozenset[str] = frozenset()
-
-_TYPE_BIT: dict[str, int] = {name: bit for name, bit in TYPE_BITS.items()}
-_TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()})
-
-_CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
-
-
-@dataclass(frozen=True, slots=True)
-class ListSummary:
-    """What one list contributed to an engine."""
-
-    name: str
-    path: str
-    title: str | None
-    version: str | None
-    network: int
-    cosmetic: int
-    hosts: int
-    skipped: int
-    rules: int = 0  # network rules and hosts entries in effect
-    refused: int = 0  # network lines unsupported, malformed or cancelled by `$badfilter`
-
-
-@dataclass(frozen=True, slots=True)
-class PageExceptions:
-    """What `@@` page-level rules say about a page URL (for the cosmetic store and the addon).
-
-    `document`: the page is allow-listed (nothing on it is blocked or hidden); `elemhide`: no
-    element hiding (also true when `document` is); `generichide`: no generic hiding rules;
-    `genericblock`: no generic block rules. Each `*_rule` is the rule text that set the flag.
-    """
-
-    document: bool = False
-    elemhide: bool = False
-    generichide: bool = False
-    genericblock: bool = False
-    document_rule: str | None = None
-    elemhide_rule: str | None = None
-    generichide_rule: str | None = None
-    genericblock_rule: str | None = None
-
-
-NO_PAGE_EXCEPTIONS = PageExceptions()
-
-# The rule indexes, by position: `_find(BLOCKS, target)` and so on.
-_INDEXES = (
-    "_blocks",  # block rules for subresources (and pages, when they also name a subresource type)
-    "_page_blocks",  # block rules for documents and popups only
-    "_importants",  # `$important` block rules (also in one of the two above)
-    "_exceptions",  # `@@` rules that let a request through
-    "_redirects",  # `$redirect=`/`$redirect-rule=` rules and their exceptions
-    "_removeparams",  # `$removeparam` rules and their exceptions
-    "_csps",  # `$csp` rules and their exceptions
-    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock`
-)
-BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS = range(len(_INDEXES))
-
-# The state that is saved in the cache; everything else is rebuilt lazily at run time.
-_STATE = (
-    "lists",
-    "skipped",
-    "bad_lines",
-    "cosmetic_store",
-    "_list_names",
-    "_texts",
-    "_offsets",
-    "_lines",
-    "_list_ids",
-) + _INDEXES
-
+ENGINE_VERSION = "4.0"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 
@@ -173,40 +42,14 @@ def _cosmetic_factory(factory):
 
 
 class Engine:
-    """An immutable set of compiled filters; rebuild it to change the lists."""
+    """Network rules and cosmetic store of a set of lists; rebuild it to change the lists."""
 
-    def __init__(
-        self,
-        lists: Iterable[FilterList],
-        *,
-        cosmetic_factory: Callable[[list[FilterList]], object] | None = None,
-    ):
+    def __init__(self, lists: Iterable[FilterList], *,
+                 cosmetic_factory: Callable[[list[FilterList]], object] | None = None):
         lists = list(lists)
-        self.skipped: Counter = Counter()
-        self.bad_lines: list[BadLine] = []
-        self._list_names: tuple[str, ...] = tuple(fl.name for fl in lists)
-        builder = _Builder(self.skipped, self.bad_lines)
-        summaries = []
-        for list_id, filter_list in enumerate(lists):
-            self.skipped.update(filter_list.skipped)
-            self.bad_lines.extend(filter_list.bad)
-            rules = builder.add_list(list_id, filter_list, lists)
-            summaries.append(
-                ListSummary(
-                    name=filter_list.name,
-                    path=filter_list.path,
-                    title=filter_list.title,
-                    version=filter_list.metadata.get("version") or filter_list.metadata.get("last_modified"),
-                    network=len(filter_list.network),
-                    cosmetic=len(filter_list.cosmetic),
-                    hosts=len(filter_list.hosts),
-                    skipped=sum(filter_list.skipped.values()),
-                    rules=rules,
-                    refused=len(filter_list.network) + len(filter_list.hosts) - rules,
-                )
-            )
-        self.lists: tuple[ListSummary, ...] = tuple(summaries)
-        builder.finish(self)
+        self.network = NetworkEngine(lists)
+        self.skipped: Counter = Counter(self.network.skipped)
+        self.bad_lines: list[BadLine] = list(self.network.bad_lines)
         self.cosmetic_store = None
         if cosmetic_factory is not None:
             self.cosmetic_store = cosmetic_factory(lists)
@@ -216,7 +59,16 @@ class Engine:
             cosmetic = sum(len(fl.cosmetic) for fl in lists)
             if cosmetic:
                 self.skipped["cosmetic rule (no cosmetic store attached)"] += cosmetic
-        self._reset_runtime()
+        self._bind()
+
+    def _bind(self) -> None:
+        # The network engine's own methods, bound here: a request costs no extra call on its way.
+        network = self.network
+        self.check_request: Callable[[Request], Decision] = network.check_request
+        self.check = network.check
+        self.page_exceptions = network.page_exceptions
+        self.rule_text = network.rule_text
+        self.rule_origin = network.rule_origin
 
     # --- construction ----------------------------------------------------------------------------
 
@@ -240,7 +92,6 @@ class Engine:
         from . import cache
 
         cosmetic_factory = _cosmetic_factory(cosmetic_factory)
-
         files = []
         for spec in paths:
             path = resolve_path(spec)
@@ -265,673 +116,33 @@ class Engine:
 
     def with_cosmetic_store(self, store) -> Engine:
         """This engine's network rules (shared, not copied) with another cosmetic store."""
-        state = self.__getstate__()
-        state["cosmetic_store"] = store
         other = type(self).__new__(type(self))
-        other.__setstate__(state)
+        other.__setstate__({**self.__getstate__(), "cosmetic_store": store})
         return other
 
     def __getstate__(self) -> dict:
-        return {name: getattr(self, name) for name in _STATE}
+        return {"network": self.network, "cosmetic_store": self.cosmetic_store, "skipped": self.skipped,
+                "bad_lines": self.bad_lines}
 
     def __setstate__(self, state: dict) -> None:
-        for name in _STATE:
-            setattr(self, name, state[name])
-        self._reset_runtime()
+        self.__dict__.update(state)
+        self._bind()
 
-    def _reset_runtime(self) -> None:
-        # Which indexes hold rules, in `_INDEXES` order: tested once here, not per request.
-        self._indexes = tuple(getattr(self, name) for name in _INDEXES)
-        self._has = tuple(index.size > 0 for index in self._indexes)
-        self._token_keys = tuple(frozenset(index.by_token) for index in self._indexes)
-        self._domain_keys = tuple(frozenset(index.by_domain) for index in self._indexes)
-        self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0
-        self._compiled: list = [None] * (len(self._offsets) - 1)
-        self._origins: dict = {}
-        self._source_info: dict = {}
-        self._decisions: dict = {}
-        self._page_cache: dict = {}
+    # --- queries -----------------------------------------------------------------------------------
 
-    # --- public queries --------------------------------------------------------------------------
+    @property
+    def lists(self) -> tuple[ListSummary, ...]:
+        """What each list contributed, in order."""
+        return self.network.lists
 
     @property
     def rule_count(self) -> int:
-        """Rules in effect (hosts-file entries included)."""
-        return len(self._offsets) - 1
-
-    def rule_text(self, rid: int) -> str:
-        return self._texts[self._offsets[rid] : self._offsets[rid + 1] - 1]
-
-    def rule_origin(self, rid: int) -> tuple[str, int]:
-        """(list name, line number) of a rule."""
-        return self._list_names[self._list_ids[rid]], self._lines[rid]
-
-    def check_request(self, request: Request) -> Decision:
-        """Decide a request built by `Request.from_strings` or the addon."""
-        return self.check(request.url, request.source_url, request.type, request.method)
-
-    def check(
-        self,
-        url: str,
-        source_url: str | None = None,
-        request_type: str | None = "other",
-        method: str = "GET",
-    ) -> Decision:
-        """Decide whether a request to `url`, made by the page `source_url`, is blocked."""
-        t = self._target(url, source_url, request_type, method)
-        if t is None:
-            return ALLOWED
-        rid = self._find(BLOCKS, t)
-        if rid is None and t.bits & PAGE_TYPES and self._has[PAGE_BLOCKS]:
-            rid = self._find(PAGE_BLOCKS, t)
-        if rid is not None:
-            return self._blocked(rid, t, url, source_url)
-        if (self._has[REMOVEPARAMS] and "?" in url) or (self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT)):
-            return self._modifiers(t, url, source_url)
-        return ALLOWED
-
-    def page_exceptions(self, url: str) -> PageExceptions:
-        """What `$document`, `$elemhide`, `$generichide` and `$genericblock` exceptions say about a page."""
-        rids = self._page_rids(url)
-        if rids is None:
-            return NO_PAGE_EXCEPTIONS
-        document, elemhide, generichide, genericblock = (None if r is None else self.rule_text(r) for r in rids)
-        return PageExceptions(
-            document=document is not None,
-            elemhide=elemhide is not None or document is not None,
-            generichide=generichide is not None,
-            genericblock=genericblock is not None,
-            document_rule=document,
-            elemhide_rule=elemhide or document,
-            generichide_rule=generichide,
-            genericblock_rule=genericblock,
-        )
+        """Network rules in effect (hosts-file entries included)."""
+        return self.network.rule_count
 
     def cosmetic(self, url: str):
-        """The cosmetic store's rules for a page, with this engine's page exceptions; None without a store."""
+        """The cosmetic store's rules for a page, with the page exceptions of the network rules; None without a store."""
         if self.cosmetic_store is None:
             return None
-        exceptions = self.page_exceptions(url)
+        exceptions = self.network.page_exceptions(url)
         return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide)
-
-    # --- the request -----------------------------------------------------------------------------
-
-    def _target(self, url: str, source_url, request_type, method, page: bool = False) -> Target | None:
-        lurl = url.lower()
-        head = _URL_HEAD.match(lurl)
-        if head is None:
-            return None
-        origin_text = head.group()
-        origin = self._origins.get(origin_text)
-        if origin is None:
-            origin = self._describe_origin(origin_text, head.group(1), head.start(2), head.group(2))
-        if not origin.host:
-            return None  # no host, or a scheme that is never filtered (data:, blob:, about:...)
-        host_start = origin.host_start
-        host_end = len(origin_text)
-        raw_url = url
-        if origin.ascii_host is not None:
-            # An IDN host is matched in its punycode form, as lists write it.
-            lurl = lurl[:host_start] + origin.ascii_host + lurl[host_end:]
-            raw_url = url[:host_start] + origin.ascii_host + url[host_end:]
-            host_end = host_start + len(origin.ascii_host)
-        if source_url:
-            source = self._source_info.get(source_url)
-            if source is None:
-                source = self._describe_source(source_url)
-            source_domain, source_keys = source
-        else:
-            source_domain = ""
-            source_keys = _EMPTY
-        if page:
-            # Page-level rules are looked up as for the document, whatever types they name.
-            type_bit = DOCUMENT
-            bits = FIRST_PARTY
-        else:
-            if origin.websocket:
-                type_bit = WEBSOCKET
-            else:
-                type_bit = _TYPE_BIT.get(request_type) if request_type else OTHER
-                if type_bit is None:
-                    type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
-            # Without a known source page a request counts as third-party (adblock-rust does the same).
-            bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
-        return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET")
-
-    def _describe_origin(self, origin_text: str, scheme: str | None, host_start: int, raw_host: str) -> Origin:
-        slots = len(_INDEXES)
-        websocket = scheme in _SOCKET_SCHEMES
-        host = normalize_host(raw_host) if scheme in _WEB_SCHEMES or websocket else ""
-        ascii_host = host if host and not raw_host.isascii() else None
-        tokens = TOKEN_RE.findall(origin_text[:host_start] + ascii_host if ascii_host else origin_text)
-        if not host:
-            origin = Origin("", (), "", _EMPTY, None, tokens, slots)
-        elif is_ip_address(host):
-            origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots, host_start, websocket)
-        else:
-            keys = host_keys(host, public_suffix(host))
-            origin = Origin(
-                host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots, host_start, websocket
-            )
-        if len(self._origins) >= _CACHE_LIMIT:
-            self._origins.clear()
-        self._origins[origin_text] = origin
-        return origin
-
-    def _describe_source(self, source_url: str) -> tuple:
-        head = _URL_HEAD.match(source_url.lower())
-        host = normalize_host(head.group(2)) if head else ""
-        if not host:
-            source = ("", _EMPTY)
-        elif is_ip_address(host):
-            source = (host, frozenset((host,)))
-        else:
-            source = (registrable_domain(host), host_keys(host, public_suffix(host)))
-        if len(self._source_info) >= _CACHE_LIMIT:
-            self._source_info.clear()
-        self._source_info[source_url] = source
-        return source
-
-    # --- lookups ---------------------------------------------------------------------------------
-
-    def _compile(self, rid: int) -> tuple:
-        text = self.rule_text(rid)
-        if text.startswith(_HOSTS_PREFIX):
-            compiled = _SIMPLE_COMPILED
-        else:
-            rule = parse_network_rule(text)
-            compiled = compile_rule(rule) + (rule,)
-        self._compiled[rid] = compiled
-        return compiled
-
-    def _find(self, n: int, t: Target) -> int | None:
-        """The first rule of index `n` (in `_INDEXES` order) that matches, or None.
-
-        Written out in one piece because it runs for every request. The host-table and origin-token
-        hits come from the origin's cache; the path's tokens, the type's `always` rules and the
-        source page's `$domain=` rules are looked up here. Each candidate is then tested: mask,
-        required literal (one `in`), exact URL test, options.
-        """
-        origin = t.origin
-        probe = origin.probes[n]
-        if probe is None:
-            probe = origin.probes[n] = self._probe(self._indexes[n], origin)
-        bits = t.bits
-        if probe[0] is not None and not bits & POPUP:
-            return probe[0]
-        index = self._indexes[n]
-        buckets = probe[1]
-        extra = []
-        if index.by_token:
-            path = t.path_tokens
-            found = self._token_keys[n].intersection(path)
-            if found:
-                by_token = index.by_token
-                if len(found) == 1:
-                    for token in found:
-                        extra.append(by_token[token])
-                else:
-                    # In URL order, so that the rule reported does not depend on set ordering.
-                    extra.extend(by_token[token] for token in sorted(found, key=path.index))
-            hot = index.hot
-            if hot and (probe[2] is not None or not hot.isdisjoint(path)):
-                by_token = index.by_token
-                previous = probe[2]
-                for token in path:
-                    if previous is not None and previous in hot:
-                        hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
-                        if hit is not None:
-                            extra.append(hit)
-                    previous = token
-        always = index.always
-        if always:
-            hit = always.get(t.type_bit)
-            if hit is not None:
-                extra.append(hit)
-        if index.by_domain and t.source_keys:
-            found = self._domain_keys[n].intersection(t.source_keys)
-            if found:
-                extra.extend(index.by_domain[key] for key in sorted(found))
-        if extra:
-            buckets = buckets + tuple(extra)
-        if buckets:
-            compiled = self._compiled
-            url = t.url
-            for bucket in buckets:
-                for rid in bucket:
-                    c = compiled[rid] or self._compile(rid)
-                    if c[0] & bits != bits:
-                        continue
-                    literal = c[1]
-                    if literal is not None and literal not in url:
-                        continue
-                    if (c[2] is None or c[2](t)) and (c[3] is None or c[3](t)):
-                        return rid
-        return None
-
-    @staticmethod
-    def _probe(index: RuleIndex, origin: Origin) -> tuple:
-        """(plain host rule or None, buckets, last origin token if it starts pairs) for an origin."""
-        simple = None
-        buckets = []
-        by_host = index.by_host
-        for suffix in origin.suffixes:
-            hit = by_host.get(suffix)
-            if hit is not None:
-                if hit.__class__ is not int:
-                    buckets.append(hit)
-                elif simple is None:
-                    simple = hit
-        by_token = index.by_token
-        tokens = origin.tokens
-        hot = index.hot
-        for i, token in enumerate(tokens):
-            hit = by_token.get(token)
-            if hit is not None:
-                buckets.append(hit)
-            if token in hot and i + 1 < len(tokens):
-                hit = by_token.get(token + " " + tokens[i + 1][:PAIR_PREFIX])
-                if hit is not None:
-                    buckets.append(hit)
-        boundary = tokens[-1] if tokens and tokens[-1] in hot else None
-        return simple, tuple(buckets), boundary
-
-    def _find_all(self, n: int, t: Target) -> list[int]:
-        """Every rule of index `n` that matches, each once, in the order `_find` tries them."""
-        found: list[int] = []
-        for bucket in self._gather(n, t):
-            for rid in bucket:
-                if rid not in found and self._test(rid, t):
-                    found.append(rid)
-        return found
-
-    def _gather(self, n: int, t: Target) -> list:
-        """The candidate buckets `_find` looks at, in the same order (a plain host rule as a bucket of one)."""
-        origin = t.origin
-        probe = origin.probes[n]
-        if probe is None:
-            probe = origin.probes[n] = self._probe(self._indexes[n], origin)
-        index = self._indexes[n]
-        buckets = [(probe[0],)] if probe[0] is not None and not t.bits & POPUP else []
-        buckets.extend(probe[1])
-        by_token = index.by_token
-        if by_token:
-            path = t.path_tokens
-            found = self._token_keys[n].intersection(path)
-            if found:
-                buckets.extend(by_token[token] for token in sorted(found, key=path.index))
-            hot = index.hot
-            if hot and (probe[2] is not None or not hot.isdisjoint(path)):
-                previous = probe[2]
-                for token in path:
-                    if previous is not None and previous in hot:
-                        hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
-                        if hit is not None:
-                            buckets.append(hit)
-                    previous = token
-        if index.always:
-            hit = index.always.get(t.type_bit)
-            if hit is not None:
-                buckets.append(hit)
-        if index.by_domain and t.source_keys:
-            found = self._domain_keys[n].intersection(t.source_keys)
-            if found:
-                buckets.extend(index.by_domain[key] for key in sorted(found))
-        return buckets
-
-    def _test(self, rid: int, t: Target) -> bool:
-        c = self._compiled[rid] or self._compile(rid)
-        if c[0] & t.bits != t.bits:
-            return False
-        if c[1] is not None and c[1] not in t.url:
-            return False
-        return (c[2] is None or c[2](t)) and (c[3] is None or c[3](t))
-
-    def _rule(self, rid: int) -> NetworkRule | None:
-        """The parsed rule behind an id (None for a hosts-file line)."""
-        return (self._compiled[rid] or self._compile(rid))[4]
-
-    def _is_generic(self, rid: int) -> bool:
-        rule = self._rule(rid)
-        return rule is None or rule.is_generic
-
-    # --- decisions -------------------------------------------------------------------------------
-
-    def _blocked(self, rid: int, t: Target, url: str, source_url: str | None) -> Decision:
-        rule = self._rule(rid)
-        important = rule is not None and rule.important
-        if not important and self._has[IMPORTANTS]:
-            strong = self._find(IMPORTANTS, t)
-            if strong is not None:
-                rid, important = strong, True
-        if not important:
-            rid, exception = self._exception_for(rid, t, source_url)
-            if exception is not None:
-                allowed = self._decision(rid, exception=exception)
-                if self._has_modifiers:
-                    # Not blocked after all: `$removeparam` and `$csp` still apply.
-                    extra = self._modifiers(t, url, source_url)
-                    if extra is not ALLOWED:
-                        allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp)
-                return allowed
-        # `_find` first: the fast test that no redirect rule applies, the usual answer.
-        redirect = self._redirect_for(t) if self._has[REDIRECTS] and self._find(REDIRECTS, t) is not None else None
-        if redirect is None:
-            decision = self._decisions.get(rid)
-            if decision is None:
-                decision = self._decisions[rid] = self._decision(rid, important=important)
-            return decision
-        return self._decision(rid, important=important, redirect=redirect)
-
-    def _exception_for(self, rid: int, t: Target, source_url: str | None) -> tuple[int, int | None]:
-        """(blocking rule, exception that overrides it or None), after page-level exceptions."""
-        exception = self._find(EXCEPTIONS, t) if self._has[EXCEPTIONS] else None
-        if exception is not None or not source_url or not self._has[PAGE_EXCEPTIONS]:
-            return rid, exception
-        page = self._page_rids(source_url)
-        if page is None:
-            return rid, None
-        document, _, _, genericblock = page
-        if document is not None:
-            return rid, document
-        if genericblock is not None and self._is_generic(rid):
-            candidates = self._find_all(BLOCKS, t)
-            if t.bits & PAGE_TYPES:
-                candidates += self._find_all(PAGE_BLOCKS, t)
-            for other in candidates:
-                if not self._is_generic(other):
-                    return other, None
-            return rid, genericblock
-        return rid, None
-
-    def _decision(
-        self, rid: int, *, important: bool = False, redirect: str | None = None, exception: int | None = None
-    ) -> Decision:
-        list_name, line = self.rule_origin(rid)
-        if exception is None:
-            return Decision(
-                blocked=True,
-                filter=self.rule_text(rid),
-                list=list_name,
-                line=line,
-                important=important,
-                redirect=redirect,
-            )
-        exception_list, exception_line = self.rule_origin(exception)
-        return Decision(
-            blocked=False,
-            filter=self.rule_text(rid),
-            list=list_name,
-            line=line,
-            exception=self.rule_text(exception),
-            exception_list=exception_list,
-            exception_line=exception_line,
-        )
-
-    def _redirect_for(self, t: Target) -> str | None:
-        """The resource a blocked request is answered with, after `@@...$redirect` exceptions."""
-        matches = self._find_all(REDIRECTS, t)
-        if not matches:
-            return None
-        rules = [self._rule(rid) for rid in matches]
-        cancelled = set()
-        for rule in rules:
-            if rule.exception:
-                name = rule.redirect if rule.redirect is not None else rule.redirect_rule
-                if not name:
-                    return None
-                cancelled.add(canonical_name(_split_priority(name)[0]) or name)
-        best = None
-        best_priority = 0
-        for rule in rules:
-            if rule.exception:
-                continue
-            name, priority = _split_priority(rule.redirect if rule.redirect is not None else rule.redirect_rule)
-            resource = canonical_name(name)
-            if resource is None or resource in cancelled:
-                continue
-            if best is None or priority > best_priority:
-                best, best_priority = resource, priority
-        return best
-
-    def _modifiers(self, t: Target, url: str, source_url: str | None) -> Decision:
-        """`$removeparam` and `$csp` for a request that is not blocked."""
-        new_url = None
-        applied: list[int] = []
-        if self._has[REMOVEPARAMS] and "?" in url and self._find(REMOVEPARAMS, t) is not None:
-            new_url = self._removeparam_url(t, url, applied)
-        csp = None
-        if self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(CSPS, t) is not None:
-            csp = self._csp_for(t, applied)
-        if new_url is None and csp is None:
-            return ALLOWED
-        page = self._page_rids(source_url or url) if self._has[PAGE_EXCEPTIONS] else None
-        if page is not None and page[0] is not None:
-            return ALLOWED  # an allow-listed page is left alone entirely
-        modifiers = tuple(self._located(rid) for rid in dict.fromkeys(applied))
-        return Decision(blocked=False, removeparam_url=new_url, csp=csp, modifiers=modifiers)
-
-    def _located(self, rid: int) -> str:
-        """A rule as `text (list:line)`, for decisions that name several rules."""
-        name, line = self.rule_origin(rid)
-        return f"{self.rule_text(rid)} ({name}:{line})"
-
-    def _removeparam_url(self, t: Target, url: str, applied: list[int]) -> str | None:
-        rids = self._find_all(REMOVEPARAMS, t)
-        rules = [self._rule(rid) for rid in rids]
-        if not rules:
-            return None
-        kept = {rule.removeparam for rule in rules if rule.exception}
-        if "" in kept:
-            return None
-        remove_all = False
-        names = set()
-        patterns = []
-        for rule in rules:
-            value = rule.removeparam
-            if rule.exception or value in kept:
-                continue
-            if value == "":
-                remove_all = True
-            elif value.startswith("/") and value.endswith("/") and len(value) > 2:
-                patterns.append(compile_regex(value[1:-1], False).search)
-            else:
-                names.add(value)
-        query_start = url.find("?")
-        fragment = url.find("#", query_start)
-        query_end = fragment if fragment >= 0 else len(url)
-        params = url[query_start + 1 : query_end].split("&")
-        kept_params = []
-        for param in params:
-            name = param.split("=", 1)[0]
-            if param and (remove_all or name in names or any(search(param) for search in patterns)):
-                continue
-            kept_params.append(param)
-        if len(kept_params) != len(params):
-            applied.extend(rid for rid, rule in zip(rids, rules) if not rule.exception and rule.removeparam not in kept)
-        if len(kept_params) == len(params):
-            return None
-        query = "?" + "&".join(kept_params) if any(kept_params) else ""
-        return url[:query_start] + query + url[query_end:]
-
-    def _csp_for(self, t: Target, applied: list[int]) -> str | None:
-        rids = self._find_all(CSPS, t)
-        rules = [self._rule(rid) for rid in rids]
-        if not rules:
-            return None
-        cancelled = set()
-        policies: list[str] = []
-        sources: dict[str, int] = {}
-        for rid, rule in zip(rids, rules):
-            if rule.exception:
-                if not rule.csp:
-                    return None
-                cancelled.add(rule.csp)
-            elif rule.csp not in policies:
-                policies.append(rule.csp)
-                sources[rule.csp] = rid
-        policies = [p for p in policies if p not in cancelled]
-        applied.extend(sources[p] for p in policies)
-        return ", ".join(policies) or None
-
-    def _page_rids(self, url: str):
-        """Rule ids of the (document, elemhide, generichide, genericblock) exceptions for a page, or None."""
-        if not self._has[PAGE_EXCEPTIONS]:
-            return None
-        cached = self._page_cache.get(url, False)
-        if cached is not False:
-            return cached
-        found = [None, None, None, None]
-        t = self._target(url, url, "document", "GET", page=True)
-        if t is not None:
-            for rid in self._find_all(PAGE_EXCEPTIONS, t):
-                rule = self._rule(rid)
-                for slot, flag in enumerate((rule.document, rule.elemhide, rule.generichide, rule.genericblock)):
-                    if flag and found[slot] is None:
-                        found[slot] = rid
-        result = tuple(found) if any(r is not None for r in found) else None
-        if len(self._page_cache) >= _CACHE_LIMIT:
-            self._page_cache.clear()
-        self._page_cache[url] = result
-        return result
-
-
-def _split_priority(name: str) -> tuple[str, int]:
-    """`noopjs:10` -> ("noopjs", 10): uBO's redirect priority suffix."""
-    head, sep, tail = name.rpartition(":")
-    if sep and head and tail.lstrip("-").isdigit():
-        return head, int(tail)
-    return name, 0
-
-
-class _Builder:
-    """Turns list lines into the engine's rule table and indexes."""
-
-    def __init__(self, skipped: Counter, bad_lines: list[BadLine]):
-        self.skipped = skipped
-        self.bad_lines = bad_lines
-        self.texts: list[str] = []
-        self.lines = array("I")
-        self.list_ids = array("H")
-        self.blocks = IndexBuilder()
-        self.page_blocks = IndexBuilder()
-        self.importants = IndexBuilder()
-        self.exceptions = IndexBuilder()
-        self.redirects = IndexBuilder()
-        self.removeparams = IndexBuilder()
-        self.csps = IndexBuilder()
-        self.page_exceptions = IndexBuilder()
-        self.badfilters: set[str] | None = None
-
-    def _collect_badfilters(self, lists: list[FilterList]) -> set[str]:
-        # `$badfilter` cancels a rule wherever it is, before or after, in any list.
-        found = set()
-        for filter_list in lists:
-            for _, text in filter_list.network:
-                if "badfilter" in text:
-                    try:
-                        rule = parse_network_rule(text)
-                    except RuleError:
-                        continue
-                    if rule.badfilter:
-                        found.add(rule.identity())
-        return found
-
-    def _add_text(self, text: str, list_id: int, line: int) -> int:
-        self.texts.append(text)
-        self.lines.append(line)
-        self.list_ids.append(list_id)
-        return len(self.texts) - 1
-
-    def add_list(self, list_id: int, filter_list: FilterList, lists: list[FilterList]) -> int:
-        """File one list's rules; returns how many are in effect."""
-        before = len(self.texts)
-        if self.badfilters is None:
-            self.badfilters = self._collect_badfilters(lists)
-        badfilters = self.badfilters
-        skipped = self.skipped
-        simple_host = _SIMPLE_HOST.fullmatch
-        for line_no, text in filter_list.network:
-            simple = simple_host(text)
-            if simple is not None:
-                if badfilters and text in badfilters:
-                    skipped["removed by $badfilter"] += 1
-                    continue
-                rid = self._add_text(text, list_id, line_no)
-                (self.exceptions if simple.group(1) else self.blocks).add_simple_host(simple.group(2), rid)
-                continue
-            try:
-                rule = parse_network_rule(text)
-            except RuleError as e:
-                if e.unsupported:
-                    skipped[e.reason.split(":", 1)[0]] += 1
-                else:
-                    skipped["malformed network rule"] += 1
-                    self.bad_lines.append(BadLine(filter_list.name, line_no, text, e.reason))
-                continue
-            if rule.badfilter:
-                skipped["$badfilter (applied)"] += 1
-                continue
-            if badfilters and rule.identity() in badfilters:
-                skipped["removed by $badfilter"] += 1
-                continue
-            self._route(rule, self._add_text(rule.text, list_id, line_no))
-        for line_no, host in filter_list.hosts:
-            host = normalize_host(host)
-            if badfilters and f"||{host}^" in badfilters:
-                skipped["removed by $badfilter"] += 1
-                continue
-            self.blocks.add_simple_host(host, self._add_text(_HOSTS_PREFIX + host, list_id, line_no))
-        return len(self.texts) - before
-
-    def _route(self, rule: NetworkRule, rid: int) -> None:
-        if rule.exception:
-            if rule.redirect is not None or rule.redirect_rule is not None:
-                self.redirects.add(rid, rule)
-            elif rule.removeparam is not None:
-                self.removeparams.add(rid, rule)
-            elif rule.csp is not None:
-                self.csps.add(rid, rule)
-            else:
-                if rule.page_flags:
-                    self.page_exceptions.add(rid, rule)
-                if rule.mask & ~ANY_PARTY:
-                    self.exceptions.add(rid, rule)
-            return
-        if rule.removeparam is not None:
-            self.removeparams.add(rid, rule)
-            return
-        if rule.csp is not None:
-            self.csps.add(rid, rule)
-            return
-        if rule.redirect_rule is not None:
-            self.redirects.add(rid, rule)
-            return
-        if rule.redirect is not None:
-            self.redirects.add(rid, rule)
-        if rule.mask & NETWORK_TYPES:
-            self.blocks.add(rid, rule)
-        else:
-            self.page_blocks.add(rid, rule)
-        if rule.important:
-            self.importants.add(rid, rule)
-
-    def finish(self, engine: Engine) -> None:
-        texts = self.texts
-        offsets = array("I", [0])
-        position = 0
-        for text in texts:
-            position += len(text) + 1
-            offsets.append(position)
-        engine._texts = "\n".join(texts) + "\n"
-        engine._offsets = offsets
-        engine._lines = self.lines
-        engine._list_ids = self.list_ids
-        engine._blocks = self.blocks.finish()
-        engine._page_blocks = self.page_blocks.finish()
-        engine._importants = self.importants.finish()
-        engine._exceptions = self.exceptions.finish()
-        engine._redirects = self.redirects.finish()
-        engine._removeparams = self.removeparams.finish()
-        engine._csps = self.csps.finish()
-        engine._page_exceptions = self.page_exceptions.finish()

@@ -90,13 +90,14 @@ def test_matching_requests_with_a_source_agree(corpus, ours, theirs):
 
 def test_first_match_is_the_first_of_all_matches(corpus, ours):
     """`_find` (the hot path) and `_find_all` (used for redirects, CSP, ...) look rules up alike."""
+    network = ours.network
     for r in _page_requests(corpus):
-        target = ours._target(r["url"], r["source_url"], r["type"], "GET")
+        target = network._target(r["url"], r["source_url"], r["type"], "GET")
         if target is None:
             continue
-        for n in range(len(ours._indexes)):
-            first = ours._find(n, target)
-            every = ours._find_all(n, target)
+        for n in range(len(network._indexes)):
+            first = network._find(n, target)
+            every = network._find_all(n, target)
             assert (first is None) == (every == []), (n, r["url"])
             if first is not None:
                 assert first in every

@@ -21,7 +21,7 @@ from filters.request import public_suffix, registrable_domain
 
 def target(url: str, source: str | None = None, kind: str = "script", method: str = "GET") -> Target:
     """A Target built the long way (the engine has a faster path with caches)."""
-    from filters.engine import _URL_HEAD
+    from filters.network.engine import _URL_HEAD
 
     lower = url.lower()
     head = _URL_HEAD.match(lower)
