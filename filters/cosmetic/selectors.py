@@ -87,7 +87,62 @@ class Plan:
 
 # --- parsing ------------------------------------------------------------------------------------
 
+# Limits on a selector's shape. Real lists stay far below them (at most about 30 compound selectors
+# in one alternative, parentheses nested 4 deep); a line beyond them is a bad line, counted with its
+# list and line number, rather than a recursion that could stop the proxy starting.
+MAX_COMPOUNDS = 256  # compound selectors in one comma-separated alternative
+MAX_NESTING = 32  # parentheses and brackets inside one another
 
+
+def check_shape(selector: str) -> None:
+    """SelectorError when a selector nests or chains beyond what any real list needs."""
+    # Combinators are counted outside parentheses, brackets and quotes only, so a long text argument
+    # (`:has-text(a long phrase)`) or attribute value is not mistaken for a chain; nested selectors
+    # (`:has(...)`) are bounded by the nesting limit instead.
+    if len(selector) <= 2 * MAX_COMPOUNDS and selector.count("(") + selector.count("[") <= MAX_NESTING:
+        return  # too short to chain that much, too few brackets to nest that deep: nearly every rule
+    depth = deepest = 0
+    quote = ""
+    compounds = 1
+    previous = ","
+    for char in selector:
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "([":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                raise SelectorError(f"selector nested more than {MAX_NESTING} deep")
+        elif char in ")]":
+            depth -= 1
+        elif depth == 0:
+            if char == ",":
+                compounds = 1
+            elif char in " >+~\t\n" and previous not in " >+~\t\n,":
+                compounds += 1
+                if compounds > MAX_COMPOUNDS:
+                    raise SelectorError(f"selector chains more than {MAX_COMPOUNDS} compound selectors")
+        previous = char
+
+
+def _bounded(function):
+    """Turn a RecursionError from parsing a selector into a SelectorError (a bad line, not a crash)."""
+
+    @functools.wraps(function)
+    def call(selector, *args, **kwargs):
+        try:
+            return function(selector, *args, **kwargs)
+        except RecursionError:
+            raise SelectorError("selector nested too deeply to parse") from None
+
+    return call
+
+
+
+@_bounded
 def plan_for(selector: str) -> Plan:
     """The plan for an element-hiding selector (`##` / `#?#`); SelectorError or Unsupported."""
     prepared = prepare(selector)
@@ -100,6 +155,7 @@ def plan_for(selector: str) -> Plan:
     return Plan(css, steps, _element_keys(compiled), _gate(compiled), False, path, remove)
 
 
+@_bounded
 def prepare(selector: str):
     """`plan_for` without soupsieve: a lone `.class`/`#id`'s Plan, else (path test, css, steps)."""
     # Raises Unsupported for everything a server cannot do, so a list can be checked cheaply; soupsieve's own
@@ -107,6 +163,7 @@ def prepare(selector: str):
     selector = selector.strip()
     if not selector:
         raise SelectorError("empty selector")
+    check_shape(selector)
     simple = _SIMPLE.fullmatch(selector)
     if simple:
         kind = "class" if simple.group(1) == "." else "id"
@@ -134,6 +191,7 @@ def check_html_filter(selector: str) -> None:
 _ADGUARD_ATTRIBUTE = re.compile(r'\[([a-zA-Z0-9_-]+)="((?:[^"]|"")*)"\]')
 
 
+@_bounded
 def plan_for_adguard_html(rule_body: str) -> Plan:
     """The plan for an AdGuard HTML filter: `tag[attr="value"][tag-content="x"][max-length="n"]...`."""
     # Ordinary attributes match when the attribute's value contains the given text; the special ones filter on
@@ -144,6 +202,7 @@ def plan_for_adguard_html(rule_body: str) -> Plan:
     return Plan(css_text, tuple(steps), _element_keys(compiled), _gate(compiled))
 
 
+@_bounded
 def prepare_adguard_html(rule_body: str) -> tuple[str, list[tuple]]:
     """The string-level work of `plan_for_adguard_html`: (css, steps)."""
     rule_body = rule_body.strip()

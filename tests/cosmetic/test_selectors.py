@@ -328,3 +328,54 @@ def test_a_hostile_text_regex_does_not_stall():
     plan = plan_for(".x:has-text(/(a+)+$/)")
     document = soup('<p class="x">' + "a" * 5000 + "!</p>")
     assert evaluate(plan, document) == []
+
+
+# --- selectors beyond any real list's shape are bad lines, never a crash ------------------------
+
+
+@pytest.mark.parametrize("selector", [
+    " ".join(["div"] * 1000),
+    " > ".join(["div"] * 300),
+    "~".join(["p"] * 300),
+    "div:has(" * 40 + "a" + ")" * 40,
+    "[" * 40 + "x" + "]" * 40,
+])
+def test_over_deep_selectors_are_selector_errors(selector):
+    with pytest.raises(SelectorError, match="selector (chains|nested)"):
+        plan_for(selector)
+
+
+@pytest.mark.parametrize("selector", [
+    " ".join(["div"] * 200),
+    "div:has-text(" + " ".join(["word"] * 400) + ")",
+    ", ".join(f"#slot-{i} > .ad" for i in range(400)),
+    'a[title="' + " > ".join(["x"] * 400) + '"]',
+    "div:has(" * 8 + "a" + ")" * 8,
+])
+def test_long_but_shallow_selectors_are_fine(selector):
+    assert plan_for(selector).css
+
+
+def test_a_recursion_in_parsing_is_a_selector_error(monkeypatch):
+    # Where the shape limits are not enough (a deep stack already), the index-key walk recursing
+    # too deep is still a bad line.
+    def too_deep(compiled):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(selectors, "_gate", too_deep)
+    with pytest.raises(SelectorError, match="nested too deeply"):
+        plan_for("div:has(> p span)")
+
+
+def test_real_selectors_stay_within_the_shape_limits(corpus):
+    from filters.cosmetic.rules import _MARKER
+
+    checked = 0
+    for name in ("easylist.txt", "ublock-filters.txt"):
+        for line in (corpus / "lists" / name).read_text(encoding="utf-8").splitlines():
+            marker = _MARKER.search(line)
+            if marker is None or line.startswith("!"):
+                continue
+            selectors.check_shape(line[marker.end():].strip())
+            checked += 1
+    assert checked > 10_000
