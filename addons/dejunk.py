@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import logging
 import os
 import sys
 import time
@@ -46,10 +45,11 @@ from filters.proxy.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value,
 from filters.proxy.upstream import UpstreamWatch  # noqa: E402
 from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy.events import EventLog  # noqa: E402
+from filters.printable import printable, printable_logger  # noqa: E402
 from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
 
 filters._loaded_by_dejunk_addon = True
-logger = logging.getLogger("dejunk")
+logger = printable_logger("dejunk")
 
 
 class Dejunk:
@@ -295,7 +295,7 @@ class Dejunk:
     @command.command("dejunk.stats")
     def stats_command(self) -> str:
         """Counts by kind and the top hosts of each kind."""
-        return self.filtering.stats.summary()
+        return printable(self.filtering.stats.summary(), newlines=True)
 
     @command.command("dejunk.status")
     def status(self) -> str:
@@ -318,7 +318,7 @@ class Dejunk:
         lines.append(f"  failures in dejunk's own code: {'none' if not causes else filtering.failures.total}")
         lines.extend(f"    {line}" for line in causes[:20])
         lines.append("  " + filtering.stats.summary().replace("\n", "\n  "))
-        return "\n".join(lines)
+        return printable("\n".join(lines), newlines=True)
 
     @command.command("dejunk.explain")
     def explain(self, target: str, source: str = "", request_type: str = "") -> str:
@@ -341,7 +341,8 @@ class Dejunk:
         # The source as the proxy takes it from a Referer: a page is its own source.
         page = source_from_headers(target, request_type, referer=source or None)
         request = Request.from_strings(target, page, request_type)
-        return f"{target} ({request_type}{', from ' + source if source else ''}): {self.filtering.outcome(request)}"
+        return printable(f"{target} ({request_type}{', from ' + source if source else ''}): "
+                         f"{self.filtering.outcome(request)}")
 
     def _explain_flows(self, spec: str) -> str:
         try:
@@ -358,7 +359,7 @@ class Dejunk:
                 lines.append("  recorded: " + f.comment.replace("\n", "\n            "))
             source = f", from {request.source_url}" if request.source_url and request.type != "document" else ""
             lines.append(f"  now ({request.type}{source}): {self.filtering.outcome(request)}")
-        return "\n".join(lines) if lines else f"dejunk: no flows match {spec!r}"
+        return printable("\n".join(lines), newlines=True) if lines else f"dejunk: no flows match {spec!r}"
 
     @command.command("dejunk.reload")
     def reload(self) -> str:
@@ -419,6 +420,7 @@ def _count(n: int, noun: str) -> str:
 
 def _said(message: str) -> str:
     """A command's answer, also logged: mitmdump shows no command results."""
+    message = printable(message)  # it may quote a host name as typed
     logger.info(message)
     return message
 

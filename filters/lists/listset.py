@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from . import subscriptions as subs
 from .syntax import BUILTIN_NAME, resolve_path
+from ..printable import printable_logger
 
-logger = logging.getLogger("dejunk")
+logger = printable_logger("dejunk")
 
 
 @dataclass(frozen=True, slots=True)

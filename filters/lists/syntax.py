@@ -12,6 +12,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..printable import printable
+
 BUILTIN_NAME = "builtin"
 BUILTIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "builtin.txt")
 
@@ -85,7 +87,7 @@ class BadLine:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.list}:{self.line}: {self.reason}: {self.text[:120]}"
+        return printable(f"{self.list}:{self.line}: {self.reason}: {self.text[:120]}")
 
 
 @dataclass(slots=True)

@@ -11,7 +11,6 @@ form of that index: see `RewritePool`).
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import threading
 import time
@@ -24,8 +23,9 @@ from ..lists import subscriptions
 from ..lists.listset import BackgroundRefresher, ListPlan, plan_lists
 from . import pool as pools
 from .pool import RewritePool
+from ..printable import printable_logger
 
-logger = logging.getLogger("dejunk")
+logger = printable_logger("dejunk")
 
 
 def settle_heap() -> None:

@@ -9,7 +9,6 @@ hook contains its own failures (`_contain`): the flow goes on unfiltered, marked
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,8 +34,9 @@ from .pages import (
 )
 from .policy import Policies, host_matches
 from .pool import RewritePool
+from ..printable import printable, printable_logger
 
-logger = logging.getLogger("dejunk")
+logger = printable_logger("dejunk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +156,7 @@ class Filtering:
     @staticmethod
     def _note(f: http.HTTPFlow, mark: str, comment: str, **data) -> None:
         f.marked = mark
+        comment = printable(comment)  # it quotes URLs and list lines, and mitmproxy's UIs show it as it is
         f.comment = comment if not f.comment else f"{f.comment}\n{comment}"
         f.metadata.setdefault("dejunk", {}).update(data)
 

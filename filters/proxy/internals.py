@@ -40,8 +40,9 @@ import logging
 from collections.abc import Callable
 
 from mitmproxy import http
+from ..printable import printable_logger
 
-logger = logging.getLogger(__name__)
+logger = printable_logger(__name__)
 
 
 # --- wrapping methods ------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from ..printable import printable
+
 # The smallest transparent GIF: 1x1, one transparent palette entry.
 TRANSPARENT_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 EMPTY_HTML = b"<!DOCTYPE html><html><head><title></title></head><body></body></html>"
@@ -81,15 +83,21 @@ small{{color:#777}}
 FRAME_GUARD = "\n<script>if (window.self !== window.top) document.documentElement.style.display = 'none';</script>"
 
 
+def shown(text: str) -> str:
+    """Text for a page: control characters as escapes, then HTML-escaped."""
+    return html.escape(printable(text))
+
+
 def _render(title: str, lead: str, facts: list[tuple[str, str]], advice: str, accent: str, frame_guard: bool = False) -> bytes:
     # Every value is escaped here, once; callers pass raw text only.
-    rows = "".join(f"<dt>{html.escape(k)}</dt><dd class=\"url\">{html.escape(v)}</dd>" for k, v in facts)
+    # Control characters are shown as escapes first: a URL or message must not hide or reorder text.
+    rows = "".join(f"<dt>{shown(k)}</dt><dd class=\"url\">{shown(v)}</dd>" for k, v in facts)
     page = _PAGE.format(
         frame_guard=FRAME_GUARD if frame_guard else "",
-        title=html.escape(title),
-        lead=html.escape(lead),
+        title=shown(title),
+        lead=shown(lead),
         facts=rows,
-        advice=html.escape(advice),
+        advice=shown(advice),
         accent=accent,
         time=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
     )

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -18,8 +17,9 @@ from collections.abc import Callable
 from mitmproxy import http
 
 from .internals import connection_task
+from ..printable import printable_logger
 
-logger = logging.getLogger(__name__)
+logger = printable_logger(__name__)
 
 # --- failure classification ---------------------------------------------------------------------
 

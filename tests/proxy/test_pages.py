@@ -219,3 +219,15 @@ def test_tls_reason_with_braces_is_shown_as_is():
     # Host and reason are values, never part of the template.
     page = error_answer("tls", "https://x.test/", "x.test", 443, "weird {host} {0} failure").body.decode()
     assert "weird {host} {0} failure." in page
+
+
+@pytest.mark.parametrize("make", [
+    lambda text: blocked_answer("document", "http://ads.test/" + text, "||ads.test^" + text, "list.txt:1").body,
+    lambda text: policy_page("http://x.test/" + text, "x.test", text),
+    lambda text: error_answer("reset", "https://shop.test/", "shop.test", 443, "closed " + text, 20).body,
+    lambda text: error_answer("tls", "https://shop.test/", "shop.test", 443, "certificate for " + text).body,
+])
+def test_pages_show_control_characters_as_escapes(make):
+    page = make("\x1b[2J\u202eevil\r\n").decode()
+    assert "\\x1b[2J\\u202eevil\\x0d\\x0a" in page
+    assert not any(c in page for c in "\x1b\u202e\r")
