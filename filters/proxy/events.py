@@ -53,21 +53,39 @@ class EventLog:
 
 
 class Stats:
-    """Counts by kind, and per kind the hosts involved."""
+    """Counts by kind, and per kind the hosts involved (the busiest ones; the rest as "other hosts").
 
-    def __init__(self):
+    Totals are exact. Per kind at most `host_limit` hosts are counted by name: when a new host
+    would pass that, the less busy half is folded into one "other hosts" count, so memory stays
+    bounded (a few hundred kilobytes per kind) however many hosts a proxy sees, and a busy host is
+    kept. A host folded away and seen again starts a new count.
+    """
+
+    def __init__(self, host_limit: int = 1000):
         self.counts: Counter = Counter()
         self.hosts: dict[str, Counter] = defaultdict(Counter)
+        self.other_hosts: Counter = Counter()  # by kind: what folded hosts had counted
+        self.host_limit = host_limit
 
     def add(self, kind: str, host: str | None = None, n: int = 1) -> None:
         self.counts[kind] += n
         if host:
-            self.hosts[kind][host] += n
+            hosts = self.hosts[kind]
+            if host not in hosts and len(hosts) >= self.host_limit:
+                hosts = self._fold(kind, hosts)
+            hosts[host] += n
+
+    def _fold(self, kind: str, hosts: Counter) -> Counter:
+        kept = hosts.most_common(self.host_limit // 2)
+        self.other_hosts[kind] += sum(hosts.values()) - sum(n for _, n in kept)
+        self.hosts[kind] = Counter(dict(kept))
+        return self.hosts[kind]
 
     def to_dict(self) -> dict:
         return {
             "counts": dict(sorted(self.counts.items())),
             "top_hosts": {kind: dict(c.most_common(TOP_HOSTS)) for kind, c in sorted(self.hosts.items())},
+            "other_hosts": dict(sorted(self.other_hosts.items())),
         }
 
     def summary(self) -> str:
@@ -81,7 +99,8 @@ class Stats:
             if kind == "requests":
                 continue
             top = ", ".join(f"{host} ({n})" for host, n in hosts.most_common(TOP_HOSTS))
-            lines.append(f"  top hosts, {kind}: {top}")
+            other = self.other_hosts[kind]
+            lines.append(f"  top hosts, {kind}: {top}" + (f"; {other} more on less busy hosts" if other else ""))
         return "\n".join(lines)
 
 

@@ -55,6 +55,35 @@ def test_stats_counts_and_top_hosts():
     assert "blocked: 4" in summary and "a.test (3)" in summary
 
 
+def test_hosts_per_kind_are_bounded_without_losing_totals_or_the_busy_hosts():
+    stats = Stats()  # the proxy's default limit
+    for i in range(100_000):
+        stats.add("blocked", f"ads{i}.test")
+        if i % 10 == 0:
+            stats.add("blocked", "busy.test")
+    counted = stats.hosts["blocked"]
+    assert len(counted) <= stats.host_limit
+    assert stats.counts["blocked"] == 110_000
+    assert sum(counted.values()) + stats.other_hosts["blocked"] == 110_000
+    assert counted.most_common(1) == [("busy.test", 10_000)]
+    assert stats.to_dict()["other_hosts"]["blocked"] == stats.other_hosts["blocked"] > 0
+    assert "more on less busy hosts" in stats.summary()
+
+
+def test_memory_of_host_counts_stays_bounded():
+    import tracemalloc
+
+    stats = Stats()
+    tracemalloc.start()
+    try:
+        for i in range(50_000):
+            stats.add("requests", f"site{i}.test")
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 1_000_000, held  # unbounded, 50k hosts held about 10 MB
+
+
 def test_failures_are_counted_by_cause_and_reported_first_then_as_counts():
     now = [100.0]
     log = FailureLog(interval=10, clock=lambda: now[0])
