@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filters.network.decision import Decision  # noqa: E402
 from filters.engine import Engine  # noqa: E402
+from filters.printable import printable  # noqa: E402
 from filters.lists.listset import ListsUnavailable, plan_from_options  # noqa: E402
 from filters.request import (  # noqa: E402
     RESOURCE_TYPES,
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     _report_lists(engine)
     if args.requests is not None:
         return _bulk(engine, args.requests, args.output)
-    print(explain(engine, args.url, args.source, args.type, args.method))
+    print(printable(explain(engine, args.url, args.source, args.type, args.method), newlines=True))
     return 0
 
 
@@ -177,7 +178,7 @@ def _bulk(engine: Engine, path: str, output: str | None) -> int:
                 request, decision = decide(engine, url, source_url, item.get("type"), item.get("method") or "GET")
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 bad += 1
-                print(f"{path}:{line_no}: skipped: {type(e).__name__}: {e}", file=sys.stderr)
+                print(printable(f"{path}:{line_no}: skipped: {type(e).__name__}: {e}"), file=sys.stderr)
                 continue
             result = {
                 "url": url,

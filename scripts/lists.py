@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filters.lists import subscriptions  # noqa: E402
+from filters.printable import printable  # noqa: E402
 
 
 def main(argv: list[str]) -> int:
@@ -64,9 +65,9 @@ def run_update(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -
     print(f"cache: {cache_dir}")
     failed = False
     for result in subscriptions.update(urls, cache_dir, force=args.force, allow_shrink=args.allow_shrink):
-        print(describe_result(result))
+        print(printable(describe_result(result), newlines=True))
         for warning in result.warnings:
-            print(f"    warning: {warning}")
+            print(printable(f"    warning: {warning}"))
         failed = failed or not result.ok
     return 1 if failed else 0
 
@@ -100,7 +101,7 @@ def run_status(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -
         return 0
     for listed in report.lists:
         print()
-        print(listed.title or listed.url)
+        print(printable(listed.title or listed.url))  # a list's title is the list's own text
         rows = [
             ("source", listed.url),
             ("version", header_version(listed)),
@@ -114,7 +115,7 @@ def run_status(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -
         ]
         rows.extend(("warning", warning) for warning in listed.warnings)
         for name, value in rows:
-            print(f"  {name + ':':<14}{value}")
+            print(printable(f"  {name + ':':<14}{value}"))
     return 0
 
 

@@ -218,3 +218,13 @@ def test_bulk_infers_a_missing_type(rules):
     # Inferred `script` and the alias `js` meet the `$script` exception; the inferred `other` does not.
     assert [row["blocked"] for row in rows] == [False, True, False]
     assert [row["exception"] for row in rows] == ["@@||ads.example/ok/$script", None, "@@||ads.example/ok/$script"]
+
+
+def test_control_characters_from_lists_and_urls_reach_the_terminal_as_escapes(tmp_path):
+    hostile = tmp_path / "hostile.txt"
+    hostile.write_text("||ads.example^$script\n##.x\x1b[2Jy\n", encoding="utf-8")
+    result = run("--list", str(hostile), "--type", "script", "https://ads.example/a.js?\x1b]0;title\x07")
+    assert result.returncode == 0, result.stderr
+    assert "\\x1b]0;title\\x07" in result.stdout
+    assert "\\x1b[2J" in result.stderr  # the bad line, quoted
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
