@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mitmproxy import flow, http
+from mitmproxy.connection import ConnectionState
 
 from ..engine import Engine
 from ..html.rewrite import skip_reason
@@ -93,6 +94,20 @@ def flow_request(f: http.HTTPFlow):
         request = request_from_flow(f)
         f._dejunk_request = request  # not part of the flow's saved state; recomputed when absent
     return request
+
+
+# What mitmproxy (11 and 12) says when the client goes away mid-flow: HTTP/1 "Client disconnected.";
+# HTTP/2 "stream reset by client (CANCEL)" for one stream; a closed HTTP/2 connection says "peer
+# closed connection", as an upstream's does, so there the client connection's state tells.
+_CLIENT_GONE_MESSAGES = ("client disconnected", "stream reset by client")
+
+
+def client_left(f: http.HTTPFlow) -> bool:
+    """Whether the flow's error comes from the client going away (not from the upstream)."""
+    if f.error.msg.lower().startswith(_CLIENT_GONE_MESSAGES):
+        return True
+    state = getattr(f.client_conn, "state", None)
+    return f.live and state is not None and not state & ConnectionState.CAN_READ
 
 
 def times(n: int) -> str:
@@ -473,8 +488,11 @@ class Filtering:
 
     def _on_error(self, f: http.HTTPFlow) -> None:
         message = f.error.msg
-        if message == flow.Error.KILLED_MESSAGE or message.lower().startswith("client disconnected"):
-            return  # the user or the client ended it: not an upstream failure
+        if message == flow.Error.KILLED_MESSAGE:
+            return  # the user ended it
+        if client_left(f):
+            self._client_abort(f, message)
+            return
         kind, detail = self.upstream.known_failure(f) or (classify_failure(message), message)
         host, port = f.request.pretty_host, f.request.port
         connect_phase = kind in ("connect_timeout", "tls")
@@ -486,6 +504,14 @@ class Filtering:
         if self.settings.error_pages:
             page = to_response(error_answer(kind, f.request.pretty_url, host, port, detail, timeout))
             offer_error_page(f, page)
+
+    def _client_abort(self, f: http.HTTPFlow, message: str) -> None:
+        # Browsers cancel requests all the time (navigation, a closed tab): counted and recorded, not
+        # logged, and never an upstream failure.
+        host = f.request.pretty_host
+        self.stats.add("client_abort", host)
+        self._record("client_abort", host=host, url=f.request.pretty_url, message=message)
+        self._note(f, f.marked, f"the client left before the response was complete ({message})", client_abort=True)
 
     def http_connect_error(self, f: http.HTTPFlow):
         # Only with connection_strategy=eager: the CONNECT itself failed upstream.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions, flow
+from mitmproxy.connection import ConnectionState
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.hooks import ConfigureHook
 from mitmproxy.test import taddons, tflow, tutils
@@ -510,6 +511,30 @@ class TestError:
         f.error = flow.Error(message)
         addon.error(f)
         assert not [e for e in events(files) if e["event"] == "upstream_error"]
+
+    @pytest.mark.parametrize("message,client_state", [
+        ("Client disconnected.", ConnectionState.OPEN),  # HTTP/1
+        ("stream reset by client (CANCEL)", ConnectionState.OPEN),  # HTTP/2, one stream
+        ("peer closed connection", ConnectionState.CAN_WRITE),  # HTTP/2, the client closed its connection
+    ])
+    def test_a_client_abort_is_counted_as_such(self, addon_ctx, message, client_state):
+        addon, _, files = addon_ctx
+        f = make_flow("http://x.test/")
+        f.client_conn.state = client_state
+        f.error = flow.Error(message)
+        addon.error(f)
+        (event,) = [e for e in events(files) if e["event"] in ("client_abort", "upstream_error")]
+        assert event == {**event, "event": "client_abort", "host": "x.test", "message": message}
+        assert addon.filtering.stats.counts["client_abort"] == 1
+        assert addon.filtering.stats.counts["upstream_error"] == 0
+        assert "the client left" in f.comment
+
+    def test_an_upstream_that_closes_is_not_a_client_abort(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = make_flow("http://x.test/")
+        f.error = flow.Error("peer closed connection")
+        addon.error(f)
+        assert [e["event"] for e in events(files)] == ["upstream_error"]
 
 
 class TestCommands:

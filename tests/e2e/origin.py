@@ -173,6 +173,29 @@ def _respond(origin: Origin, conn, request: Seen) -> bool:
         # An abortive close: the peer sees a reset, not an orderly end.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         return False
+    if request.method == "HEAD" and path.endswith(".png"):
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {len(PNG)}\r\n\r\n".encode())
+        return True
+    if path == "/empty.png":
+        _send(conn, "200 OK", b"", "image/png")
+        return True
+    if path in ("/no-content.png", "/not-modified.png"):
+        status = "204 No Content" if path == "/no-content.png" else "304 Not Modified"
+        conn.sendall(f"HTTP/1.1 {status}\r\nContent-Type: image/png\r\nETag: \"v1\"\r\n\r\n".encode())
+        return True
+    if path == "/partial.html":
+        # The first part of the page, as a server answers "Range: bytes=0-" with a cap.
+        page = PAGE.replace(b"{port}", str(origin.port).encode())
+        part = page[: len(page) - 20]
+        _send(conn, "206 Partial Content", part, "text/html; charset=utf-8",
+              {"Content-Range": f"bytes 0-{len(part) - 1}/{len(page)}"})
+        return True
+    if path.startswith("/slow-page"):
+        return _send_slowly(conn, query, wait, origin.port)
+    if path == "/stall-body.html":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n<html><body>")
+        wait(MAX_WAIT)
+        return False
     if "/echo" in path:
         body = json.dumps({"target": request.target, "headers": request.headers}).encode()
         _send(conn, "200 OK", body, "application/json", {"Set-Cookie": "echo=1; Path=/"})
@@ -195,6 +218,34 @@ def _respond(origin: Origin, conn, request: Seen) -> bool:
         _send(conn, "200 OK", gzip.compress(body), "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
         return True
     _send(conn, "200 OK", body, "text/html; charset=utf-8", {"Set-Cookie": "session=abc; Path=/"})
+    return True
+
+
+def _send_slowly(conn, query, wait, port: int) -> bool:
+    """An HTML page (chunked) whose body keeps coming: `fast_kb` KiB at once, then the rest over `seconds`.
+
+    Blocks of `block_kb` KiB (default: the test page, a few hundred bytes) go out at even intervals;
+    the total is `kb` KiB (default: just the test page).
+    """
+    seconds = min(float(query.get("seconds", ["5"])[0]), MAX_WAIT)
+    page = PAGE.replace(b"{port}", str(port).encode())
+    total = min(int(query.get("kb", ["0"])[0]), 64 * 1024) * 1024
+    fast = min(int(query.get("fast_kb", ["0"])[0]), 64 * 1024) * 1024
+    body = page if not total else page[:-15] + big_page_block(0) * (total // 65536 + 1)
+    body = body[: max(total, len(page) - 15)] + page[-15:]  # ends with </body></html>
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n")
+    if fast:
+        conn.sendall(b"%x\r\n%s\r\n" % (fast, body[:fast]))
+    rest = body[fast:]
+    steps = 20
+    size = -(-len(rest) // steps)
+    for index in range(steps):
+        piece = rest[index * size : (index + 1) * size]
+        if piece:
+            conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        if wait(seconds / steps):
+            return False
+    conn.sendall(b"0\r\n\r\n")
     return True
 
 

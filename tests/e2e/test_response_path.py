@@ -1,0 +1,93 @@
+"""Every response stays a valid response, progress is never cut, and client aborts are no upstream failures.
+
+Through a real mitmdump (the proxy fixture: dejunk_connect_timeout=2, dejunk_response_timeout=3).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from filters.proxy.pages import TRANSPARENT_GIF
+
+from .harness import fetch
+from .origin import PAGE
+
+RESPONSE_TIMEOUT = 3
+SLACK = 2
+CLIENTS = [
+    pytest.param("http", False, id="http1"),
+    pytest.param("https", True, id="https-http2"),
+]
+
+
+def unique(path: str) -> str:
+    """`path` with a query no other test uses, so that its events are told apart."""
+    return f"{path}?t={uuid.uuid4().hex[:12]}"
+
+
+def events_for(proxy, path: str, event: str) -> list[dict]:
+    return [e for e in proxy.events() if e["event"] == event and e.get("url", "").endswith(path)]
+
+
+# --- client aborts --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme,http2", CLIENTS)
+@pytest.mark.parametrize("what", ["trickle-body.bin", "trickle-body.html"], ids=["streamed", "held-page"])
+def test_a_client_that_leaves_mid_response_is_a_client_abort(proxy, origin, tls_origin, scheme, http2, what):
+    server = tls_origin if scheme == "https" else origin
+    path = unique(f"/{what}")
+    result = fetch(proxy, f"{scheme}://site.test:{server.port}{path}", http2=http2, max_time=1.5)
+    assert result.exit_code == 28  # curl gave up (timeout): the client left mid-response
+    event = proxy.wait_for_event(lambda e: e["event"] == "client_abort" and e["url"].endswith(path))
+    assert event["host"] == "site.test" and event["message"]
+    time.sleep(0.5)  # an upstream_error would be recorded by now
+    assert not events_for(proxy, path, "upstream_error"), proxy.events()[-5:]
+
+
+# --- replaced images ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path,method,status", [
+    ("/empty.png", "GET", 200),
+    ("/photo.png", "HEAD", 200),
+    ("/no-content.png", "GET", 204),
+    ("/not-modified.png", "GET", 304),
+])
+@pytest.mark.parametrize("scheme,http2", CLIENTS)
+def test_a_replaced_image_is_a_complete_response(proxy, origin, tls_origin, scheme, http2, path, method, status):
+    server = tls_origin if scheme == "https" else origin
+    extra = ["--head"] if method == "HEAD" else []
+    result = fetch(proxy, f"{scheme}://noimages.test:{server.port}{path}", http2=http2, max_time=5, extra=extra)
+    assert result.exit_code == 0, (result.exit_code, result.seconds)  # curl got the whole response
+    assert result.seconds < 3
+    assert result.status == status
+    if status == 200 and method == "GET":
+        assert result.body == TRANSPARENT_GIF
+        assert result.headers["content-type"] == "image/gif"
+        assert result.headers["content-length"] == str(len(TRANSPARENT_GIF))
+    else:
+        # HEAD, 204, 304: no body; a HEAD says what a GET would get
+        assert result.body == b"" or method == "HEAD"
+        if method == "HEAD":
+            assert result.headers["content-length"] == str(len(TRANSPARENT_GIF))
+        else:
+            assert "content-length" not in result.headers or result.headers["content-length"] == "0"
+
+
+# --- partial content -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scheme,http2", CLIENTS)
+def test_a_partial_page_passes_byte_identical(proxy, origin, tls_origin, scheme, http2):
+    server = tls_origin if scheme == "https" else origin
+    page = PAGE.replace(b"{port}", str(server.port).encode())
+    result = fetch(proxy, f"{scheme}://site.test:{server.port}/partial.html", http2=http2,
+                   headers={"Range": "bytes=0-", "Sec-Fetch-Dest": "document"})
+    assert result.status == 206
+    assert result.body == page[: len(page) - 20]  # the ad slot is still there: nothing was cut
+    assert result.headers["content-range"] == f"bytes 0-{len(page) - 21}/{len(page)}"
+    assert b'class="ad-slot"' in result.body
