@@ -356,10 +356,16 @@ class Filtering:
         return buffered
 
     def _may_rewrite(self, f: http.HTTPFlow) -> bool:
-        """Whether this response is one dejunk may remove ad elements from (its type aside)."""
+        """Whether this response is one dejunk may remove ad elements from (its type aside).
+
+        Never a part of a page (206, or any `Content-Range`): the client puts the parts together
+        by byte offsets, so they pass byte-identical.
+        """
         return (
             self.settings.cosmetic != "off"
             and 200 <= f.response.status_code < 300
+            and f.response.status_code != 206
+            and "content-range" not in f.response.headers
             and f.metadata.get("dejunk", {}).get("action") not in (*ANSWERED_ACTIONS, "allowed_site")
             and self.engine is not None
             and self.engine.cosmetic_store is not None

@@ -452,11 +452,24 @@ class TestResponseHeaders:
         ("text/html", 404, True),
         ("application/octet-stream", 200, True),
         ("video/mp4", 206, True),
+        ("text/html", 206, True),
     ])
     def test_only_pages_are_buffered(self, addon_ctx, content_type, status, streamed):
         addon, _, _ = addon_ctx
         f = self.respond(addon, "http://friend.test/x", content_type, status)
         assert bool(f.response.stream) is streamed
+
+    def test_a_page_with_a_content_range_is_never_rewritten(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://friend.test/x")
+        addon.request(f)
+        f.response = tutils.tresp(status_code=200, content=b'<html><body><div class="ad">x</div></body></html>')
+        f.response.headers["content-type"] = "text/html"
+        f.response.headers["content-range"] = "bytes 0-49/100"
+        addon.responseheaders(f)
+        assert f.response.stream
+        f.response.stream = False  # as if the whole body had been held anyway
+        assert addon.response(f) is None  # no rewrite started
 
     @pytest.mark.parametrize("kept_by", ["view", "save_stream_file", "hardump"])
     def test_where_flows_are_kept_bodies_are_kept_as_mitmproxy_keeps_them(self, files, tmp_path, kept_by):
