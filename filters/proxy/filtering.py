@@ -110,6 +110,12 @@ def client_left(f: http.HTTPFlow) -> bool:
     return f.live and state is not None and not state & ConnectionState.CAN_READ
 
 
+def bodiless(f: http.HTTPFlow) -> bool:
+    """Whether the response has no body by its status (1xx, 204, 304): it must stay without one."""
+    status = f.response.status_code
+    return status < 200 or status in (204, 304)
+
+
 def times(n: int) -> str:
     """'once', '2 times', ...: how often something happened, in words."""
     return "once" if n == 1 else f"{n} times"
@@ -340,7 +346,7 @@ class Filtering:
             if not verdict.accepted:
                 del response.headers["set-cookie"]
                 self._policy_event(f, "cookie", host, verdict.pattern, mark=False)
-        if content_type.startswith("image/"):
+        if content_type.startswith("image/") and not bodiless(f):
             verdict = self.policies.check("image", host)
             if not verdict.accepted:
                 self._replace_image(f, verdict.pattern)
@@ -373,7 +379,8 @@ class Filtering:
 
     def _replace_image(self, f: http.HTTPFlow, pattern: str | None) -> None:
         # Decided on the headers alone: the upstream body is read and dropped as it arrives and the
-        # client gets the GIF, so no image is ever held in memory.
+        # client gets the GIF, so no image is ever held in memory. (204, 304 and other bodiless
+        # answers carry no image and pass as they are: see `bodiless`.)
         response = f.response
         for name in ("content-encoding", "transfer-encoding", "content-length", "etag", "last-modified"):
             response.headers.pop(name, None)
@@ -382,6 +389,8 @@ class Filtering:
         sent = False
 
         def swallow(chunk: bytes) -> bytes:
+            # Called for each chunk and once with b"" at the end: the GIF goes out exactly once,
+            # even for an empty body (only the end call comes then).
             nonlocal sent
             if sent:
                 return b""
@@ -389,7 +398,16 @@ class Filtering:
             return TRANSPARENT_GIF
 
         response.stream = swallow
+        f.metadata.setdefault("dejunk", {})["image_replaced"] = True
         self._policy_event(f, "image", f.request.pretty_host, pattern)
+
+    @staticmethod
+    def _finish_replaced_image(f: http.HTTPFlow) -> None:
+        """A replaced image whose body mitmproxy never streamed (the upstream said at once that
+        there is none) gets the GIF here, so that the response matches its Content-Length."""
+        if (f.metadata.get("dejunk", {}).get("image_replaced") and f.response.raw_content == b""
+                and f.request.method != "HEAD"):
+            f.response.raw_content = TRANSPARENT_GIF
 
     def response(self, f: http.HTTPFlow):
         # Synchronous unless a page is to be rewritten: then it returns the coroutine that does it,
@@ -399,6 +417,7 @@ class Filtering:
             return None
         try:
             self._reassert_block(f)
+            self._finish_replaced_image(f)
         except Exception as error:
             self._contain("response", f, error)
         try:

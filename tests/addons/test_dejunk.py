@@ -439,6 +439,23 @@ class TestResponseHeaders:
         assert b"".join(chunks) == TRANSPARENT_GIF
         assert events(files)[-1] == {**events(files)[-1], "event": "policy", "policy": "image", "pattern": "noimg.test"}
 
+    def test_a_replaced_image_with_an_empty_body_still_gets_the_gif(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = self.respond(addon, "http://noimg.test/p.jpg", "image/jpeg")
+        f.response.raw_content = b""  # the upstream said "Content-Length: 0": nothing was streamed
+        run_response(addon, f)
+        assert f.response.raw_content == TRANSPARENT_GIF
+        assert f.response.headers["content-length"] == str(len(TRANSPARENT_GIF))
+
+    @pytest.mark.parametrize("status", [204, 304])
+    def test_bodiless_image_answers_stay_as_they_are(self, addon_ctx, status):
+        addon, _, _ = addon_ctx
+        f = self.respond(addon, "http://noimg.test/p.jpg", "image/jpeg", status=status)
+        assert f.response.status_code == status and f.response.headers["content-type"] == "image/jpeg"
+        f.response.raw_content = b""
+        run_response(addon, f)
+        assert f.response.raw_content == b""
+
     def test_cookie_policy_removes_set_cookie(self, addon_ctx):
         addon, _, _ = addon_ctx
         rejected = self.respond(addon, "http://news.test/", "text/html", set_cookie="a=1")
