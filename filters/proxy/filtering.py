@@ -134,6 +134,7 @@ class Filtering:
         self.failures = FailureLog()
         self.upstream = upstream
         self.rewrite_pool = rewrite_pool  # the page workers for the engine in use
+        upstream.on_slow_page = self._slow_page
         # Why dejunk cannot filter: then every request is refused rather than passed on unfiltered.
         self.failed: str | None = None
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
@@ -360,6 +361,15 @@ class Filtering:
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
             response.stream = counting_stream(f)
         return buffered
+
+    def _slow_page(self, f: http.HTTPFlow):
+        """A held page still arriving after the response timeout: it goes on unrewritten, as it comes."""
+        host = f.request.pretty_host
+        reason = f"still arriving {self.settings.response_timeout} s after its headers: sent as it comes, unrewritten"
+        self.stats.add("not_rewritten_slow", host)
+        self._record("not_rewritten", url=f.request.pretty_url, host=host, reason=reason)
+        self._note(f, f.marked, f"page not rewritten: {reason}", not_rewritten=reason)
+        return counting_stream(f)
 
     def _may_rewrite(self, f: http.HTTPFlow) -> bool:
         """Whether this response is one dejunk may remove ad elements from (its type aside).

@@ -17,6 +17,11 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
    `install_body_size_check` to skip mitmproxy's `stream_large_bodies` check on response headers
    while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`).
    Without it: the check runs twice, a little slower.
+   The same wrapper feeds `watch_held_bodies`: it sees every chunk of a held response body and
+   can switch that body to streaming as mitmproxy does for `stream_large_bodies` (relies on the
+   stream's `flow`, `response_body_buf`, `stream_id`, `start_response_stream()`,
+   `handle_event(ResponseData(stream_id, data))`). Without it: no progress is seen on a held
+   page, which must then arrive whole within the response timeout after its headers.
 3. `proxy.server.ConnectionHandler.log(message, level, exc_info)`: wrapped by
    `quiet_streaming_notices` to drop "Streaming response from HOST." before a log record is
    built. Without it: a logging filter drops the notice, a little slower.
@@ -190,9 +195,43 @@ def skip_header_size_check(skip: bool) -> None:
 
 
 def _check_body_size(self, request: bool):
+    if not request and self.response_body_buf and _held_body_progress is not None:
+        # A chunk of a held response body just arrived (mitmproxy checks the size on each one).
+        stream = _held_body_progress(self.flow)
+        if stream is not None:
+            return (yield from _stream_from_now_on(self, stream))
     if _skip_header_size_check and not request and not self.response_body_buf:
         return False
     return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))
+
+
+# --- 2b. the progress of a held response body ------------------------------------------------------
+
+_held_body_progress: Callable[[http.HTTPFlow], Callable | None] | None = None
+
+
+def watch_held_bodies(progress: Callable[[http.HTTPFlow], Callable | None] | None) -> None:
+    """Call `progress(flow)` for every chunk of a response body mitmproxy holds (not streams).
+
+    mitmproxy shows a held body to no one until it is complete; through the body-size check
+    (wrapped by `install_body_size_check`, which runs on every held chunk) dejunk sees it grow.
+    When `progress` returns a stream function, the body is streamed from then on, as mitmproxy
+    streams one that grows past `stream_large_bodies`: the headers and what was held go to the
+    client at once, the rest passes through that function. None stops watching.
+    """
+    global _held_body_progress
+    _held_body_progress = progress
+
+
+def _stream_from_now_on(stream_layer, stream):
+    from mitmproxy.proxy.layers.http import ResponseData
+
+    stream_layer.flow.response.stream = stream
+    held = bytes(stream_layer.response_body_buf)
+    stream_layer.response_body_buf.clear()
+    yield from stream_layer.start_response_stream()
+    yield from stream_layer.handle_event(ResponseData(stream_layer.stream_id, held))
+    return False
 
 
 # --- 3. the per-stream log notice -----------------------------------------------------------------
@@ -301,16 +340,8 @@ def _error_page_shape() -> str | None:
     if problem:
         return problem
     missing = [n for n in ("state_done", "state_stream_response_body") if not hasattr(cls, n)]
-    try:
-        from mitmproxy.proxy.layers.http import (  # noqa: F401
-            ResponseData,
-            ResponseEndOfMessage,
-            ResponseHeaders,
-            ResponseProtocolError,
-            SendHttp,
-        )
-    except ImportError as e:
-        missing.append(str(e))
+    missing += _missing_http_names("ResponseData", "ResponseEndOfMessage", "ResponseHeaders",
+                                   "ResponseProtocolError", "SendHttp")
     return f"HttpStream error handling changed: {', '.join(missing)} missing" if missing else None
 
 
@@ -357,11 +388,33 @@ def _deferred_shape() -> str | None:
     return None
 
 
+def _held_bodies_shape() -> str | None:
+    cls = _http_stream()
+    problem = _generator_method(cls, "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)
+    if problem:
+        return problem
+    if not inspect.isgeneratorfunction(getattr(cls, "start_response_stream", None)):
+        return "HttpStream.start_response_stream is gone"
+    if "response_body_buf" not in inspect.get_annotations(cls):
+        return "HttpStream.response_body_buf is gone"
+    missing = _missing_http_names("ResponseData")
+    return f"HTTP events changed: {', '.join(missing)} missing" if missing else None
+
+
+def _missing_http_names(*names: str) -> list[str]:
+    """Which of `names` mitmproxy.proxy.layers.http no longer has."""
+    import mitmproxy.proxy.layers.http as http_layers
+
+    return [name for name in names if not hasattr(http_layers, name)]
+
+
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
     "body-size check": ("mitmproxy checks response sizes twice (slower)",
                         lambda: _generator_method(_http_stream(), "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)),
+    "held bodies": ("a page held to be rewritten must arrive whole within the response timeout, even while "
+                    "it keeps coming (it is cut then, not delivered unrewritten)", _held_bodies_shape),
     "streaming notices": ("the streaming notice is dropped by a slower logging filter", _log_shape),
     "upstream deadlines": ("no upstream connect or response timeouts: a hanging server hangs its page",
                            _connection_task_shape),

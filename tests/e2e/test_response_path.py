@@ -91,3 +91,35 @@ def test_a_partial_page_passes_byte_identical(proxy, origin, tls_origin, scheme,
     assert result.body == page[: len(page) - 20]  # the ad slot is still there: nothing was cut
     assert result.headers["content-range"] == f"bytes 0-{len(page) - 21}/{len(page)}"
     assert b'class="ad-slot"' in result.body
+
+
+# --- progress is not a timeout -------------------------------------------------------------------
+
+
+def test_a_page_that_keeps_coming_is_delivered_whole_and_unrewritten(proxy, origin):
+    # 20 pieces over 5 s: never 3 s without a byte, but longer than the 3 s a page is held for.
+    path = unique("/slow-page.html")
+    page = PAGE.replace(b"{port}", str(origin.port).encode())
+    result = fetch(proxy, f"http://site.test:{origin.port}{path}&seconds=5", max_time=15)
+    assert result.exit_code == 0 and result.status == 200
+    assert result.body == page  # as it came: the ad slot stays, nothing is lost
+    assert RESPONSE_TIMEOUT - 0.5 <= result.first_byte_seconds <= RESPONSE_TIMEOUT + SLACK
+    event = proxy.wait_for_event(lambda e: e["event"] == "not_rewritten" and e["url"].endswith(path + "&seconds=5"))
+    assert "3 s" in event["reason"]
+    assert not events_for(proxy, path + "&seconds=5", "upstream_error")
+
+
+def test_a_page_that_arrives_in_time_is_still_rewritten(proxy, origin):
+    path = unique("/slow-page.html")
+    result = fetch(proxy, f"http://site.test:{origin.port}{path}&seconds=1", max_time=15)
+    assert result.status == 200 and b"The article text" in result.body and b"ad-slot" not in result.body
+
+
+def test_a_large_page_streamed_slowly_is_not_cut(proxy, origin):
+    # Past the hold limit (5 MiB) at once, so mitmproxy streams it; the rest keeps coming for 5 s.
+    path = unique("/slow-page.html")
+    result = fetch(proxy, f"http://site.test:{origin.port}{path}&kb=6144&fast_kb=5200&seconds=5", max_time=20)
+    assert result.exit_code == 0 and result.status == 200
+    assert len(result.body) == 6144 * 1024 + 15 and result.body.endswith(b"</body></html>\n")
+    assert not events_for(proxy, path + "&kb=6144&fast_kb=5200&seconds=5", "upstream_error")
+
