@@ -36,6 +36,7 @@ from filters.proxy.flows import request_from_flow  # noqa: E402
 from filters.proxy.internals import (  # noqa: E402
     install_body_size_check,
     install_error_pages,
+    install_stream_failures,
     problems as internal_problems,
     proxy_starting,
     quiet_streaming_notices,
@@ -221,6 +222,7 @@ class Dejunk:
     def running(self):
         quiet_streaming_notices()
         install_body_size_check()
+        install_stream_failures()
         self.upstream.watch_held_bodies(True)
         for name, problem, loss in internal_problems():
             logger.warning(f"dejunk: on {selfcheck.versions()}, a mitmproxy internal changed ({name}: {problem}): {loss}")

@@ -36,6 +36,20 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
 6. `addons.proxyserver.Proxyserver.is_running`: `proxy_starting` tells a start (the listeners
    are not open yet, and dejunk may keep them closed) from a script reload in a running proxy.
    Without it: a start that fails prints mitmproxy's "listening" line before it stops.
+7. `proxy.layers.http.HttpLayer._handle_event(event)`, a command generator: wrapped by
+   `install_stream_failures` so that a `StreamFailure` (a `MessageInjected` that `fail_stream`
+   hands to `Proxyserver.inject_event`) fails the one HTTP stream of its flow: the layer's
+   `streams` (stream id -> `HttpStream`, whose `flow` is matched) and `connections` (connection
+   -> the layer or the CONNECT stream for it), `event_to_child(child, event)`,
+   `RequestProtocolError(stream_id, message, code)` sent to the upstream connection's layer
+   (HTTP/2: resets that stream, CANCEL being 499 in 11 and `ErrorCode.CANCEL` in 12) and
+   `ResponseProtocolError(stream_id, message, code)` to the stream (502 in 11,
+   `ErrorCode.GENERIC_SERVER_ERROR` in 12; its normal error path: `error`
+   hook, error page, stream dropped). Through a CONNECT tunnel the event goes to the tunnel's
+   `HttpStream` once its `_handle_event` is `passthrough`, which hands it to its `child_layer`. (mitmproxy's
+   own routing of injected messages does not reach HTTP/2 streams, and `flow.kill()` does not
+   stop a flow in transit.) Without it: a response timeout on an HTTP/2 upstream cancels the
+   whole connection, and with it the other streams on it.
 """
 
 from __future__ import annotations
@@ -43,8 +57,10 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mitmproxy import http
+from mitmproxy.proxy.events import MessageInjected
 
 logger = logging.getLogger(__name__)
 
@@ -300,6 +316,107 @@ def proxy_starting(master) -> bool:
     return proxyserver is not None and getattr(proxyserver, "is_running", True) is False
 
 
+# --- 7. failing one HTTP stream -------------------------------------------------------------------
+
+_ORIGINAL_LAYER_ATTR = "_dejunk_original_handle_event"
+
+
+@dataclass
+class StreamFailure(MessageInjected):
+    """Injected by `fail_stream`: the flow's HTTP stream fails with `message`, its connection stays."""
+
+
+def _http_layer():
+    try:
+        from mitmproxy.proxy.layers.http import HttpLayer
+    except ImportError:
+        return None
+    return HttpLayer
+
+
+def install_stream_failures() -> bool:
+    """Wrap HttpLayer._handle_event once (idempotent across reloads) to route `StreamFailure`s."""
+    cls = _http_layer()
+    return cls is not None and _wrap_once(cls, "_handle_event", _ORIGINAL_LAYER_ATTR, _http_layer_handle_event)
+
+
+def stream_failures_installed() -> bool:
+    cls = _http_layer()
+    return cls is not None and hasattr(cls, _ORIGINAL_LAYER_ATTR)
+
+
+def fail_stream(master, flow: http.HTTPFlow, message: str) -> bool:
+    """Fail one HTTP stream as if its upstream had reset it; False if that cannot be tried.
+
+    The stream gets a response protocol error (the `error` hook runs, the client gets the error
+    page) and the upstream stream is reset (HTTP/2 CANCEL); the other streams on both
+    connections go on. The event is delivered asynchronously: the caller checks later that the
+    flow did fail, and cancels the connection if it did not.
+    """
+    proxyserver = master.addons.get("proxyserver") if master is not None else None
+    if proxyserver is None or not stream_failures_installed() or not flow.live:
+        return False
+    try:
+        proxyserver.inject_event(StreamFailure(flow, message))
+    except ValueError:  # the client connection is gone
+        return False
+    return True
+
+
+def _http_layer_handle_event(self, event):
+    if type(event).__name__ == "StreamFailure" and isinstance(event, MessageInjected):
+        # (by name: after a script reload, an event made by the previous module's class)
+        return (yield from _fail_stream_in(self, event))
+    return (yield from getattr(type(self), _ORIGINAL_LAYER_ATTR)(self, event))
+
+
+def _fail_stream_in(layer, event):
+    try:
+        # Everything that could raise comes before the first command: an exception inside a
+        # layer takes the whole client connection down ("mitmproxy has crashed!").
+        steps = _stream_failure_steps(layer, event)
+    except Exception:
+        logger.exception("dejunk: cannot fail one HTTP stream; its connection will be closed instead")
+        return
+    for child, child_event in steps:
+        yield from layer.event_to_child(child, child_event)
+
+
+def _stream_failure_steps(layer, event) -> list[tuple[object, object]]:
+    """(child, event) pairs that fail the flow's stream in this HttpLayer, or pass `event` on."""
+    from mitmproxy.proxy.layers.http import HttpStream, RequestProtocolError, ResponseProtocolError
+
+    flow = event.flow
+    stream = next((s for s in list(layer.streams.values()) if getattr(s, "flow", None) is flow), None)
+    if stream is None:
+        # Not this layer's: a CONNECT tunnel holds the flow's upstream connection (HTTPS in
+        # regular mode); its stream passes the event on to the layers inside the tunnel.
+        tunnel = layer.connections.get(flow.server_conn)
+        if isinstance(tunnel, HttpStream) and getattr(tunnel, "child_layer", None) is not None \
+                and tunnel._handle_event == tunnel.passthrough:
+            return [(tunnel, event)]
+        return []
+    cancel, server_error = _stream_error_codes()
+    steps = []
+    upstream = layer.connections.get(flow.server_conn)
+    if upstream is not None and not isinstance(upstream, HttpStream):
+        # Reset the upstream stream first, so that nothing more arrives for it.
+        steps.append((upstream, RequestProtocolError(stream.stream_id, event.message, cancel)))
+    steps.append((stream, ResponseProtocolError(stream.stream_id, event.message, server_error)))
+    return steps
+
+
+def _stream_error_codes():
+    """(CANCEL for the upstream stream, a server error for the client): 12 has ErrorCodes, 11 status codes."""
+    try:
+        from mitmproxy.proxy.layers.http import ErrorCode
+    except ImportError:
+        from mitmproxy.net.http import status_codes
+
+        return status_codes.CLIENT_CLOSED_REQUEST, status_codes.BAD_GATEWAY
+    return ErrorCode.CANCEL, ErrorCode.GENERIC_SERVER_ERROR
+
+
 # --- 5. option values given before dejunk declared its options ------------------------------------
 
 
@@ -408,6 +525,29 @@ def _missing_http_names(*names: str) -> list[str]:
     return [name for name in names if not hasattr(http_layers, name)]
 
 
+def _stream_failure_shape() -> str | None:
+    cls = _http_layer()
+    if cls is None:
+        return "mitmproxy.proxy.layers.http.HttpLayer is gone"
+    method = cls.__dict__.get(_ORIGINAL_LAYER_ATTR) or getattr(cls, "_handle_event", None)
+    if method is None or not inspect.isgeneratorfunction(method):
+        return "HttpLayer._handle_event is no longer a command generator"
+    for attribute in ("streams", "connections"):
+        if attribute not in inspect.get_annotations(cls):
+            return f"HttpLayer.{attribute} is gone"
+    if not callable(getattr(cls, "event_to_child", None)):
+        return "HttpLayer.event_to_child is gone"
+    stream = _http_stream()
+    if stream is None or not callable(getattr(stream, "passthrough", None)):
+        return "HttpStream.passthrough is gone"
+    missing = _missing_http_names("RequestProtocolError", "ResponseProtocolError")
+    if missing:
+        return f"HTTP events changed: {', '.join(missing)} missing"
+    if not callable(getattr(_proxyserver(), "inject_event", None)):
+        return "Proxyserver.inject_event is gone"
+    return None
+
+
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
@@ -418,6 +558,8 @@ INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "streaming notices": ("the streaming notice is dropped by a slower logging filter", _log_shape),
     "upstream deadlines": ("no upstream connect or response timeouts: a hanging server hangs its page",
                            _connection_task_shape),
+    "stream failures": ("a response timeout on an HTTP/2 upstream closes the whole connection, failing "
+                        "the other requests on it too", _stream_failure_shape),
     "deferred options": ("a bad dejunk option given before the script loads is not caught at startup",
                          _deferred_shape),
     "proxy server state": ("a start that fails prints mitmproxy's listening line before it stops",

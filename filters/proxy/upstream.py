@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from .internals import connection_task, watch_held_bodies
+from .internals import connection_task, fail_stream, watch_held_bodies
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ class UpstreamWatch:
     - TLS: from `server_connected` until the TLS handshake is done (same limit as connect);
     - response: from when the request could be sent (request complete and connection ready)
       until the response headers arrived (checked by a sweep every half second);
+    A flow past its response deadline on an HTTP/2 upstream fails alone (`internals.fail_stream`:
+    its stream is reset, the other streams on the connection go on); on HTTP/1 its connection,
+    which carries only it, is cancelled (so is the HTTP/2 one if the stream did not fail).
     - held body (a page dejunk holds to rewrite it): idle, at most the response timeout between
       two chunks (`internals.watch_held_bodies` shows each chunk); a page still coming when the
       response timeout has passed since its headers is not held any longer but streamed on as
@@ -185,6 +188,12 @@ class UpstreamWatch:
                 del self._waiting[flow_id]
             elif phase == "response":
                 self._check_response(flow, now)
+            elif phase == "failing":
+                if now - since >= self.STREAM_FAILURE_GRACE:
+                    del self._waiting[flow_id]
+                    logger.warning(f"dejunk: could not fail one HTTP/2 stream alone ({flow.request.pretty_url}): "
+                                   "closing its upstream connection instead")
+                    self._cancel_connection(flow, flow.metadata["dejunk"]["abort_reason"])
             elif flow.response is not None and (flow.response.timestamp_end is not None or flow.response.stream):
                 del self._waiting[flow_id]  # complete, or streamed by mitmproxy (grew past the hold limit)
             elif now - last >= self.response_timeout:
@@ -205,13 +214,32 @@ class UpstreamWatch:
             del self._waiting[flow.id]
             self._abort_flow(flow, f"no response headers within {self.response_timeout} s")
 
+    # How long a stream failed on its own may take to reach the `error` hook before its whole
+    # connection is cancelled instead.
+    STREAM_FAILURE_GRACE = 2.0
+
     def _abort_flow(self, flow: http.HTTPFlow, why: str) -> None:
+        message = f"{ABORT_PREFIX} response_timeout: {why}"
+        if flow.server_conn.alpn == b"h2" and fail_stream(self._get_master(), flow, message):
+            # Other requests share this HTTP/2 connection: only this stream times out.
+            self._mark_abort(flow, why)
+            now = time.time()
+            self._waiting[flow.id] = (flow, "failing", now, now)
+            self._ensure_sweep()
+            return
+        self._cancel_connection(flow, why)
+
+    def _cancel_connection(self, flow: http.HTTPFlow, why: str) -> None:
         task = connection_task(self._get_master(), flow.client_conn, flow.server_conn)
         if task is None or task.done():
             return
+        self._mark_abort(flow, why)
+        task.cancel(f"{ABORT_PREFIX} response_timeout: {why}")
+
+    @staticmethod
+    def _mark_abort(flow: http.HTTPFlow, why: str) -> None:
         flow.metadata.setdefault("dejunk", {})["abort"] = "response_timeout"
         flow.metadata["dejunk"]["abort_reason"] = why
-        task.cancel(f"{ABORT_PREFIX} response_timeout: {why}")
 
     # timer bookkeeping
 

@@ -5,6 +5,8 @@ Through a real mitmdump (the proxy fixture: dejunk_connect_timeout=2, dejunk_res
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import uuid
 
@@ -123,3 +125,43 @@ def test_a_large_page_streamed_slowly_is_not_cut(proxy, origin):
     assert len(result.body) == 6144 * 1024 + 15 and result.body.endswith(b"</body></html>\n")
     assert not events_for(proxy, path + "&kb=6144&fast_kb=5200&seconds=5", "upstream_error")
 
+
+
+# --- HTTP/2 upstream: a stream times out alone ------------------------------------------------------
+
+
+def test_one_stream_timing_out_leaves_its_siblings_on_the_connection_alone(proxy, h2_origin, workdir):
+    # Two streams on one HTTP/2 connection to the upstream: /never gets no answer (a 504 after the
+    # response timeout); /slow.bin answers at once and keeps coming for 6 s, past that timeout.
+    base = f"https://site.test:{h2_origin.port}"
+    never, slow = unique("/never"), unique("/slow.bin")
+    outputs = {path: workdir / f"parallel-{index}" for index, path in enumerate((never, slow))}
+    args = ["curl", "-s", "--http2", "--parallel", "--proxy", proxy.url, "--cacert", str(proxy.ca_cert),
+            "--noproxy", "", "--max-time", "20", "-w", "%{url_effective} %{http_code} %{exitcode}\\n"]
+    for path, output in outputs.items():
+        args += [f"{base}{path}", "-o", str(output)]
+    done = subprocess.run(args, capture_output=True, timeout=30, env={**os.environ, "NO_PROXY": ""})
+    results = {line.split()[0][len(base):]: line.split()[1:] for line in done.stdout.decode().splitlines()}
+    connections = {number for number, path in h2_origin.seen if path in (never, slow)}
+    assert len(connections) == 1, h2_origin.seen  # both streams went over the same upstream connection
+    assert results[never] == ["504", "0"]
+    assert results[slow] == ["200", "0"], results  # the sibling was not cut
+    assert outputs[slow].read_bytes() == b"s" * 100 * h2_origin.STEPS
+    event = proxy.wait_for_event(lambda e: e["event"] == "upstream_error" and e["url"].endswith(never))
+    assert event["kind"] == "response_timeout"
+    assert not events_for(proxy, slow, "upstream_error")
+    deadline = time.monotonic() + 2
+    while never not in [path for _, path in h2_origin.reset] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [path for _, path in h2_origin.reset] == [never]  # the upstream was told to stop that stream
+
+
+def test_a_lone_stream_on_an_http2_upstream_times_out(proxy, h2_origin):
+    # (mitmproxy offers the upstream the client's ALPN: only an HTTP/2 client reaches an h2-only origin)
+    http2 = True
+    path = unique("/never")
+    result = fetch(proxy, f"https://site.test:{h2_origin.port}{path}", http2=http2, max_time=15)
+    assert result.status == 504 and result.headers["x-dejunk"] == "upstream response_timeout"
+    assert RESPONSE_TIMEOUT - 0.5 <= result.seconds <= RESPONSE_TIMEOUT + SLACK
+    after = fetch(proxy, f"https://site.test:{h2_origin.port}/quick", http2=http2, max_time=5)
+    assert after.status == 200 and after.body == b"quick"

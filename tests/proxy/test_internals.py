@@ -180,6 +180,27 @@ def test_a_held_body_is_seen_growing_and_can_be_streamed_from_then_on(options):
     assert seen == [6, 12] and stream.server_state == stream.state_stream_response_body
 
 
+# --- failing one stream --------------------------------------------------------------------------
+
+
+def test_a_stream_failure_fails_its_stream_through_the_normal_error_path(options):
+    from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
+
+    internals.install_stream_failures()
+    client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8080), timestamp_start=0)
+    layer = HttpLayer(Context(client, options), HTTPMode.regular)
+    stream = _stream(options)
+    stream.client_state = stream.state_done
+    stream.server_state = stream.state_wait_for_response_headers
+    other = _stream(options)
+    layer.streams = {1: other, 3: stream}
+    commands = list(layer.handle_event(internals.StreamFailure(stream.flow, "dejunk: response_timeout: test")))
+    assert [type(c).__name__ for c in commands] == ["HttpErrorHook"]  # mitmproxy's error hook, then it waits
+    assert stream.flow.error.msg == "dejunk: response_timeout: test" and other.flow.error is None
+    # A flow no layer holds: nothing happens (the upstream watch then closes the connection).
+    assert list(layer.handle_event(internals.StreamFailure(tflow.tflow(), "x"))) == []
+
+
 # --- the streaming notice ------------------------------------------------------------------------
 
 
