@@ -35,6 +35,7 @@ from filters.proxy.flows import request_from_flow  # noqa: E402
 from filters.proxy.internals import (  # noqa: E402
     install_body_size_check,
     install_error_pages,
+    install_stream_failures,
     problems as internal_problems,
     proxy_starting,
     quiet_streaming_notices,
@@ -221,6 +222,8 @@ class Dejunk:
     def running(self):
         quiet_streaming_notices()
         install_body_size_check()
+        install_stream_failures()
+        self.upstream.watch_held_bodies(True)
         for name, problem, loss in internal_problems():
             logger.warning(f"dejunk: on {selfcheck.versions()}, a mitmproxy internal changed ({name}: {problem}): {loss}")
         # Start the page workers now, before traffic: starting them takes a few hundred ms.
@@ -245,6 +248,7 @@ class Dejunk:
         skip_header_size_check(False)  # dejunk unloaded: mitmproxy decides on response headers again
         self.engines.close()
         self.upstream.cancel_all()
+        self.upstream.watch_held_bodies(False)
         for failure, count in self.filtering.failures.flush():
             logger.error(f"dejunk: error in {failure.where}: {times(count)} not yet reported, {failure.count} in all "
                          f"({failure.error})")

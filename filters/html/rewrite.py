@@ -5,7 +5,8 @@ classes, ids, tags and attributes present; only the rules indexed under those ar
 (soupsieve, compiled once per process). Matched elements are then located in the source
 (`htmlsource`) and their byte ranges deleted from the original body, so everything outside
 them stays exactly as the server sent it: nothing is re-serialized. In "hide" mode the matched
-elements get a `data-dejunk-hidden` attribute and one `<style>` hides them instead.
+elements get a `data-dejunk-hidden` attribute and one `<style>` hides them instead (both
+well-formed XML in pages served as `application/xhtml+xml`).
 
 `rewrite_page` never raises because of bad HTML: elements it cannot locate safely are left in
 place and counted in `RewriteResult.kept`. It does raise on misuse (an unknown mode, rules whose
@@ -141,7 +142,8 @@ def rewrite_page(
     matches = find_matches(elements, _indexes(rules, generic))
     if not matches:
         return _unchanged(body, started, mode, None, encoding.name)
-    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean)
+    xml = (content_type or "").partition(";")[0].strip().lower() == XHTML_TYPE
+    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean, xml)
 
 
 def _generic_index(rules: PageRules) -> RuleIndex | None:
@@ -159,7 +161,8 @@ def _generic_index(rules: PageRules) -> RuleIndex | None:
     return index
 
 
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+XHTML_TYPE = "application/xhtml+xml"  # parsed by browsers as XML: what dejunk adds must be well-formed
+HTML_TYPES = frozenset({"text/html", XHTML_TYPE})
 
 
 def skip_reason(body: bytes, rules: PageRules, content_type: str | None) -> str | None:
@@ -470,8 +473,8 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
 # --- rewriting ---------------------------------------------------------------------------------------
 
 
-def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False) -> RewriteResult:
-    """Cut (or mark) the matched elements and build the result."""
+def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False, xml=False) -> RewriteResult:
+    """Cut (or mark) the matched elements and build the result (`xml`: the page is XHTML served as XML)."""
     # `text` is what was parsed; `decoded` has the same characters but undecodable bytes still escaped as
     # lone surrogates, so byte offsets are computed from it.
     position_of = {id(element): number for number, element in enumerate(elements)}
@@ -520,10 +523,11 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
     hits = _hits([number for number, _, _ in removing] + [number for number, _ in hiding], source, rules_of)
     edits: list[tuple[int, int, bytes]] = [(start, end, b"") for _, start, end in removing]  # (start, end, new)
     if hiding:
-        marker = f" {HIDDEN_ATTRIBUTE}".encode(encoding.codec)
-        edits.extend((point, point, marker) for _, point in hiding)
+        # XML has no attribute without a value, and the style's text is parsed as XML text there.
+        marker = f' {HIDDEN_ATTRIBUTE}=""' if xml else f" {HIDDEN_ATTRIBUTE}"
+        edits.extend((point, point, marker.encode(encoding.codec)) for _, point in hiding)
         style_at = _style_point(source)
-        edits.append((style_at, style_at, _hide_style(matches, hits).encode(encoding.codec)))
+        edits.append((style_at, style_at, _hide_style(matches, hits, xml).encode(encoding.codec)))
     edits.sort(key=lambda edit: (edit[0], edit[1]))
     offsets = charset.ByteOffsets(decoded, encoding)
     pieces: list[bytes] = []
@@ -643,8 +647,8 @@ def _style_point(source: SourceMap) -> int:
     return 0
 
 
-def _hide_style(matches, hits) -> str:
-    """One `<style>`: the attribute rule plus the plain-CSS selectors of the rules used."""
+def _hide_style(matches, hits, xml: bool = False) -> str:
+    """One `<style>`: the attribute rule plus the plain-CSS selectors of the rules used (XML-escaped for XHTML)."""
     # The selectors also hide elements a script inserts again later; each gets its own rule, so that one
     # a browser rejects costs only itself.
     used = {hit.rule for hit in hits}
@@ -652,4 +656,7 @@ def _hide_style(matches, hits) -> str:
     for rule, _found in matches:
         if rule.text in used and rule.kind == HIDE and not rule.plan.remove and rule.plan.plain_css and "<" not in rule.plan.css:
             extra.append(f"{rule.plan.css}{{display:none!important}}")
-    return '<style id="dejunk-hide">' + HIDE_STYLE + "".join(extra) + "</style>"
+    css = HIDE_STYLE + "".join(extra)
+    if xml:  # the XML parser turns the entities back into the characters the CSS parser needs
+        css = css.replace("&", "&amp;").replace("<", "&lt;")
+    return '<style id="dejunk-hide">' + css + "</style>"

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mitmproxy import flow, http
+from mitmproxy.connection import ConnectionState
 
 from ..engine import Engine
 from ..html.rewrite import skip_reason
@@ -95,6 +96,26 @@ def flow_request(f: http.HTTPFlow):
     return request
 
 
+# What mitmproxy (11 and 12) says when the client goes away mid-flow: HTTP/1 "Client disconnected.";
+# HTTP/2 "stream reset by client (CANCEL)" for one stream; a closed HTTP/2 connection says "peer
+# closed connection", as an upstream's does, so there the client connection's state tells.
+_CLIENT_GONE_MESSAGES = ("client disconnected", "stream reset by client")
+
+
+def client_left(f: http.HTTPFlow) -> bool:
+    """Whether the flow's error comes from the client going away (not from the upstream)."""
+    if f.error.msg.lower().startswith(_CLIENT_GONE_MESSAGES):
+        return True
+    state = getattr(f.client_conn, "state", None)
+    return f.live and state is not None and not state & ConnectionState.CAN_READ
+
+
+def bodiless(f: http.HTTPFlow) -> bool:
+    """Whether the response has no body by its status (1xx, 204, 304): it must stay without one."""
+    status = f.response.status_code
+    return status < 200 or status in (204, 304)
+
+
 def times(n: int) -> str:
     """'once', '2 times', ...: how often something happened, in words."""
     return "once" if n == 1 else f"{n} times"
@@ -113,6 +134,7 @@ class Filtering:
         self.failures = FailureLog()
         self.upstream = upstream
         self.rewrite_pool = rewrite_pool  # the page workers for the engine in use
+        upstream.on_slow_page = self._slow_page
         # Why dejunk cannot filter: then every request is refused rather than passed on unfiltered.
         self.failed: str | None = None
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
@@ -326,7 +348,7 @@ class Filtering:
             if not verdict.accepted:
                 del response.headers["set-cookie"]
                 self._policy_event(f, "cookie", host, verdict.pattern, mark=False)
-        if content_type.startswith("image/"):
+        if content_type.startswith("image/") and not bodiless(f):
             verdict = self.policies.check("image", host)
             if not verdict.accepted:
                 self._replace_image(f, verdict.pattern)
@@ -341,11 +363,26 @@ class Filtering:
             response.stream = counting_stream(f)
         return buffered
 
+    def _slow_page(self, f: http.HTTPFlow):
+        """A held page still arriving after the response timeout: it goes on unrewritten, as it comes."""
+        host = f.request.pretty_host
+        reason = f"still arriving {self.settings.response_timeout} s after its headers: sent as it comes, unrewritten"
+        self.stats.add("not_rewritten_slow", host)
+        self._record("not_rewritten", url=f.request.pretty_url, host=host, reason=reason)
+        self._note(f, f.marked, f"page not rewritten: {reason}", not_rewritten=reason)
+        return counting_stream(f)
+
     def _may_rewrite(self, f: http.HTTPFlow) -> bool:
-        """Whether this response is one dejunk may remove ad elements from (its type aside)."""
+        """Whether this response is one dejunk may remove ad elements from (its type aside).
+
+        Never a part of a page (206, or any `Content-Range`): the client puts the parts together
+        by byte offsets, so they pass byte-identical.
+        """
         return (
             self.settings.cosmetic != "off"
             and 200 <= f.response.status_code < 300
+            and f.response.status_code != 206
+            and "content-range" not in f.response.headers
             and f.metadata.get("dejunk", {}).get("action") not in (*ANSWERED_ACTIONS, "allowed_site")
             and self.engine is not None
             and self.engine.cosmetic_store is not None
@@ -353,7 +390,8 @@ class Filtering:
 
     def _replace_image(self, f: http.HTTPFlow, pattern: str | None) -> None:
         # Decided on the headers alone: the upstream body is read and dropped as it arrives and the
-        # client gets the GIF, so no image is ever held in memory.
+        # client gets the GIF, so no image is ever held in memory. (204, 304 and other bodiless
+        # answers carry no image and pass as they are: see `bodiless`.)
         response = f.response
         for name in ("content-encoding", "transfer-encoding", "content-length", "etag", "last-modified"):
             response.headers.pop(name, None)
@@ -362,6 +400,8 @@ class Filtering:
         sent = False
 
         def swallow(chunk: bytes) -> bytes:
+            # Called for each chunk and once with b"" at the end: the GIF goes out exactly once,
+            # even for an empty body (only the end call comes then).
             nonlocal sent
             if sent:
                 return b""
@@ -369,7 +409,16 @@ class Filtering:
             return TRANSPARENT_GIF
 
         response.stream = swallow
+        f.metadata.setdefault("dejunk", {})["image_replaced"] = True
         self._policy_event(f, "image", f.request.pretty_host, pattern)
+
+    @staticmethod
+    def _finish_replaced_image(f: http.HTTPFlow) -> None:
+        """A replaced image whose body mitmproxy never streamed (the upstream said at once that
+        there is none) gets the GIF here, so that the response matches its Content-Length."""
+        if (f.metadata.get("dejunk", {}).get("image_replaced") and f.response.raw_content == b""
+                and f.request.method != "HEAD"):
+            f.response.raw_content = TRANSPARENT_GIF
 
     def response(self, f: http.HTTPFlow):
         # Synchronous unless a page is to be rewritten: then it returns the coroutine that does it,
@@ -379,6 +428,7 @@ class Filtering:
             return None
         try:
             self._reassert_block(f)
+            self._finish_replaced_image(f)
         except Exception as error:
             self._contain("response", f, error)
         try:
@@ -474,8 +524,11 @@ class Filtering:
 
     def _on_error(self, f: http.HTTPFlow) -> None:
         message = f.error.msg
-        if message == flow.Error.KILLED_MESSAGE or message.lower().startswith("client disconnected"):
-            return  # the user or the client ended it: not an upstream failure
+        if message == flow.Error.KILLED_MESSAGE:
+            return  # the user ended it
+        if client_left(f):
+            self._client_abort(f, message)
+            return
         kind, detail = self.upstream.known_failure(f) or (classify_failure(message), message)
         host, port = f.request.pretty_host, f.request.port
         connect_phase = kind in ("connect_timeout", "tls")
@@ -487,6 +540,14 @@ class Filtering:
         if self.settings.error_pages:
             page = to_response(error_answer(kind, f.request.pretty_url, host, port, detail, timeout))
             offer_error_page(f, page)
+
+    def _client_abort(self, f: http.HTTPFlow, message: str) -> None:
+        # Browsers cancel requests all the time (navigation, a closed tab): counted and recorded, not
+        # logged, and never an upstream failure.
+        host = f.request.pretty_host
+        self.stats.add("client_abort", host)
+        self._record("client_abort", host=host, url=f.request.pretty_url, message=message)
+        self._note(f, f.marked, f"the client left before the response was complete ({message})", client_abort=True)
 
     def http_connect_error(self, f: http.HTTPFlow):
         # Only with connection_strategy=eager: the CONNECT itself failed upstream.

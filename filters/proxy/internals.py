@@ -17,6 +17,11 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
    `install_body_size_check` to skip mitmproxy's `stream_large_bodies` check on response headers
    while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`).
    Without it: the check runs twice, a little slower.
+   The same wrapper feeds `watch_held_bodies`: it sees every chunk of a held response body and
+   can switch that body to streaming as mitmproxy does for `stream_large_bodies` (relies on the
+   stream's `flow`, `response_body_buf`, `stream_id`, `start_response_stream()`,
+   `handle_event(ResponseData(stream_id, data))`). Without it: no progress is seen on a held
+   page, which must then arrive whole within the response timeout after its headers.
 3. `proxy.server.ConnectionHandler.log(message, level, exc_info)`: wrapped by
    `quiet_streaming_notices` to drop "Streaming response from HOST." before a log record is
    built. Without it: a logging filter drops the notice, a little slower.
@@ -31,6 +36,20 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
 6. `addons.proxyserver.Proxyserver.is_running`: `proxy_starting` tells a start (the listeners
    are not open yet, and dejunk may keep them closed) from a script reload in a running proxy.
    Without it: a start that fails prints mitmproxy's "listening" line before it stops.
+7. `proxy.layers.http.HttpLayer._handle_event(event)`, a command generator: wrapped by
+   `install_stream_failures` so that a `StreamFailure` (a `MessageInjected` that `fail_stream`
+   hands to `Proxyserver.inject_event`) fails the one HTTP stream of its flow: the layer's
+   `streams` (stream id -> `HttpStream`, whose `flow` is matched) and `connections` (connection
+   -> the layer or the CONNECT stream for it), `event_to_child(child, event)`,
+   `RequestProtocolError(stream_id, message, code)` sent to the upstream connection's layer
+   (HTTP/2: resets that stream, CANCEL being 499 in 11 and `ErrorCode.CANCEL` in 12) and
+   `ResponseProtocolError(stream_id, message, code)` to the stream (502 in 11,
+   `ErrorCode.GENERIC_SERVER_ERROR` in 12; its normal error path: `error`
+   hook, error page, stream dropped). Through a CONNECT tunnel the event goes to the tunnel's
+   `HttpStream` once its `_handle_event` is `passthrough`, which hands it to its `child_layer`. (mitmproxy's
+   own routing of injected messages does not reach HTTP/2 streams, and `flow.kill()` does not
+   stop a flow in transit.) Without it: a response timeout on an HTTP/2 upstream cancels the
+   whole connection, and with it the other streams on it.
 """
 
 from __future__ import annotations
@@ -38,8 +57,11 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from mitmproxy import http
+from mitmproxy.proxy.events import MessageInjected
+
 from ..printable import printable_logger
 
 logger = printable_logger(__name__)
@@ -191,9 +213,43 @@ def skip_header_size_check(skip: bool) -> None:
 
 
 def _check_body_size(self, request: bool):
+    if not request and self.response_body_buf and _held_body_progress is not None:
+        # A chunk of a held response body just arrived (mitmproxy checks the size on each one).
+        stream = _held_body_progress(self.flow)
+        if stream is not None:
+            return (yield from _stream_from_now_on(self, stream))
     if _skip_header_size_check and not request and not self.response_body_buf:
         return False
     return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))
+
+
+# --- 2b. the progress of a held response body ------------------------------------------------------
+
+_held_body_progress: Callable[[http.HTTPFlow], Callable | None] | None = None
+
+
+def watch_held_bodies(progress: Callable[[http.HTTPFlow], Callable | None] | None) -> None:
+    """Call `progress(flow)` for every chunk of a response body mitmproxy holds (not streams).
+
+    mitmproxy shows a held body to no one until it is complete; through the body-size check
+    (wrapped by `install_body_size_check`, which runs on every held chunk) dejunk sees it grow.
+    When `progress` returns a stream function, the body is streamed from then on, as mitmproxy
+    streams one that grows past `stream_large_bodies`: the headers and what was held go to the
+    client at once, the rest passes through that function. None stops watching.
+    """
+    global _held_body_progress
+    _held_body_progress = progress
+
+
+def _stream_from_now_on(stream_layer, stream):
+    from mitmproxy.proxy.layers.http import ResponseData
+
+    stream_layer.flow.response.stream = stream
+    held = bytes(stream_layer.response_body_buf)
+    stream_layer.response_body_buf.clear()
+    yield from stream_layer.start_response_stream()
+    yield from stream_layer.handle_event(ResponseData(stream_layer.stream_id, held))
+    return False
 
 
 # --- 3. the per-stream log notice -----------------------------------------------------------------
@@ -262,6 +318,107 @@ def proxy_starting(master) -> bool:
     return proxyserver is not None and getattr(proxyserver, "is_running", True) is False
 
 
+# --- 7. failing one HTTP stream -------------------------------------------------------------------
+
+_ORIGINAL_LAYER_ATTR = "_dejunk_original_handle_event"
+
+
+@dataclass
+class StreamFailure(MessageInjected):
+    """Injected by `fail_stream`: the flow's HTTP stream fails with `message`, its connection stays."""
+
+
+def _http_layer():
+    try:
+        from mitmproxy.proxy.layers.http import HttpLayer
+    except ImportError:
+        return None
+    return HttpLayer
+
+
+def install_stream_failures() -> bool:
+    """Wrap HttpLayer._handle_event once (idempotent across reloads) to route `StreamFailure`s."""
+    cls = _http_layer()
+    return cls is not None and _wrap_once(cls, "_handle_event", _ORIGINAL_LAYER_ATTR, _http_layer_handle_event)
+
+
+def stream_failures_installed() -> bool:
+    cls = _http_layer()
+    return cls is not None and hasattr(cls, _ORIGINAL_LAYER_ATTR)
+
+
+def fail_stream(master, flow: http.HTTPFlow, message: str) -> bool:
+    """Fail one HTTP stream as if its upstream had reset it; False if that cannot be tried.
+
+    The stream gets a response protocol error (the `error` hook runs, the client gets the error
+    page) and the upstream stream is reset (HTTP/2 CANCEL); the other streams on both
+    connections go on. The event is delivered asynchronously: the caller checks later that the
+    flow did fail, and cancels the connection if it did not.
+    """
+    proxyserver = master.addons.get("proxyserver") if master is not None else None
+    if proxyserver is None or not stream_failures_installed() or not flow.live:
+        return False
+    try:
+        proxyserver.inject_event(StreamFailure(flow, message))
+    except ValueError:  # the client connection is gone
+        return False
+    return True
+
+
+def _http_layer_handle_event(self, event):
+    if type(event).__name__ == "StreamFailure" and isinstance(event, MessageInjected):
+        # (by name: after a script reload, an event made by the previous module's class)
+        return (yield from _fail_stream_in(self, event))
+    return (yield from getattr(type(self), _ORIGINAL_LAYER_ATTR)(self, event))
+
+
+def _fail_stream_in(layer, event):
+    try:
+        # Everything that could raise comes before the first command: an exception inside a
+        # layer takes the whole client connection down ("mitmproxy has crashed!").
+        steps = _stream_failure_steps(layer, event)
+    except Exception:
+        logger.exception("dejunk: cannot fail one HTTP stream; its connection will be closed instead")
+        return
+    for child, child_event in steps:
+        yield from layer.event_to_child(child, child_event)
+
+
+def _stream_failure_steps(layer, event) -> list[tuple[object, object]]:
+    """(child, event) pairs that fail the flow's stream in this HttpLayer, or pass `event` on."""
+    from mitmproxy.proxy.layers.http import HttpStream, RequestProtocolError, ResponseProtocolError
+
+    flow = event.flow
+    stream = next((s for s in list(layer.streams.values()) if getattr(s, "flow", None) is flow), None)
+    if stream is None:
+        # Not this layer's: a CONNECT tunnel holds the flow's upstream connection (HTTPS in
+        # regular mode); its stream passes the event on to the layers inside the tunnel.
+        tunnel = layer.connections.get(flow.server_conn)
+        if isinstance(tunnel, HttpStream) and getattr(tunnel, "child_layer", None) is not None \
+                and tunnel._handle_event == tunnel.passthrough:
+            return [(tunnel, event)]
+        return []
+    cancel, server_error = _stream_error_codes()
+    steps = []
+    upstream = layer.connections.get(flow.server_conn)
+    if upstream is not None and not isinstance(upstream, HttpStream):
+        # Reset the upstream stream first, so that nothing more arrives for it.
+        steps.append((upstream, RequestProtocolError(stream.stream_id, event.message, cancel)))
+    steps.append((stream, ResponseProtocolError(stream.stream_id, event.message, server_error)))
+    return steps
+
+
+def _stream_error_codes():
+    """(CANCEL for the upstream stream, a server error for the client): 12 has ErrorCodes, 11 status codes."""
+    try:
+        from mitmproxy.proxy.layers.http import ErrorCode
+    except ImportError:
+        from mitmproxy.net.http import status_codes
+
+        return status_codes.CLIENT_CLOSED_REQUEST, status_codes.BAD_GATEWAY
+    return ErrorCode.CANCEL, ErrorCode.GENERIC_SERVER_ERROR
+
+
 # --- 5. option values given before dejunk declared its options ------------------------------------
 
 
@@ -302,16 +459,8 @@ def _error_page_shape() -> str | None:
     if problem:
         return problem
     missing = [n for n in ("state_done", "state_stream_response_body") if not hasattr(cls, n)]
-    try:
-        from mitmproxy.proxy.layers.http import (  # noqa: F401
-            ResponseData,
-            ResponseEndOfMessage,
-            ResponseHeaders,
-            ResponseProtocolError,
-            SendHttp,
-        )
-    except ImportError as e:
-        missing.append(str(e))
+    missing += _missing_http_names("ResponseData", "ResponseEndOfMessage", "ResponseHeaders",
+                                   "ResponseProtocolError", "SendHttp")
     return f"HttpStream error handling changed: {', '.join(missing)} missing" if missing else None
 
 
@@ -358,14 +507,61 @@ def _deferred_shape() -> str | None:
     return None
 
 
+def _held_bodies_shape() -> str | None:
+    cls = _http_stream()
+    problem = _generator_method(cls, "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)
+    if problem:
+        return problem
+    if not inspect.isgeneratorfunction(getattr(cls, "start_response_stream", None)):
+        return "HttpStream.start_response_stream is gone"
+    if "response_body_buf" not in inspect.get_annotations(cls):
+        return "HttpStream.response_body_buf is gone"
+    missing = _missing_http_names("ResponseData")
+    return f"HTTP events changed: {', '.join(missing)} missing" if missing else None
+
+
+def _missing_http_names(*names: str) -> list[str]:
+    """Which of `names` mitmproxy.proxy.layers.http no longer has."""
+    import mitmproxy.proxy.layers.http as http_layers
+
+    return [name for name in names if not hasattr(http_layers, name)]
+
+
+def _stream_failure_shape() -> str | None:
+    cls = _http_layer()
+    if cls is None:
+        return "mitmproxy.proxy.layers.http.HttpLayer is gone"
+    method = cls.__dict__.get(_ORIGINAL_LAYER_ATTR) or getattr(cls, "_handle_event", None)
+    if method is None or not inspect.isgeneratorfunction(method):
+        return "HttpLayer._handle_event is no longer a command generator"
+    for attribute in ("streams", "connections"):
+        if attribute not in inspect.get_annotations(cls):
+            return f"HttpLayer.{attribute} is gone"
+    if not callable(getattr(cls, "event_to_child", None)):
+        return "HttpLayer.event_to_child is gone"
+    stream = _http_stream()
+    if stream is None or not callable(getattr(stream, "passthrough", None)):
+        return "HttpStream.passthrough is gone"
+    missing = _missing_http_names("RequestProtocolError", "ResponseProtocolError")
+    if missing:
+        return f"HTTP events changed: {', '.join(missing)} missing"
+    if not callable(getattr(_proxyserver(), "inject_event", None)):
+        return "Proxyserver.inject_event is gone"
+    return None
+
+
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
     "body-size check": ("mitmproxy checks response sizes twice (slower)",
                         lambda: _generator_method(_http_stream(), "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)),
+    "held bodies": ("a page held to be rewritten must arrive whole within the response timeout, even while "
+                    "it keeps coming (it is cut then, not delivered unrewritten)", _held_bodies_shape),
     "streaming notices": ("the streaming notice is dropped by a slower logging filter", _log_shape),
     "upstream deadlines": ("no upstream connect or response timeouts: a hanging server hangs its page",
                            _connection_task_shape),
+    "stream failures": ("a response timeout on an HTTP/2 upstream closes the whole connection, failing "
+                        "the other requests on it too", _stream_failure_shape),
     "deferred options": ("a bad dejunk option given before the script loads is not caught at startup",
                          _deferred_shape),
     "proxy server state": ("a start that fails prints mitmproxy's listening line before it stops",

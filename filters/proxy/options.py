@@ -66,7 +66,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "dejunk_response_timeout", int, 60,
-        "Seconds to wait for an upstream's response headers once the request could be sent.",
+        "Seconds to wait for an upstream's response headers once the request could be sent; after "
+        "the headers, the longest a body held for rewriting may go without a byte (an idle timeout: "
+        "a response that keeps coming is never cut). A page still coming after this long is not held "
+        "any longer: it goes on unrewritten, as it arrives.",
         "a whole number of seconds, 1 or more", minimum=1,
     ),
     OptionSpec(

@@ -4,7 +4,9 @@
 - `UpstreamWatch`: timers started from the connection and flow hooks cancel the upstream
   connection's task when a deadline passes; mitmproxy then fails the flow through its normal
   error path, and the `error` hook sees why. (Finding that task is one of the internals in
-  `internals`.)
+  `internals`.) A response that keeps making progress is never cut: after its headers, the
+  response timeout is an idle timeout (time without a byte of the body), and a page held for
+  rewriting that is still coming when the timeout has passed is streamed on unrewritten.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from .internals import connection_task
+from .internals import connection_task, fail_stream, watch_held_bodies
 from ..printable import printable_logger
 
 logger = printable_logger(__name__)
@@ -61,8 +63,13 @@ class UpstreamWatch:
     - TLS: from `server_connected` until the TLS handshake is done (same limit as connect);
     - response: from when the request could be sent (request complete and connection ready)
       until the response headers arrived (checked by a sweep every half second);
-    - buffered body: a response dejunk buffers (to rewrite it) must be complete within the
-      response timeout after its headers; streamed responses have no such limit.
+    A flow past its response deadline on an HTTP/2 upstream fails alone (`internals.fail_stream`:
+    its stream is reset, the other streams on the connection go on); on HTTP/1 its connection,
+    which carries only it, is cancelled (so is the HTTP/2 one if the stream did not fail).
+    - held body (a page dejunk holds to rewrite it): idle, at most the response timeout between
+      two chunks (`internals.watch_held_bodies` shows each chunk); a page still coming when the
+      response timeout has passed since its headers is not held any longer but streamed on as
+      it comes, unrewritten (`on_slow_page` says so); streamed bodies have no dejunk limit.
     Failures before a flow owns its connection (our connect and TLS aborts, TLS handshake errors,
     which mitmproxy reports to the flow only as "connection closed") are remembered per (client,
     address) for a few seconds, so the `error` hook can say what really happened.
@@ -74,7 +81,15 @@ class UpstreamWatch:
         self.response_timeout = 60
         self._timers: dict[object, asyncio.TimerHandle] = {}
         self._failed: dict[tuple, tuple[str, str, float]] = {}
-        self._waiting: dict[str, tuple[http.HTTPFlow, str, float]] = {}
+        # flow id -> (flow, phase, since, last progress): phase "response" waits for headers,
+        # "body" for the rest of a held body
+        self._waiting: dict[str, tuple[http.HTTPFlow, str, float, float]] = {}
+        # Called when a held page is let go unrewritten (too slow); returns its stream function.
+        self.on_slow_page: Callable[[http.HTTPFlow], Callable] = lambda flow: True
+
+    def watch_held_bodies(self, watch: bool) -> None:
+        """Start (or stop) seeing the chunks of held bodies: see `held_body_progress`."""
+        watch_held_bodies(self.held_body_progress if watch else None)
 
     # connection phase
 
@@ -134,15 +149,30 @@ class UpstreamWatch:
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.live and flow.response is None:
-            self._waiting[flow.id] = (flow, "response", time.time())
+            now = time.time()
+            self._waiting[flow.id] = (flow, "response", now, now)
             self._ensure_sweep()
 
     def response_headers(self, flow: http.HTTPFlow, buffered: bool) -> None:
         if buffered and flow.live:
-            self._waiting[flow.id] = (flow, "body", time.time())
+            now = time.time()
+            self._waiting[flow.id] = (flow, "body", now, now)
             self._ensure_sweep()
         else:
             self._waiting.pop(flow.id, None)
+
+    def held_body_progress(self, flow: http.HTTPFlow):
+        """A chunk of a held body arrived: note it; a stream function when the page is to be let go."""
+        entry = self._waiting.get(flow.id)
+        if entry is None or entry[1] != "body":
+            return None
+        now = time.time()
+        if now - entry[2] < self.response_timeout:
+            self._waiting[flow.id] = (flow, "body", entry[2], now)
+            return None
+        # Still coming after the response timeout: the client has waited long enough for a rewrite.
+        del self._waiting[flow.id]
+        return self.on_slow_page(flow)
 
     def flow_done(self, flow: http.HTTPFlow) -> None:
         self._waiting.pop(flow.id, None)
@@ -153,16 +183,22 @@ class UpstreamWatch:
 
     def _sweep(self) -> None:
         now = time.time()
-        for flow_id, (flow, phase, since) in list(self._waiting.items()):
+        for flow_id, (flow, phase, since, last) in list(self._waiting.items()):
             if flow.error is not None or not flow.live:
                 del self._waiting[flow_id]
             elif phase == "response":
                 self._check_response(flow, now)
-            elif flow.response is not None and flow.response.timestamp_end is not None:
+            elif phase == "failing":
+                if now - since >= self.STREAM_FAILURE_GRACE:
+                    del self._waiting[flow_id]
+                    logger.warning(f"dejunk: could not fail one HTTP/2 stream alone ({flow.request.pretty_url}): "
+                                   "closing its upstream connection instead")
+                    self._cancel_connection(flow, flow.metadata["dejunk"]["abort_reason"])
+            elif flow.response is not None and (flow.response.timestamp_end is not None or flow.response.stream):
+                del self._waiting[flow_id]  # complete, or streamed by mitmproxy (grew past the hold limit)
+            elif now - last >= self.response_timeout:
                 del self._waiting[flow_id]
-            elif now - since >= self.response_timeout:
-                del self._waiting[flow_id]
-                self._abort_flow(flow, f"response body not complete within {self.response_timeout} s")
+                self._abort_flow(flow, f"no body bytes for {self.response_timeout} s")
         if self._waiting:
             self._ensure_sweep()
 
@@ -178,13 +214,32 @@ class UpstreamWatch:
             del self._waiting[flow.id]
             self._abort_flow(flow, f"no response headers within {self.response_timeout} s")
 
+    # How long a stream failed on its own may take to reach the `error` hook before its whole
+    # connection is cancelled instead.
+    STREAM_FAILURE_GRACE = 2.0
+
     def _abort_flow(self, flow: http.HTTPFlow, why: str) -> None:
+        message = f"{ABORT_PREFIX} response_timeout: {why}"
+        if flow.server_conn.alpn == b"h2" and fail_stream(self._get_master(), flow, message):
+            # Other requests share this HTTP/2 connection: only this stream times out.
+            self._mark_abort(flow, why)
+            now = time.time()
+            self._waiting[flow.id] = (flow, "failing", now, now)
+            self._ensure_sweep()
+            return
+        self._cancel_connection(flow, why)
+
+    def _cancel_connection(self, flow: http.HTTPFlow, why: str) -> None:
         task = connection_task(self._get_master(), flow.client_conn, flow.server_conn)
         if task is None or task.done():
             return
+        self._mark_abort(flow, why)
+        task.cancel(f"{ABORT_PREFIX} response_timeout: {why}")
+
+    @staticmethod
+    def _mark_abort(flow: http.HTTPFlow, why: str) -> None:
         flow.metadata.setdefault("dejunk", {})["abort"] = "response_timeout"
         flow.metadata["dejunk"]["abort_reason"] = why
-        task.cancel(f"{ABORT_PREFIX} response_timeout: {why}")
 
     # timer bookkeeping
 

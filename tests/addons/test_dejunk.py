@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions, flow
+from mitmproxy.connection import ConnectionState
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.hooks import ConfigureHook
 from mitmproxy.test import taddons, tflow, tutils
@@ -439,6 +440,23 @@ class TestResponseHeaders:
         assert b"".join(chunks) == TRANSPARENT_GIF
         assert events(files)[-1] == {**events(files)[-1], "event": "policy", "policy": "image", "pattern": "noimg.test"}
 
+    def test_a_replaced_image_with_an_empty_body_still_gets_the_gif(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = self.respond(addon, "http://noimg.test/p.jpg", "image/jpeg")
+        f.response.raw_content = b""  # the upstream said "Content-Length: 0": nothing was streamed
+        run_response(addon, f)
+        assert f.response.raw_content == TRANSPARENT_GIF
+        assert f.response.headers["content-length"] == str(len(TRANSPARENT_GIF))
+
+    @pytest.mark.parametrize("status", [204, 304])
+    def test_bodiless_image_answers_stay_as_they_are(self, addon_ctx, status):
+        addon, _, _ = addon_ctx
+        f = self.respond(addon, "http://noimg.test/p.jpg", "image/jpeg", status=status)
+        assert f.response.status_code == status and f.response.headers["content-type"] == "image/jpeg"
+        f.response.raw_content = b""
+        run_response(addon, f)
+        assert f.response.raw_content == b""
+
     def test_cookie_policy_removes_set_cookie(self, addon_ctx):
         addon, _, _ = addon_ctx
         rejected = self.respond(addon, "http://news.test/", "text/html", set_cookie="a=1")
@@ -452,11 +470,24 @@ class TestResponseHeaders:
         ("text/html", 404, True),
         ("application/octet-stream", 200, True),
         ("video/mp4", 206, True),
+        ("text/html", 206, True),
     ])
     def test_only_pages_are_buffered(self, addon_ctx, content_type, status, streamed):
         addon, _, _ = addon_ctx
         f = self.respond(addon, "http://friend.test/x", content_type, status)
         assert bool(f.response.stream) is streamed
+
+    def test_a_page_with_a_content_range_is_never_rewritten(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://friend.test/x")
+        addon.request(f)
+        f.response = tutils.tresp(status_code=200, content=b'<html><body><div class="ad">x</div></body></html>')
+        f.response.headers["content-type"] = "text/html"
+        f.response.headers["content-range"] = "bytes 0-49/100"
+        addon.responseheaders(f)
+        assert f.response.stream
+        f.response.stream = False  # as if the whole body had been held anyway
+        assert addon.response(f) is None  # no rewrite started
 
     @pytest.mark.parametrize("kept_by", ["view", "save_stream_file", "hardump"])
     def test_where_flows_are_kept_bodies_are_kept_as_mitmproxy_keeps_them(self, files, tmp_path, kept_by):
@@ -511,6 +542,30 @@ class TestError:
         f.error = flow.Error(message)
         addon.error(f)
         assert not [e for e in events(files) if e["event"] == "upstream_error"]
+
+    @pytest.mark.parametrize("message,client_state", [
+        ("Client disconnected.", ConnectionState.OPEN),  # HTTP/1
+        ("stream reset by client (CANCEL)", ConnectionState.OPEN),  # HTTP/2, one stream
+        ("peer closed connection", ConnectionState.CAN_WRITE),  # HTTP/2, the client closed its connection
+    ])
+    def test_a_client_abort_is_counted_as_such(self, addon_ctx, message, client_state):
+        addon, _, files = addon_ctx
+        f = make_flow("http://x.test/")
+        f.client_conn.state = client_state
+        f.error = flow.Error(message)
+        addon.error(f)
+        (event,) = [e for e in events(files) if e["event"] in ("client_abort", "upstream_error")]
+        assert event == {**event, "event": "client_abort", "host": "x.test", "message": message}
+        assert addon.filtering.stats.counts["client_abort"] == 1
+        assert addon.filtering.stats.counts["upstream_error"] == 0
+        assert "the client left" in f.comment
+
+    def test_an_upstream_that_closes_is_not_a_client_abort(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = make_flow("http://x.test/")
+        f.error = flow.Error("peer closed connection")
+        addon.error(f)
+        assert [e["event"] for e in events(files)] == ["upstream_error"]
 
 
 class TestCommands:

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from .harness import Proxy
-from .origin import Backlogged, PlainHttpOnly, Silent, make_tls_context, start_origin
+from .origin import Backlogged, H2Origin, PlainHttpOnly, Silent, make_tls_context, start_origin
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +72,13 @@ def tls_origin(workdir):
     server = start_origin(make_tls_context(workdir))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def h2_origin(workdir):
+    server = H2Origin(workdir)
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,29 @@ def _respond(origin: Origin, conn, request: Seen) -> bool:
         # An abortive close: the peer sees a reset, not an orderly end.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         return False
+    if request.method == "HEAD" and path.endswith(".png"):
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {len(PNG)}\r\n\r\n".encode())
+        return True
+    if path == "/empty.png":
+        _send(conn, "200 OK", b"", "image/png")
+        return True
+    if path in ("/no-content.png", "/not-modified.png"):
+        status = "204 No Content" if path == "/no-content.png" else "304 Not Modified"
+        conn.sendall(f"HTTP/1.1 {status}\r\nContent-Type: image/png\r\nETag: \"v1\"\r\n\r\n".encode())
+        return True
+    if path == "/partial.html":
+        # The first part of the page, as a server answers "Range: bytes=0-" with a cap.
+        page = PAGE.replace(b"{port}", str(origin.port).encode())
+        part = page[: len(page) - 20]
+        _send(conn, "206 Partial Content", part, "text/html; charset=utf-8",
+              {"Content-Range": f"bytes 0-{len(part) - 1}/{len(page)}"})
+        return True
+    if path.startswith("/slow-page"):
+        return _send_slowly(conn, query, wait, origin.port)
+    if path == "/stall-body.html":
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n<html><body>")
+        wait(MAX_WAIT)
+        return False
     if "/echo" in path:
         body = json.dumps({"target": request.target, "headers": request.headers}).encode()
         _send(conn, "200 OK", body, "application/json", {"Set-Cookie": "echo=1; Path=/"})
@@ -195,6 +218,34 @@ def _respond(origin: Origin, conn, request: Seen) -> bool:
         _send(conn, "200 OK", gzip.compress(body), "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
         return True
     _send(conn, "200 OK", body, "text/html; charset=utf-8", {"Set-Cookie": "session=abc; Path=/"})
+    return True
+
+
+def _send_slowly(conn, query, wait, port: int) -> bool:
+    """An HTML page (chunked) whose body keeps coming: `fast_kb` KiB at once, then the rest over `seconds`.
+
+    Blocks of `block_kb` KiB (default: the test page, a few hundred bytes) go out at even intervals;
+    the total is `kb` KiB (default: just the test page).
+    """
+    seconds = min(float(query.get("seconds", ["5"])[0]), MAX_WAIT)
+    page = PAGE.replace(b"{port}", str(port).encode())
+    total = min(int(query.get("kb", ["0"])[0]), 64 * 1024) * 1024
+    fast = min(int(query.get("fast_kb", ["0"])[0]), 64 * 1024) * 1024
+    body = page if not total else page[:-15] + big_page_block(0) * (total // 65536 + 1)
+    body = body[: max(total, len(page) - 15)] + page[-15:]  # ends with </body></html>
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\n")
+    if fast:
+        conn.sendall(b"%x\r\n%s\r\n" % (fast, body[:fast]))
+    rest = body[fast:]
+    steps = 20
+    size = -(-len(rest) // steps)
+    for index in range(steps):
+        piece = rest[index * size : (index + 1) * size]
+        if piece:
+            conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        if wait(seconds / steps):
+            return False
+    conn.sendall(b"0\r\n\r\n")
     return True
 
 
@@ -320,3 +371,106 @@ class PlainHttpOnly(Silent):
             pass
         finally:
             conn.close()
+
+
+class H2Origin:
+    """An HTTP/2-only TLS origin (h2): many streams on one connection, each path its own behaviour.
+
+    `/never`: headers never come. `/slow.bin`: headers at once, then 12 chunks of 100 bytes, one every
+    half second. Anything else: a short text at once. `seen` holds (connection number, path) per request.
+    """
+
+    STEPS = 12
+    STEP_SECONDS = 0.5
+
+    def __init__(self, workdir: Path):
+        self.context = make_tls_context(workdir)
+        self.context.set_alpn_protocols(["h2"])
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list[tuple[int, str]] = []
+        self.reset: list[tuple[int, str]] = []  # streams the peer reset
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def _accept(self) -> None:
+        number = 0
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, socket.timeout):
+                continue
+            except OSError:
+                return
+            number += 1
+            thread = threading.Thread(target=self._serve, args=(conn, number), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _serve(self, raw: socket.socket, number: int) -> None:
+        import h2.config
+        import h2.connection
+        import h2.events
+        import h2.exceptions
+
+        try:
+            raw.settimeout(5)
+            conn = self.context.wrap_socket(raw, server_side=True)
+            conn.settimeout(0.05)
+            h2conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            h2conn.initiate_connection()
+            conn.sendall(h2conn.data_to_send())
+            slow: dict[int, tuple[float, int]] = {}  # stream id -> (next chunk due, chunks left)
+            paths: dict[int, str] = {}
+            deadline = time.monotonic() + MAX_WAIT
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                except (TimeoutError, socket.timeout, ssl.SSLWantReadError):
+                    data = b""
+                for event in h2conn.receive_data(data) if data else ():
+                    if isinstance(event, h2.events.RequestReceived):
+                        path = dict(event.headers).get(b":path", b"").decode()
+                        self.seen.append((number, path))
+                        paths[event.stream_id] = path
+                        if path.startswith("/never"):
+                            continue
+                        if path.startswith("/slow.bin"):
+                            h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/octet-stream"),
+                                                                  ("content-length", str(self.STEPS * 100))])
+                            slow[event.stream_id] = (time.monotonic() + self.STEP_SECONDS, self.STEPS)
+                        else:
+                            h2conn.send_headers(event.stream_id, [(":status", "200"), ("content-type", "text/plain")])
+                            h2conn.send_data(event.stream_id, b"quick", end_stream=True)
+                    elif isinstance(event, h2.events.StreamReset):
+                        slow.pop(event.stream_id, None)
+                        self.reset.append((number, paths.get(event.stream_id, "")))
+                    elif isinstance(event, h2.events.ConnectionTerminated):
+                        return
+                now = time.monotonic()
+                for stream_id, (due, left) in list(slow.items()):
+                    if now >= due:
+                        h2conn.send_data(stream_id, b"s" * 100, end_stream=left == 1)
+                        slow[stream_id] = (due + self.STEP_SECONDS, left - 1)
+                        if left == 1:
+                            del slow[stream_id]
+                outgoing = h2conn.data_to_send()
+                if outgoing:
+                    conn.sendall(outgoing)
+        except (OSError, ssl.SSLError, ValueError, h2.exceptions.ProtocolError):
+            return  # the peer went away or broke the protocol: this connection is over
+        finally:
+            raw.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.sock.close()

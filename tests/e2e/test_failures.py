@@ -99,12 +99,20 @@ def test_headers_trickling_one_byte_a_second(proxy, origin):
 
 
 def test_page_body_trickling_one_byte_a_second(proxy, origin):
-    # A page is buffered (to be rewritten), so its body must arrive within the response timeout.
-    result = fetch(proxy, f"http://site.test:{origin.port}/trickle-body.html")
+    # A page is held (to be rewritten), but one that keeps coming is never cut: once the response
+    # timeout has passed it goes on unrewritten, as it comes.
+    result = fetch(proxy, f"http://site.test:{origin.port}/trickle-body.html", max_time=RESPONSE_TIMEOUT + SLACK + 1)
+    assert result.status == 200
+    assert RESPONSE_TIMEOUT - 0.5 <= result.first_byte_seconds <= RESPONSE_TIMEOUT + SLACK
+    assert 3 <= len(result.body) < 40 and set(result.body) == {ord("x")}
+
+
+def test_page_body_that_stops_coming(proxy, origin):
+    result = fetch(proxy, f"http://site.test:{origin.port}/stall-body.html")
     assert_error_page(result, 504, "response_timeout", "site.test", origin.port)
-    assert result.seconds <= RESPONSE_TIMEOUT + SLACK
-    event = upstream_event(proxy, "site.test", origin.port, "response_timeout", "/trickle-body.html")
-    assert "body" in event["message"]
+    assert RESPONSE_TIMEOUT - 0.5 <= result.seconds <= RESPONSE_TIMEOUT + SLACK
+    event = upstream_event(proxy, "site.test", origin.port, "response_timeout", "/stall-body.html")
+    assert "no body bytes" in event["message"]
 
 
 def test_download_trickling_is_streamed_not_held(proxy, origin):
@@ -187,7 +195,7 @@ def test_proxy_keeps_serving_while_every_slow_fault_is_in_progress(proxy, origin
         (f"http://site.test:{origin.port}/hang", False),
         (f"https://site.test:{tls_origin.port}/hang", True),
         (f"http://site.test:{origin.port}/trickle-headers", False),
-        (f"http://site.test:{origin.port}/trickle-body.html", False),
+        (f"http://site.test:{origin.port}/stall-body.html", False),
         (f"http://site.test:{backlogged.port}/", False),
         (f"https://site.test:{silent.port}/", True),
     ]

@@ -403,6 +403,35 @@ def test_page_rules_with_only_disabled_generic_rules_skip():
     assert rewrite_page(b"<p class=ad>x</p>", url=URL, content_type=None, rules=rules).skipped_reason == "no cosmetic rule applies"
 
 
+XHTML_PAGE = """<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE html>
+<html xmlns="http://www.w3.org/1999/xhtml"><head><title>t</title></head>
+<body><p>Text</p><div class="ad">buy</div><img class="ad" src="a.png" alt=""/>
+<a class="ad" href="/x?a=1&amp;b=2">link</a></body></html>
+"""
+
+
+def test_hide_mode_keeps_xhtml_well_formed():
+    from lxml import etree
+
+    rules = '##.ad\n##a[href*="a=1&b"]\n##div.ad:has(> b)'
+    result = run(XHTML_PAGE, rules, content_type="application/xhtml+xml; charset=utf-8", mode="hide")
+    assert result.hidden == 3
+    root = etree.fromstring(result.body)  # XML mode: raises on anything not well-formed
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    hidden = root.xpath("//*[@data-dejunk-hidden]")
+    assert [e.tag.split("}")[1] for e in hidden] == ["div", "img", "a"]
+    (style,) = root.xpath("//h:head/h:style", namespaces=ns)
+    assert style.get("id") == "dejunk-hide"
+    # What the browser's CSS parser gets, after XML decoding, is the plain CSS.
+    assert style.text.startswith("[data-dejunk-hidden]") and 'a[href*="a=1&b"]{display:none!important}' in style.text
+
+
+def test_hide_mode_keeps_plain_html_as_it_was():
+    result = run("<div class=ad>x</div>", mode="hide", content_type="text/html")
+    assert b"<div data-dejunk-hidden class=ad>" in result.body
+
+
 # --- robustness ------------------------------------------------------------------------------------------
 
 

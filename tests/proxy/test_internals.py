@@ -15,7 +15,7 @@ import pytest
 from mitmproxy import connection, optmanager
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy.context import Context
-from mitmproxy.proxy.layers.http import HttpStream, ResponseProtocolError
+from mitmproxy.proxy.layers.http import HttpStream, ResponseData, ResponseProtocolError
 from mitmproxy.proxy.server import ConnectionHandler
 from mitmproxy.test import taddons, tflow, tutils
 
@@ -39,8 +39,9 @@ def test_a_changed_signature_is_reported(monkeypatch):
 
     monkeypatch.setattr(HttpStream, "check_body_size", check_body_size)
     monkeypatch.delattr(HttpStream, internals._ORIGINAL_CHECK_ATTR, raising=False)
-    [(name, problem, _)] = internals.problems()
-    assert name == "body-size check" and "(request, extra)" in problem
+    found = {name: problem for name, problem, _ in internals.problems()}
+    assert set(found) == {"body-size check", "held bodies"}  # the held-body watch rides on the same method
+    assert "(request, extra)" in found["body-size check"]
 
 
 # --- error pages ---------------------------------------------------------------------------------
@@ -151,6 +152,53 @@ def test_request_bodies_are_always_checked(options):
     finally:
         internals.skip_header_size_check(False)
     assert stream.flow.request.stream
+
+
+def test_a_held_body_is_seen_growing_and_can_be_streamed_from_then_on(options):
+    internals.install_body_size_check()
+    stream = _stream(options)
+    stream.flow.response = tutils.tresp(content=b"")
+    stream.server_state = stream.state_consume_response_body
+    seen = []
+    passed = []
+
+    def progress(flow):
+        seen.append(len(stream.response_body_buf))
+        return None if len(seen) < 2 else (lambda chunk: passed.append(chunk) or chunk)
+
+    internals.watch_held_bodies(progress)
+    try:
+        _drive(stream.handle_event(ResponseData(1, b"first ")))
+        assert seen == [6] and not stream.flow.response.stream  # still held
+        commands, _ = _drive(stream.handle_event(ResponseData(1, b"second")))
+        _drive(stream.handle_event(ResponseData(1, b" third")))
+    finally:
+        internals.watch_held_bodies(None)
+    sent = [c.event for c in commands if type(c).__name__ == "SendHttp"]
+    assert [type(e).__name__ for e in sent] == ["ResponseHeaders", "ResponseData"]
+    assert sent[1].data == b"first second" and passed == [b"first second", b" third"]
+    assert seen == [6, 12] and stream.server_state == stream.state_stream_response_body
+
+
+# --- failing one stream --------------------------------------------------------------------------
+
+
+def test_a_stream_failure_fails_its_stream_through_the_normal_error_path(options):
+    from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
+
+    internals.install_stream_failures()
+    client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8080), timestamp_start=0)
+    layer = HttpLayer(Context(client, options), HTTPMode.regular)
+    stream = _stream(options)
+    stream.client_state = stream.state_done
+    stream.server_state = stream.state_wait_for_response_headers
+    other = _stream(options)
+    layer.streams = {1: other, 3: stream}
+    commands = list(layer.handle_event(internals.StreamFailure(stream.flow, "dejunk: response_timeout: test")))
+    assert [type(c).__name__ for c in commands] == ["HttpErrorHook"]  # mitmproxy's error hook, then it waits
+    assert stream.flow.error.msg == "dejunk: response_timeout: test" and other.flow.error is None
+    # A flow no layer holds: nothing happens (the upstream watch then closes the connection).
+    assert list(layer.handle_event(internals.StreamFailure(tflow.tflow(), "x"))) == []
 
 
 # --- the streaming notice ------------------------------------------------------------------------

@@ -29,3 +29,56 @@ from filters.proxy.upstream import ABORT_PREFIX, classify_failure
 )
 def test_classify_failure(message, kind):
     assert classify_failure(message) == kind
+
+
+def test_a_held_body_that_keeps_coming_is_let_go_after_the_timeout_not_cut(monkeypatch):
+    from mitmproxy.test import tflow
+
+    from filters.proxy import upstream
+
+    now = [1000.0]
+    monkeypatch.setattr(upstream.time, "time", lambda: now[0])
+    watch = upstream.UpstreamWatch(lambda: None)
+    watch.response_timeout = 3
+    stream = object()
+    watch.on_slow_page = lambda flow: stream
+    f = tflow.tflow(resp=True)
+    f.response.timestamp_end = None
+    f.live = True
+    watch.response_headers(f, buffered=True)
+    aborted = []
+    monkeypatch.setattr(watch, "_abort_flow", lambda flow, why: aborted.append(why))
+    for _ in range(5):  # a chunk every 0.5 s: 2.5 s of progress, still within the timeout
+        now[0] += 0.5
+        assert watch.held_body_progress(f) is None
+    now[0] += 2.9
+    watch._sweep()  # 2.9 s since the last chunk: idle, but not for 3 s
+    assert not aborted
+    now[0] += 0.1
+    assert watch.held_body_progress(f) is stream  # 5.5 s after the headers: streamed on, not held
+    watch._sweep()
+    assert not aborted and f.id not in watch._waiting
+    watch.cancel_all()
+
+
+def test_a_held_body_that_stops_coming_times_out(monkeypatch):
+    from mitmproxy.test import tflow
+
+    from filters.proxy import upstream
+
+    now = [1000.0]
+    monkeypatch.setattr(upstream.time, "time", lambda: now[0])
+    watch = upstream.UpstreamWatch(lambda: None)
+    watch.response_timeout = 3
+    f = tflow.tflow(resp=True)
+    f.response.timestamp_end = None
+    f.live = True
+    watch.response_headers(f, buffered=True)
+    aborted = []
+    monkeypatch.setattr(watch, "_abort_flow", lambda flow, why: aborted.append(why))
+    now[0] += 1
+    watch.held_body_progress(f)
+    now[0] += 3
+    watch._sweep()
+    assert aborted == ["no body bytes for 3 s"]
+    watch.cancel_all()
