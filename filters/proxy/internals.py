@@ -15,8 +15,11 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
    `ErrorCode` whose `http_status_code()` is None means none). Without it: mitmproxy's pages.
 2. `HttpStream.check_body_size(request)`, a command generator returning a bool: wrapped by
    `install_body_size_check` to skip mitmproxy's `stream_large_bodies` check on response headers
-   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`).
-   Without it: the check runs twice, a little slower.
+   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`); and
+   for a request dejunk answered in `requestheaders` (`drop_request_body`), to read and drop its
+   body instead of streaming it (mitmproxy cannot stream a body and send an addon's response:
+   it raises) or holding it (clears `request_body_buf`). Without it: the check runs twice, a
+   little slower, and a refused request with a body gets its connection closed, not dejunk's answer.
 3. `proxy.server.ConnectionHandler.log(message, level, exc_info)`: wrapped by
    `quiet_streaming_notices` to drop "Streaming response from HOST." before a log record is
    built. Without it: a logging filter drops the notice, a little slower.
@@ -189,7 +192,31 @@ def skip_header_size_check(skip: bool) -> None:
     _skip_header_size_check = skip
 
 
+def body_size_check_installed() -> bool:
+    stream = _http_stream()
+    return stream is not None and hasattr(stream, _ORIGINAL_CHECK_ATTR)
+
+
+_DROP_BODY_ATTR = "_dejunk_drop_request_body"
+
+
+def drop_request_body(flow: http.HTTPFlow) -> bool:
+    """From `requestheaders`, for a flow dejunk has answered: its request body is read and dropped.
+
+    Nothing of it is streamed upstream or held in memory, whatever its size; the client gets the
+    answer once it has sent the body. False when that cannot be done (see `install_body_size_check`).
+    """
+    flow.request.stream = False  # mitmproxy may have chosen streaming on the headers already
+    if not body_size_check_installed():
+        return False
+    setattr(flow, _DROP_BODY_ATTR, True)  # not part of the flow's saved state
+    return True
+
+
 def _check_body_size(self, request: bool):
+    if request and getattr(self.flow, _DROP_BODY_ATTR, False):
+        self.request_body_buf.clear()  # called on every chunk: the chunk just added goes
+        return False
     if _skip_header_size_check and not request and not self.response_body_buf:
         return False
     return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))
@@ -345,6 +372,15 @@ def _log_shape() -> str | None:
     return None
 
 
+def _body_size_shape() -> str | None:
+    cls = _http_stream()
+    problem = _generator_method(cls, "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)
+    if problem:
+        return problem
+    missing = [n for n in ("request_body_buf", "response_body_buf", "flow") if n not in inspect.get_annotations(cls)]
+    return f"HttpStream.{', '.join(missing)} gone" if missing else None
+
+
 def _deferred_shape() -> str | None:
     from mitmproxy import optmanager
 
@@ -360,8 +396,8 @@ def _deferred_shape() -> str | None:
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
-    "body-size check": ("mitmproxy checks response sizes twice (slower)",
-                        lambda: _generator_method(_http_stream(), "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)),
+    "body-size check": ("mitmproxy checks response sizes twice (slower); a refused request with a body has its "
+                        "connection closed instead of getting dejunk's answer", _body_size_shape),
     "streaming notices": ("the streaming notice is dropped by a slower logging filter", _log_shape),
     "upstream deadlines": ("no upstream connect or response timeouts: a hanging server hangs its page",
                            _connection_task_shape),
