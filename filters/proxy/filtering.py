@@ -194,7 +194,7 @@ class Filtering:
             return
         if self.failed is None and self.engine is None:
             return  # no filters yet: the request hook decides, if they are there by then
-        self._decide_flow(f, "requestheaders")
+        self._decide_flow(f)
         if f.response is not None and getattr(f, "_dejunk_answered", False) and f.live:
             if not drop_request_body(f) and _has_body(f) and f.killable:
                 # mitmproxy cannot answer before the body is in and would stream it: nothing goes out.
@@ -209,13 +209,13 @@ class Filtering:
         if decided is None or decided != decided_key(f):
             # Not decided on the headers (no filters then; a flow that skipped the hook), or another
             # addon changed where the request goes since: decide now.
-            self._decide_flow(f, "request")
+            self._decide_flow(f)
         if f.response is None and getattr(f, "_dejunk_passed", False):
             self._vouch(f)  # a held body's connection opens once this hook returns
             if f.metadata.get("dejunk", {}).get("action") != "allowed_site":
                 self.upstream.request(f)
 
-    def _decide_flow(self, f: http.HTTPFlow, where: str) -> None:
+    def _decide_flow(self, f: http.HTTPFlow) -> None:
         f._dejunk_passed = f._dejunk_answered = False  # not part of the flow's saved state
         if self.failed is not None:
             self._refuse(f)
@@ -228,7 +228,11 @@ class Filtering:
             try:
                 self._on_request(f)
             except Exception as error:
-                self._contain(where, f, error)
+                # Failures are named by stage ("request"), whichever of its hooks met them.
+                self._contain("request", f, error)
+                # Contained: the flow goes on as without dejunk, its connection too.
+                f._dejunk_passed = f.response is None
+                f._dejunk_answered = not f._dejunk_passed  # an answer set before the failure stands
         f._dejunk_decided = decided_key(f)
 
     def _vouch(self, f: http.HTTPFlow) -> None:

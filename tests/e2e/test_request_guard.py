@@ -3,6 +3,7 @@ the host connected to, raw TCP and passed-through TLS in CONNECT tunnels (real m
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 
@@ -204,3 +205,46 @@ def test_tls_passed_through_to_an_allowed_host_works(guard_proxy, tls_recorder):
     result = fetch(guard_proxy, f"https://ignored.site.test:{tls_recorder.port}/x.js", max_time=5, extra=["--insecure"])
     assert result.status == 200 and result.body == b"ok"
     assert tls_recorder.connections == 1
+
+
+# --- other proxy modes ----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_reverse_proxy_refuses_requests_if_its_target_is_blocked(workdir, test_list, test_config, recorder):
+    # The target is the host connected to; with keep_host_header the client's Host header names another.
+    port = free_port()
+    proxy = Proxy(workdir, name="reverse", options={
+        "dejunk_lists": [test_list], "dejunk_config": test_config, "keep_host_header": True,
+        "mode": ["regular", f"reverse:http://ads.test:{recorder.port}@127.0.0.1:{port}"],
+    })
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/x.js", headers={"Host": "site.test"})
+        response = connection.getresponse()
+        assert response.status == 403 and "blocked" in response.getheader("x-dejunk", "")
+        connection.close()
+    finally:
+        proxy.stop()
+    assert received_nothing(recorder)
+
+
+def test_with_an_upstream_proxy_a_connect_to_a_rejected_host_is_refused_itself(workdir, test_list, test_config, recorder):
+    # The upstream proxy (the recorder here) would make the connection: the CONNECT gets the 403.
+    port = free_port()
+    proxy = Proxy(workdir, name="upstream", options={
+        "dejunk_lists": [test_list], "dejunk_config": test_config,
+        "mode": ["regular", f"upstream:http://127.0.0.1:{recorder.port}@127.0.0.1:{port}"],
+    })
+    try:
+        proxy.port = port  # talk to the upstream-mode listener
+        answer = raw_tunnel(proxy, "forbidden.test:443")
+    finally:
+        proxy.stop()
+    assert answer.startswith(b"HTTP/1.1 403") and b"X-Dejunk: policy connect" in answer
+    assert received_nothing(recorder)
