@@ -248,3 +248,20 @@ def test_with_an_upstream_proxy_a_connect_to_a_rejected_host_is_refused_itself(w
         proxy.stop()
     assert answer.startswith(b"HTTP/1.1 403") and b"X-Dejunk: policy connect" in answer
     assert received_nothing(recorder)
+
+
+def test_with_eager_connections_a_connect_to_a_rejected_host_is_refused_itself(workdir, test_list, test_config, recorder):
+    proxy = Proxy(workdir, name="eager", options={
+        "dejunk_lists": [test_list], "dejunk_config": test_config,
+        "connection_strategy": "eager", "dejunk_error_pages": False,
+    })
+    try:
+        answer = raw_tunnel(proxy, f"forbidden.test:{recorder.port}")
+        allowed = raw_tunnel(proxy, f"site.test:{recorder.port}")
+        events = proxy.events()
+    finally:
+        proxy.stop()
+    assert answer.startswith(b"HTTP/1.1 403") and b"X-Dejunk: policy connect" in answer
+    assert allowed.startswith(b"HTTP/1.1 200")
+    assert recorder.connections == 1 and recorder.received[0].startswith(b"\x00\x01RAW")  # site.test's only
+    assert not [e for e in events if e["event"] == "upstream_error"]
