@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from mitmproxy import flow, http
+from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
 from ..html.rewrite import skip_reason
@@ -653,7 +654,7 @@ class Filtering:
         """
         if not self.settings.enabled or not server.address or server.error:
             return
-        if client.proxy_mode.__class__.__name__ == "UpstreamMode":
+        if isinstance(getattr(client, "proxy_mode", None), UpstreamMode):
             return  # the connection goes to the upstream proxy; `http_connect` decided on its target
         try:
             self._on_server_connect(client, server)
