@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mitmproxy import connection
+from mitmproxy import connection, flow
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy import server_hooks
 from mitmproxy.test import taddons, tflow
@@ -43,6 +43,17 @@ class TestDecidedOnTheHeaders:
         addon.requestheaders(f)
         assert f.response.status_code == 403
         assert getattr(f, "_dejunk_drop_request_body", False) is internals.body_size_check_installed()
+
+    @pytest.mark.parametrize("length,killed", [("4096", True), ("0", False)])
+    def test_without_the_body_drop_a_refused_request_with_a_body_is_killed(self, addon_ctx, monkeypatch, length, killed):
+        # mitmproxy would stream the body (or fail doing so) before dejunk's answer could go out.
+        monkeypatch.setattr(filtering_module, "drop_request_body", lambda f: False)
+        addon, _, _ = addon_ctx
+        f = make_flow("http://ads.test/upload", dest="document")
+        f.request.headers["content-length"] = length
+        addon.requestheaders(f)
+        assert f.response.status_code == 403
+        assert (f.error is not None and f.error.msg == flow.Error.KILLED_MESSAGE) is killed
 
     def test_a_passed_request_is_changed_on_the_headers(self, addon_ctx):
         addon, _, _ = addon_ctx

@@ -83,6 +83,16 @@ def test_a_large_upload_to_a_rejected_host_reaches_nobody(guard_proxy, recorder)
     assert received_nothing(recorder)
 
 
+@pytest.mark.parametrize("http2", [False, True])
+def test_a_large_https_upload_to_a_blocked_host_reaches_nobody(guard_proxy, tls_recorder, http2):
+    body = guard_proxy.workdir / "upload.bin"
+    body.write_bytes(b"u" * UPLOAD)
+    result = fetch(guard_proxy, f"https://ads.test:{tls_recorder.port}/upload", http2=http2,
+                   extra=["--data-binary", f"@{body}"])
+    assert result.status == 403 and "blocked" in result.headers.get("x-dejunk", "")
+    assert received_nothing(tls_recorder)
+
+
 def test_the_cookie_policy_strips_cookies_from_large_uploads(guard_proxy, recorder):
     result = upload(guard_proxy, f"http://site.test:{recorder.port}/upload", headers={"Cookie": "id=42"})
     assert result.status == 200
