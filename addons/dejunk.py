@@ -31,7 +31,7 @@ import filters  # noqa: E402
 from filters.proxy import selfcheck  # noqa: E402
 from filters.proxy.engines import Engines  # noqa: E402
 from filters.proxy.filtering import Filtering, ProxySettings, times  # noqa: E402
-from filters.proxy.flows import request_from_flow  # noqa: E402
+from filters.proxy.flows import request_from_flow, request_views  # noqa: E402
 from filters.proxy.internals import (  # noqa: E402
     install_body_size_check,
     install_error_pages,
@@ -150,6 +150,7 @@ class Dejunk:
             connect_timeout=opts.dejunk_connect_timeout,
             response_timeout=opts.dejunk_response_timeout,
             error_pages=opts.dejunk_error_pages,
+            eager_connect="connection_strategy" in opts and opts.connection_strategy == "eager",
         )
         if "dejunk_allow" in updated:
             filtering.allow = [p.strip().lower() for p in opts.dejunk_allow]
@@ -257,8 +258,15 @@ class Dejunk:
 
     # --- hooks: each flow goes to `Filtering` -----------------------------------------------------
 
+    def requestheaders(self, f: http.HTTPFlow):
+        # The decision is made here, before mitmproxy reads (or streams) the body.
+        return self.filtering.requestheaders(f)
+
     def request(self, f: http.HTTPFlow):
         return self.filtering.request(f)
+
+    def http_connect(self, f: http.HTTPFlow):
+        return self.filtering.http_connect(f)
 
     def responseheaders(self, f: http.HTTPFlow):
         return self.filtering.responseheaders(f)
@@ -274,10 +282,12 @@ class Dejunk:
     def http_connect_error(self, f: http.HTTPFlow):
         return self.filtering.http_connect_error(f)
 
-    # Connection hooks feed the upstream deadlines.
+    # Connection hooks refuse connections to refused hosts and feed the upstream deadlines.
 
     def server_connect(self, data):
-        self.upstream.server_connect(data.client, data.server)
+        self.filtering.server_connect(data.client, data.server)
+        if not data.server.error:
+            self.upstream.server_connect(data.client, data.server)
 
     def server_connected(self, data):
         self.upstream.server_connected(data.client, data.server)
@@ -362,7 +372,7 @@ class Dejunk:
             if f.comment:
                 lines.append("  recorded: " + f.comment.replace("\n", "\n            "))
             source = f", from {request.source_url}" if request.source_url and request.type != "document" else ""
-            lines.append(f"  now ({request.type}{source}): {self.filtering.outcome(request)}")
+            lines.append(f"  now ({request.type}{source}): {self.filtering.outcome(*request_views(f, request))}")
         return printable("\n".join(lines), newlines=True) if lines else f"dejunk: no flows match {spec!r}"
 
     @command.command("dejunk.reload")

@@ -9,20 +9,22 @@ hook contains its own failures (`_contain`): the flow goes on unfiltered, marked
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from mitmproxy import flow, http
 from mitmproxy.connection import ConnectionState
+from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
 from ..html.rewrite import skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
 from ..request import Request
-from .flows import header_values, request_from_flow
+from .flows import header_values, path_of, request_from_flow, request_views
 from .upstream import UpstreamWatch, classify_failure
-from .internals import offer_error_page
+from .internals import drop_request_body, offer_error_page
 from .pages import (
     TRANSPARENT_GIF,
     Answer,
@@ -52,6 +54,7 @@ class ProxySettings:
     connect_timeout: int = 20
     response_timeout: int = 60
     error_pages: bool = True
+    eager_connect: bool = False  # connection_strategy=eager: a CONNECT opens its server connection at once
 
 
 MARK_BLOCKED = ":no_entry_sign:"
@@ -116,6 +119,20 @@ def bodiless(f: http.HTTPFlow) -> bool:
     return status < 200 or status in (204, 304)
 
 
+def decided_key(f: http.HTTPFlow) -> tuple:
+    """What a decision on a flow's request was made from: if another addon changes it, decide again."""
+    request = f.request
+    return request.data.host, request.data.port, request.data.path, request.data.authority, request.host_header
+
+
+def _has_body(f: http.HTTPFlow) -> bool:
+    """Whether a request's headers say a body follows (or, over HTTP/2 and 3, may follow)."""
+    headers = f.request.headers
+    if "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("", "0"):
+        return True
+    return (f.request.is_http2 or f.request.is_http3) and f.request.method not in ("GET", "HEAD", "OPTIONS")
+
+
 def times(n: int) -> str:
     """'once', '2 times', ...: how often something happened, in words."""
     return "once" if n == 1 else f"{n} times"
@@ -123,6 +140,8 @@ def times(n: int) -> str:
 
 class Filtering:
     """The per-flow work of the addon's hooks, with the state it works from."""
+
+    PASSED_SECONDS = 60.0  # how long a passed request vouches for its connection (see `server_connect`)
 
     def __init__(self, upstream: UpstreamWatch, rewrite_pool: Callable[[], RewritePool]):
         self.engine: Engine | None = None
@@ -138,6 +157,9 @@ class Filtering:
         # Why dejunk cannot filter: then every request is refused rather than passed on unfiltered.
         self.failed: str | None = None
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
+        # (client id, host, port) -> when an HTTP request dejunk let through there was decided:
+        # `server_connect` lets its connection open even if the host as a whole is refused.
+        self._passed: dict[tuple, float] = {}
 
     # --- failures, records, marks ----------------------------------------------------------------
 
@@ -189,20 +211,61 @@ class Filtering:
 
     # --- hooks --------------------------------------------------------------------------------
 
+    def requestheaders(self, f: http.HTTPFlow):
+        # Decided here, before mitmproxy reads the body: it streams a large one upstream as soon as
+        # this hook returns. A request answered here has its body read and dropped.
+        if not self.settings.enabled:
+            return
+        if self.failed is None and self.engine is None:
+            return  # no filters yet: the request hook decides, if they are there by then
+        self._decide_flow(f)
+        if f.response is not None and getattr(f, "_dejunk_answered", False) and f.live:
+            if not drop_request_body(f) and _has_body(f) and f.killable:
+                # mitmproxy cannot answer before the body is in and would stream it: nothing goes out.
+                f.kill()
+        elif getattr(f, "_dejunk_passed", False):
+            self._vouch(f)  # a streamed body's connection opens as soon as this hook returns
+
     def request(self, f: http.HTTPFlow):
         if not self.settings.enabled:
             return
+        decided = getattr(f, "_dejunk_decided", None)
+        if decided is None or decided != decided_key(f):
+            # Not decided on the headers (no filters then; a flow that skipped the hook), or another
+            # addon changed where the request goes since: decide now.
+            self._decide_flow(f)
+        if f.response is None and getattr(f, "_dejunk_passed", False):
+            self._vouch(f)  # a held body's connection opens once this hook returns
+            if f.metadata.get("dejunk", {}).get("action") != "allowed_site":
+                self.upstream.request(f)
+
+    def _decide_flow(self, f: http.HTTPFlow) -> None:
+        f._dejunk_passed = f._dejunk_answered = False  # not part of the flow's saved state
         if self.failed is not None:
             self._refuse(f)
+        elif self.engine is None:
             return
-        if self.engine is None:
-            return
-        if f.response is not None and f.live:
+        elif f.response is not None and f.live:
             return  # another addon already answered; a recorded flow (replay) is filtered anew
-        try:
-            self._on_request(f)
-        except Exception as error:
-            self._contain("request", f, error)
+        else:
+            f._dejunk_request = None  # made anew: the request may have changed since the headers
+            try:
+                self._on_request(f)
+            except Exception as error:
+                # Failures are named by stage ("request"), whichever of its hooks met them.
+                self._contain("request", f, error)
+                # Contained: the flow goes on as without dejunk, its connection too.
+                f._dejunk_passed = f.response is None
+                f._dejunk_answered = not f._dejunk_passed  # an answer set before the failure stands
+        f._dejunk_decided = decided_key(f)
+
+    def _vouch(self, f: http.HTTPFlow) -> None:
+        """A request dejunk let through may open its connection (see `server_connect`)."""
+        request = f.request
+        now = time.monotonic()
+        if len(self._passed) >= 4096:
+            self._passed = {k: t for k, t in self._passed.items() if now - t < self.PASSED_SECONDS}
+        self._passed[(f.client_conn.id, request.host.lower(), request.port)] = now
 
     def _refuse(self, f: http.HTTPFlow) -> None:
         """While dejunk cannot filter, answer with a page saying why instead of passing the flow on."""
@@ -213,14 +276,17 @@ class Filtering:
                    action="not_filtering")
         keep_recorded_size(f)
         f.response = to_response(not_filtering_answer(f.request.pretty_url, self.failed))
+        f._dejunk_answered = True
 
     def _on_request(self, f: http.HTTPFlow) -> None:
         request = flow_request(f)
         self.stats.add("requests")
-        step, found = self._decide(request)
+        views = request_views(f, request)
+        step, found, request = self._decide_views(views)
         if step == "allowed_site":
             self.stats.add("allowed_site", request.host)
             f.metadata["dejunk"] = {"action": "allowed_site", "pattern": found}
+            f._dejunk_passed = True
             return
 
         if step == "policy_connect":
@@ -233,11 +299,13 @@ class Filtering:
             self._policy_event(f, "connect", request.host, verdict.pattern)
             keep_recorded_size(f)
             f.response = to_response(answer)
+            f._dejunk_answered = True
             return
 
         decision = found
         if decision.blocked:
             self._block(f, request, decision)
+            f._dejunk_answered = True
             return
         if decision.exception:
             self.stats.add("exception", request.host)
@@ -248,16 +316,41 @@ class Filtering:
                          rules=list(decision.modifiers))
             self._note(f, f.marked or MARK_MODIFIED, f"parameters removed by {', '.join(decision.modifiers)}",
                        removeparam_url=decision.removeparam_url, original_url=request.url)
-            f.request.url = decision.removeparam_url
+            # Only the path and query change: the host connected to stays (the URL may name the Host header's).
+            f.request.path = path_of(decision.removeparam_url)
         if decision.csp:
             # Added to the response in responseheaders; the page's own policies stay.
             f.metadata.setdefault("dejunk", {}).update(csp=decision.csp, csp_rules=list(decision.modifiers))
 
-        cookie = self.policies.check("cookie", request.host)
-        if not cookie.accepted and request.has_cookie:
-            del f.request.headers["cookie"]
-            self._policy_event(f, "cookie", request.host, cookie.pattern, mark=False)
-        self.upstream.request(f)
+        if request.has_cookie:
+            # Every host the request names or goes to must accept cookies for them to be sent.
+            for view in views:
+                cookie = self.policies.check("cookie", view.host)
+                if not cookie.accepted:
+                    del f.request.headers["cookie"]
+                    self._policy_event(f, "cookie", view.host, cookie.pattern, mark=False)
+                    break
+        f._dejunk_passed = True
+
+    def _decide_views(self, views: tuple[Request, ...]):
+        """`_decide` for each view of a request (see flows.request_views), the stricter answer: (step, found, view).
+
+        A view the connect policy rejects refuses the request, then one a rule blocks; dejunk steps
+        aside only if every view is on an allowed site; else the first list decision stands.
+        """
+        if len(views) == 1:
+            return (*self._decide(views[0]), views[0])
+        results = [(*self._decide(view), view) for view in views]
+        for step, found, view in results:
+            if step == "policy_connect":
+                return step, found, view
+        for step, found, view in results:
+            if step == "engine" and found.blocked:
+                return step, found, view
+        for step, found, view in results:
+            if step == "engine":
+                return step, found, view
+        return results[0]
 
     def _decide(self, request: Request):
         """The first step that decides a request: ("allowed_site", pattern), ("policy_connect",
@@ -553,6 +646,8 @@ class Filtering:
         # Only with connection_strategy=eager: the CONNECT itself failed upstream.
         if not self.settings.enabled or f.response is None:
             return
+        if f.metadata.get("dejunk", {}).get("action") in ANSWERED_ACTIONS:
+            return  # dejunk refused the CONNECT itself (see `http_connect`)
         try:
             self._on_connect_error(f)
         except Exception as error:
@@ -569,29 +664,152 @@ class Filtering:
         if self.settings.error_pages:
             f.response = to_response(error_answer(kind, f"https://{host}:{port}/", host, port, message))
 
+    # --- connections --------------------------------------------------------------------------
+
+    def http_connect(self, f: http.HTTPFlow):
+        """Refuse a CONNECT to a host refused as a whole, where nothing later could stop its connection.
+
+        Ordinarily the tunnel opens: requests inside it get dejunk's answers (the connect policy's
+        page, a blocked GIF...) and any other connection is refused at `server_connect`. But an
+        upstream proxy makes the connection on its side, and eager connections open on the
+        CONNECT: then the CONNECT itself gets the 403.
+        """
+        if not self.settings.enabled or f.response is not None:
+            return
+        if f.server_conn.via is None and not self.settings.eager_connect:
+            return
+        try:
+            self._on_connect(f)
+        except Exception as error:
+            self._contain("http_connect", f, error)
+
+    def _on_connect(self, f: http.HTTPFlow) -> None:
+        host, port = f.request.host, f.request.port
+        if self.failed is not None:
+            self._refuse(f)
+            return
+        refusal = self._connection_refusal(host, port)
+        if refusal is None:
+            return
+        kind, found = refusal
+        if kind == "policy":
+            self._policy_event(f, "connect", host, found.pattern)
+            page = policy_page(f"https://{host}:{port}/", host, found.pattern)
+            header = f"policy connect; pattern={found.pattern}"
+        else:
+            self._record_block(f"{host}:{port}", host, "other", found, where="connect")
+            self.stats.add("blocked", host)
+            self._note(f, MARK_BLOCKED, f"blocked by {found.filter} ({found.rule_location}): the whole host",
+                       action="blocked", rule=found.filter, list=found.list, line=found.line, type="other")
+            page = blocked_answer("document", f"https://{host}:{port}/", found.filter, found.rule_location).body
+            header = dejunk_header("blocked", found.filter)
+        f.response = to_response(Answer(403, page, {"Content-Type": "text/html; charset=utf-8", "X-Dejunk": header}))
+
+    def server_connect(self, client, server) -> None:
+        """Refuse a server connection to a host refused as a whole (raw TCP, passed-through TLS, ...).
+
+        HTTP requests are decided before their connection opens (lazily): one let through vouches
+        for its connection for a while (`_vouch`), so a rule's exception or an allowed site keeps
+        working. Any other connection to a host the connect policy rejects, or that a rule blocks
+        whatever the request and the page (see `_host_blocked`), is refused: mitmproxy opens
+        nothing when a `server_connect` hook sets `server.error`.
+        """
+        if not self.settings.enabled or not server.address or server.error:
+            return
+        if isinstance(getattr(client, "proxy_mode", None), UpstreamMode):
+            return  # the connection goes to the upstream proxy; `http_connect` decided on its target
+        try:
+            self._on_server_connect(client, server)
+        except Exception as error:
+            self._contain("server_connect", None, error)
+
+    def _on_server_connect(self, client, server) -> None:
+        host, port = str(server.address[0]), server.address[1]
+        passed = self._passed.get((client.id, host.lower(), port))
+        if passed is not None and time.monotonic() - passed < self.PASSED_SECONDS:
+            return
+        if self.failed is not None:
+            self.stats.add("refused_not_filtering", host)
+            server.error = f"dejunk is not filtering ({self.failed}): no connection is made"
+            return
+        refusal = self._connection_refusal(host, port)
+        if refusal is None:
+            return
+        kind, found = refusal
+        if kind == "policy":
+            self.stats.add("policy_connect", host)
+            self._record("policy", policy="connect", host=host, pattern=found.pattern, port=port, where="connection")
+            server.error = f"dejunk: the connect policy rejects {host} ({found.pattern or 'its default'})"
+        else:
+            self.stats.add("blocked", host)
+            self._record_block(f"{host}:{port}", host, "other", found, where="connection")
+            server.error = f"dejunk: {host} is blocked by {found.filter} ({found.rule_location})"
+        # No flow shows a connection that is not HTTP to dejunk (raw TCP, TLS passed through): the log does.
+        logger.info(f"dejunk: no connection to {host}:{port}: {server.error[len('dejunk: '):]}")
+
+    def _connection_refusal(self, host: str, port: int):
+        """("policy", verdict) or ("rule", decision) if a connection to host is refused as a whole, else None."""
+        if self._allowed_site(host, ""):
+            return None
+        verdict = self.policies.check("connect", host)
+        if not verdict.accepted:
+            return "policy", verdict
+        if self.engine is not None:
+            decision = self._host_blocked(host, port)
+            if decision is not None:
+                return "rule", decision
+        return None
+
+    def _host_blocked(self, host: str, port: int):
+        """The decision blocking every request to host, whatever its path, type or page, else None.
+
+        A connection that is not HTTP to dejunk carries no URL, type or page: it is refused only
+        for a host the lists block outright, as a request of type `other` to its root, both from
+        another site and from itself (so `$third-party` alone does not refuse an app's own host).
+        """
+        name = f"[{host}]" if ":" in host else host
+        url = f"{'https' if port == 443 else 'http'}://{name}/"
+        third = self.engine.check_request(Request.from_strings(url, None, "other"))
+        if not third.blocked:
+            return None
+        first = self.engine.check_request(Request.from_strings(url, url, "other"))
+        return third if first.blocked else None
+
+    def _record_block(self, url: str, host: str, request_type: str, decision, **fields) -> None:
+        self._record(
+            "blocked", url=url, host=host, type=request_type, rule=decision.filter, list=decision.list,
+            line=decision.line, redirect=None, important=decision.important, **fields,
+        )
+
     # --- explaining ------------------------------------------------------------------------------
 
-    def outcome(self, request: Request) -> str:
-        """In words, what the proxy does with `request` now."""
+    def outcome(self, request: Request, *others: Request) -> str:
+        """In words, what the proxy does with `request` now (`others`: the same request as sent to another host)."""
         if not self.settings.enabled:
             return "passes untouched: dejunk is disabled (dejunk_enabled is false)"
         if self.failed is not None:
             return f"refused with a 503 page: dejunk is not filtering ({self.failed})"
         if self.engine is None:
             return "passes untouched: no filters are loaded yet"
+        views = (request, *others)
         try:
-            step, found = self._decide(request)
+            step, found, request = self._decide_views(views)
         except Exception as e:  # what the request hook would meet too
             return f"passes through unfiltered: dejunk fails on it ({type(e).__name__}: {e})"
+        to = f" (it names {views[0].host} but goes to {views[1].host}; the stricter answer stands)" if others else ""
         if step == "allowed_site":
-            return f"passes untouched: dejunk steps aside on this site (allowed by {found})"
+            return f"passes untouched: dejunk steps aside on this site (allowed by {found}){to}"
         if step == "policy_connect":
-            return f"refused with a 403 page: the connect policy rejects {request.host} ({found.pattern or 'its default'})"
-        words = [found.describe()]
+            return (f"refused with a 403 page: the connect policy rejects {request.host} "
+                    f"({found.pattern or 'its default'}){to}")
+        words = [found.describe() + to]
         if not found.blocked:
-            for policy, what in (("image", "images from it are replaced by a transparent GIF"),
-                                 ("cookie", "cookies to and from it are removed")):
-                verdict = self.policies.check(policy, request.host)
-                if not verdict.accepted:
-                    words.append(f"{what} (the {policy} policy rejects {request.host}: {verdict.pattern or 'its default'})")
+            image = ("image", "images from it are replaced by a transparent GIF", views[:1])  # decided on the response
+            cookie = ("cookie", "cookies to and from it are removed", views)
+            for policy, what, hosts in (image, cookie):
+                for view in hosts:
+                    verdict = self.policies.check(policy, view.host)
+                    if not verdict.accepted:
+                        words.append(f"{what} (the {policy} policy rejects {view.host}: {verdict.pattern or 'its default'})")
+                        break
         return "; ".join(words)

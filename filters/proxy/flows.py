@@ -2,14 +2,15 @@
 
 `request_from_flow` reads the URL (as `pretty_url` gives it, the scheme and host taken from
 mitmproxy once per Host header), the type (Sec-Fetch-Dest, Accept, the extension) and the source
-page (Referer, Origin) off a flow.
+page (Referer, Origin) off a flow. `request_views` adds the request as sent to the host mitmproxy
+connects to, when the Host header names another: both are decided on.
 """
 
 from __future__ import annotations
 
 from mitmproxy import http
 
-from ..request import Request, source_from_headers, type_from_headers
+from ..request import Request, normalize_host, source_from_headers, type_from_headers
 
 
 # --- request model ------------------------------------------------------------------------------
@@ -72,3 +73,34 @@ def request_from_flow(flow: http.HTTPFlow) -> Request:
     )
     source = source_from_headers(address, request_type, found.get(b"referer"), found.get(b"origin"))
     return Request.from_strings(address, source, request_type, request.method, has_cookie=b"cookie" in found, host=host)
+
+
+def connected_request(flow: http.HTTPFlow, request: Request) -> Request | None:
+    """The request as sent to the host mitmproxy connects to, when the Host header names another.
+
+    `pretty_url` takes the host from the Host header (or `:authority`), but mitmproxy connects to
+    `flow.request.host`: the absolute-form URL of a plain proxy request, the CONNECT target inside
+    a tunnel, the reverse-proxy target. A client can make them differ; None when they do not.
+    """
+    connected = flow.request.host
+    if not connected or connected == request.host or normalize_host(connected) == request.host:
+        return None
+    return Request.from_strings(flow.request.url, request.source_url, request.type, request.method,
+                                has_cookie=request.has_cookie, host=connected)
+
+
+def request_views(flow: http.HTTPFlow, request: Request) -> tuple[Request, ...]:
+    """The request as its Host header names it, then as sent to the host connected to if that differs."""
+    other = connected_request(flow, request)
+    return (request,) if other is None else (request, other)
+
+
+def path_of(url: str) -> str:
+    """The request target (path and query) of an absolute URL."""
+    url = url.split("#", 1)[0]
+    authority_start = url.find("://") + 3 if "://" in url else 0
+    ends = [i for i in (url.find("/", authority_start), url.find("?", authority_start)) if i >= 0]
+    if not ends:
+        return "/"
+    target = url[min(ends):]
+    return target if target.startswith("/") else "/" + target

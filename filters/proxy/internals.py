@@ -15,8 +15,11 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
    `ErrorCode` whose `http_status_code()` is None means none). Without it: mitmproxy's pages.
 2. `HttpStream.check_body_size(request)`, a command generator returning a bool: wrapped by
    `install_body_size_check` to skip mitmproxy's `stream_large_bodies` check on response headers
-   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`).
-   Without it: the check runs twice, a little slower.
+   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`); and
+   for a request dejunk answered in `requestheaders` (`drop_request_body`), to read and drop its
+   body instead of streaming it (mitmproxy cannot stream a body and send an addon's response:
+   it raises) or holding it (clears `request_body_buf`). Without it: the check runs twice, a
+   little slower, and a refused request with a body gets its connection closed, not dejunk's answer.
    The same wrapper feeds `watch_held_bodies`: it sees every chunk of a held response body and
    can switch that body to streaming as mitmproxy does for `stream_large_bodies` (relies on the
    stream's `flow`, `response_body_buf`, `stream_id`, `start_response_stream()`,
@@ -212,7 +215,31 @@ def skip_header_size_check(skip: bool) -> None:
     _skip_header_size_check = skip
 
 
+def body_size_check_installed() -> bool:
+    stream = _http_stream()
+    return stream is not None and hasattr(stream, _ORIGINAL_CHECK_ATTR)
+
+
+_DROP_BODY_ATTR = "_dejunk_drop_request_body"
+
+
+def drop_request_body(flow: http.HTTPFlow) -> bool:
+    """From `requestheaders`, for a flow dejunk has answered: its request body is read and dropped.
+
+    Nothing of it is streamed upstream or held in memory, whatever its size; the client gets the
+    answer once it has sent the body. False when that cannot be done (see `install_body_size_check`).
+    """
+    flow.request.stream = False  # mitmproxy may have chosen streaming on the headers already
+    if not body_size_check_installed():
+        return False
+    setattr(flow, _DROP_BODY_ATTR, True)  # not part of the flow's saved state
+    return True
+
+
 def _check_body_size(self, request: bool):
+    if request and getattr(self.flow, _DROP_BODY_ATTR, False):
+        self.request_body_buf.clear()  # called on every chunk: the chunk just added goes
+        return False
     if not request and self.response_body_buf and _held_body_progress is not None:
         # A chunk of a held response body just arrived (mitmproxy checks the size on each one).
         stream = _held_body_progress(self.flow)
@@ -495,6 +522,15 @@ def _log_shape() -> str | None:
     return None
 
 
+def _body_size_shape() -> str | None:
+    cls = _http_stream()
+    problem = _generator_method(cls, "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)
+    if problem:
+        return problem
+    missing = [n for n in ("request_body_buf", "response_body_buf", "flow") if n not in inspect.get_annotations(cls)]
+    return f"HttpStream.{', '.join(missing)} gone" if missing else None
+
+
 def _deferred_shape() -> str | None:
     from mitmproxy import optmanager
 
@@ -553,8 +589,8 @@ def _stream_failure_shape() -> str | None:
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
-    "body-size check": ("mitmproxy checks response sizes twice (slower)",
-                        lambda: _generator_method(_http_stream(), "check_body_size", ("request",), _ORIGINAL_CHECK_ATTR)),
+    "body-size check": ("mitmproxy checks response sizes twice (slower); a refused request with a body has its "
+                        "connection closed instead of getting dejunk's answer", _body_size_shape),
     "held bodies": ("a page held to be rewritten must arrive whole within the response timeout, even while "
                     "it keeps coming (it is cut then, not delivered unrewritten)", _held_bodies_shape),
     "streaming notices": ("the streaming notice is dropped by a slower logging filter", _log_shape),

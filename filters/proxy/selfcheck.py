@@ -3,8 +3,9 @@
 A mitmproxy release can change what the hooks rely on: under 12.x, a changed `url.unparse`
 made every request hook raise, and the proxy, which contains hook failures, blocked nothing. So
 before the proxy serves anyone, a probe `Filtering` (what the addon's hooks run), with a small
-list of its own, takes three flows through `request`, `responseheaders` and `response`: a request its list
-blocks, one it lets pass, and an HTML page it must remove an ad element from. Only the page's
+list of its own, takes three flows through `requestheaders`, `request`, `responseheaders` and
+`response`: a request its list blocks (answered on its headers), one it lets pass, and an HTML
+page it must remove an ad element from. Only the page's
 trip to a worker process is replaced by the same rewrite in this thread. Any other outcome, or
 any exception in the hooks, fails the check.
 """
@@ -116,6 +117,10 @@ def run(settings) -> list[str]:
 def _check_block(probe) -> str | None:
     f = _flow(f"http://ads.{PROBE_HOST}/banner.js", {"Host": f"ads.{PROBE_HOST}", "Sec-Fetch-Dest": "script",
                                                      "Referer": f"http://www.{PROBE_HOST}/"})
+    probe.requestheaders(f)
+    if f.response is None:  # answered later, its body would have gone upstream already
+        action = f.metadata.get("dejunk", {}).get("action")
+        return f"a request the list blocks went through its headers (action {action!r})"
     probe.request(f)
     action = f.metadata.get("dejunk", {}).get("action")
     if f.response is None or action != "blocked":
@@ -128,6 +133,7 @@ def _check_block(probe) -> str | None:
 def _check_pass(probe) -> str | None:
     f = _flow(f"http://www.{PROBE_HOST}/app.js", {"Host": f"www.{PROBE_HOST}", "Sec-Fetch-Dest": "script",
                                                   "Referer": f"http://www.{PROBE_HOST}/"})
+    probe.requestheaders(f)
     probe.request(f)
     if f.response is not None or f.metadata.get("dejunk", {}).get("action"):
         return "a request the list allows was answered by dejunk"
@@ -142,6 +148,7 @@ def _check_pass(probe) -> str | None:
 def _check_rewrite(probe) -> str | None:
     f = _flow(f"http://www.{PROBE_HOST}/article", {"Host": f"www.{PROBE_HOST}", "Sec-Fetch-Dest": "document",
                                                    "Accept": "text/html"})
+    probe.requestheaders(f)
     probe.request(f)
     if f.response is not None:
         return "a page request was answered by dejunk"

@@ -474,3 +474,73 @@ class H2Origin:
         for thread in self._threads:
             thread.join(timeout=5)
         self.sock.close()
+
+
+class Recorder(Silent):
+    """A loopback server that records every connection and the bytes it received, and answers HTTP.
+
+    For tests that a host received nothing: `connections` counts accepted connections (a TCP
+    connect is enough to count), `received` holds each connection's bytes (up to 1 MiB kept, all
+    counted in `bytes_received`). A request that arrives whole gets a short 200; anything else
+    is read until the peer stops sending.
+    """
+
+    KEEP = 1 << 20
+
+    def __init__(self, tls_context: ssl.SSLContext | None = None):
+        self.tls_context = tls_context
+        self.connections = 0
+        self.bytes_received = 0
+        self.received: list[bytearray] = []
+        self._lock = threading.Lock()
+        super().__init__()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+            kept = bytearray()
+            self.received.append(kept)
+        self._held.append(conn)
+        threading.Thread(target=self._serve, args=(conn, kept), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, kept: bytearray) -> None:
+        raw = conn
+        try:
+            conn.settimeout(5)
+            if self.tls_context is not None:
+                conn = self.tls_context.wrap_socket(conn, server_side=True)
+            total = 0
+            for _ in range(100_000):  # bounded: 64 KiB reads, up to ~6 GB
+                data = conn.recv(65536)
+                if not data:
+                    return
+                with self._lock:
+                    self.bytes_received += len(data)
+                    if len(kept) < self.KEEP:
+                        kept += data[: self.KEEP - len(kept)]
+                total += len(data)
+                head, sep, _ = bytes(kept).partition(b"\r\n\r\n")
+                if not sep:
+                    continue
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value.strip() or 0)
+                if total >= len(head) + 4 + length:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+                                 b"Connection: close\r\n\r\nok")
+                    return
+        except (OSError, ssl.SSLError, ValueError):
+            return
+        finally:
+            for sock in {raw, conn}:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def heads(self) -> list[bytes]:
+        """The request head (up to the blank line) of each connection, in order."""
+        with self._lock:
+            return [bytes(k).partition(b"\r\n\r\n")[0] for k in self.received]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mitmproxy.test import tflow
 
-from filters.proxy.flows import request_from_flow
+from filters.proxy.flows import path_of, request_from_flow, request_views
 
 
 def test_request_type_from_sec_fetch_dest_then_accept_then_extension():
@@ -75,3 +75,34 @@ def _req(method, url, host=None, http2=False, authority=None):
         request.http_version = "HTTP/2.0"
         request.authority = authority or ""
     return request
+
+
+def test_a_request_whose_host_header_names_another_host_has_two_views():
+    flow = tflow.tflow()
+    flow.request.url = "http://ads.test:8080/x.js?a=1"
+    flow.request.headers["host"] = "news.test:8080"
+    flow.request.headers["referer"] = "http://news.test/"
+    named, connected = request_views(flow, request_from_flow(flow))
+    assert (named.host, named.url) == ("news.test", "http://news.test:8080/x.js?a=1")
+    assert (connected.host, connected.url) == ("ads.test", "http://ads.test:8080/x.js?a=1")
+    assert connected.source_url == named.source_url and connected.type == named.type
+
+
+@pytest.mark.parametrize("host_header", [None, "ads.test", "ADS.test.", "ads.test:80"])
+def test_a_request_sent_where_it_says_has_one_view(host_header):
+    flow = tflow.tflow()
+    flow.request.url = "http://ads.test/x.js"
+    if host_header:
+        flow.request.headers["host"] = host_header
+    assert len(request_views(flow, request_from_flow(flow))) == 1
+
+
+@pytest.mark.parametrize("url,path", [
+    ("http://a.test/p/q?x=1", "/p/q?x=1"),
+    ("http://a.test:81?x=1", "/?x=1"),
+    ("http://a.test", "/"),
+    ("https://[::1]:8443/p?u=http://b.test/", "/p?u=http://b.test/"),
+    ("http://a.test/p#frag", "/p"),
+])
+def test_path_of_an_absolute_url(url, path):
+    assert path_of(url) == path

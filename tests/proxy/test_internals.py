@@ -201,6 +201,24 @@ def test_a_stream_failure_fails_its_stream_through_the_normal_error_path(options
     assert list(layer.handle_event(internals.StreamFailure(tflow.tflow(), "x"))) == []
 
 
+@pytest.mark.parametrize("dropped", [False, True])
+def test_the_body_of_a_request_dejunk_answered_is_dropped_not_streamed(options, dropped):
+    # mitmproxy would stream a body past stream_large_bodies, and cannot while a response is set.
+    internals.install_body_size_check()
+    options.update(stream_large_bodies="1k")
+    stream = _stream(options)
+    stream.flow.request.headers["content-length"] = "8192"
+    if dropped:
+        stream.flow.response = tutils.tresp()
+        assert internals.drop_request_body(stream.flow)
+        stream.request_body_buf += b"x" * 4096  # the first chunk of the body arrived
+    _drive(stream.check_body_size(True))
+    if dropped:
+        assert not stream.flow.request.stream and len(stream.request_body_buf) == 0
+    else:
+        assert stream.flow.request.stream
+
+
 # --- the streaming notice ------------------------------------------------------------------------
 
 
