@@ -12,7 +12,6 @@ Encodings: gzip (x-gzip), deflate (zlib or raw), br, zstd, identity. Anything el
 
 from __future__ import annotations
 
-import io
 import zlib
 
 import brotli
