@@ -42,6 +42,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing import resource_tracker
 
 from ..cosmetic.rules import PageRules, RuleIndex, StoredIndex
 from ..html import compression
@@ -163,7 +164,9 @@ class _Worker:
         self.process = context.Process(target=_worker_main, args=(child, stored), daemon=True,
                                        name="dejunk-page-worker")
         # The new process inherits this thread's signal mask: with SIGINT blocked from the start,
-        # a Ctrl-C while it imports cannot reach it before it ignores SIGINT.
+        # a Ctrl-C while it imports cannot reach it before it ignores SIGINT. (Starting
+        # multiprocessing's resource tracker unblocks SIGINT in the starting thread: it runs first.)
+        resource_tracker.ensure_running()
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.process.start()
