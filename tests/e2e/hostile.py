@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import random
 import statistics
 import threading
 import time
@@ -51,16 +52,19 @@ def brotli_bomb(size: int) -> bytes:
 
 
 def big_page(size: int) -> bytes:
-    """An HTML page of about `size` bytes: articles, with an ad element after every tenth."""
-    article = b"<article><h2>Headline</h2><p>" + b"Text of the story, sentence after sentence. " * 20 + b"</p></article>\n"
+    """An HTML page of about `size` bytes: articles of varied words (compressing as text does), an ad after every tenth."""
+    words = random.Random(size)
+    vocabulary = [bytes(words.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(words.randint(2, 10))) for _ in range(3000)]
     ad = b'<div class="ad-slot"><a href="https://ads.test/c"><img src="https://ads.test/b.png"></a></div>\n'
     body = []
     total = 0
     while total < size:
         for _ in range(10):
-            body.append(article)
+            text = b" ".join(words.choice(vocabulary) for _ in range(120))
+            body.append(b"<article><h2>Headline</h2><p>" + text + b".</p></article>\n")
+            total += len(body[-1])
         body.append(ad)
-        total += 10 * len(article) + len(ad)
+        total += len(ad)
     return b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>big</title></head><body>" + b"".join(body) + b"</body></html>"
 
 
@@ -79,6 +83,7 @@ class HostileOrigin:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait between them
 
             def do_GET(self):
                 name = self.path.split("?")[0].rsplit("/", 1)[-1]
