@@ -395,7 +395,11 @@ class RewritePool:
                 idle.append(self._idle.get_nowait())
             except queue.Empty:
                 break
-        # A busy worker's thread stops it when its page is done, unless it is stopped now.
-        _stop_all(workers if now else idle, 0.5)
+        # A busy worker's thread stops it when its page is done, unless it is stopped now. The
+        # waiting is done in a thread of its own unless stopping now: a reload runs on the event loop.
+        if now:
+            _stop_all(workers, 0.5)
+        elif idle:
+            threading.Thread(target=_stop_all, args=(idle, 0.5), name="dejunk-stop-workers", daemon=True).start()
         if self._owned is not None:
             self._owned.remove()
