@@ -192,18 +192,24 @@ def probe_while(proxy_port: int, proxy_pid: int, small_url: str, action, *, inte
             except (OSError, http.client.HTTPException):
                 probe.errors += 1
                 connection = None
-            probe.rss_peak_kb = max(probe.rss_peak_kb, rss_kb(proxy_pid))
             done.wait(max(0.0, interval - (time.monotonic() - started)))
         if connection is not None:
             connection.close()
 
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
+    def sample() -> None:  # apart from the requests, which wait while the proxy stalls
+        deadline = time.monotonic() + limit
+        while not done.wait(0.005) and time.monotonic() < deadline:
+            probe.rss_peak_kb = max(probe.rss_peak_kb, rss_kb(proxy_pid))
+
+    threads = [threading.Thread(target=loop, daemon=True), threading.Thread(target=sample, daemon=True)]
+    for thread in threads:
+        thread.start()
     try:
         time.sleep(0.3)  # a few samples of the quiet proxy first
         result = action()
         time.sleep(0.3)
     finally:
         done.set()
-        thread.join(timeout=35)
+        for thread in threads:
+            thread.join(timeout=35)
     return probe, result
