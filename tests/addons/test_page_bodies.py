@@ -6,9 +6,13 @@ import gzip
 
 import brotli
 
-from filters.html import compression
-from tests.addons.test_dejunk import PAGE, events, make_flow, page_ctx, run_response, serve_page  # noqa: F401
 from mitmproxy.test import tutils
+
+from filters.html import compression
+from tests.addons import test_dejunk
+from tests.addons.test_dejunk import PAGE, events, make_flow, run_response, serve_page
+
+page_ctx = test_dejunk.page_ctx  # the fixture: the addon with a cosmetic list, pages rewritten in a thread
 
 REWRITTEN = PAGE.replace(b'<div class="ad">buy</div>', b"")
 
