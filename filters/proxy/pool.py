@@ -288,12 +288,16 @@ class RewritePool:
             await asyncio.wait({future, waiting}, timeout=timeout + GRACE, return_when=asyncio.FIRST_COMPLETED)
         finally:
             waiting.cancel()
+        if future.cancelled():  # this pool was closed (a new engine came) while the page waited
+            raise RuntimeError("the page workers were replaced while the page waited")
         if not future.done() and not taken.is_set():
             future.cancel()  # still queued: it leaves the queue
             raise QueueTimeout(f"no page worker free within {timeout} s")
         work = timeout + (GRACE + STOP_WAIT + timeout if self.workers else THREAD_GRACE)
         done, _ = await asyncio.wait({future}, timeout=work)
         if done:
+            if future.cancelled():
+                raise RuntimeError("the page workers were replaced while the page waited")
             return future.result()
         if not self.workers and threads is self._threads:
             self._threads = self._new_threads()  # the stuck thread is left behind: the next pages get a fresh one

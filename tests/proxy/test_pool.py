@@ -206,3 +206,24 @@ def test_one_core_uses_a_thread(engine):
             rewrite(pool, engine, body=b"<html><body>" + b'<div class="ad">' * 20_000 + b"</body></html>", timeout=0.3)
     finally:
         pool.close()
+
+
+def test_pages_waiting_when_the_pool_is_replaced_go_out_with_a_reason(engine, tmp_path):
+    pool = RewritePool(engine.cosmetic_store.generic, workers=1, index_dir=str(tmp_path))
+    try:
+        rewrite(pool, engine)
+
+        async def scenario():
+            busy = asyncio.ensure_future(_rewrite(pool, engine, body=STUCK_PAGE, timeout=2, url="https://stuck.test/"))
+            await asyncio.sleep(0.3)
+            waiting = asyncio.ensure_future(_rewrite(pool, engine, timeout=2))
+            await asyncio.sleep(0.1)
+            pool.close()  # what a reload does to the old engine's pool
+            with pytest.raises(RuntimeError, match="replaced while the page waited"):
+                await waiting  # an error the caller records, not a cancellation that would end the flow
+            with pytest.raises(PageTimeout):
+                await busy  # the busy worker finishes (here: is cut off) and then stops
+
+        asyncio.run(scenario())
+    finally:
+        pool.terminate()
