@@ -113,14 +113,15 @@ def _brotli(raw: bytes, limit: int) -> bytes | None:
     out = bytearray()
     if hasattr(decoder, "can_accept_more_data"):  # brotli >= 1.2: the output can be bounded
         position = 0
-        while True:
-            if decoder.can_accept_more_data():
-                if position >= len(raw):
-                    break
+        idle = 0
+        while not decoder.is_finished() and idle < 2:
+            if position < len(raw) and decoder.can_accept_more_data():
                 chunk = decoder.process(raw[position:position + _STEP], output_buffer_limit=_STEP)
                 position += _STEP
-            else:
+                idle = 0
+            else:  # output held back by the limit, or input it keeps: drained with empty input
                 chunk = decoder.process(b"", output_buffer_limit=_STEP)
+                idle = 0 if chunk else idle + 1
             out += chunk
             if len(out) > limit:
                 return None

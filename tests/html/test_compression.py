@@ -37,6 +37,17 @@ def test_one_byte_over_the_cap_is_refused(coding):
     assert compression.decode(mitmproxy_encode(PAGE, coding), coding, len(PAGE) - 1) is None
 
 
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_a_page_of_many_steps(coding):
+    import random
+
+    words = random.Random(1)
+    page = b" ".join(bytes(words.choice(b"abcdefghij <>") for _ in range(8)) for _ in range(300_000))  # 2.7 MB
+    encoded = mitmproxy_encode(page, coding)
+    assert len(encoded) > 4 * compression._STEP
+    assert compression.decode(encoded, coding, len(page)) == page
+
+
 def test_raw_deflate_and_several_gzip_members():
     raw = zlib.compressobj(6, zlib.DEFLATED, -15)
     assert compression.decode(raw.compress(PAGE) + raw.flush(), "deflate", 1 << 20) == PAGE
