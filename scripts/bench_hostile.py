@@ -5,7 +5,9 @@
    sampled meanwhile. Bodies: an ordinary page (the baseline), a gzip decompression bomb, a
    brotli decompression bomb (each inflating to --bomb-mb MiB; the bombs must pass as they came),
    and a big brotli page (--page-kb KiB decoded, with ad elements; it must be rewritten).
-2. Pages/s of the ordinary page at C connections, before and after `dejunk.reload`.
+2. Pages/s of the ordinary page at C connections, before and after `dejunk.reload`. One list,
+   of generated generic rules (--generic, default 30,000), is edited before the reload, as a
+   user reloads after an edit: the new engine is then built afresh.
 
 Each measurement is repeated (--repeats) and the medians printed. Figures are printed, never
 asserted (tests/e2e/test_page_workers.py asserts the behaviour).
@@ -35,6 +37,11 @@ CONTROL = REPO / "tests" / "e2e" / "control.py"
 LIST = "[Adblock Plus 2.0]\n##.ad-slot\n||ads.test^\n"
 
 
+def generic_list(count: int) -> str:
+    """A list of `count` generic cosmetic rules that match nothing on the pages here."""
+    return "[Adblock Plus 2.0]\n" + "".join(f"##.junk-{n}\n" if n % 2 else f"##div[data-slot-{n // 2}]\n" for n in range(count))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="bench.py hostile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--bomb-mb", type=int, default=1024, help="MiB each decompression bomb inflates to (default 1024)")
@@ -43,6 +50,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--pages", type=int, default=1000, help="requests per pages/s run (default 1000)")
     parser.add_argument("--connections", type=int, default=8, help="connections per pages/s run (default 8)")
     parser.add_argument("--list", action="append", help="filter list for the proxy (repeatable; default: one ##.ad-slot rule)")
+    parser.add_argument("--generic", type=int, default=30_000, help="generated generic rules in the list edited before the reload")
     args = parser.parse_args(argv)
     repeats = max(1, args.repeats)
     with tempfile.TemporaryDirectory(prefix="dejunk-bench-hostile-") as tmp:
@@ -51,6 +59,9 @@ def main(argv: list[str]) -> int:
         if not lists:
             (workdir / "list.txt").write_text(LIST)
             lists = [str(workdir / "list.txt")]
+        edited = workdir / "generated.txt"
+        edited.write_text(generic_list(args.generic))
+        lists = [*lists, str(edited)]
         page = big_page(args.page_kb * 1024)
         ordinary = big_page(20_000)
         print(f"making the bodies ({args.bomb_mb} MiB bombs) ...", flush=True)
@@ -67,7 +78,7 @@ def main(argv: list[str]) -> int:
                   f"repeats {repeats}, medians\n")
             _bench_bodies(proxy, origin, bodies, len(page), args.bomb_mb, repeats)
             print()
-            _bench_reload(proxy, origin, repeats, args.pages, args.connections)
+            _bench_reload(proxy, origin, repeats, args.pages, args.connections, edited)
         finally:
             proxy.stop()
             origin.stop()
@@ -112,7 +123,7 @@ def _outcome(fetched, sent) -> str:
     return "rewritten" if b"ad-slot" not in body else "changed, ads left"
 
 
-def _bench_reload(proxy: Proxy, origin: HostileOrigin, repeats: int, pages: int, connections: int) -> None:
+def _bench_reload(proxy: Proxy, origin: HostileOrigin, repeats: int, pages: int, connections: int, edited: Path) -> None:
     url = origin.url("ordinary.html")
 
     def rate() -> float:
@@ -122,6 +133,7 @@ def _bench_reload(proxy: Proxy, origin: HostileOrigin, repeats: int, pages: int,
         return result.requests / result.seconds
 
     before = [rate() for _ in range(repeats)]
+    edited.write_text(edited.read_text() + "##.one-more\n")
     said = get(proxy.port, "http://dejunk-control.test/reload")
     get(proxy.port, url)  # the new workers up
     after = [rate() for _ in range(repeats)]
