@@ -120,7 +120,7 @@ def test_a_stuck_page_ends_only_its_own_worker_and_other_pages_are_rewritten_mea
             pages = []
             while not stuck.done():  # other pages, one after another, while the stuck one runs
                 started = time.monotonic()
-                pages.append(((await _rewrite(pool, engine, timeout=1)).result.removed, time.monotonic() - started))
+                pages.append(((await _rewrite(pool, engine, timeout=5)).result.removed, time.monotonic() - started))
             with pytest.raises(PageTimeout):
                 await stuck
             return pages
