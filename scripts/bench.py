@@ -5,6 +5,7 @@
     python scripts/bench.py rewrite  [options]   page rewriting vs a bare BeautifulSoup parse
     python scripts/bench.py proxy    [options]   mitmdump with and without dejunk under load
     python scripts/bench.py lists    [options]   start-up from the list and engine caches
+    python scripts/bench.py hostile  [options]   decompression bombs, a big brotli page, a reload: stalls, memory, pages/s
 
 `python scripts/bench.py NAME --help` lists a benchmark's options.
 """
@@ -15,7 +16,7 @@ import importlib
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("engine", "rewrite", "proxy", "lists")
+BENCHMARKS = ("engine", "rewrite", "proxy", "lists", "hostile")
 
 
 def main(argv: list[str]) -> int:

@@ -82,6 +82,16 @@ class RewriteResult:
         return " and ".join(parts) + f" ad element{'s' if total != 1 else ''}"
 
 
+class PageTimeout(TimeoutError):
+    """The page's time budget ran out before it was rewritten (it goes out as it came)."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """PageTimeout once `time.monotonic()` is past `deadline` (None: no limit)."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise PageTimeout("the page's time budget ran out")
+
+
 # Generic indexes installed in this process, by fingerprint (for process-pool workers).
 _INSTALLED: dict[str, RuleIndex] = {}
 
@@ -97,6 +107,10 @@ def install_generic_index(index: RuleIndex) -> None:
 class _RecordingSoup(BeautifulSoup):
     """BeautifulSoup that also lists its elements in creation order, which is document order."""
 
+    def __init__(self, markup, features, deadline: float | None = None):
+        self.deadline = deadline  # a page with a huge number of elements is stopped while it parses
+        super().__init__(markup, features)
+
     def reset(self):
         super().reset()
         self.created = []
@@ -105,12 +119,14 @@ class _RecordingSoup(BeautifulSoup):
         tag = super().handle_starttag(*args, **kwargs)
         if tag is not None:
             self.created.append(tag)
+            if not len(self.created) & 1023:
+                check_deadline(self.deadline)
         return tag
 
 
-def parse(text: str) -> _RecordingSoup:
+def parse(text: str, deadline: float | None = None) -> _RecordingSoup:
     """Parse page text with lxml; `.created` lists the elements in document order."""
-    return _RecordingSoup(text, "lxml")
+    return _RecordingSoup(text, "lxml", deadline)
 
 
 def rewrite_page(
@@ -120,10 +136,12 @@ def rewrite_page(
     content_type: str | None,
     rules: PageRules,
     mode: str = "remove",
+    deadline: float | None = None,
 ) -> RewriteResult:
     """Remove (or hide) the elements `rules` select from an HTML page given as decoded-from-transfer bytes."""
     # `content_type` is the response's Content-Type (its charset is used); the output keeps the page's encoding.
-    # When nothing is removed the result's body is `body` itself.
+    # When nothing is removed the result's body is `body` itself. Past `deadline` (time.monotonic()) the
+    # work stops with PageTimeout, checked between steps and every so many elements.
     started = time.perf_counter()
     if mode not in MODES:
         raise ValueError(f"unknown cosmetic mode {mode!r} (expected one of {', '.join(MODES)})")
@@ -137,13 +155,15 @@ def rewrite_page(
     # `decoded` keeps undecodable bytes as lone surrogates, so offsets map back to bytes exactly;
     # lxml takes no lone surrogates, so the parser gets U+FFFD for each (one character each way).
     text = decoded if clean else _SURROGATES.sub("\ufffd", decoded)
-    soup = parse(text)
+    check_deadline(deadline)
+    soup = parse(text, deadline)
     elements = soup.created
-    matches = find_matches(elements, _indexes(rules, generic))
+    matches = find_matches(elements, _indexes(rules, generic), deadline)
     if not matches:
         return _unchanged(body, started, mode, None, encoding.name)
+    check_deadline(deadline)
     xml = (content_type or "").partition(";")[0].strip().lower() == XHTML_TYPE
-    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean, xml)
+    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean, xml, deadline)
 
 
 def _generic_index(rules: PageRules) -> RuleIndex | None:
@@ -212,7 +232,8 @@ def _indexes(rules: PageRules, generic: RuleIndex | None) -> list[tuple[RuleInde
 # --- matching ---------------------------------------------------------------------------------------
 
 
-def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> list[tuple[CosmeticRule, list]]:
+def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]],
+                 deadline: float | None = None) -> list[tuple[CosmeticRule, list]]:
     """The fast path: (rule, elements it selects) for every rule that selects something."""
     # One walk over the elements collects what they carry; each index is then asked only for the rules keyed
     # under those classes, ids, tags and attributes, and only those rules' CSS is evaluated, only on the
@@ -262,8 +283,10 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> 
     results: list[tuple[CosmeticRule, list]] = []
     root = None
     for index, disabled in indexes:
+        check_deadline(deadline)
         candidates = _candidates(index, disabled, elements, page, tags)
         for number in sorted(candidates):
+            check_deadline(deadline)
             rule = index.rules[number]
             plan = rule.plan
             if not plan.simple and not page.has_all(plan.gate):
@@ -280,7 +303,7 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]]) -> 
                 found = [e for e in found if matches_element(plan, e)]
             if found and plan.steps:
                 found = run_steps(plan, found)
-            found = [e for e in found if not _in_template(e)]
+            found = _outside_templates(found, deadline)
             if found:
                 results.append((rule, found))
     return results
@@ -438,6 +461,17 @@ def _unique(found: list) -> list:
     return result
 
 
+def _outside_templates(found: list, deadline: float | None) -> list:
+    # Each test walks up to the root: on a deeply nested page that is slow, so time is checked on the way.
+    kept = []
+    for checked, element in enumerate(found):
+        if not checked & 255:
+            check_deadline(deadline)
+        if not _in_template(element):
+            kept.append(element)
+    return kept
+
+
 def _in_template(element) -> bool:
     """Template contents are not part of the document (soupsieve's select() does not enter them)."""
     parent = element.parent
@@ -473,7 +507,8 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
 # --- rewriting ---------------------------------------------------------------------------------------
 
 
-def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False, xml=False) -> RewriteResult:
+def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False, xml=False,
+           deadline=None) -> RewriteResult:
     """Cut (or mark) the matched elements and build the result (`xml`: the page is XHTML served as XML)."""
     # `text` is what was parsed; `decoded` has the same characters but undecodable bytes still escaped as
     # lone surrogates, so byte offsets are computed from it.
@@ -485,11 +520,13 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
             if number is not None:
                 rules_of.setdefault(number, []).append(rule)
     source = SourceMap(text, elements)
+    check_deadline(deadline)
     kept: Counter = Counter()
     removing: list[tuple[int, int, int]] = []  # (element number, start, end) in characters
     hiding: list[tuple[int, int]] = []  # (element number, where the attribute goes)
     removed_until = hidden_until = -1  # elements before these creation numbers are inside a chosen one
     for number in sorted(rules_of):
+        check_deadline(deadline)  # locating one element of a deeply nested page can take milliseconds
         if number < removed_until:
             continue  # inside an element already removed: goes with it
         # HTML filters and `:remove()` remove even in hide mode: a hidden script still runs.

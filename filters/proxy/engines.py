@@ -180,4 +180,4 @@ class Engines:
         if self.refresher is not None:
             self.refresher.stop()
         if self.pool is not None:
-            self.pool.close()
+            self.pool.terminate()  # the proxy is shutting down: no page waits for them

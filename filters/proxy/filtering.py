@@ -8,7 +8,6 @@ hook contains its own failures (`_contain`): the flow goes on unfiltered, marked
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
+from ..html import compression
 from ..html.rewrite import skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
@@ -36,7 +36,7 @@ from .pages import (
     policy_page,
 )
 from .policy import Policies, host_matches
-from .pool import RewritePool
+from .pool import QueueTimeout, RewritePool, UndecodableBody, WorkerDied
 from ..printable import printable, printable_logger
 
 logger = printable_logger("dejunk")
@@ -534,48 +534,74 @@ class Filtering:
         return None
 
     def _page_to_rewrite(self, f: http.HTTPFlow):
-        """(body, rules) when this response is an HTML page with cosmetic rules to apply, else None."""
+        """(raw body, Content-Encoding, rules) when this response is an HTML page with cosmetic rules to apply, else None."""
+        # The body stays as the server sent it: a worker decodes it (with a cap) and encodes the result,
+        # since either can take long (a decompression bomb, brotli) and nothing slow runs on the event loop.
         response = f.response
         if response.stream or response.raw_content is None or not self._may_rewrite(f):
             return None
-        if not response.headers.get("content-type", "").lower().startswith(BUFFERED_TYPES):
+        content_type = response.headers.get("content-type", "")
+        if not content_type.lower().startswith(BUFFERED_TYPES):
             return None
-        if len(response.raw_content) > self.settings.max_rewrite_bytes:
+        raw = response.raw_content
+        if not raw or len(raw) > self.settings.max_rewrite_bytes:
+            return None
+        content_encoding = response.headers.get("content-encoding")
+        try:
+            coding = compression.check(content_encoding)
+        except compression.Unsupported as e:  # leave the page as it came, and say so
+            self._rewrite_failed(f, str(e))
             return None
         rules = self.engine.cosmetic(f.request.pretty_url)
-        try:
-            body = response.get_content(strict=True)
-        except ValueError as e:  # a Content-Encoding that does not decode: leave the page as it came
-            self._rewrite_failed(f, f"cannot decode the body: {e}")
+        # Decided without parsing, and without a trip to a worker (a compressed body is looked at there).
+        if skip_reason(raw if coding in compression.IDENTITY else b"<", rules, content_type) is not None:
             return None
-        if not body or len(body) > self.settings.max_rewrite_bytes:
-            return None
-        if skip_reason(body, rules, response.headers.get("content-type")) is not None:
-            return None  # decided without parsing, and without a trip to a worker
-        return body, rules
+        return raw, content_encoding, rules
 
-    async def _rewrite(self, f: http.HTTPFlow, body: bytes, rules) -> None:
+    async def _rewrite(self, f: http.HTTPFlow, raw: bytes, content_encoding: str | None, rules) -> None:
         url = f.request.pretty_url
+        timeout, limit = self.settings.rewrite_timeout, self.settings.max_rewrite_bytes
         try:
-            result = await self.rewrite_pool().rewrite(
-                body, url=url, content_type=f.response.headers.get("content-type"), rules=rules,
-                mode=self.settings.cosmetic, timeout=self.settings.rewrite_timeout,
+            done = await self.rewrite_pool().rewrite(
+                raw, content_encoding=content_encoding, url=url, content_type=f.response.headers.get("content-type"),
+                rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit,
             )
-        except asyncio.TimeoutError:
-            self._rewrite_failed(f, f"rewrite took longer than {self.settings.rewrite_timeout} s")
+        except QueueTimeout as e:  # waiting is not rewriting: its own reason, so a slow spell shows as one
+            self._rewrite_failed(f, str(e))
+            return
+        except TimeoutError:
+            self._rewrite_failed(f, f"rewrite took longer than {timeout} s")
+            return
+        except UndecodableBody as e:
+            self._rewrite_failed(f, f"cannot decode the body: {e}")
+            return
+        except WorkerDied as e:
+            self._worker_died(str(e))
+            self._rewrite_failed(f, str(e))
             return
         except Exception as e:  # the page goes out as it came; the cause is recorded
             self._rewrite_failed(f, f"{type(e).__name__}: {e}")
             return
-        if not result.changed:
+        for death in done.replaced:
+            self._worker_died(death)
+        if done.too_large:
+            self._rewrite_failed(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes) once decoded")
+            return
+        if not done.result.changed:
             return
         try:
-            self._apply_rewrite(f, url, result)
+            self._apply_rewrite(f, url, done)
         except Exception as error:
             self._contain("response", f, error)
 
-    def _apply_rewrite(self, f: http.HTTPFlow, url: str, result) -> None:
-        f.response.content = result.body  # re-encoded with the page's Content-Encoding
+    def _apply_rewrite(self, f: http.HTTPFlow, url: str, done) -> None:
+        # The worker encoded the new body as the page was encoded; Content-Length follows it, as
+        # mitmproxy's own `content` setter keeps it (and leaves it out beside Transfer-Encoding).
+        response = f.response
+        response.raw_content = done.raw_content
+        if "transfer-encoding" not in response.headers:
+            response.headers["content-length"] = str(len(done.raw_content))
+        result = done.result
         count = result.removed + result.hidden
         self.stats.add("rewritten", f.request.pretty_host)
         self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
@@ -595,6 +621,12 @@ class Filtering:
         if count:
             more = f" ({times(failure.count)} in all)" if failure.count > 1 else ""
             logger.warning(f"dejunk: page delivered unchanged: {message} ({f.request.pretty_url}){more}")
+
+    def _worker_died(self, message: str) -> None:
+        """A page worker died (killed, crashed, out of memory) and another took its place: count and say so."""
+        self.stats.add("worker_died")
+        self._record("worker_died", message=message)
+        logger.warning(f"dejunk: {message}; a new worker took its place")
 
     def _reassert_block(self, f: http.HTTPFlow) -> None:
         # Server replay runs after scripts and replaces a response set in `request`: put the block back.

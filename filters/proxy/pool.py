@@ -1,103 +1,409 @@
-"""Rewriting pages off mitmproxy's event loop: a worker pool with a time limit per page.
+"""Rewriting pages off mitmproxy's event loop: worker processes, each page with a time budget of its own.
 
-Parsing a page takes tens of milliseconds; on the event loop that would stall every other flow.
-With more than one core, pages go to worker processes (started with "spawn": the proxy is
-multi-threaded, and forking a threaded process is unsafe). Each worker loads the engine's generic
-cosmetic index once, at start, from a file (written when the pool is made, unless the index is
-stored already), so a page travels with only its own small rule set, and the proxy process need
-not keep the index at all. (Handing the index to a starting worker directly would block the
-caller until the new process reads it, a few hundred milliseconds of a stalled event loop.) On
-one core a worker thread is used instead. A page that is not done in time is abandoned (the
-caller keeps the original response) and the workers are replaced, so a runaway parse cannot hold
-the pool. Make a pool when an engine is ready, not on the first page: starting it takes a while.
+A page goes to a worker as it came from the server (raw bytes and Content-Encoding): the worker
+decodes it with a cap (`filters.html.compression`: a decompression bomb stops there and the page
+passes as it came), rewrites it, and encodes the new body again, so neither decoding nor
+compressing ever runs on the event loop. The proxy sets the returned raw bytes on the response.
+
+Workers are processes of dejunk's own (started with "spawn": the proxy is multi-threaded, and
+forking a threaded process is unsafe), each with a pipe and a thread in the proxy that hands it
+one page at a time, so a page that runs too long ends only its own worker:
+
+- Budget. A page has `timeout` seconds of worker time. The worker stops itself at the deadline
+  (`rewrite_page` checks it between steps); if it does not answer within a grace period after
+  that, the proxy kills that worker and starts another. Either way the page goes out unrewritten.
+- Queue. The wait for a free worker (and for a new worker to load the index) does not eat into
+  the budget: it has a limit of its own, the same number of seconds, and a page that waited
+  longer goes out unrewritten with its own reason ("no page worker free"), so a slow spell is
+  seen as such. A page is thus answered within about twice the timeout at worst.
+- A worker that died (killed, crashed, out of memory) is found before a page is handed to it or
+  when it stops answering; it is replaced, and the page it had is delivered unrewritten. Both are
+  reported (`PageDone.replaced`, `WorkerDied`) for the caller to count and log.
+- Workers ignore SIGINT (a terminal's Ctrl-C goes to the whole process group): the proxy stops
+  them when it shuts down.
+
+Each worker loads the engine's generic cosmetic index once, at start, from a file (written when
+the pool is made, unless the index is stored already), so a page travels with only its own small
+rule set and the proxy need not keep the index at all. On one core a thread rewrites instead (it
+stops at the deadline too, but a thread cannot be killed: one stuck past it is left behind and a
+fresh thread takes the next pages). Make a pool when an engine is ready, not on the first page.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import multiprocessing
 import os
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing import resource_tracker
 
 from ..cosmetic.rules import PageRules, RuleIndex, StoredIndex
-from ..html.rewrite import RewriteResult, install_generic_index, rewrite_page
+from ..html import compression
+from ..html.rewrite import PageTimeout, RewriteResult, install_generic_index, rewrite_page
+
+logger = logging.getLogger("dejunk")
+
+GRACE = 1.0  # seconds a worker has past a page's deadline to stop by itself before it is killed
+THREAD_GRACE = 0.5  # the same for the thread used on one core, which is abandoned instead
+STOP_WAIT = 1.0  # seconds a stopping worker has to exit before it is killed
 
 
 def default_workers() -> int:
-    """Worker processes to use: all cores but one (for mitmproxy itself), at most four; 0 on one core."""
+    """Worker processes: all cores but one, at least two and at most four; 0 (a thread) on one core.
+
+    Two on two cores: the proxy itself mostly waits on the network, and with one worker a single
+    slow page would hold every other page back.
+    """
     cores = os.cpu_count() or 1
-    return 0 if cores < 2 else min(4, cores - 1)
+    return 0 if cores < 2 else min(4, max(2, cores - 1))
 
 
-def _warm() -> None:
-    """Runs once in each new worker, so its first page does not pay for the imports."""
+@dataclass(slots=True)
+class PageJob:
+    """One page as the server sent it, and what to do with it."""
+
+    raw: bytes
+    content_encoding: str | None
+    url: str
+    content_type: str | None
+    rules: PageRules
+    mode: str
+    budget: float  # seconds of work
+    limit: int  # most bytes the page may have once decoded
 
 
-def _install_from_file(stored: StoredIndex) -> None:
-    """Worker initializer: load the generic index the pool wrote, and install it."""
-    install_generic_index(stored.load())
+@dataclass(slots=True)
+class PageDone:
+    """What became of a page: `result` (None when the decoded page is over the limit), its new raw bytes."""
+
+    result: RewriteResult | None
+    raw_content: bytes | None = None  # the new body, encoded as the page was; None when unchanged
+    replaced: list[str] = field(default_factory=list)  # dead workers found and replaced on the way
+
+    @property
+    def too_large(self) -> bool:
+        return self.result is None
+
+
+class QueueTimeout(TimeoutError):
+    """No page worker was free (or ready) in time: the page goes out unrewritten."""
+
+
+class UndecodableBody(ValueError):
+    """The body does not decode with its Content-Encoding: the page goes out as it came."""
+
+
+class WorkerDied(RuntimeError):
+    """The worker died while it had the page (it has been replaced)."""
+
+
+def run_page(job: PageJob) -> PageDone:
+    """Decode, rewrite and encode one page: what a worker does (PageTimeout past the budget)."""
+    deadline = time.monotonic() + job.budget
+    try:
+        body = compression.decode(job.raw, job.content_encoding, job.limit)
+    except ValueError as e:
+        raise UndecodableBody(str(e)) from None
+    if body is None:
+        return PageDone(None)
+    result = rewrite_page(body, url=job.url, content_type=job.content_type, rules=job.rules, mode=job.mode,
+                          deadline=deadline)
+    if not result.changed:
+        result.body = b""  # the caller keeps the page it has; no need to send it back
+        return PageDone(result)
+    raw = compression.encode(result.body, job.content_encoding)
+    result.body = b""
+    return PageDone(result, raw)
+
+
+# --- the worker process ----------------------------------------------------------------------------
+
+
+def _worker_main(conn, stored: StoredIndex | None) -> None:
+    """A worker process: load the index, say "ready", then rewrite pages until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the proxy, which stops its workers
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while it started us
+    if stored is not None:
+        install_generic_index(stored.load())
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the proxy is gone
+        if job is None:
+            return
+        try:
+            answer = ("done", run_page(job))
+        except PageTimeout:
+            answer = ("timeout", None)
+        except UndecodableBody as e:
+            answer = ("undecodable", str(e))
+        except Exception as e:  # the page goes out as it came; the proxy records why
+            answer = ("error", f"{type(e).__name__}: {e}")
+        try:
+            conn.send(answer)
+        except (EOFError, OSError):
+            return
+        except Exception as e:  # an answer that does not pickle
+            conn.send(("error", f"{type(e).__name__}: {e}"))
+
+
+class _Worker:
+    """One worker process, its end of the pipe, and whether it said it is ready."""
+
+    def __init__(self, context, stored: StoredIndex | None):
+        self.conn, child = context.Pipe(duplex=True)
+        self.process = context.Process(target=_worker_main, args=(child, stored), daemon=True,
+                                       name="dejunk-page-worker")
+        # The new process inherits this thread's signal mask: with SIGINT blocked from the start,
+        # a Ctrl-C while it imports cannot reach it before it ignores SIGINT. (Starting
+        # multiprocessing's resource tracker unblocks SIGINT in the starting thread: it runs first.)
+        resource_tracker.ensure_running()
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        child.close()
+        self.ready = False
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def wait_ready(self, seconds: float) -> bool:
+        """Whether the worker said it is ready within `seconds`; EOFError if it died."""
+        if self.ready:
+            return True
+        if not self.conn.poll(max(0.0, seconds)):
+            return False
+        kind, _ = self.conn.recv()
+        self.ready = kind == "ready"
+        return self.ready
+
+    def call(self, job: PageJob, seconds: float):
+        """Send a page and wait up to `seconds` for the answer: (kind, value), or None when there is none in time."""
+        self.conn.send(job)
+        if not self.conn.poll(seconds):
+            return None
+        return self.conn.recv()
+
+    def stop(self, wait: float = STOP_WAIT) -> None:
+        """End the process: asked first, then terminated, then killed."""
+        _stop_all([self], wait)
+
+
+def _stop_all(workers: list[_Worker], wait: float) -> None:
+    """End worker processes together: asked first (an idle one exits), then terminated, then killed."""
+    for worker in workers:
+        try:
+            worker.conn.send(None)
+        except (OSError, ValueError):
+            pass
+    for step in ("ask", "terminate", "kill"):
+        if step == "terminate":
+            for worker in workers:
+                if worker.process.is_alive():
+                    worker.process.terminate()
+        elif step == "kill":
+            for worker in workers:
+                if worker.process.is_alive():
+                    worker.process.kill()
+        deadline = time.monotonic() + wait
+        for worker in workers:
+            worker.process.join(max(0.0, deadline - time.monotonic()))
+        if not any(worker.process.is_alive() for worker in workers):
+            break
+    for worker in workers:
+        worker.conn.close()
+
+
+# --- the pool ------------------------------------------------------------------------------------
 
 
 class RewritePool:
-    """Runs `rewrite_page` in workers; `rewrite` is awaited from the event loop."""
+    """Hands pages to workers; `rewrite` is awaited from the event loop."""
 
     def __init__(self, generic: RuleIndex | StoredIndex | None, workers: int | None = None,
                  index_dir: str | None = None):
         self.workers = default_workers() if workers is None else workers
         # What an engine served by this pool holds as its generic index: with worker processes the
         # index is in a file they load (written here unless it is stored already), and the caller
-        # keeps only that `StoredIndex` (see `_prepare_pool` in the addon), so the rules live in
-        # the workers, not in the proxy.
+        # keeps only that `StoredIndex` (see `Engines._with_pool`), so the rules live in the
+        # workers, not in the proxy.
         self.generic = generic
         self._owned: StoredIndex | None = None
         if self.workers and isinstance(generic, RuleIndex):
             self.generic = self._owned = StoredIndex.save(generic, index_dir)
-        self._executor = self._start()
-
-    def _start(self) -> concurrent.futures.Executor:
-        if self.workers == 0:
-            return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="dejunk-rewrite")
-        stored = self.generic if isinstance(self.generic, StoredIndex) else None
-        executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_install_from_file if stored else None,
-            initargs=(stored,) if stored else (),
-        )
+        self._stored = self.generic if isinstance(self.generic, StoredIndex) else None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._context = multiprocessing.get_context("spawn")
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all: list[_Worker] = []
         for _ in range(self.workers):
-            executor.submit(_warm)
-        return executor
+            worker = _Worker(self._context, self._stored)
+            self._all.append(worker)
+            self._idle.put(worker)
+        # One thread per worker carries its pages (one thread does the work itself on one core).
+        self._threads = self._new_threads()
 
-    async def rewrite(self, body: bytes, *, url: str, content_type: str | None, rules: PageRules,
-                      mode: str, timeout: float) -> RewriteResult:
-        """Rewrite one page; asyncio.TimeoutError when it takes longer than `timeout` seconds."""
+    def _new_threads(self) -> concurrent.futures.ThreadPoolExecutor:
+        return concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="dejunk-pages")
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        with self._lock:
+            return [w.pid for w in self._all if w.pid is not None]
+
+    async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None,
+                      rules: PageRules, mode: str, timeout: float, limit: int) -> PageDone:
+        """Rewrite one page as the server sent it.
+
+        PageTimeout past the budget, QueueTimeout when no worker took it in time, WorkerDied,
+        UndecodableBody; RuntimeError with the text of any error the rewriter raised.
+        """
         if self.workers and self.generic is not None and rules.generic_id == self.generic.fingerprint:
             rules = rules.without_generic()  # the workers hold the index already
         # (Rules of another engine, during a swap, travel whole: slower, but right.)
-        job = partial(rewrite_page, body, url=url, content_type=content_type, rules=rules, mode=mode)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, job)
+        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit)
+        loop = asyncio.get_running_loop()
+        taken = asyncio.Event()  # set when a pool thread takes the page: the queue wait is over
+        threads = self._threads
+        future = loop.run_in_executor(threads, self._serve, job, time.monotonic(), partial(loop.call_soon_threadsafe, taken.set))
+        # The threads keep the time limits; this is a backstop against a thread that never returns,
+        # which on one core, where the thread does the work itself, is a parse stuck in C code.
+        # (asyncio.wait, not wait_for: the time limits raised inside are TimeoutErrors too.)
+        waiting = asyncio.ensure_future(taken.wait())
         try:
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            self._replace_workers()
-            raise
+            await asyncio.wait({future, waiting}, timeout=timeout + GRACE, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if future.cancelled():  # this pool was closed (a new engine came) while the page waited
+            raise RuntimeError("the page workers were replaced while the page waited")
+        if not future.done() and not taken.is_set():
+            future.cancel()  # still queued: it leaves the queue
+            raise QueueTimeout(f"no page worker free within {timeout} s")
+        work = timeout + (GRACE + STOP_WAIT + timeout if self.workers else THREAD_GRACE)
+        done, _ = await asyncio.wait({future}, timeout=work)
+        if done:
+            if future.cancelled():
+                raise RuntimeError("the page workers were replaced while the page waited")
+            return future.result()
+        if not self.workers and threads is self._threads:
+            self._threads = self._new_threads()  # the stuck thread is left behind: the next pages get a fresh one
+            threads.shutdown(wait=False, cancel_futures=True)
+        raise PageTimeout(f"rewrite took longer than {timeout} s")
 
-    def _replace_workers(self) -> None:
-        stuck, self._executor = self._executor, self._start()
-        _stop(stuck)
+    def _serve(self, job: PageJob, queued: float, taken) -> PageDone:
+        """In a pool thread: take a worker, give it the page, and put it (or its replacement) back."""
+        taken()
+        if not self.workers:
+            if time.monotonic() - queued > job.budget:
+                raise QueueTimeout(f"waited longer than {job.budget} s for the rewriting thread")
+            return run_page(job)
+        worker = self._idle.get()
+        replaced: list[str] = []
+        try:
+            if time.monotonic() - queued > job.budget:
+                raise QueueTimeout(f"no page worker free within {job.budget} s")
+            while True:
+                if len(replaced) >= 3:  # workers that die as they start: not this page's doing
+                    raise WorkerDied(f"page workers keep dying ({'; '.join(replaced)})")
+                # A worker that died while idle is replaced before the page goes to it.
+                if not worker.process.is_alive():
+                    replaced.append(self._died(worker, "while idle" if worker.ready else "while starting"))
+                    worker = self._replace(worker)
+                    continue
+                try:
+                    ready = worker.wait_ready(job.budget - (time.monotonic() - queued))
+                except (EOFError, OSError):
+                    continue  # it died: found above
+                if not ready:
+                    raise QueueTimeout(f"no page worker free within {job.budget} s")
+                break
+            try:
+                answer = worker.call(job, job.budget + GRACE)
+            except (EOFError, OSError):
+                if self._closed:
+                    raise RuntimeError("the page workers were stopped") from None
+                description = self._died(worker, f"while rewriting {job.url}")
+                worker = self._replace(worker)
+                raise WorkerDied(description) from None
+            if answer is None:
+                # Past its deadline and still silent: only this worker is ended.
+                worker = self._replace(worker)
+                raise PageTimeout(f"rewrite took longer than {job.budget} s; its worker was ended")
+            kind, value = answer
+            if kind == "timeout":
+                raise PageTimeout(f"rewrite took longer than {job.budget} s")
+            if kind == "undecodable":
+                raise UndecodableBody(value)
+            if kind == "error":
+                raise RuntimeError(value)
+            value.replaced = replaced
+            return value
+        finally:
+            self._release(worker)
+
+    def _died(self, worker: _Worker, when: str) -> str:
+        worker.process.join(0.1)
+        code = worker.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return f"page worker {worker.pid} died {when} ({how})"
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        """Stop `worker` (if it still runs) and start another in its place (unless the pool is closing)."""
+        worker.stop(wait=0.2)
+        with self._lock:
+            if self._closed:
+                return worker
+            fresh = _Worker(self._context, self._stored)
+            self._all[self._all.index(worker)] = fresh
+        return fresh
+
+    def _release(self, worker: _Worker) -> None:
+        with self._lock:
+            closed = self._closed
+        if closed:
+            worker.stop()  # the pool was closed while this page was being rewritten
+        else:
+            self._idle.put(worker)
 
     def close(self) -> None:
-        _stop(self._executor)
+        """Stop the workers: idle ones now, busy ones when their page is done (or at once with `now`)."""
+        self._close(now=False)
+
+    def terminate(self) -> None:
+        """Stop every worker now (the proxy is shutting down)."""
+        self._close(now=True)
+
+    def _close(self, now: bool) -> None:
+        with self._lock:
+            already, self._closed = self._closed, True
+            workers = list(self._all)
+        if not already:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+        idle = []
+        while True:
+            try:
+                idle.append(self._idle.get_nowait())
+            except queue.Empty:
+                break
+        # A busy worker's thread stops it when its page is done, unless it is stopped now. The
+        # waiting is done in a thread of its own unless stopping now: a reload runs on the event loop.
+        if now:
+            _stop_all(workers, 0.5)
+        elif idle:
+            threading.Thread(target=_stop_all, args=(idle, 0.5), name="dejunk-stop-workers", daemon=True).start()
         if self._owned is not None:
             self._owned.remove()
-
-
-def _stop(executor: concurrent.futures.Executor) -> None:
-    # Taken before shutdown, which forgets them. A process stuck in a parse would run on; end it.
-    # (A stuck thread cannot be ended: it is left to finish, and a fresh thread takes the next pages.)
-    processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()

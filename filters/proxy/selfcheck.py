@@ -21,8 +21,8 @@ import mitmproxy.version
 from mitmproxy import connection, http
 
 from ..engine import Engine
-from ..html.rewrite import rewrite_page
 from .filtering import Filtering
+from .pool import PageJob, run_page
 from .upstream import UpstreamWatch
 
 PROBE_HOST = "selfcheck.invalid"  # .invalid: never resolves, so a probe can reach nobody
@@ -53,8 +53,9 @@ class _InlinePool:
     def __init__(self, generic):
         self.generic = generic
 
-    async def rewrite(self, body: bytes, *, url: str, content_type: str | None, rules, mode: str, timeout: float):
-        return rewrite_page(body, url=url, content_type=content_type, rules=rules, mode=mode)
+    async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None, rules,
+                      mode: str, timeout: float, limit: int):
+        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit))
 
     def close(self) -> None:
         pass

@@ -28,7 +28,7 @@ class Proxy:
     program = MITMDUMP
 
     def __init__(self, workdir: Path, *, dejunk: bool = True, options: dict[str, object] | None = None,
-                 scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON):
+                 scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON, new_session: bool = False):
         self.workdir = workdir
         self.confdir = workdir / "mitmproxy-conf"
         self.events_path = workdir / f"{name}-events.jsonl"
@@ -46,8 +46,9 @@ class Proxy:
         self.args = args
         self._log = open(self.log_path, "wb")
         env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache")}
+        # `new_session`: a process group of its own, as a terminal gives a command (Ctrl-C reaches the whole group).
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir,
-                                        stdin=subprocess.DEVNULL, env=env)
+                                        stdin=subprocess.DEVNULL, env=env, start_new_session=new_session)
         self.port = self.wait_for_log(_LISTENING)
 
     def wait_for_log(self, pattern: re.Pattern, timeout: float = 30) -> int:

@@ -555,3 +555,19 @@ def test_cli(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert missing.returncode == 1 and "nope.html" in missing.stderr
+
+
+@pytest.mark.parametrize("hostile", [
+    b"<html><body>" + b'<div class="ad"><p>x</p></div>' * 40_000 + b"</body></html>",  # many ad elements
+    b"<html><body>" + b'<div class="ad">' * 20_000 + b"</body></html>",  # deep nesting, never closed
+])
+def test_a_hostile_page_stops_at_its_deadline(hostile):
+    import time
+
+    rules = store_of("##.ad").page_rules(URL)
+    started = time.monotonic()
+    with pytest.raises(rewrite.PageTimeout):
+        rewrite_page(hostile, url=URL, content_type="text/html", rules=rules, deadline=started + 0.3)
+    # Seconds without the deadline (tens of seconds for the nested page); checked often enough to stop near it.
+    assert time.monotonic() - started < 2.5
+    assert run(PAGE).removed  # the process rewrites the next page as before
