@@ -64,6 +64,9 @@ class Engines:
         self.running = False  # the proxy serves: start workers as soon as an engine is there
         self._specs: tuple[Sequence[str], str | None] = ((), None)
         self._build_lock = threading.Lock()
+        # Held while the engine in use and its pool change together: the event loop (start, reload)
+        # and the refresher's thread (a list update) may both do that at once.
+        self._swap_lock = threading.Lock()
         self._generation = 0
 
     def _use(self, engine: Engine) -> None:
@@ -84,7 +87,9 @@ class Engines:
         self.compiled_dir = os.path.join(cache_dir, "compiled")
         self._specs = (list(specs), config_path)
         with self._build_lock:
-            self._use(self._build(plan.paths))
+            engine = self._build(plan.paths)
+            with self._swap_lock:
+                self._use(engine)
             self._generation += 1
             settle_heap()
         self.plan = plan
@@ -105,10 +110,11 @@ class Engines:
             plan = plan_lists(specs, read_subscription_config(config_path).subscriptions, self.refresher.cache_dir)
             engine = self._build(plan.paths)
             if generation == self._generation:
-                if self.running:
-                    engine = self._with_pool(engine)  # here, in this thread: not on the event loop
-                self.plan = plan
-                self._use(engine)
+                with self._swap_lock:
+                    if self.running:
+                        engine = self._with_pool(engine)  # here, in this thread: not on the event loop
+                    self.plan = plan
+                    self._use(engine)
                 settle_heap()
                 self.on_update()
                 logger.info("dejunk: lists updated, new filters in use")
@@ -153,12 +159,16 @@ class Engines:
 
     def start_workers(self) -> None:
         """Have page workers ready for the engine in use (starting them takes a few hundred ms)."""
-        if self.engine is None:
-            return
-        engine = self._with_pool(self.engine)
-        if engine is not self.engine:
+        # Under the swap lock: a list update swapping its engine in meanwhile would otherwise be
+        # undone by this one, made for the engine it replaced.
+        with self._swap_lock:
+            if self.engine is None:
+                return
+            engine = self._with_pool(self.engine)
+            if engine is self.engine:
+                return
             self._use(engine)
-            settle_heap()  # the engine as loaded, generic index and all, is garbage now
+        settle_heap()  # the engine as loaded, generic index and all, is garbage now
 
     def _with_pool(self, engine: Engine) -> Engine:
         """Have a pool for `engine` ready, replacing one made for an older engine; returns the engine to use."""

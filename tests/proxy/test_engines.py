@@ -58,3 +58,47 @@ def test_after_a_reload_the_workers_hold_the_new_index_and_pages_travel_without_
         assert os.path.exists(pool.generic.path)
     finally:
         engines.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_list_update_during_the_first_start_of_workers_is_not_undone(tmp_path, monkeypatch):
+    """Workers starting for the engine at start-up must not swap it back in over a newer one."""
+    import threading
+
+    from filters.cosmetic.rules import RuleIndex
+    from filters.proxy import engines as engines_module
+
+    made = []
+
+    class SlowFirstPool:
+        """A pool whose first start takes a second (real ones take a few hundred ms), later ones none."""
+
+        def __init__(self, generic, index_dir=None):
+            made.append(self)
+            if len(made) == 1:
+                time.sleep(1.0)
+            self.generic = StoredIndex.save(generic, index_dir) if isinstance(generic, RuleIndex) else generic
+
+        def close(self):
+            pass
+
+        terminate = close
+
+    monkeypatch.setattr(engines_module, "RewritePool", SlowFirstPool)
+    path = tmp_path / "l.txt"
+    path.write_text("[Adblock Plus 2.0]\n||first.test^\n##.ad\n")
+    engines = Engines(on_engine=lambda engine: None)
+    engines.workers_wanted = True
+    try:
+        engines.load([str(path)], None, str(tmp_path / "cache"))
+        engines.running = True
+        starting = threading.Thread(target=engines.start_workers)  # as `running` does
+        starting.start()
+        time.sleep(0.2)
+        path.write_text("[Adblock Plus 2.0]\n||second.test^\n##.ad\n")
+        engines._lists_changed([])  # a list update, as the refresher's thread makes it
+        starting.join(10)
+        assert engines.engine.check("https://second.test/x.js", "https://news.test/", "script").blocked
+        assert not engines.engine.check("https://first.test/x.js", "https://news.test/", "script").blocked
+    finally:
+        engines.close()
