@@ -9,6 +9,7 @@ hook contains its own failures (`_contain`): the flow goes on unfiltered, marked
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -142,6 +143,7 @@ class Filtering:
     """The per-flow work of the addon's hooks, with the state it works from."""
 
     PASSED_SECONDS = 60.0  # how long a passed request vouches for its connection (see `server_connect`)
+    PASSED_LIMIT = 8192  # connections vouched for at once, at most
 
     def __init__(self, upstream: UpstreamWatch, rewrite_pool: Callable[[], RewritePool]):
         self.engine: Engine | None = None
@@ -159,7 +161,7 @@ class Filtering:
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
         # (client id, host, port) -> when an HTTP request dejunk let through there was decided:
         # `server_connect` lets its connection open even if the host as a whole is refused.
-        self._passed: dict[tuple, float] = {}
+        self._passed: OrderedDict[tuple, float] = OrderedDict()  # oldest first
 
     # --- failures, records, marks ----------------------------------------------------------------
 
@@ -263,9 +265,16 @@ class Filtering:
         """A request dejunk let through may open its connection (see `server_connect`)."""
         request = f.request
         now = time.monotonic()
-        if len(self._passed) >= 4096:
-            self._passed = {k: t for k, t in self._passed.items() if now - t < self.PASSED_SECONDS}
-        self._passed[(f.client_conn.id, request.host.lower(), request.port)] = now
+        key = (f.client_conn.id, request.host.lower(), request.port)
+        passed = self._passed
+        passed.pop(key, None)
+        passed[key] = now
+        # Oldest first: forget what expired, and the oldest beyond a bound, a few at a time.
+        while passed:
+            oldest, since = next(iter(passed.items()))
+            if now - since < self.PASSED_SECONDS and len(passed) <= self.PASSED_LIMIT:
+                break
+            passed.popitem(last=False)
 
     def _refuse(self, f: http.HTTPFlow) -> None:
         """While dejunk cannot filter, answer with a page saying why instead of passing the flow on."""

@@ -188,3 +188,19 @@ class TestConnections:
             assert f.response.status_code == 403 and f.metadata["dejunk"]["action"] == "policy_connect"
             addon.http_connect_error(f)  # mitmproxy calls it for any CONNECT answered with an error
             assert f.metadata["dejunk"]["action"] == "policy_connect" and f.marked == filtering_module.MARK_POLICY
+
+
+def test_connections_vouched_for_are_bounded_and_expire(addon_ctx, monkeypatch):
+    addon, _, _ = addon_ctx
+    filtering = addon.filtering
+    now = [1000.0]
+    monkeypatch.setattr(filtering_module.time, "monotonic", lambda: now[0])
+    for i in range(filtering.PASSED_LIMIT + 500):
+        f = make_flow(f"http://site{i}.test/", dest="document")
+        filtering._vouch(f)
+    assert len(filtering._passed) == filtering.PASSED_LIMIT
+    assert (f.client_conn.id, f"site{filtering.PASSED_LIMIT + 499}.test", 80) in filtering._passed
+    now[0] += filtering.PASSED_SECONDS
+    late = make_flow("http://late.test/", dest="document")
+    filtering._vouch(late)
+    assert list(filtering._passed) == [(late.client_conn.id, "late.test", 80)]
