@@ -22,7 +22,7 @@ from ..html import compression
 from ..html.rewrite import skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
-from ..request import Request
+from ..request import Request, normalize_host
 from .flows import header_values, path_of, request_from_flow, request_views
 from .upstream import UpstreamWatch, classify_failure
 from .internals import drop_request_body, offer_error_page
@@ -446,14 +446,14 @@ class Filtering:
             self._record("csp", url=f.request.pretty_url, host=host, csp=csp, rules=rules)
             self._note(f, f.marked or MARK_MODIFIED, f"CSP added ({csp}) by {', '.join(rules)}")
         if b"set-cookie" in found:
-            verdict = self.policies.check("cookie", host)
+            rejected, verdict = self._response_policy("cookie", f, host)
             if not verdict.accepted:
                 del response.headers["set-cookie"]
-                self._policy_event(f, "cookie", host, verdict.pattern, mark=False)
+                self._policy_event(f, "cookie", rejected, verdict.pattern, mark=False)
         if content_type.startswith("image/") and not bodiless(f):
-            verdict = self.policies.check("image", host)
+            rejected, verdict = self._response_policy("image", f, host)
             if not verdict.accepted:
-                self._replace_image(f, verdict.pattern)
+                self._replace_image(f, verdict.pattern, rejected)
                 return False
         buffered = content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)
         length = found.get(b"content-length", "")
@@ -464,6 +464,18 @@ class Filtering:
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
             response.stream = counting_stream(f)
         return buffered
+
+    def _response_policy(self, policy: str, f: http.HTTPFlow, host: str):
+        """(host, verdict) of a policy on a response: the Host header's host, and the host connected to
+        when that is another (a rejection by either stands, as for requests)."""
+        verdict = self.policies.check(policy, host)
+        if verdict.accepted:
+            connected = normalize_host(f.request.host)
+            if connected and connected != host:
+                other = self.policies.check(policy, connected)
+                if not other.accepted:
+                    return connected, other
+        return host, verdict
 
     def _slow_page(self, f: http.HTTPFlow):
         """A held page still arriving after the response timeout: it goes on unrewritten, as it comes."""
@@ -490,7 +502,7 @@ class Filtering:
             and self.engine.cosmetic_store is not None
         )
 
-    def _replace_image(self, f: http.HTTPFlow, pattern: str | None) -> None:
+    def _replace_image(self, f: http.HTTPFlow, pattern: str | None, host: str) -> None:
         # Decided on the headers alone: the upstream body is read and dropped as it arrives and the
         # client gets the GIF, so no image is ever held in memory. (204, 304 and other bodiless
         # answers carry no image and pass as they are: see `bodiless`.)
@@ -512,7 +524,7 @@ class Filtering:
 
         response.stream = swallow
         f.metadata.setdefault("dejunk", {})["image_replaced"] = True
-        self._policy_event(f, "image", f.request.pretty_host, pattern)
+        self._policy_event(f, "image", host, pattern)
 
     @staticmethod
     def _finish_replaced_image(f: http.HTTPFlow) -> None:

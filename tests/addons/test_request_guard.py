@@ -6,7 +6,7 @@ import pytest
 from mitmproxy import connection, flow
 from mitmproxy.addons.proxyserver import Proxyserver
 from mitmproxy.proxy import server_hooks
-from mitmproxy.test import taddons, tflow
+from mitmproxy.test import taddons, tflow, tutils
 
 from filters.proxy import filtering as filtering_module
 from filters.proxy import internals
@@ -109,6 +109,32 @@ class TestHostConnectedTo:
         f.request.headers["cookie"] = "a=1"
         both_hooks(addon, f)
         assert f.response is None and "cookie" not in f.request.headers
+
+    @pytest.mark.parametrize("url,host_header", [
+        ("http://noimg.test/p.jpg", "news.test"),  # an image from a rejected host under another name
+        ("http://news.test/p.jpg", "noimg.test"),
+    ])
+    def test_the_image_policy_applies_if_either_host_is_rejected(self, addon_ctx, url, host_header):
+        addon, _, files = addon_ctx
+        f = make_flow(url, dest="image")
+        f.request.headers["host"] = host_header
+        both_hooks(addon, f)
+        f.response = tutils.tresp()
+        f.response.headers["content-type"] = "image/jpeg"
+        addon.responseheaders(f)
+        assert f.response.headers["content-type"] == "image/gif"
+        assert [(e["policy"], e["host"]) for e in events(files)] == [("image", "noimg.test")]
+
+    def test_cookies_set_by_a_response_go_only_if_every_host_accepts_them(self, addon_ctx):
+        addon, _, _ = addon_ctx
+        f = make_flow("http://news.test/", dest="document")
+        f.request.headers["host"] = "friend.test"  # the cookie policy accepts friend.test only
+        both_hooks(addon, f)
+        f.response = tutils.tresp()
+        f.response.headers["content-type"] = "text/plain"
+        f.response.headers["set-cookie"] = "a=1"
+        addon.responseheaders(f)
+        assert "set-cookie" not in f.response.headers
 
     def test_removeparam_keeps_the_host_connected_to(self, files):
         (files / "list.txt").write_text("$removeparam=utm_source\n")
