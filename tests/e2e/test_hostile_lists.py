@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from ..list_server import ListServer
 from .harness import Proxy, fetch
 
@@ -22,32 +24,30 @@ def raw_controls(text: str) -> list[str]:
     return sorted({c for c in text if (ord(c) < 32 and c not in "\n\t") or c in "\x7f\u202e\x07"})
 
 
-def test_a_local_list_with_over_deep_selectors_starts_and_reports_each_line(tmp_path, origin):
-    path = tmp_path / "hostile.txt"
+@pytest.fixture(scope="module")
+def hostile_proxy(workdir, origin):
+    """dejunk started with a local list holding the hostile lines; it must start all the same."""
+    path = workdir / "hostile.txt"
     path.write_text(HOSTILE, encoding="utf-8")
-    proxy = Proxy(tmp_path, options={"dejunk_lists": [path]})
-    try:
-        assert blocked(proxy, f"http://ads.test:{origin.port}/x.js")
-        log = proxy.log()
-        for line in (2, 3, 4):
-            assert f"hostile.txt:{line}: selector " in log, log
-        assert "bad cosmetic rule 4" in log
-    finally:
-        proxy.stop()
+    proxy = Proxy(workdir, options={"dejunk_lists": [path]})
+    yield proxy
+    proxy.stop()
 
 
-def test_terminal_escapes_in_list_lines_reach_the_log_as_escapes(tmp_path, origin):
-    path = tmp_path / "hostile.txt"
-    path.write_text(HOSTILE, encoding="utf-8")
-    proxy = Proxy(tmp_path, options={"dejunk_lists": [path]})
-    try:
-        assert blocked(proxy, f"http://ads.test:{origin.port}/x.js")
-        log = proxy.log()
-        assert "hostile.txt:5:" in log
-        assert "\\x1b[2J\\x1b[31mCLEARED\\x1b[0m\\u202eevil\\x07" in log
-        assert raw_controls(log) == [], [hex(ord(c)) for c in raw_controls(log)]
-    finally:
-        proxy.stop()
+def test_a_local_list_with_over_deep_selectors_starts_and_reports_each_line(hostile_proxy, origin):
+    assert blocked(hostile_proxy, f"http://ads.test:{origin.port}/x.js")
+    log = hostile_proxy.log()
+    for line in (2, 3, 4):
+        assert f"hostile.txt:{line}: selector " in log, log
+    assert "bad cosmetic rule 4" in log
+
+
+def test_terminal_escapes_in_list_lines_reach_the_log_as_escapes(hostile_proxy, origin):
+    assert blocked(hostile_proxy, f"http://ads.test:{origin.port}/x.js")
+    log = hostile_proxy.log()
+    assert "hostile.txt:5:" in log
+    assert "\\x1b[2J\\x1b[31mCLEARED\\x1b[0m\\u202eevil\\x07" in log
+    assert raw_controls(log) == [], [hex(ord(c)) for c in raw_controls(log)]
 
 
 def test_a_subscribed_list_with_over_deep_selectors_cannot_stop_later_starts(tmp_path, origin):
