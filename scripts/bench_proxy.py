@@ -238,7 +238,8 @@ def prepare_files(root: Path, corpus: Path | None, download_bytes: int) -> dict:
 
 def rewriter_state(addon: Path) -> tuple[bool, str]:
     """Whether the addon can rewrite pages, and how rewriting is switched off for the comparison run."""
-    if not (addon.parent.parent / "filters" / "rewrite.py").is_file():
+    filters = addon.parent.parent / "filters"
+    if not any((filters / where).is_file() for where in ("html/rewrite.py", "rewrite.py")):  # now, and before the layout
         return False, "the cosmetic rewriter (filters.html.rewrite) is not on this branch"
     if "dejunk_cosmetic" not in addon.read_text():
         return False, "filters.html.rewrite exists but the addon has no dejunk_cosmetic option yet"
