@@ -123,7 +123,18 @@ def bodiless(f: http.HTTPFlow) -> bool:
 def decided_key(f: http.HTTPFlow) -> tuple:
     """What a decision on a flow's request was made from: if another addon changes it, decide again."""
     request = f.request
-    return request.data.host, request.data.port, request.data.path, request.data.authority, request.host_header
+    # The headers' fields tuple rides along: mitmproxy replaces it on any change, so while it is the
+    # same object the Host header cannot have changed, and reading it again (slow) is skipped.
+    data = request.data
+    return (data.host, data.port, data.path, data.authority), data.headers.fields, request.host_header
+
+
+def changed_since(f: http.HTTPFlow, decided: tuple) -> bool:
+    """Whether the request changed where it goes since `decided` (a `decided_key`) was taken."""
+    data = f.request.data
+    if (data.host, data.port, data.path, data.authority) != decided[0]:
+        return True
+    return data.headers.fields is not decided[1] and f.request.host_header != decided[2]
 
 
 def _has_body(f: http.HTTPFlow) -> bool:
@@ -232,7 +243,7 @@ class Filtering:
         if not self.settings.enabled:
             return
         decided = getattr(f, "_dejunk_decided", None)
-        if decided is None or decided != decided_key(f):
+        if decided is None or changed_since(f, decided):
             # Not decided on the headers (no filters then; a flow that skipped the hook), or another
             # addon changed where the request goes since: decide now.
             self._decide_flow(f)
