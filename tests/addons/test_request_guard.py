@@ -81,6 +81,18 @@ class TestDecidedOnTheHeaders:
         assert f.response.status_code == 403
 
 
+def test_a_host_header_another_addon_changes_after_the_headers_is_decided_again(addon_ctx):
+    addon, _, _ = addon_ctx
+    f = make_flow("http://news.test/x.js", dest="script")
+    addon.requestheaders(f)
+    assert f.response is None
+    addon.request(f)  # nothing changed: not decided again
+    assert addon.filtering.stats.counts["requests"] == 1
+    f.request.headers["host"] = "ads.test"  # another addon, between the two hooks
+    addon.request(f)
+    assert f.response.status_code == 403 and f.metadata["dejunk"]["action"] == "blocked"
+
+
 class TestHostConnectedTo:
     @pytest.mark.parametrize("url,host_header", [
         ("http://ads.test/x.js", "news.test"),     # goes to a blocked host under another name
