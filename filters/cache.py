@@ -28,7 +28,8 @@ _MAGIC = b"dejunk-engine\n"
 _KEEP = 3  # newest cache files kept per directory
 
 
-def cache_key(files: list[tuple[str, bytes]], engine_version: str, cosmetic_factory=None) -> str:
+def cache_key(files: list[tuple[str, bytes]], engine_version: str, cosmetic_factory=None,
+              untrusted: set[str] | frozenset[str] = frozenset()) -> str:
     """Key for an engine built from these (path, content) files by this engine and cosmetic component."""
     digest = hashlib.sha256()
     digest.update(f"engine {engine_version}\n".encode())
@@ -42,7 +43,8 @@ def cache_key(files: list[tuple[str, bytes]], engine_version: str, cosmetic_fact
         digest.update(f"cosmetic {module}.{name} {version}\n".encode())
     for path, data in files:
         # The path too: the engine's list summaries name it.
-        digest.update(f"list {os.path.abspath(path)} {len(data)}\n".encode())
+        trust = "untrusted" if path in untrusted else "trusted"
+        digest.update(f"list {os.path.abspath(path)} {len(data)} {trust}\n".encode())
         digest.update(data)
     return digest.hexdigest()
 

@@ -80,6 +80,7 @@ class Engine:
         cache_dir: str | None = None,
         cosmetic_factory: Callable[[list[FilterList]], object] | None | object = DEFAULT_COSMETIC,
         generic_on_disk: bool = False,
+        untrusted: Iterable[str] = (),
     ) -> Engine:
         """Build from list files (`builtin` names the list shipped with dejunk). OSError if one is unreadable.
 
@@ -87,7 +88,8 @@ class Engine:
         instead of building, and a newly built one is saved. The cosmetic store is dejunk's
         (`filters.cosmetic.rules.CosmeticStore`) unless another factory, or None for none, is given.
         With `generic_on_disk`, an engine loaded from the cache leaves its generic cosmetic index
-        in a file (for page workers to read) instead of reading it.
+        in a file (for page workers to read) instead of reading it. Lists at `untrusted` paths may not
+        use trusted-only forms (`FilterList.trusted`).
         """
         from . import cache
 
@@ -97,13 +99,15 @@ class Engine:
             path = resolve_path(spec)
             with open(path, "rb") as f:
                 files.append((path, f.read()))
+        untrusted = {resolve_path(spec) for spec in untrusted}
         key = None
         if cache_dir is not None:
-            key = cache.cache_key(files, ENGINE_VERSION, cosmetic_factory)
+            key = cache.cache_key(files, ENGINE_VERSION, cosmetic_factory, untrusted)
             engine = cache.load(cache_dir, key, generic_on_disk=generic_on_disk)
             if engine is not None:
                 return engine
-        lists = [parse_list_text(decode_list(data), path=path, name=display_name(path)) for path, data in files]
+        lists = [parse_list_text(decode_list(data), path=path, name=display_name(path), trusted=path not in untrusted)
+                 for path, data in files]
         engine = cls(lists, cosmetic_factory=cosmetic_factory)
         if cache_dir is not None:
             cache.save(engine, cache_dir, key)

@@ -104,6 +104,9 @@ class FilterList:
     bad: list[BadLine] = field(default_factory=list)
     includes: list[tuple[int, str]] = field(default_factory=list)
     line_count: int = 0
+    # Trusted lists may use the forms uBlock Origin keeps for its own lists and the user's (`trusted-*`
+    # scriptlets, `$replace`...): local files and uBO's lists are; another downloaded list is only if the user says so.
+    trusted: bool = True
 
     @property
     def title(self) -> str | None:
@@ -132,11 +135,11 @@ def display_name(path: str) -> str:
     return os.path.basename(path) or path
 
 
-def read_list(path: str, name: str | None = None) -> FilterList:
+def read_list(path: str, name: str | None = None, *, trusted: bool = True) -> FilterList:
     """Read and classify one list file. Raises OSError if it cannot be read."""
     with open(path, "rb") as f:
         data = f.read()
-    return parse_list_text(decode_list(data), path=path, name=name or display_name(path))
+    return parse_list_text(decode_list(data), path=path, name=name or display_name(path), trusted=trusted)
 
 
 def decode_list(data: bytes) -> str:
@@ -146,9 +149,9 @@ def decode_list(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def parse_list_text(text: str, path: str = "<text>", name: str | None = None) -> FilterList:
+def parse_list_text(text: str, path: str = "<text>", name: str | None = None, *, trusted: bool = True) -> FilterList:
     """Classify the lines of a list given as text."""
-    result = FilterList(path=path, name=name or display_name(path))
+    result = FilterList(path=path, name=name or display_name(path), trusted=trusted)
     condition_stack: list[bool] = []  # one entry per open `!#if`: is its branch active?
     bare_hosts: list[tuple[int, str]] = []
     adblock_header = False
