@@ -11,7 +11,7 @@ FILTERS = Path(__file__).resolve().parent.parent / "filters"
 # dejunk: list text -> rules -> engine -> pages -> proxy -> reports).
 STAGES = {
     "request": 0, "storage": 0, "printable": 0,
-    "lists": 1,
+    "lists": 1, "scriptlets": 1,
     "network": 2, "cosmetic": 2,
     "engine": 3,
     "html": 4,
