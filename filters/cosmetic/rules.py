@@ -11,6 +11,7 @@ counted by reason; malformed ones are also kept as `BadLine`s with their list an
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -29,7 +30,17 @@ import re2
 
 from ..lists.syntax import BadLine, FilterList
 from ..request import host_of, is_ip_address, normalize_host, registrable_domain
+from ..scriptlets.calls import ScriptletCall
 from ..storage import read_pickle
+from .injected import (
+    SCRIPTLET,
+    STYLE,
+    InjectedException,
+    InjectedRule,
+    parse_scriptlet,
+    style_css,
+    style_parts,
+)
 from .selectors import (
     Plan,
     SelectorError,
@@ -348,25 +359,30 @@ class PageRules:
     generichide: bool = False
     exceptions: tuple[str, ...] = field(default=())  # texts of the `#@#` rules that applied
     bad_lines: tuple[BadLine, ...] = ()  # site-specific rules soupsieve rejected (found on first use)
+    scriptlets: tuple[ScriptletCall, ...] = ()  # to run at the start of the page, in list order
+    styles: tuple[str, ...] = ()  # CSS rules to add to the page (`:style()`, `#$#`)
+    injected_rules: tuple[str, ...] = ()  # texts of the scriptlet and style rules behind those
 
     @property
     def empty(self) -> bool:
         """Whether no rule at all can apply (decided without looking at the page)."""
-        return not self.specific and self.generic_id is None
+        return not self.specific and self.generic_id is None and not self.injects
+
+    @property
+    def injects(self) -> bool:
+        """Whether something is to be put into the page (scripts or styles)."""
+        return bool(self.scriptlets or self.styles)
 
     def without_generic(self) -> PageRules:
         """A copy without the generic index (to send to a worker that has it installed)."""
-        return PageRules(
-            self.url, self.host, self.specific, None, self.generic_id, self.disabled, self.elemhide,
-            self.generichide, self.exceptions, self.bad_lines,
-        )
+        return dataclasses.replace(self, generic=None)
 
 
 class CosmeticStore:
     """All cosmetic rules of a set of lists, indexed; immutable once built."""
 
     # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
-    cache_version = "2"
+    cache_version = "3"
 
     def __init__(self) -> None:
         self.generic = RuleIndex([])
@@ -375,6 +391,8 @@ class CosmeticStore:
         self.generic_numbers_by_key: dict[tuple[str, str], tuple[int, ...]] = {}
         self.generic_excluded: dict[str, tuple[int, ...]] = {}  # domain -> generic rules with `~domain`
         self.generic_with_path: tuple[tuple[int, tuple], ...] = ()  # (rule number, `:matches-path()` test)
+        self.injected: dict[str, tuple[InjectedRule, ...]] = {}  # by domain; "" for every site
+        self.injected_exceptions: dict[str, tuple[InjectedException, ...]] = {}  # by domain; "" for every site
         self.skipped: Counter = Counter()
         self.bad_lines: list[BadLine] = []
         self.rule_count = 0
@@ -398,11 +416,14 @@ class CosmeticStore:
         generic: list[CosmeticRule] = []
         specific: dict[str, list[CosmeticRule]] = {}
         exceptions: dict[str, list[CosmeticException]] = {}
+        injected: dict[str, list[InjectedRule]] = {}
+        injected_exceptions: dict[str, list[InjectedException]] = {}
         seen: set[tuple] = set()
         for filter_list in filter_lists:
+            trusted = getattr(filter_list, "trusted", True)
             for line_no, text in filter_list.cosmetic:
                 try:
-                    parsed = parse_rule(text, filter_list.name, line_no, with_plan=False)
+                    parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
                 except Unsupported as skip:
                     store.skipped[skip.reason] += 1
                     continue
@@ -413,6 +434,20 @@ class CosmeticStore:
                 if isinstance(parsed, CosmeticException):
                     for domain in parsed.domains or ("",):
                         exceptions.setdefault(domain, []).append(parsed)
+                    continue
+                if isinstance(parsed, InjectedException):
+                    for domain in parsed.domains or ("",):
+                        injected_exceptions.setdefault(domain, []).append(parsed)
+                    continue
+                if isinstance(parsed, InjectedRule):
+                    identity = (parsed.kind, parsed.key, parsed.domains, parsed.excluded)
+                    if identity in seen:
+                        store.skipped["duplicate cosmetic rule"] += 1
+                        continue
+                    seen.add(identity)
+                    for domain in parsed.domains or ("",):
+                        injected.setdefault(domain, []).append(parsed)
+                    store.rule_count += 1
                     continue
                 identity = (parsed.kind, parsed.selector, parsed.domains, parsed.excluded)
                 if identity in seen:
@@ -426,6 +461,8 @@ class CosmeticStore:
                         specific.setdefault(domain, []).append(parsed)
                 store.rule_count += 1
         store._index(generic, specific, exceptions)
+        store.injected = {domain: tuple(found) for domain, found in injected.items()}
+        store.injected_exceptions = {domain: tuple(found) for domain, found in injected_exceptions.items()}
         return store
 
     def _index(self, generic, specific, exceptions) -> None:
@@ -500,9 +537,10 @@ class CosmeticStore:
                     continue
                 specific.append(rule)
         specific.sort(key=lambda rule: (rule.list, rule.line))
+        injected = self._injected_for(host, names, generichide, applied_exceptions) if self.injected else {}
         if generichide or not len(self.generic):
             return PageRules(url, host, tuple(specific), elemhide=False, generichide=generichide,
-                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad))
+                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), **injected)
         disabled: set[int] = set()
         for key in excepted:
             disabled.update(self.generic_numbers_by_key.get(key, ()))
@@ -513,8 +551,37 @@ class CosmeticStore:
                 disabled.add(number)
         return PageRules(
             url, host, tuple(specific), self.generic, self.generic.fingerprint, frozenset(disabled),
-            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad),
+            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), **injected,
         )
+
+    def _injected_for(self, host: str, names: tuple[str, ...], generichide: bool, applied: list[str]) -> dict:
+        """PageRules' `scriptlets`, `styles` and `injected_rules` for a page (texts of exceptions used go to `applied`)."""
+        # Generic ones (no domain) are switched off by `$generichide` like generic hiding rules.
+        excepted: set[tuple[str, str]] = set()
+        for name in ("", *names):
+            for exception in self.injected_exceptions.get(name, ()):
+                if (exception.kind, exception.key) not in excepted and applies(exception.domains, exception.excluded,
+                                                                               host, names):
+                    excepted.add((exception.kind, exception.key))
+                    applied.append(exception.text)
+        no_scriptlets = (SCRIPTLET, "") in excepted
+        found: dict[int, InjectedRule] = {}
+        for name in (*names, *(() if generichide else ("",))):
+            for rule in self.injected.get(name, ()):
+                if id(rule) in found or (rule.kind, rule.key) in excepted:
+                    continue
+                if rule.kind == SCRIPTLET and no_scriptlets:
+                    continue
+                if applies(rule.domains, rule.excluded, host, names):
+                    found[id(rule)] = rule
+        if not found:
+            return {}
+        chosen = sorted(found.values(), key=lambda rule: (rule.list, rule.line))
+        return {
+            "scriptlets": tuple(rule.call for rule in chosen if rule.kind == SCRIPTLET),
+            "styles": tuple(dict.fromkeys(rule.css for rule in chosen if rule.kind == STYLE)),
+            "injected_rules": tuple(rule.text for rule in chosen),
+        }
 
 
 def _path_and_query(url: str) -> str:
@@ -535,10 +602,11 @@ def _path_matches(test: tuple, path_and_query: str) -> bool:
 
 
 def parse_rule(
-    text: str, list_name: str = "inline", line: int = 0, *, with_plan: bool = True
-) -> CosmeticRule | CosmeticException:
+    text: str, list_name: str = "inline", line: int = 0, *, with_plan: bool = True, trusted: bool = True
+) -> CosmeticRule | CosmeticException | InjectedRule | InjectedException:
     """Parse one cosmetic line. Raises Unsupported (skip, by reason) or SelectorError (a bad line)."""
     # With `with_plan=False`, site-specific rules get their plan later (`CosmeticRule.with_plan`).
+    # `trusted`: whether the line's list may use trusted-only forms.
     marker = _MARKER.search(text)
     if marker is None:
         raise SelectorError("no cosmetic marker")
@@ -547,16 +615,29 @@ def parse_rule(
     body = text[marker.end() :]
     exception = "@" in separator
     if separator in ("#%#", "#@%#"):
-        raise Unsupported("scriptlet (#%#)")
-    if separator in ("#$#", "#@$#", "#$?#", "#@$?#"):
-        raise Unsupported("CSS injection (#$#)")
+        raise Unsupported("AdGuard scriptlet or script (#%#)")
+    if separator in ("#$?#", "#@$?#"):
+        raise Unsupported("AdGuard extended CSS injection (#$?#)")
     domains, excluded = parse_domains(domain_part)
+    if separator in ("#$#", "#@$#"):
+        return _style_rule(text, list_name, line, body, domains, excluded, exception, adguard=True)
     adguard = separator in ("$$", "$@$")
     if adguard:
         kind = HTML
         selector = body.strip()
-    elif body.startswith("+js(") or body.startswith("+js "):
-        raise Unsupported("scriptlet (##+js)")
+    elif body.startswith("+js(") and body.rstrip().endswith(")"):
+        if exception and excluded:
+            raise Unsupported("scriptlet exception with ~domain")
+        if not exception and not domains and excluded:
+            raise Unsupported("scriptlet rule for every site but some")
+        key, call = parse_scriptlet(body.rstrip()[4:-1], exception=exception, trusted=trusted)
+        if exception:
+            return InjectedException(text, list_name, line, SCRIPTLET, key, domains, excluded)
+        return InjectedRule(text, list_name, line, SCRIPTLET, key, call=call, domains=domains, excluded=excluded)
+    elif body.startswith("+js"):
+        raise SelectorError("a scriptlet rule is written +js(name, arguments)")
+    elif ":style(" in body and style_parts(body, adguard=False) is not None:
+        return _style_rule(text, list_name, line, body, domains, excluded, exception, adguard=False)
     elif body.startswith("^"):
         kind = HTML
         selector = body[1:].strip()
@@ -578,6 +659,26 @@ def parse_rule(
     else:
         plan = plan_for_adguard_html(selector) if adguard else plan_for(selector)
     return CosmeticRule(text, list_name, line, kind, selector, plan, domains, excluded, adguard)
+
+
+def _style_rule(text, list_name, line, body, domains, excluded, exception, *, adguard):
+    """A `sel:style(decls)` or AdGuard `sel { decls }` line as an InjectedRule (or InjectedException)."""
+    parts = style_parts(body, adguard)
+    if parts is None:
+        raise SelectorError("a CSS injection rule is written selector { declarations }")
+    selector, declarations = parts
+    key = f"{selector}\x1f{declarations}"
+    if exception:
+        return InjectedException(text, list_name, line, STYLE, key, domains, excluded)
+    if not domains:
+        raise Unsupported("generic :style() (only for named sites, as in uBO)")
+    prepared = prepare(selector)
+    if not isinstance(prepared, Plan):
+        path, css, steps = prepared
+        if path is not None or steps or css.strip() != selector:  # translated: not CSS a browser knows
+            raise Unsupported(":style() after a procedural selector")
+    return InjectedRule(text, list_name, line, STYLE, key, css=style_css(selector, declarations), domains=domains,
+                        excluded=excluded)
 
 
 def parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 
 from . import charset
+from .inject import Policies, head_point, meta_nonce
 from ..cosmetic.rules import HIDE, HTML, CosmeticRule, PageRules, RuleIndex, StoredIndex
 from .source import DOCTYPE, DOCUMENT_ELEMENTS, END, PARSER_VOID, START, VOID, SourceMap, Unlocatable, joins_cleanly
 from ..cosmetic.selectors import class_list, matches_element, run_steps, select_all
+from ..scriptlets.compose import compose
 
 # The rewriter hands BeautifulSoup text on purpose, and pages that start like XML are still HTML.
 warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
@@ -72,6 +74,10 @@ class RewriteResult:
     kept: dict[str, int] = field(default_factory=dict)  # selected elements left in place, by reason
     rule_hits: list[RuleHit] = field(default_factory=list)
     cuts: list[tuple[int, int]] = field(default_factory=list)  # byte ranges removed, or (offset, offset) insertions
+    injected: list[str] = field(default_factory=list)  # what went into the page: "scriptlets", "styles"
+    not_injected: list[str] = field(default_factory=list)  # why something was left out (the page's CSP...)
+    csp: tuple[str, ...] | None = None  # the page's Content-Security-Policy values to send instead, if changed
+    csp_report_only: tuple[str, ...] | None = None  # the same for Content-Security-Policy-Report-Only
 
     def summary(self) -> str:
         """A one-line description for logs and flow comments ("removed 7 ad elements")."""
@@ -79,7 +85,11 @@ class RewriteResult:
             return f"nothing removed ({self.skipped_reason})" if self.skipped_reason else "nothing removed"
         parts = [f"{verb} {count}" for verb, count in (("removed", self.removed), ("hid", self.hidden)) if count]
         total = self.removed + self.hidden
-        return " and ".join(parts) + f" ad element{'s' if total != 1 else ''}"
+        text = " and ".join(parts) + f" ad element{'s' if total != 1 else ''}" if parts else ""
+        if self.injected:
+            added = " and ".join(self.injected)
+            text = f"{text}; added {added}" if text else f"added {added}"
+        return text
 
 
 class PageTimeout(TimeoutError):
@@ -137,11 +147,15 @@ def rewrite_page(
     rules: PageRules,
     mode: str = "remove",
     deadline: float | None = None,
+    csp: tuple[str, ...] = (),
+    csp_report_only: tuple[str, ...] = (),
 ) -> RewriteResult:
     """Remove (or hide) the elements `rules` select from an HTML page given as decoded-from-transfer bytes."""
     # `content_type` is the response's Content-Type (its charset is used); the output keeps the page's encoding.
     # When nothing is removed the result's body is `body` itself. Past `deadline` (time.monotonic()) the
-    # work stops with PageTimeout, checked between steps and every so many elements.
+    # work stops with PageTimeout, checked between steps and every so many elements. The page's scriptlets and
+    # styles go at the start of its head, allowed by its Content-Security-Policy values `csp` (and
+    # `csp_report_only`), which the result gives back changed when they had to be.
     started = time.perf_counter()
     if mode not in MODES:
         raise ValueError(f"unknown cosmetic mode {mode!r} (expected one of {', '.join(MODES)})")
@@ -156,14 +170,47 @@ def rewrite_page(
     # lxml takes no lone surrogates, so the parser gets U+FFFD for each (one character each way).
     text = decoded if clean else _SURROGATES.sub("\ufffd", decoded)
     check_deadline(deadline)
-    soup = parse(text, deadline)
-    elements = soup.created
-    matches = find_matches(elements, _indexes(rules, generic), deadline)
-    if not matches:
-        return _unchanged(body, started, mode, None, encoding.name)
-    check_deadline(deadline)
     xml = (content_type or "").partition(";")[0].strip().lower() == XHTML_TYPE
-    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean, xml, deadline)
+    policies = Policies(csp, csp_report_only, xml=xml)
+    injection = _injection(text, rules, policies) if rules.injects else None
+    indexes = _indexes(rules, generic)
+    if indexes:
+        soup = parse(text, deadline)
+        elements = soup.created
+        matches = find_matches(elements, indexes, deadline)
+    else:
+        elements, matches = [], []
+    if not matches and not injection:
+        return _unchanged(body, started, mode, None, encoding.name, not_injected=policies.left_out)
+    check_deadline(deadline)
+    return _apply(body, text, decoded, encoding, elements, matches, mode, started, clean, xml, deadline,
+                  injection, policies)
+
+
+def _injection(text: str, rules: PageRules, policies: Policies) -> tuple[int, str, list[str]] | None:
+    """(where, markup, what) to put at the start of the page's head for its scriptlets and styles; None if nothing."""
+    point = head_point(text)
+    policies.page_nonce = meta_nonce(text, point)
+    markup, what = [], []
+    script = compose(rules.scriptlets)
+    if script:
+        element = policies.element("script", script)
+        if element:
+            markup.append(element)
+            what.append("scriptlets")
+    if rules.styles:
+        element = policies.element("style", _css_ascii("".join(rules.styles)))
+        if element:
+            markup.append(element)
+            what.append("styles")
+    return (point, "".join(markup), what) if markup else None
+
+
+def _css_ascii(css: str) -> str:
+    """CSS with characters outside ASCII as CSS escapes: it goes into pages of any encoding."""
+    if css.isascii():
+        return css
+    return "".join(c if ord(c) < 128 else f"\\{ord(c):x} " for c in css)
 
 
 def _generic_index(rules: PageRules) -> RuleIndex | None:
@@ -197,7 +244,7 @@ def _reason_to_skip(body: bytes, rules: PageRules, generic: RuleIndex | None, co
         return f"not HTML ({mime})"
     if rules.elemhide:
         return "$elemhide exception"
-    if not rules.specific and (generic is None or len(generic) == len(rules.disabled)):
+    if not rules.specific and (generic is None or len(generic) == len(rules.disabled)) and not rules.injects:
         return "no cosmetic rule applies" + (" ($generichide)" if rules.generichide else "")
     if not body:
         return "empty body"
@@ -222,7 +269,7 @@ def _unchanged(body: bytes, started: float, mode: str, reason: str | None, encod
 
 def _indexes(rules: PageRules, generic: RuleIndex | None) -> list[tuple[RuleIndex, frozenset]]:
     indexes = []
-    if generic is not None:
+    if generic is not None and len(generic) > len(rules.disabled):
         indexes.append((generic, rules.disabled))
     if rules.specific:
         indexes.append((RuleIndex(list(rules.specific)), frozenset()))
@@ -508,8 +555,8 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
 
 
 def _apply(body, text, decoded, encoding, elements, matches, mode, started, clean=False, xml=False,
-           deadline=None) -> RewriteResult:
-    """Cut (or mark) the matched elements and build the result (`xml`: the page is XHTML served as XML)."""
+           deadline=None, injection=None, policies=None) -> RewriteResult:
+    """Cut (or mark) the matched elements, add `injection`, and build the result (`xml`: the page is XHTML served as XML)."""
     # `text` is what was parsed; `decoded` has the same characters but undecodable bytes still escaped as
     # lone surrogates, so byte offsets are computed from it.
     position_of = {id(element): number for number, element in enumerate(elements)}
@@ -519,7 +566,7 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
             number = position_of.get(id(element))
             if number is not None:
                 rules_of.setdefault(number, []).append(rule)
-    source = SourceMap(text, elements)
+    source = SourceMap(text, elements) if elements else None
     check_deadline(deadline)
     kept: Counter = Counter()
     removing: list[tuple[int, int, int]] = []  # (element number, start, end) in characters
@@ -555,16 +602,30 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
             else:
                 hidden_until = source.subtree_end[number]
     removing = _drop_bad_junctions(text, removing, kept)
-    if not removing and not hiding:
-        return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept))
+    not_injected = policies.left_out if policies is not None else []
+    if not removing and not hiding and not injection:
+        return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept),
+                          not_injected=not_injected)
     hits = _hits([number for number, _, _ in removing] + [number for number, _ in hiding], source, rules_of)
     edits: list[tuple[int, int, bytes]] = [(start, end, b"") for _, start, end in removing]  # (start, end, new)
     if hiding:
         # XML has no attribute without a value, and the style's text is parsed as XML text there.
         marker = f' {HIDDEN_ATTRIBUTE}=""' if xml else f" {HIDDEN_ATTRIBUTE}"
-        edits.extend((point, point, marker.encode(encoding.codec)) for _, point in hiding)
-        style_at = _style_point(source)
-        edits.append((style_at, style_at, _hide_style(matches, hits, xml).encode(encoding.codec)))
+        style = _hide_style(matches, hits, xml, policies)
+        if style:
+            edits.extend((point, point, marker.encode(encoding.codec)) for _, point in hiding)
+            style_at = _style_point(source)
+            edits.append((style_at, style_at, style.encode(encoding.codec)))
+        else:  # the page's CSP allows no style of ours: the marked elements would stay visible, so none is marked
+            kept["the page's Content-Security-Policy allows no hiding style"] += len(hiding)
+            hiding = []
+            hits = _hits([number for number, _, _ in removing], source, rules_of)
+    if injection:
+        point, markup, _what = injection
+        edits.append((point, point, markup.encode(encoding.codec)))
+    if not edits:
+        return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept),
+                          not_injected=not_injected)
     edits.sort(key=lambda edit: (edit[0], edit[1]))
     offsets = charset.ByteOffsets(decoded, encoding)
     pieces: list[bytes] = []
@@ -599,6 +660,10 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
         kept=dict(kept),
         rule_hits=hits,
         cuts=cuts,
+        injected=injection[2] if injection else [],
+        not_injected=not_injected,
+        csp=tuple(policies.enforced) if policies is not None and policies.changed else None,
+        csp_report_only=tuple(policies.report_only) if policies is not None and policies.changed else None,
     )
 
 
@@ -684,7 +749,7 @@ def _style_point(source: SourceMap) -> int:
     return 0
 
 
-def _hide_style(matches, hits, xml: bool = False) -> str:
+def _hide_style(matches, hits, xml: bool = False, policies: Policies | None = None) -> str:
     """One `<style>`: the attribute rule plus the plain-CSS selectors of the rules used (XML-escaped for XHTML)."""
     # The selectors also hide elements a script inserts again later; each gets its own rule, so that one
     # a browser rejects costs only itself.
@@ -694,6 +759,8 @@ def _hide_style(matches, hits, xml: bool = False) -> str:
         if rule.text in used and rule.kind == HIDE and not rule.plan.remove and rule.plan.plain_css and "<" not in rule.plan.css:
             extra.append(f"{rule.plan.css}{{display:none!important}}")
     css = HIDE_STYLE + "".join(extra)
+    if policies is not None:  # (escaped for XHTML, a nonce or hash where the page's CSP asks for one)
+        return policies.element("style", _css_ascii(css), ' id="dejunk-hide"')
     if xml:  # the XML parser turns the entities back into the characters the CSS parser needs
         css = css.replace("&", "&amp;").replace("<", "&lt;")
     return '<style id="dejunk-hide">' + css + "</style>"

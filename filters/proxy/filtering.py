@@ -594,9 +594,12 @@ class Filtering:
         url = f.request.pretty_url
         timeout, limit = self.settings.rewrite_timeout, self.settings.max_rewrite_bytes
         try:
+            headers = f.response.headers
             done = await self.rewrite_pool().rewrite(
-                raw, content_encoding=content_encoding, url=url, content_type=f.response.headers.get("content-type"),
+                raw, content_encoding=content_encoding, url=url, content_type=headers.get("content-type"),
                 rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit,
+                csp=tuple(headers.get_all("content-security-policy")),
+                csp_report_only=tuple(headers.get_all("content-security-policy-report-only")),
             )
         except QueueTimeout as e:  # waiting is not rewriting: its own reason, so a slow spell shows as one
             self._rewrite_failed(f, str(e))
@@ -619,14 +622,16 @@ class Filtering:
         if done.too_large:
             self._rewrite_failed(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes) once decoded")
             return
+        if done.result.not_injected:
+            self._not_injected(f, done.result.not_injected)
         if not done.result.changed:
             return
         try:
-            self._apply_rewrite(f, url, done)
+            self._apply_rewrite(f, url, done, rules)
         except Exception as error:
             self._contain("response", f, error)
 
-    def _apply_rewrite(self, f: http.HTTPFlow, url: str, done) -> None:
+    def _apply_rewrite(self, f: http.HTTPFlow, url: str, done, rules) -> None:
         # The worker encoded the new body as the page was encoded; Content-Length follows it, as
         # mitmproxy's own `content` setter keeps it (and leaves it out beside Transfer-Encoding).
         response = f.response
@@ -634,17 +639,34 @@ class Filtering:
         if "transfer-encoding" not in response.headers:
             response.headers["content-length"] = str(len(done.raw_content))
         result = done.result
+        # What dejunk added may run under the page's policy, and nothing else more than before (see html.inject).
+        if result.csp is not None:
+            response.headers.set_all("content-security-policy", list(result.csp))
+        if result.csp_report_only is not None:
+            response.headers.set_all("content-security-policy-report-only", list(result.csp_report_only))
         count = result.removed + result.hidden
-        self.stats.add("rewritten", f.request.pretty_host)
-        self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
+        host = f.request.pretty_host
+        self.stats.add("rewritten", host)
+        if count:
+            self.stats.add("elements_removed" if result.removed else "elements_hidden", host, count)
+        injected_rules = list(rules.injected_rules) if result.injected else []
+        for what in result.injected:
+            self.stats.add(f"{what}_injected", host)
         self._record(
             "rewritten", url=url, removed=result.removed, hidden=result.hidden, selectors=result.selectors,
             bytes_before=result.bytes_before, bytes_after=result.bytes_after, mode=result.mode,
-            ms=round(result.elapsed_ms, 1),
+            ms=round(result.elapsed_ms, 1), injected=result.injected, injected_rules=injected_rules,
         )
         self._note(f, MARK_REWRITTEN, result.summary(), action="rewritten", removed=result.removed,
                    hidden=result.hidden, selectors=result.selectors, bytes_before=result.bytes_before,
-                   bytes_after=result.bytes_after)
+                   bytes_after=result.bytes_after, injected=result.injected)
+
+    def _not_injected(self, f: http.HTTPFlow, reasons: list[str]) -> None:
+        """Scriptlets or styles the page's own policy does not allow: counted, recorded, noted on the flow."""
+        host = f.request.pretty_host
+        self.stats.add("not_injected", host)
+        self._record("not_injected", url=f.request.pretty_url, host=host, reasons=reasons)
+        self._note(f, f.marked, "not added to the page: " + "; ".join(reasons), not_injected=reasons)
 
     def _rewrite_failed(self, f: http.HTTPFlow, message: str) -> None:
         self.stats.add("rewrite_error", f.request.pretty_host)

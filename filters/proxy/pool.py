@@ -77,6 +77,8 @@ class PageJob:
     mode: str
     budget: float  # seconds of work
     limit: int  # most bytes the page may have once decoded
+    csp: tuple[str, ...] = ()  # the response's Content-Security-Policy values
+    csp_report_only: tuple[str, ...] = ()  # and its Content-Security-Policy-Report-Only values
 
 
 @dataclass(slots=True)
@@ -114,7 +116,7 @@ def run_page(job: PageJob) -> PageDone:
     if body is None:
         return PageDone(None)
     result = rewrite_page(body, url=job.url, content_type=job.content_type, rules=job.rules, mode=job.mode,
-                          deadline=deadline)
+                          deadline=deadline, csp=job.csp, csp_report_only=job.csp_report_only)
     if not result.changed:
         result.body = b""  # the caller keeps the page it has; no need to send it back
         return PageDone(result)
@@ -266,7 +268,8 @@ class RewritePool:
             return [w.pid for w in self._all if w.pid is not None]
 
     async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None,
-                      rules: PageRules, mode: str, timeout: float, limit: int) -> PageDone:
+                      rules: PageRules, mode: str, timeout: float, limit: int, csp: tuple[str, ...] = (),
+                      csp_report_only: tuple[str, ...] = ()) -> PageDone:
         """Rewrite one page as the server sent it.
 
         PageTimeout past the budget, QueueTimeout when no worker took it in time, WorkerDied,
@@ -275,7 +278,7 @@ class RewritePool:
         if self.workers and self.generic is not None and rules.generic_id == self.generic.fingerprint:
             rules = rules.without_generic()  # the workers hold the index already
         # (Rules of another engine, during a swap, travel whole: slower, but right.)
-        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit)
+        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, csp, csp_report_only)
         loop = asyncio.get_running_loop()
         taken = asyncio.Event()  # set when a pool thread takes the page: the queue wait is over
         threads = self._threads

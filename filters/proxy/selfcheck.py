@@ -5,7 +5,8 @@ made every request hook raise, and the proxy, which contains hook failures, bloc
 before the proxy serves anyone, a probe `Filtering` (what the addon's hooks run), with a small
 list of its own, takes three flows through `requestheaders`, `request`, `responseheaders` and
 `response`: a request its list blocks (answered on its headers), one it lets pass, and an HTML
-page it must remove an ad element from. Only the page's
+page it must remove an ad element from and put a scriptlet into, allowed by the page's
+Content-Security-Policy. Only the page's
 trip to a worker process is replaced by the same rewrite in this thread. Any other outcome, or
 any exception in the hooks, fails the check.
 """
@@ -29,6 +30,7 @@ PROBE_HOST = "selfcheck.invalid"  # .invalid: never resolves, so a probe can rea
 PROBE_LIST = f"""! dejunk's self-check list
 ||ads.{PROBE_HOST}^
 {PROBE_HOST}##.selfcheck-ad
+{PROBE_HOST}##+js(set-constant, selfcheckAd, false)
 """
 PROBE_PAGE = (
     b"<!doctype html><html><head><title>self-check</title></head>"
@@ -54,8 +56,8 @@ class _InlinePool:
         self.generic = generic
 
     async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None, rules,
-                      mode: str, timeout: float, limit: int):
-        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit))
+                      mode: str, timeout: float, limit: int, **csp):
+        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, **csp))
 
     def close(self) -> None:
         pass
@@ -154,6 +156,7 @@ def _check_rewrite(probe) -> str | None:
     if f.response is not None:
         return "a page request was answered by dejunk"
     _respond(f, "text/html; charset=utf-8", PROBE_PAGE)
+    f.response.headers["Content-Security-Policy"] = "script-src 'self'"
     probe.responseheaders(f)
     if f.response.stream:
         return "a page to rewrite was streamed, not held"
@@ -161,6 +164,10 @@ def _check_rewrite(probe) -> str | None:
     body = f.response.content or b""
     if b"selfcheck-ad" in body or b"article text" not in body:
         return "the ad element was not removed from the page"
+    if b"<head><script data-dejunk" not in body or b"selfcheckAd" not in body:
+        return "the page's scriptlet was not put at the start of its head"
+    if "'sha256-" not in f.response.headers.get("content-security-policy", ""):
+        return "the page's Content-Security-Policy was not adjusted for the scriptlet"
     if f.metadata.get("dejunk", {}).get("action") != "rewritten":
         return "the rewritten page was not recorded"
     return None

@@ -96,5 +96,8 @@ def _read(path: Path) -> Scriptlet:
 
 
 def _check_safe(file: str, text: str) -> None:
+    # ASCII only: the script goes into pages of any encoding, and its CSP hash is of its UTF-8 bytes.
+    if not text.isascii():
+        raise CatalogError(f"{file}: holds characters outside ASCII (write them as \\u escapes)")
     if _UNSAFE_IN_HTML.search(text):
         raise CatalogError(f"{file}: contains text that would end or confuse an inline <script>")

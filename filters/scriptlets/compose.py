@@ -14,7 +14,7 @@ _HTML_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2
 
 def js_string(value) -> str:
     """`value` as a JavaScript literal that is safe inside an HTML `<script>` element."""
-    return json.dumps(value, ensure_ascii=False).translate(_HTML_SAFE)
+    return json.dumps(value, ensure_ascii=True).translate(_HTML_SAFE)
 
 
 def compose(calls: Iterable[ScriptletCall]) -> str:

@@ -536,7 +536,7 @@ def test_cli(tmp_path):
     assert set(report["selectors"]) == {"##.ad", "example.com##p:has-text(Outro)"}
     assert report["rules"][0]["list"] == "rules.txt" and report["rules"][0]["line"] == 1
     assert report["bytes_before"] == len(PAGE.encode()) and report["bytes_after"] == out.stat().st_size
-    assert report["skipped_lines"] == {"scriptlet (##+js)": 1} and report["ms"] > 0
+    assert report["skipped_lines"] == {"unknown scriptlet (x)": 1} and report["ms"] > 0
     hidden = subprocess.run(
         [sys.executable, str(repo / "scripts" / "rewrite.py"), "--url", URL, str(page), "--mode", "hide"],
         capture_output=True, text=True, timeout=60, check=True,

@@ -26,6 +26,7 @@ class Case:
     control: object
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (content type, body)
     settle: float = 0.5  # seconds to wait after the load event before probing
+    headers: dict[str, str] = field(default_factory=dict)  # extra response headers of the page
     trusted_only: bool = False  # the scriptlet needs a trusted list
 
 

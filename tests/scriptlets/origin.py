@@ -46,10 +46,12 @@ class CaseOrigin:
                 query = parse_qs(parts.query)
                 host_case = (self.headers.get("Host") or "").split(":")[0].removesuffix(".test")
                 case = None
+                extra = {}
                 if parts.path.startswith("/case/"):
                     case = by_id.get(parts.path[len("/case/"):])
                     kind, body = "text/html; charset=utf-8", None
                     if case is not None:
+                        extra = case.headers
                         page = case.page
                         if query.get("inject"):
                             page = with_script(page, compose([parse_call(case.call)]))
@@ -69,6 +71,8 @@ class CaseOrigin:
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 if with_body:
                     self.wfile.write(body)

@@ -1,0 +1,138 @@
+"""Scriptlets through a real mitmdump: every browser case gets its script from dejunk, and a bare
+mitmdump (no addon) is the control. Then scoping, exceptions and pages with a Content-Security-Policy."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import pytest
+
+from tests.e2e.chromium import Chromium, find_chromium
+from tests.e2e.harness import Proxy
+from tests.scriptlets.cases import Case, all_cases
+from tests.scriptlets.origin import CaseOrigin
+
+CASES = all_cases()
+
+# A page that records what ran: its own scripts, and the flag a scriptlet sets (set-constant).
+_OWN = "window.ownRan = true;"
+_OWN_HASH = base64.b64encode(hashlib.sha256(_OWN.encode()).digest()).decode()
+_CSP_PAGE = """<!doctype html><html><head>{meta}<title>t</title>
+<script nonce="n0nce">window.adBlockDetected = true; window.ownRan = true;</script>
+<script>window.strayRan = true;</script></head>
+<body><p id="out"></p><script nonce="n0nce">document.getElementById('out').textContent = String(window.adBlockDetected);</script>
+</body></html>"""
+_PROBE = "[document.getElementById('out').textContent, window.ownRan === true, window.strayRan === true]"
+_HASH_PAGE = f"""<!doctype html><html><head><title>t</title><script>{_OWN}</script>
+<script>window.strayRan = true;</script></head><body></body></html>"""
+
+SCENARIOS = [
+    # (case, list lines, expect): rules written for the case's host by `{host}`
+    Case("csp-nonce-header", "set, adBlockDetected, false", _CSP_PAGE.format(meta=""), _PROBE,
+         ["false", True, False], ["true", True, False],
+         headers={"Content-Security-Policy": "default-src 'self'; script-src 'nonce-n0nce'; object-src 'none'"}),
+    Case("csp-nonce-meta", "set, adBlockDetected, false",
+         _CSP_PAGE.format(meta="<meta http-equiv=\"Content-Security-Policy\" content=\"script-src 'nonce-n0nce'\">"),
+         _PROBE, ["false", True, False], ["true", True, False]),
+    Case("csp-hash-header", "set, adBlockDetected, false", _HASH_PAGE,
+         "[String(window.adBlockDetected), window.ownRan === true, window.strayRan === true]",
+         ["false", True, False], ["undefined", True, False],
+         headers={"Content-Security-Policy": f"script-src 'sha256-{_OWN_HASH}'"}),
+    Case("csp-none", "set, adBlockDetected, false", _HASH_PAGE,
+         "[String(window.adBlockDetected), window.ownRan === true]", ["undefined", False], ["undefined", False],
+         headers={"Content-Security-Policy": "script-src 'none'"}),
+]
+
+SCOPING = """\
+! exceptions and scoping, on pages of the set-constant-flag case
+scoped-out.test##+js(set, adBlockDetected, false)
+excepted-all.test##+js(set, adBlockDetected, false)
+excepted-all.test#@#+js()
+excepted-one.test##+js(set-constant, adBlockDetected, false)
+excepted-one.test#@#+js(set, adBlockDetected, false)
+entity.*##+js(set, adBlockDetected, false)
+sub.parent.test##+js(set, adBlockDetected, false)
+~elsewhere.parent.test,parent.test##+js(set, adBlockDetected, false)
+"""
+
+
+@pytest.fixture(scope="module")
+def origin():
+    served = CaseOrigin(CASES + SCENARIOS)
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def browsers(workdir):
+    if find_chromium() is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium): scriptlets are checked in a browser")
+    lines = [f"{case.id}.test##+js({case.call})" for case in CASES + SCENARIOS]
+    rules = workdir / "scriptlets.txt"
+    rules.write_text("\n".join(lines) + "\n" + SCOPING)
+    dejunk = Proxy(workdir, options={"dejunk_lists": [rules]}, name="scriptlets-dejunk")
+    bare = Proxy(workdir, dejunk=False, name="scriptlets-bare")
+    started = {}
+    try:
+        started["dejunk"] = Chromium(workdir, dejunk.url, name="scriptlets-dejunk-chromium")
+        started["bare"] = Chromium(workdir, bare.url, name="scriptlets-bare-chromium")
+        yield started, dejunk
+    finally:
+        for browser in started.values():
+            browser.close()
+        dejunk.stop()
+        bare.stop()
+
+
+def probe(browser, url: str, case: Case):
+    tab = browser.open("about:blank")
+    try:
+        tab.load(url, settle=case.settle)
+        return tab.evaluate(case.probe)
+    finally:
+        tab.close()
+
+
+def page_url(host: str, case: Case, origin) -> str:
+    return f"http://{host}.test:{origin.port}/case/{case.id}?case={case.id}"
+
+
+@pytest.mark.parametrize("case", CASES + SCENARIOS, ids=[case.id for case in CASES + SCENARIOS])
+def test_case_through_the_proxy(case, origin, browsers):
+    started, _dejunk = browsers
+    assert probe(started["bare"], page_url(case.id, case, origin), case) == case.control
+    assert probe(started["dejunk"], page_url(case.id, case, origin), case) == case.expect
+
+
+@pytest.mark.parametrize(("host", "applies"), [
+    ("scoped-out", True),
+    ("other", False),  # no rule for this host
+    ("excepted-all", False),  # `#@#+js()`
+    ("excepted-one", False),  # `#@#+js(set, ...)` names the same call under its alias
+    ("entity", True),  # `entity.*`: `.test` is the public suffix of entity.test
+    ("sub.parent", True),
+    ("elsewhere.parent", False),  # `~elsewhere.parent.test`
+    ("x.parent", True),
+])
+def test_scoping_and_exceptions(host, applies, origin, browsers):
+    started, _dejunk = browsers
+    case = next(c for c in CASES if c.id == "set-constant-flag")
+    url = f"http://{host}.test:{origin.port}/case/{case.id}"
+    assert probe(started["dejunk"], url, case) == (case.expect if applies else case.control)
+
+
+def test_policies_are_kept_but_for_dejunks_element(origin, browsers):
+    started, dejunk = browsers
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": dejunk.url}))
+    case = next(c for c in SCENARIOS if c.id == "csp-hash-header")
+    with opener.open(page_url(case.id, case, origin), timeout=10) as response:
+        policy = response.headers["Content-Security-Policy"]
+        body = response.read().decode()
+    sources = policy.split()
+    assert sources[0] == "script-src" and f"'sha256-{_OWN_HASH}'" in sources and len(sources) == 3
+    script = body[body.index("<script data-dejunk") :]
+    script = script[script.index(">") + 1 : script.index("</script>")]
+    assert f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" in sources
