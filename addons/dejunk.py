@@ -157,8 +157,9 @@ class Dejunk:
         if "dejunk_config" in updated:
             filtering.policies = self._load_policies(opts.dejunk_config)
         self.engines.workers_wanted = opts.dejunk_cosmetic != "off"
-        if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache"}:
-            self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache)
+        if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache", "dejunk_trusted_lists"}:
+            self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
+                              list(opts.dejunk_trusted_lists))
         elif self.engines.running:
             self.engines.start_workers()
         if "dejunk_events" in updated:
@@ -381,7 +382,8 @@ class Dejunk:
         started = time.perf_counter()
         opts = ctx.options
         self.filtering.policies = self._load_policies(opts.dejunk_config)
-        self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache)
+        self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
+                          list(opts.dejunk_trusted_lists))
         engine = self.engines.engine
         network, cosmetic = sum(s.network for s in engine.lists), sum(s.cosmetic for s in engine.lists)
         config = f", policies from {opts.dejunk_config}" if opts.dejunk_config else ""

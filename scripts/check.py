@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"check: {e}", file=sys.stderr)
         return 2
     try:
-        engine = Engine.from_lists(list(plan.paths), cache_dir=args.engine_cache)
+        engine = Engine.from_lists(list(plan.paths), untrusted=plan.untrusted, cache_dir=args.engine_cache)
     except OSError as e:
         print(f"check: cannot read a list: {e}", file=sys.stderr)
         return 2

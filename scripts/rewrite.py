@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()  # after any download: lists_ms is the time to build the engine
     try:
         # The proxy's engine: cosmetic rules plus the lists' `@@...$elemhide/$generichide` exceptions.
-        engine = Engine.from_lists(list(plan.paths))
+        engine = Engine.from_lists(list(plan.paths), untrusted=plan.untrusted)
         body = Path(arguments.page).read_bytes()
     except OSError as error:
         print(f"rewrite: {error}", file=sys.stderr)

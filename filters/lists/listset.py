@@ -29,19 +29,29 @@ class ListPlan:
     subscriptions: tuple[str, ...]
     missing: tuple[str, ...]  # subscribed URLs without a cached copy yet
     fallback: bool  # the built-in list was added because of `missing`
+    untrusted: tuple[str, ...] = ()  # paths of downloaded lists that may not use trusted-only rules
 
 
-def plan_lists(specs: Iterable[str], config_subscriptions: Iterable[str], cache_dir: str) -> ListPlan:
-    """Resolve list entries to files: URLs to their cached copies, `builtin` to the shipped list."""
+def plan_lists(specs: Iterable[str], config_subscriptions: Iterable[str], cache_dir: str,
+               trusted_prefixes: Iterable[str] = ()) -> ListPlan:
+    """Resolve list entries to files: URLs to their cached copies, `builtin` to the shipped list.
+
+    Local files and uBO's own lists are trusted; another downloaded list only under one of
+    `trusted_prefixes` (`dejunk_trusted_lists`).
+    """
     paths: list[str] = []
     urls: list[str] = []
     missing: list[str] = []
+    untrusted: list[str] = []
+    trusted_prefixes = tuple(trusted_prefixes)
     for spec in [*specs, *config_subscriptions]:
         if subs.is_subscription_url(spec):
             if spec in urls:
                 continue
             urls.append(spec)
             path = subs.cache_path(spec, cache_dir)
+            if not subs.is_trusted_url(spec, trusted_prefixes):
+                untrusted.append(path)
             if subs.cached_paths([spec], cache_dir):
                 paths.append(path)
             else:
@@ -55,7 +65,7 @@ def plan_lists(specs: Iterable[str], config_subscriptions: Iterable[str], cache_
     if missing and builtin not in paths:
         paths.append(builtin)
         fallback = True
-    return ListPlan(tuple(paths), tuple(urls), tuple(missing), fallback)
+    return ListPlan(tuple(paths), tuple(urls), tuple(missing), fallback, tuple(untrusted))
 
 
 class ListsUnavailable(Exception):
@@ -72,6 +82,7 @@ def plan_lists_now(
     config_subscriptions: Iterable[str],
     cache_dir: str,
     notify: Callable[[str], None] = logger.info,
+    trusted_prefixes: Iterable[str] = (),
 ) -> ListPlan:
     """`plan_lists`, after downloading each subscription without a cached copy into the cache.
 
@@ -81,7 +92,7 @@ def plan_lists_now(
     """
     specs, config_subscriptions = list(specs), list(config_subscriptions)
     try:
-        plan = plan_lists(specs, config_subscriptions, cache_dir)
+        plan = plan_lists(specs, config_subscriptions, cache_dir, trusted_prefixes)
     except ValueError as e:
         raise ListsUnavailable(str(e)) from None
     if not plan.missing:
@@ -96,7 +107,7 @@ def plan_lists_now(
             failed.append(f"cannot download {result.url}: {result.error}")
     if failed:
         raise ListsUnavailable("; ".join(failed))
-    plan = plan_lists(specs, config_subscriptions, cache_dir)
+    plan = plan_lists(specs, config_subscriptions, cache_dir, trusted_prefixes)
     if plan.missing:  # downloaded, yet not where the cache keeps it: never expected, but never silent
         raise ListsUnavailable(f"no cached copy of {', '.join(plan.missing)} in {cache_dir} after downloading")
     return plan

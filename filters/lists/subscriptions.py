@@ -213,6 +213,27 @@ def is_subscription_url(spec: str) -> bool:
     return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
+# uBlock Origin's own lists, wherever uBO fetches them from: they may use its trusted-only forms.
+UBO_LIST_PREFIXES = (
+    "https://ublockorigin.github.io/uassets/",
+    "https://ublockorigin.pages.dev/",
+    "https://raw.githubusercontent.com/ublockorigin/uassets/",
+    "https://github.com/ublockorigin/uassets/",
+    "https://cdn.jsdelivr.net/gh/ublockorigin/uassets",
+    "https://cdn.statically.io/gh/ublockorigin/uassets/",
+)
+
+
+def is_trusted_url(url: str, prefixes: Iterable[str] = ()) -> bool:
+    """Whether the list at `url` may use trusted-only rules: one of uBO's, or under a prefix the user gave."""
+    try:
+        lowered = normalize_url(url).lower()
+    except ValueError:
+        return False
+    return any(lowered.startswith(prefix.strip().lower()) for prefix in (*UBO_LIST_PREFIXES, *prefixes)
+               if prefix.strip())
+
+
 def normalize_url(url: str) -> str:
     """The form a URL is stored under: scheme and host lowercased, no fragment. ValueError if not http(s)."""
     url = url.strip()

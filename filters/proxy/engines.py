@@ -62,7 +62,7 @@ class Engines:
         self.pool: RewritePool | None = None
         self.workers_wanted = False  # pages are rewritten (dejunk_cosmetic is not off)
         self.running = False  # the proxy serves: start workers as soon as an engine is there
-        self._specs: tuple[Sequence[str], str | None] = ((), None)
+        self._specs: tuple[Sequence[str], str | None, tuple[str, ...]] = ((), None, ())
         self._build_lock = threading.Lock()
         # Held while the engine in use and its pool change together: the event loop (start, reload)
         # and the refresher's thread (a list update) may both do that at once.
@@ -73,21 +73,22 @@ class Engines:
         self.engine = engine
         self.on_engine(engine)
 
-    def load(self, specs: Sequence[str], config_path: str | None, cache_option: str | None) -> None:
+    def load(self, specs: Sequence[str], config_path: str | None, cache_option: str | None,
+             trusted_prefixes: Sequence[str] = ()) -> None:
         """Plan the lists, build the engine, and (re)start the refresher for subscriptions."""
         config = read_subscription_config(config_path)
         if not specs and not config.subscriptions:
             raise exceptions.OptionsError("dejunk_lists: no lists given (use 'builtin' for dejunk's own list)")
         cache_dir = cache_option or config.cache_dir or subscriptions.default_cache_dir()
-        plan = plan_lists(specs, config.subscriptions, cache_dir)
+        plan = plan_lists(specs, config.subscriptions, cache_dir, trusted_prefixes)
         for url in plan.missing:
             logger.warning(f"dejunk: {url}: no copy downloaded yet; fetching it in the background")
         if plan.fallback:
             logger.warning("dejunk: using the built-in list until the subscriptions arrive")
         self.compiled_dir = os.path.join(cache_dir, "compiled")
-        self._specs = (list(specs), config_path)
+        self._specs = (list(specs), config_path, tuple(trusted_prefixes))
         with self._build_lock:
-            engine = self._build(plan.paths)
+            engine = self._build(plan.paths, plan.untrusted)
             with self._swap_lock:
                 self._use(engine)
             self._generation += 1
@@ -106,9 +107,10 @@ class Engines:
         # assignment, so every request sees either the old engine or the new one.
         with self._build_lock:
             generation = self._generation
-            specs, config_path = self._specs
-            plan = plan_lists(specs, read_subscription_config(config_path).subscriptions, self.refresher.cache_dir)
-            engine = self._build(plan.paths)
+            specs, config_path, trusted_prefixes = self._specs
+            plan = plan_lists(specs, read_subscription_config(config_path).subscriptions, self.refresher.cache_dir,
+                              trusted_prefixes)
+            engine = self._build(plan.paths, plan.untrusted)
             if generation == self._generation:
                 with self._swap_lock:
                     if self.running:
@@ -119,7 +121,7 @@ class Engines:
                 self.on_update()
                 logger.info("dejunk: lists updated, new filters in use")
 
-    def _build(self, paths: Sequence[str]) -> Engine:
+    def _build(self, paths: Sequence[str], untrusted: Sequence[str] = ()) -> Engine:
         started = time.perf_counter()
         try:
             # The compiled-engine cache is a pickle: keep its folder private to the user.
@@ -130,6 +132,7 @@ class Engines:
             # With page worker processes the generic cosmetic index is theirs: the proxy leaves it on disk.
             engine = Engine.from_lists(
                 list(paths), cache_dir=self.compiled_dir, generic_on_disk=pools.default_workers() > 0,
+                untrusted=untrusted,
             )
         except OSError as e:
             raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None

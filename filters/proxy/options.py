@@ -41,6 +41,13 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "a list of filter list files, URLs or 'builtin'",
     ),
     OptionSpec(
+        "dejunk_trusted_lists", collections.abc.Sequence[str], [],
+        "URL prefixes of downloaded lists that may use the rules uBlock Origin keeps for trusted "
+        "lists (trusted-* scriptlets, $replace...). Local files and uBlock Origin's own lists always "
+        "may; from any other list those rules are skipped and counted.",
+        "a list of URL prefixes",
+    ),
+    OptionSpec(
         "dejunk_cache", typing.Optional[str], None,
         "Folder for downloaded lists. Default: the config's [lists] cache_dir, else "
         "$XDG_CACHE_HOME/dejunk/lists (~/.cache/dejunk/lists).",
