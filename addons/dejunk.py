@@ -128,6 +128,8 @@ class Dejunk:
             stream_above = None  # mitmproxy reports its own option's error
         if stream_above is not None:
             hold_limit = min(hold_limit, stream_above)
+        # A body without a length held past it is streamed on by dejunk (a page with its scriptlets still).
+        self.upstream.hold_limit = hold_limit
         # Where flows are kept to be looked at, their bodies are kept as mitmproxy would keep them.
         filtering.keep_bodies = ctx.master.addons.get("view") is not None or any(
             name in opts and getattr(opts, name) for name in ("save_stream_file", "hardump")

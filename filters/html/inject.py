@@ -73,22 +73,32 @@ def head_point(text: str) -> int:
     """Where injected elements go: right after `<head>`, or before the first element of the page's head or body."""
     # Before any script of the page: an element before <head> opens the head implicitly, and a
     # script there lands in it.
-    for chunk in (text[:_PREFIX], text) if len(text) > _PREFIX else (text,):
-        tokens = tokenize(chunk)
-        point = None
-        for token in range(len(tokens.kinds)):
-            kind = tokens.kinds[token]
-            if kind == DOCTYPE:
+    if len(text) > _PREFIX:
+        point = _head_point(text[:_PREFIX], final=False)
+        if point is not None:
+            return point
+    return _head_point(text, final=True)
+
+
+def head_point_so_far(text: str, final: bool) -> int | None:
+    """`head_point` of a page of which `text` is the start; None while more is needed to tell (unless `final`)."""
+    return _head_point(text, final)
+
+
+def _head_point(text: str, final: bool) -> int | None:
+    tokens = tokenize(text)
+    point = 0
+    for token in range(len(tokens.kinds)):
+        kind = tokens.kinds[token]
+        if kind == DOCTYPE:
+            point = tokens.ends[token]
+        elif kind == START:
+            name = tokens.names[token]
+            if name == "html":
                 point = tokens.ends[token]
-            elif kind == START:
-                name = tokens.names[token]
-                if name == "html":
-                    point = tokens.ends[token]
-                    continue
-                return tokens.ends[token] if name == "head" else tokens.starts[token]
-        if chunk is text:
-            return point or 0
-    return 0
+                continue
+            return tokens.ends[token] if name == "head" else tokens.starts[token]
+    return point if final else None
 
 
 def meta_nonce(text: str, point: int) -> str | None:
@@ -154,3 +164,32 @@ def _directive_nonce(policy: str, directives: tuple[str, ...]) -> str | None:
                         return match.group(1)
                 return None
     return None
+
+
+class StreamInjector:
+    """A stream function for a page that is not held: it keeps the first bytes until it can tell where the
+    head starts, puts `markup` there, and passes everything after as it comes.
+
+    For pages in an ASCII-compatible encoding sent without Content-Encoding (the caller checks). The
+    markup always goes in exactly once, so a Content-Length grown by its size stays true: where no head
+    shows within the first `limit` bytes, it goes after what leads the page (doctype, `<html>`).
+    """
+
+    def __init__(self, markup: bytes, limit: int = _PREFIX):
+        self.markup = markup
+        self.limit = limit
+        self.kept = bytearray()
+        self.done = False
+
+    def __call__(self, chunk: bytes) -> bytes:
+        if self.done:
+            return chunk
+        self.kept += chunk
+        final = not chunk or len(self.kept) >= self.limit  # b"" is the end of the body
+        # Latin-1 maps each byte to one character: offsets in the text are offsets in the bytes.
+        point = head_point_so_far(bytes(self.kept[: self.limit]).decode("latin-1"), final)
+        if point is None:
+            return b""
+        kept, self.kept = bytes(self.kept), bytearray()
+        self.done = True
+        return kept[:point] + self.markup + kept[point:]

@@ -187,6 +187,35 @@ def rewrite_page(
                   injection, policies)
 
 
+def inject_page(body: bytes, *, content_type: str | None, rules: PageRules, csp: tuple[str, ...] = (),
+                csp_report_only: tuple[str, ...] = ()) -> RewriteResult:
+    """Only put the page's scriptlets and styles in, finding its head in its first bytes: for a page too large
+    to rewrite whole. Unchanged where its encoding is not ASCII-compatible (UTF-16, ISO-2022...)."""
+    started = time.perf_counter()
+    prefix = body[:_INJECT_PREFIX]
+    encoding = charset.detect(prefix, content_type)
+    if encoding.stateful or encoding.name.startswith("UTF-16") or not rules.injects:
+        return _unchanged(body, started, "remove", f"{encoding.name} pages get nothing added", encoding.name)
+    xml = (content_type or "").partition(";")[0].strip().lower() == XHTML_TYPE
+    policies = Policies(csp, csp_report_only, xml=xml)
+    # Latin-1 maps each byte to one character, and in these encodings no byte of a multi-byte
+    # character is a `<`: tags are found at their byte offsets.
+    injection = _injection(prefix.decode("latin-1"), rules, policies)
+    if injection is None:
+        return _unchanged(body, started, "remove", None, encoding.name, not_injected=policies.left_out)
+    point, markup, what = injection
+    new_body = body[:point] + markup.encode("ascii") + body[point:]
+    return RewriteResult(
+        changed=True, body=new_body, bytes_before=len(body), bytes_after=len(new_body), encoding=encoding.name,
+        elapsed_ms=(time.perf_counter() - started) * 1000, cuts=[(point, point)], injected=what,
+        not_injected=policies.left_out, csp=tuple(policies.enforced) if policies.changed else None,
+        csp_report_only=tuple(policies.report_only) if policies.changed else None,
+    )
+
+
+_INJECT_PREFIX = 65536
+
+
 def _injection(text: str, rules: PageRules, policies: Policies) -> tuple[int, str, list[str]] | None:
     """(where, markup, what) to put at the start of the page's head for its scriptlets and styles; None if nothing."""
     point = head_point(text)
@@ -199,14 +228,14 @@ def _injection(text: str, rules: PageRules, policies: Policies) -> tuple[int, st
             markup.append(element)
             what.append("scriptlets")
     if rules.styles:
-        element = policies.element("style", _css_ascii("".join(rules.styles)))
+        element = policies.element("style", css_ascii("".join(rules.styles)))
         if element:
             markup.append(element)
             what.append("styles")
     return (point, "".join(markup), what) if markup else None
 
 
-def _css_ascii(css: str) -> str:
+def css_ascii(css: str) -> str:
     """CSS with characters outside ASCII as CSS escapes: it goes into pages of any encoding."""
     if css.isascii():
         return css
@@ -760,7 +789,7 @@ def _hide_style(matches, hits, xml: bool = False, policies: Policies | None = No
             extra.append(f"{rule.plan.css}{{display:none!important}}")
     css = HIDE_STYLE + "".join(extra)
     if policies is not None:  # (escaped for XHTML, a nonce or hash where the page's CSP asks for one)
-        return policies.element("style", _css_ascii(css), ' id="dejunk-hide"')
+        return policies.element("style", css_ascii(css), ' id="dejunk-hide"')
     if xml:  # the XML parser turns the entities back into the characters the CSS parser needs
         css = css.replace("&", "&amp;").replace("<", "&lt;")
     return '<style id="dejunk-hide">' + css + "</style>"

@@ -18,8 +18,9 @@ from mitmproxy.connection import ConnectionState
 from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
-from ..html import compression
-from ..html.rewrite import skip_reason
+from ..html import compression, inject
+from ..html.rewrite import css_ascii, skip_reason
+from ..scriptlets.compose import compose
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
 from ..request import Request, normalize_host
@@ -83,6 +84,14 @@ def counting_stream(f: http.HTTPFlow):
         return chunk
 
     return count
+
+
+def _identity(content_encoding: str | None) -> bool:
+    """Whether a body is sent as it is (no Content-Encoding, or `identity`)."""
+    try:
+        return compression.check(content_encoding) in compression.IDENTITY
+    except compression.Unsupported:
+        return False
 
 
 def keep_recorded_size(f: http.HTTPFlow) -> None:
@@ -167,6 +176,7 @@ class Filtering:
         self.upstream = upstream
         self.rewrite_pool = rewrite_pool  # the page workers for the engine in use
         upstream.on_slow_page = self._slow_page
+        upstream.on_large_page = self._large_page
         # Why dejunk cannot filter: then every request is refused rather than passed on unfiltered.
         self.failed: str | None = None
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
@@ -474,7 +484,62 @@ class Filtering:
             # Only pages dejunk may rewrite are held in memory; everything else flows through
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
             response.stream = counting_stream(f)
+            if content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f) and not bodiless(f):
+                self._inject_into_stream(f, found)
         return buffered
+
+    def _inject_into_stream(self, f: http.HTTPFlow, found: dict) -> None:
+        """A page too large to hold still gets its scriptlets and styles, where that is safe: sent without
+        Content-Encoding, in an encoding where markup is ASCII, with its head in the first bytes."""
+        rules = self.engine.cosmetic(f.request.pretty_url)
+        if rules is None or not rules.injects:
+            return
+        response = f.response
+        reason = None
+        if not _identity(found.get(b"content-encoding")):
+            reason = "a page too large to hold, sent compressed"
+        else:
+            charset = response.headers.get("content-type", "").lower().partition("charset=")[2].strip(" \"';")
+            if charset.startswith(("utf-16", "utf-32", "ucs-2", "iso-2022", "hz")):
+                reason = f"a page too large to hold, in {charset}"
+        if reason is not None:
+            self._not_injected(f, [f"scriptlets and styles: {reason}"])
+            return
+        xml = response.headers.get("content-type", "").lower().startswith("application/xhtml+xml")
+        policies = inject.Policies(tuple(response.headers.get_all("content-security-policy")),
+                                   tuple(response.headers.get_all("content-security-policy-report-only")), xml=xml)
+        markup = policies.element("script", compose(rules.scriptlets)) + policies.element("style", css_ascii(
+            "".join(rules.styles)))
+        if policies.left_out:
+            self._not_injected(f, policies.left_out)
+        if not markup:
+            return
+        if policies.changed:
+            response.headers.set_all("content-security-policy", policies.enforced)
+            response.headers.set_all("content-security-policy-report-only", policies.report_only)
+        data = markup.encode("ascii")
+        length = response.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                self._not_injected(f, ["scriptlets and styles: a page too large to hold, with a bad Content-Length"])
+                return
+            response.headers["content-length"] = str(int(length) + len(data))  # the markup goes in exactly once
+        injector = inject.StreamInjector(data)
+        response.stream = lambda chunk, counting=response.stream: counting(injector(chunk))
+        self.stats.add("injected_streamed", f.request.pretty_host)
+        self._note(f, f.marked or MARK_MODIFIED, f"added {'scriptlets' if rules.scriptlets else 'styles'} to a page "
+                   "too large to hold, as it streamed", injected_rules=list(rules.injected_rules))
+
+    def _large_page(self, f: http.HTTPFlow):
+        """A held body that grew past the hold limit: streamed from now on (a page gets its scriptlets still)."""
+        f.response.stream = counting_stream(f)
+        try:
+            if f.response.headers.get("content-type", "").lower().startswith(BUFFERED_TYPES) and self._may_rewrite(f):
+                found = header_values(f.response.headers, _RESPONSE_HEADERS)
+                self._inject_into_stream(f, found)
+        except Exception as error:
+            self._contain("responseheaders", f, error)
+        return f.response.stream
 
     def _response_policy(self, policy: str, f: http.HTTPFlow, host: str):
         """(host, verdict) of a policy on a response: the Host header's host, and the host connected to
@@ -576,9 +641,18 @@ class Filtering:
         if not content_type.lower().startswith(BUFFERED_TYPES):
             return None
         raw = response.raw_content
-        if not raw or len(raw) > self.settings.max_rewrite_bytes:
+        if not raw:
             return None
         content_encoding = response.headers.get("content-encoding")
+        if len(raw) > self.settings.max_rewrite_bytes:
+            # Held whole (sent without a length) yet too large to rewrite: its scriptlets and styles still go in.
+            rules = self.engine.cosmetic(f.request.pretty_url)
+            if not rules.injects:
+                return None
+            if not _identity(content_encoding):
+                self._not_injected(f, ["scriptlets and styles: a page too large to rewrite, sent compressed"])
+                return None
+            return raw, content_encoding, rules, True
         try:
             coding = compression.check(content_encoding)
         except compression.Unsupported as e:  # leave the page as it came, and say so
@@ -588,11 +662,14 @@ class Filtering:
         # Decided without parsing, and without a trip to a worker (a compressed body is looked at there).
         if skip_reason(raw if coding in compression.IDENTITY else b"<", rules, content_type) is not None:
             return None
-        return raw, content_encoding, rules
+        return raw, content_encoding, rules, False
 
-    async def _rewrite(self, f: http.HTTPFlow, raw: bytes, content_encoding: str | None, rules) -> None:
+    async def _rewrite(self, f: http.HTTPFlow, raw: bytes, content_encoding: str | None, rules,
+                       inject_only: bool = False) -> None:
         url = f.request.pretty_url
         timeout, limit = self.settings.rewrite_timeout, self.settings.max_rewrite_bytes
+        if inject_only:
+            limit = len(raw)
         try:
             headers = f.response.headers
             done = await self.rewrite_pool().rewrite(
@@ -600,6 +677,7 @@ class Filtering:
                 rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit,
                 csp=tuple(headers.get_all("content-security-policy")),
                 csp_report_only=tuple(headers.get_all("content-security-policy-report-only")),
+                inject_only=inject_only,
             )
         except QueueTimeout as e:  # waiting is not rewriting: its own reason, so a slow spell shows as one
             self._rewrite_failed(f, str(e))

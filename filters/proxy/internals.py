@@ -242,7 +242,7 @@ def _check_body_size(self, request: bool):
         return False
     if not request and self.response_body_buf and _held_body_progress is not None:
         # A chunk of a held response body just arrived (mitmproxy checks the size on each one).
-        stream = _held_body_progress(self.flow)
+        stream = _held_body_progress(self.flow, len(self.response_body_buf))
         if stream is not None:
             return (yield from _stream_from_now_on(self, stream))
     if _skip_header_size_check and not request and not self.response_body_buf:
@@ -252,11 +252,11 @@ def _check_body_size(self, request: bool):
 
 # --- 2b. the progress of a held response body ------------------------------------------------------
 
-_held_body_progress: Callable[[http.HTTPFlow], Callable | None] | None = None
+_held_body_progress: Callable[[http.HTTPFlow, int], Callable | None] | None = None
 
 
-def watch_held_bodies(progress: Callable[[http.HTTPFlow], Callable | None] | None) -> None:
-    """Call `progress(flow)` for every chunk of a response body mitmproxy holds (not streams).
+def watch_held_bodies(progress: Callable[[http.HTTPFlow, int], Callable | None] | None) -> None:
+    """Call `progress(flow, bytes held)` for every chunk of a response body mitmproxy holds (not streams).
 
     mitmproxy shows a held body to no one until it is complete; through the body-size check
     (wrapped by `install_body_size_check`, which runs on every held chunk) dejunk sees it grow.

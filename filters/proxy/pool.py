@@ -46,7 +46,7 @@ from multiprocessing import resource_tracker
 
 from ..cosmetic.rules import PageRules, RuleIndex, StoredIndex
 from ..html import compression
-from ..html.rewrite import PageTimeout, RewriteResult, install_generic_index, rewrite_page
+from ..html.rewrite import PageTimeout, RewriteResult, inject_page, install_generic_index, rewrite_page
 
 logger = logging.getLogger("dejunk")
 
@@ -79,6 +79,7 @@ class PageJob:
     limit: int  # most bytes the page may have once decoded
     csp: tuple[str, ...] = ()  # the response's Content-Security-Policy values
     csp_report_only: tuple[str, ...] = ()  # and its Content-Security-Policy-Report-Only values
+    inject_only: bool = False  # too large to rewrite: only its scriptlets and styles go in
 
 
 @dataclass(slots=True)
@@ -115,8 +116,12 @@ def run_page(job: PageJob) -> PageDone:
         raise UndecodableBody(str(e)) from None
     if body is None:
         return PageDone(None)
-    result = rewrite_page(body, url=job.url, content_type=job.content_type, rules=job.rules, mode=job.mode,
-                          deadline=deadline, csp=job.csp, csp_report_only=job.csp_report_only)
+    if job.inject_only:
+        result = inject_page(body, content_type=job.content_type, rules=job.rules, csp=job.csp,
+                             csp_report_only=job.csp_report_only)
+    else:
+        result = rewrite_page(body, url=job.url, content_type=job.content_type, rules=job.rules, mode=job.mode,
+                              deadline=deadline, csp=job.csp, csp_report_only=job.csp_report_only)
     if not result.changed:
         result.body = b""  # the caller keeps the page it has; no need to send it back
         return PageDone(result)
@@ -269,7 +274,7 @@ class RewritePool:
 
     async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None,
                       rules: PageRules, mode: str, timeout: float, limit: int, csp: tuple[str, ...] = (),
-                      csp_report_only: tuple[str, ...] = ()) -> PageDone:
+                      csp_report_only: tuple[str, ...] = (), inject_only: bool = False) -> PageDone:
         """Rewrite one page as the server sent it.
 
         PageTimeout past the budget, QueueTimeout when no worker took it in time, WorkerDied,
@@ -278,7 +283,8 @@ class RewritePool:
         if self.workers and self.generic is not None and rules.generic_id == self.generic.fingerprint:
             rules = rules.without_generic()  # the workers hold the index already
         # (Rules of another engine, during a swap, travel whole: slower, but right.)
-        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, csp, csp_report_only)
+        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, csp, csp_report_only,
+                      inject_only)
         loop = asyncio.get_running_loop()
         taken = asyncio.Event()  # set when a pool thread takes the page: the queue wait is over
         threads = self._threads

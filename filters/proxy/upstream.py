@@ -86,6 +86,10 @@ class UpstreamWatch:
         self._waiting: dict[str, tuple[http.HTTPFlow, str, float, float]] = {}
         # Called when a held page is let go unrewritten (too slow); returns its stream function.
         self.on_slow_page: Callable[[http.HTTPFlow], Callable] = lambda flow: True
+        # A held body that grows past `hold_limit` bytes (None: no limit here) is streamed on through
+        # what `on_large_page` returns, before mitmproxy's own `stream_large_bodies` would stream it bare.
+        self.hold_limit: int | None = None
+        self.on_large_page: Callable[[http.HTTPFlow], Callable] = lambda flow: True
 
     def watch_held_bodies(self, watch: bool) -> None:
         """Start (or stop) seeing the chunks of held bodies: see `held_body_progress`."""
@@ -161,8 +165,11 @@ class UpstreamWatch:
         else:
             self._waiting.pop(flow.id, None)
 
-    def held_body_progress(self, flow: http.HTTPFlow):
-        """A chunk of a held body arrived: note it; a stream function when the page is to be let go."""
+    def held_body_progress(self, flow: http.HTTPFlow, held: int = 0):
+        """A chunk of a held body arrived (`held` bytes so far): note it; a stream function when the page is to be let go."""
+        if self.hold_limit is not None and held > self.hold_limit:
+            self._waiting.pop(flow.id, None)
+            return self.on_large_page(flow)
         entry = self._waiting.get(flow.id)
         if entry is None or entry[1] != "body":
             return None

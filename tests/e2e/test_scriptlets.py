@@ -9,7 +9,8 @@ import hashlib
 import pytest
 
 from tests.e2e.chromium import Chromium, find_chromium
-from tests.e2e.harness import Proxy
+from tests.e2e.harness import Proxy, fetch
+from tests.e2e.origin import big_page_block
 from tests.scriptlets.cases import Case, all_cases
 from tests.scriptlets.origin import CaseOrigin
 
@@ -58,7 +59,7 @@ sub.parent.test##+js(set, adBlockDetected, false)
 
 
 @pytest.fixture(scope="module")
-def origin():
+def case_origin():
     served = CaseOrigin(CASES + SCENARIOS)
     yield served
     served.stop()
@@ -99,10 +100,10 @@ def page_url(host: str, case: Case, origin) -> str:
 
 
 @pytest.mark.parametrize("case", CASES + SCENARIOS, ids=[case.id for case in CASES + SCENARIOS])
-def test_case_through_the_proxy(case, origin, browsers):
+def test_case_through_the_proxy(case, case_origin, browsers):
     started, _dejunk = browsers
-    assert probe(started["bare"], page_url(case.id, case, origin), case) == case.control
-    assert probe(started["dejunk"], page_url(case.id, case, origin), case) == case.expect
+    assert probe(started["bare"], page_url(case.id, case, case_origin), case) == case.control
+    assert probe(started["dejunk"], page_url(case.id, case, case_origin), case) == case.expect
 
 
 @pytest.mark.parametrize(("host", "applies"), [
@@ -115,20 +116,20 @@ def test_case_through_the_proxy(case, origin, browsers):
     ("elsewhere.parent", False),  # `~elsewhere.parent.test`
     ("x.parent", True),
 ])
-def test_scoping_and_exceptions(host, applies, origin, browsers):
+def test_scoping_and_exceptions(host, applies, case_origin, browsers):
     started, _dejunk = browsers
     case = next(c for c in CASES if c.id == "set-constant-flag")
-    url = f"http://{host}.test:{origin.port}/case/{case.id}"
+    url = f"http://{host}.test:{case_origin.port}/case/{case.id}"
     assert probe(started["dejunk"], url, case) == (case.expect if applies else case.control)
 
 
-def test_policies_are_kept_but_for_dejunks_element(origin, browsers):
+def test_policies_are_kept_but_for_dejunks_element(case_origin, browsers):
     started, dejunk = browsers
     import urllib.request
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": dejunk.url}))
     case = next(c for c in SCENARIOS if c.id == "csp-hash-header")
-    with opener.open(page_url(case.id, case, origin), timeout=10) as response:
+    with opener.open(page_url(case.id, case, case_origin), timeout=10) as response:
         policy = response.headers["Content-Security-Policy"]
         body = response.read().decode()
     sources = policy.split()
@@ -136,3 +137,26 @@ def test_policies_are_kept_but_for_dejunks_element(origin, browsers):
     script = body[body.index("<script data-dejunk") :]
     script = script[script.index(">") + 1 : script.index("</script>")]
     assert f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" in sources
+
+
+@pytest.fixture(scope="module")
+def small_hold_proxy(workdir):
+    rules = workdir / "streamed-scriptlets.txt"
+    rules.write_text("127.0.0.1##+js(set, adBlockDetected, false)\n127.0.0.1##p:style(color: red)\n")
+    instance = Proxy(workdir, options={"dejunk_lists": [rules], "dejunk_max_rewrite_bytes": 65536},
+                     name="streamed-scriptlets")
+    yield instance
+    instance.stop()
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_page_too_large_to_hold_still_gets_its_scriptlets(framing, origin, small_hold_proxy):
+    query = "mb=1&chunked=1" if framing == "chunked" else "mb=1"
+    got = fetch(small_hold_proxy, f"http://127.0.0.1:{origin.port}/big-page?{query}")
+    assert got.status == 200 and got.exit_code == 0
+    page = b"".join(big_page_block(i) for i in range(16))
+    markup_end = got.body.index(b"</style>") + len(b"</style>")
+    assert got.body.startswith(b'<script data-dejunk="">') and got.body[markup_end:] == page
+    assert b"adBlockDetected" in got.body[:markup_end] and b"p{color: red !important}" in got.body[:markup_end]
+    if framing == "content-length":
+        assert int(got.headers["content-length"]) == len(got.body)

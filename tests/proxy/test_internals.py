@@ -162,8 +162,9 @@ def test_a_held_body_is_seen_growing_and_can_be_streamed_from_then_on(options):
     seen = []
     passed = []
 
-    def progress(flow):
-        seen.append(len(stream.response_body_buf))
+    def progress(flow, held):
+        assert held == len(stream.response_body_buf)
+        seen.append(held)
         return None if len(seen) < 2 else (lambda chunk: passed.append(chunk) or chunk)
 
     internals.watch_held_bodies(progress)
