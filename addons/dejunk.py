@@ -326,8 +326,8 @@ class Dejunk:
             state = "filtering"
         lines = [f"dejunk: {state}", f"  running on {selfcheck.versions()}", f"  self-check: {self.self_check}"]
         for summary in getattr(filtering.engine, "lists", ()):
-            lines.append(f"  list {summary.name}: {summary.network} network, {summary.cosmetic} cosmetic, "
-                         f"{summary.hosts} host entries")
+            lines.append(f"  list {summary.name}: {summary.rules - summary.host_rules} network, {summary.cosmetic} "
+                         f"cosmetic rules, {summary.host_rules} host entries in force")
         changed = internal_problems()
         lines.append("  mitmproxy internals: " + ("as expected" if not changed else "; ".join(
             f"{name} changed ({problem}): {loss}" for name, problem, loss in changed)))
@@ -387,7 +387,8 @@ class Dejunk:
         self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
                           list(opts.dejunk_trusted_lists))
         engine = self.engines.engine
-        network, cosmetic = sum(s.network for s in engine.lists), sum(s.cosmetic for s in engine.lists)
+        network = sum(s.rules - s.host_rules for s in engine.lists)
+        cosmetic = sum(s.cosmetic for s in engine.lists)
         config = f", policies from {opts.dejunk_config}" if opts.dejunk_config else ""
         return _said(f"dejunk: reloaded {_count(len(engine.lists), 'list')} ({network} network and {cosmetic} "
                      f"cosmetic rules){config} in {time.perf_counter() - started:.2f} s")

@@ -18,6 +18,8 @@ when it exists and is valid, and otherwise builds the engine and saves it there 
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections import Counter
 from collections.abc import Callable, Iterable
 
@@ -28,7 +30,7 @@ from .request import Request
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-ENGINE_VERSION = "4.0"
+ENGINE_VERSION = "4.1"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 
@@ -55,6 +57,12 @@ class Engine:
             self.cosmetic_store = cosmetic_factory(lists)
             self.skipped.update(getattr(self.cosmetic_store, "skipped", None) or {})
             self.bad_lines.extend(getattr(self.cosmetic_store, "bad_lines", None) or ())
+            in_force = getattr(self.cosmetic_store, "in_force", None)
+            if in_force is not None:  # the lists' cosmetic counts become the rules in force, not the lines
+                self.network.lists = tuple(
+                    dataclasses.replace(summary, cosmetic=in_force.get(summary.name, 0))
+                    for summary in self.network.lists
+                )
         else:
             cosmetic = sum(len(fl.cosmetic) for fl in lists)
             if cosmetic:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from filters.engine import Engine  # noqa: E402
 from filters.lists import subscriptions  # noqa: E402
 from filters.printable import printable  # noqa: E402
 
@@ -38,6 +39,8 @@ def main(argv: list[str]) -> int:
     )
     show = commands.add_parser("status", help="show each cached list")
     show.add_argument("--json", action="store_true", help="print the status as JSON")
+    show.add_argument("--trusted-list", action="append", default=[], metavar="PREFIX",
+                      help="URL prefix of lists to treat as trusted, as the proxy's dejunk_trusted_lists")
     for command in (update, show):
         command.add_argument("--cache", metavar="DIR", help="cache folder (default: config cache_dir, else user cache)")
         command.add_argument("--config", metavar="FILE", help="dejunk config file (TOML) with a [lists] table")
@@ -90,8 +93,9 @@ def describe_result(result: subscriptions.UpdateResult) -> str:
 def run_status(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -> int:
     now = time.time()
     report = subscriptions.status(cache_dir, config.subscriptions or None, now=now)
+    contents = {listed.url: in_force(listed, args.trusted_list) for listed in report.lists}
     if args.json:
-        print(json.dumps(status_json(report), indent=2, ensure_ascii=False))
+        print(json.dumps(status_json(report, contents), indent=2, ensure_ascii=False))
         return 0
     print(f"cache: {cache_dir}")
     if report.problem:
@@ -105,7 +109,8 @@ def run_status(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -
         rows = [
             ("source", listed.url),
             ("version", header_version(listed)),
-            ("rules", f"{listed.rule_count:,}" if listed.rule_count is not None else "-"),
+            ("rules", in_force_text(contents[listed.url])),
+            ("skipped", skipped_text(contents[listed.url])),
             ("cached copy", listed.path or "none"),
             ("last update", when(listed.last_update, now)),
             ("last attempt", when(listed.last_attempt, now)),
@@ -117,6 +122,43 @@ def run_status(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -
         for name, value in rows:
             print(printable(f"  {name + ':':<14}{value}"))
     return 0
+
+
+def in_force(listed: subscriptions.ListStatus, trusted_prefixes: list[str]) -> dict | None:
+    """What the proxy would use of a cached list: its rules in force, and its skipped lines by reason."""
+    if not listed.path:
+        return None
+    untrusted = [] if subscriptions.is_trusted_url(listed.url, trusted_prefixes) else [listed.path]
+    try:
+        engine = Engine.from_lists([listed.path], untrusted=untrusted)
+    except OSError as e:
+        return {"error": str(e)}
+    [summary] = engine.lists
+    return {
+        "network": summary.rules - summary.host_rules,
+        "cosmetic": summary.cosmetic,
+        "hosts": summary.host_rules,
+        "trusted": not untrusted,
+        # Comments and lines of other platforms (`!#if`) are not rules: everything else skipped is listed.
+        "skipped": {reason: n for reason, n in engine.skipped.most_common()
+                    if reason not in ("comment", "preprocessor excluded")},
+    }
+
+
+def in_force_text(content: dict | None) -> str:
+    if content is None:
+        return "-"
+    if "error" in content:
+        return f"cannot read the cached copy: {content['error']}"
+    trust = "" if content["trusted"] else " (untrusted: trusted-only rules skipped)"
+    return (f"{content['network']:,} network, {content['cosmetic']:,} cosmetic rules, "
+            f"{content['hosts']:,} host entries in force{trust}")
+
+
+def skipped_text(content: dict | None) -> str:
+    if not content or "error" in content:
+        return "-"
+    return ", ".join(f"{reason} {n:,}" for reason, n in content["skipped"].items()) or "none"
 
 
 def header_version(listed: subscriptions.ListStatus) -> str:
@@ -146,7 +188,7 @@ def relative(moment: float, now: float) -> str:
     return "now"
 
 
-def status_json(report: subscriptions.CacheStatus) -> dict:
+def status_json(report: subscriptions.CacheStatus, contents: dict[str, dict | None] | None = None) -> dict:
     def stamp(moment):
         return None if moment is None else datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
 
@@ -162,6 +204,7 @@ def status_json(report: subscriptions.CacheStatus) -> dict:
                 "list_date": listed.list_date,
                 "expires": listed.expires,
                 "rule_count": listed.rule_count,
+                "in_force": (contents or {}).get(listed.url),
                 "last_update": stamp(listed.last_update),
                 "last_attempt": stamp(listed.last_attempt),
                 "next_due": stamp(listed.next_due),

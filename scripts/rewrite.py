@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "encoding": result.encoding,
         "ms": round(result.elapsed_ms, 2),
         "skipped_reason": result.skipped_reason,
-        "lists": [{"name": summary.name, "cosmetic_lines": summary.cosmetic} for summary in engine.lists],
+        "lists": [{"name": summary.name, "cosmetic_rules": summary.cosmetic} for summary in engine.lists],
         "cosmetic_rules": len(store),
         "skipped_lines": dict(store.skipped.most_common()),
         "bad_lines": [str(bad) for bad in store.bad_lines + list(rules.bad_lines)],

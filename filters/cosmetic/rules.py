@@ -396,6 +396,7 @@ class CosmeticStore:
         self.skipped: Counter = Counter()
         self.bad_lines: list[BadLine] = []
         self.rule_count = 0
+        self.in_force: Counter = Counter()  # by list name: its rules and exceptions kept (not skipped, bad, repeated)
 
     @classmethod
     def from_lists(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:
@@ -434,10 +435,12 @@ class CosmeticStore:
                 if isinstance(parsed, CosmeticException):
                     for domain in parsed.domains or ("",):
                         exceptions.setdefault(domain, []).append(parsed)
+                    store.in_force[filter_list.name] += 1
                     continue
                 if isinstance(parsed, InjectedException):
                     for domain in parsed.domains or ("",):
                         injected_exceptions.setdefault(domain, []).append(parsed)
+                    store.in_force[filter_list.name] += 1
                     continue
                 if isinstance(parsed, InjectedRule):
                     identity = (parsed.kind, parsed.key, parsed.domains, parsed.excluded)
@@ -448,6 +451,7 @@ class CosmeticStore:
                     for domain in parsed.domains or ("",):
                         injected.setdefault(domain, []).append(parsed)
                     store.rule_count += 1
+                    store.in_force[filter_list.name] += 1
                     continue
                 identity = (parsed.kind, parsed.selector, parsed.domains, parsed.excluded)
                 if identity in seen:
@@ -460,6 +464,7 @@ class CosmeticStore:
                     for domain in parsed.domains:
                         specific.setdefault(domain, []).append(parsed)
                 store.rule_count += 1
+                store.in_force[filter_list.name] += 1
         store._index(generic, specific, exceptions)
         store.injected = {domain: tuple(found) for domain, found in injected.items()}
         store.injected_exceptions = {domain: tuple(found) for domain, found in injected_exceptions.items()}
@@ -473,6 +478,9 @@ class CosmeticStore:
         kept = [rule for rule in generic if rule.key not in everywhere]
         if len(kept) < len(generic):
             self.skipped["cosmetic rule excepted everywhere"] += len(generic) - len(kept)
+            for rule in generic:
+                if rule.key in everywhere:
+                    self.in_force[rule.list] -= 1
         self.generic = RuleIndex(kept)
         by_key: dict[tuple[str, str], list[int]] = {}
         excluded: dict[str, list[int]] = {}

@@ -93,12 +93,13 @@ class ListSummary:
     path: str
     title: str | None
     version: str | None
-    network: int
-    cosmetic: int
+    network: int  # network rule lines
+    cosmetic: int  # cosmetic lines; with a cosmetic store (see `filters.engine`), its rules in force
     hosts: int
     skipped: int
     rules: int = 0  # network rules and hosts entries in effect
     refused: int = 0  # network lines unsupported, malformed or cancelled by `$badfilter`
+    host_rules: int = 0  # hosts entries in effect (part of `rules`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,7 @@ class NetworkEngine:
         for list_id, filter_list in enumerate(lists):
             self.skipped.update(filter_list.skipped)
             self.bad_lines.extend(filter_list.bad)
-            rules = builder.add_list(list_id, filter_list, lists)
+            rules, host_rules = builder.add_list(list_id, filter_list, lists)
             summaries.append(
                 ListSummary(
                     name=filter_list.name,
@@ -174,6 +175,7 @@ class NetworkEngine:
                     skipped=sum(filter_list.skipped.values()),
                     rules=rules,
                     refused=len(filter_list.network) + len(filter_list.hosts) - rules,
+                    host_rules=host_rules,
                 )
             )
         self.lists: tuple[ListSummary, ...] = tuple(summaries)
@@ -747,8 +749,8 @@ class _Builder:
         self.list_ids.append(list_id)
         return len(self.texts) - 1
 
-    def add_list(self, list_id: int, filter_list: FilterList, lists: list[FilterList]) -> int:
-        """File one list's rules; returns how many are in effect."""
+    def add_list(self, list_id: int, filter_list: FilterList, lists: list[FilterList]) -> tuple[int, int]:
+        """File one list's rules; returns how many are in effect, and how many of those are hosts entries."""
         before = len(self.texts)
         if self.badfilters is None:
             self.badfilters = self._collect_badfilters(lists)
@@ -780,13 +782,14 @@ class _Builder:
                 skipped["removed by $badfilter"] += 1
                 continue
             self._route(rule, self._add_text(rule.text, list_id, line_no))
+        from_hosts = len(self.texts)
         for line_no, host in filter_list.hosts:
             host = normalize_host(host)
             if badfilters and f"||{host}^" in badfilters:
                 skipped["removed by $badfilter"] += 1
                 continue
             self.blocks.add_simple_host(host, self._add_text(_HOSTS_PREFIX + host, list_id, line_no))
-        return len(self.texts) - before
+        return len(self.texts) - before, len(self.texts) - from_hosts
 
     def _route(self, rule: NetworkRule, rid: int) -> None:
         if rule.exception:

@@ -139,8 +139,8 @@ class Engines:
         elapsed = time.perf_counter() - started
         for summary in engine.lists:
             logger.info(
-                f"dejunk: {summary.name}: {summary.network} network, {summary.cosmetic} cosmetic, "
-                f"{summary.hosts} host entries ({summary.title or 'untitled'})"
+                f"dejunk: {summary.name}: {summary.rules - summary.host_rules} network, {summary.cosmetic} cosmetic "
+                f"rules, {summary.host_rules} host entries in force ({summary.title or 'untitled'})"
             )
         skipped = ", ".join(f"{reason} {n}" for reason, n in engine.skipped.most_common() if reason != "comment")
         if skipped:

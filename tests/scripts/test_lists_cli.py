@@ -57,7 +57,10 @@ def test_update_then_status(server, env, tmp_path):
     assert "Loopback list" in lines
     assert f"  source:       {url}" in lines
     assert "  version:      202701130520, modified 13 Jan 2027 05:20 UTC" in lines
-    assert "  rules:        120" in lines
+    # What the proxy uses of it: a list from this URL is not uBO's, so it is untrusted.
+    assert ("  rules:        120 network, 0 cosmetic rules, 0 host entries in force (untrusted: trusted-only rules "
+            "skipped)") in lines
+    assert "  skipped:      none" in lines
     assert f"  cached copy:  {subs.cache_path(url, cache)}" in lines
     assert "  last error:   none" in lines
     assert any(re.fullmatch(r"  next due:     \S+ \S+ UTC \(in 1[12] hours\)", line) for line in lines)
@@ -66,6 +69,9 @@ def test_update_then_status(server, env, tmp_path):
     as_json = json.loads(run(env, "status", "--cache", cache, "--json").stdout)
     (listed,) = as_json["lists"]
     assert listed["url"] == url and listed["rule_count"] == 120 and listed["due"] is False
+    assert listed["in_force"] == {"network": 120, "cosmetic": 0, "hosts": 0, "trusted": False, "skipped": {}}
+    trusted = json.loads(run(env, "status", "--cache", cache, "--json", "--trusted-list", url.rsplit("/", 1)[0]).stdout)
+    assert trusted["lists"][0]["in_force"]["trusted"] is True
 
 
 def test_failed_update_keeps_copy_and_exits_1(server, env, tmp_path):
