@@ -6,7 +6,8 @@
     python scripts/check.py [--list LIST ...] [--config TOML] [--cache DIR] --requests FILE.jsonl [-o OUT.jsonl]
 
 The first form prints the decision in plain words: the rule that blocked (with its list and line),
-the exception that overrode it, the redirect resource, the parameters removed, the CSP added.
+the exception that overrode it, the redirect resource, the parameters removed, the CSP added;
+for a page, the scriptlet and `:style()` rules that put something into it.
 Without `--type` the type is the one the proxy gives such a request: the URL's extension decides
 (`.js` a script, `.png` an image); a URL whose extension says nothing is a page (`document`)
 without `--source`, else `other`. A page is its own source page, as in the proxy.
@@ -147,6 +148,11 @@ def explain(engine: Engine, url: str, source: str | None, request_type: str | No
         ]
         if switches:
             lines.append("page:     " + ", ".join(switches))
+    if request.type in ("document", "subdocument") and not decision.blocked:
+        rules = engine.cosmetic(url)
+        if rules is not None and rules.injected_rules:
+            lines.append(f"adds:     {len(rules.scriptlets)} scriptlet call(s), {len(rules.styles)} CSS rule(s), from:")
+            lines.extend(f"          {text}" for text in rules.injected_rules)
     return "\n".join(lines)
 
 

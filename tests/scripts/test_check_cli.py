@@ -44,6 +44,17 @@ def test_one_url_excepted_and_redirected(rules):
     assert "redirected to noop.js" in redirected.stdout and "application/javascript" in redirected.stdout
 
 
+def test_a_page_shows_what_goes_into_it(tmp_path):
+    rules = tmp_path / "page.txt"
+    rules.write_text("news.example##+js(set, adsOff, true)\nnews.example##.x:style(color: red)\nother.example##+js(noeval)\n")
+    shown = run("--list", str(rules), "https://www.news.example/story")
+    assert shown.returncode == 0
+    assert "adds:     1 scriptlet call(s), 1 CSS rule(s), from:" in shown.stdout
+    assert "news.example##+js(set, adsOff, true)" in shown.stdout and "noeval" not in shown.stdout
+    script = run("--list", str(rules), "--type", "script", "https://www.news.example/app.js")
+    assert "adds:" not in script.stdout  # only pages get anything
+
+
 def test_builtin_by_default():
     result = run("https://www.google-analytics.com/analytics.js")
     assert result.returncode == 0 and "builtin.txt" in result.stdout
