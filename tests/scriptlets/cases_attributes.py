@@ -47,6 +47,16 @@ CASES = [
         control=True,
     ),
     Case(
+        id="ra-page-replaced-native",
+        call="ra, onclick, , stay",
+        # A page that breaks removeAttribute (as anti-adblock scripts do) does not stop it.
+        page=_page("<script>Element.prototype.removeAttribute = function () {};</script>"
+                   + _later('<div id="late" onclick="window.open()">x</div>')),
+        probe="document.getElementById('late').hasAttribute('onclick')",
+        expect=False,
+        control=True,
+    ),
+    Case(
         id="rc-class",
         call="rc, blur",
         page=_page('<div id="a" class="content blur">x</div>'),

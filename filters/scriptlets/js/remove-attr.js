@@ -20,7 +20,7 @@ function (attributes, selector, behaviour) {
   var strip = function () {
     var found = dj.dom.query(target);
     for (var j = 0; j < found.length; j++) {
-      for (var k = 0; k < names.length; k++) { found[j].removeAttribute(names[k]); }
+      for (var k = 0; k < names.length; k++) { dj.native.apply(dj.dom.saved.removeAttribute, found[j], [names[k]]); }
     }
   };
   dj.runAt(function () {

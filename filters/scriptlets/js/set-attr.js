@@ -16,14 +16,15 @@ function (selector, attribute, value) {
   }
   if (!dj.dom.validSelector(selector)) { return; }
   var extra = dj.extraArgs(arguments, 3);
+  var saved = dj.dom.saved;
   var apply = function () {
     var found = dj.dom.query(selector);
     for (var i = 0; i < found.length; i++) {
       var element = found[i];
-      var after = copyFrom ? (element.getAttribute(copyFrom) || '') : value;
-      if (element.getAttribute(attribute) === after) { continue; }
+      var after = copyFrom ? (dj.native.apply(saved.getAttribute, element, [copyFrom]) || '') : value;
+      if (dj.native.apply(saved.getAttribute, element, [attribute]) === after) { continue; }
       if (after !== '' && /^on/i.test(attribute)) { continue; }
-      element.setAttribute(attribute, after);
+      dj.native.apply(saved.setAttribute, element, [attribute, after]);
     }
   };
   dj.runAt(function () {
