@@ -116,6 +116,14 @@ xhr('/googlesyndication/ad.js', '', function (a) {
         control=[4, "text/plain"],
     ),
     Case(
+        id="no-xhr-if-every-request",
+        call="no-xhr-if, , emptyObj",
+        page=_page(_XHR + "xhr('/content/article', '', function (a) { window.result = a[1]; });"),
+        probe="window.result",
+        expect="{}",
+        control="real",
+    ),
+    Case(
         id="no-xhr-if-json-type",
         call="no-xhr-if, /doubleclick|googlesyndication/",
         page=_page(_XHR + "xhr('/doubleclick/ad', 'json', function (a) { window.result = a[1]; });"),

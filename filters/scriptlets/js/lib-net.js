@@ -312,7 +312,9 @@ dj.net = (function () {
     var propsToMatch = args[0] || '';
     var directive = args[1] || '';
     var match = propsMatcher(propsToMatch);
-    if (match === null || !xhrProto) { return; }
+    if (!xhrProto || (match === null && directive === '')) { return; }
+    // Nothing to match but a body to answer with: uBO prevents every request.
+    if (match === null) { match = function () { return true; }; }
     var opened = watchXhrOpen(function (details, openArgs) {
       details.async = openArgs.length < 3 || !!openArgs[2];
       return match(details);
