@@ -35,6 +35,16 @@ CASES = [
         files=_FILES,
     ),
     Case(
+        id="nowoif-global-regex",
+        call="nowoif, /ad\\.html/g",
+        # A `g` flag must not make every other call slip through.
+        page=_page("window.open('/ad.html', 'one'); window.open('/ad.html', 'two');"),
+        probe=_WHERE,
+        expect=["blank", "blank"],
+        control=["/ad.html", "/ad.html"],
+        files=_FILES,
+    ),
+    Case(
         id="nowoif-target-pattern",
         call="nowoif, /^\\/ad\\.html one/",
         page=_page("window.open('/ad.html', 'one'); window.open('/ad.html', 'two');"),

@@ -8,7 +8,7 @@ function (jsonq) {
   var query = dj.json.query(jsonq);
   if (!query.valid || query.hasValue) { return; }
   var extra = dj.extraArgs(arguments, 1);
-  var textTest = extra.matches ? dj.matcher(extra.matches, false) : null;
+  var textTest = extra.matches ? dj.net.matcher(extra.matches, false) : null;
   dj.net.trapCall(JSON, 'parse', function (fn, thisArg, args) {
     var result = native.apply(fn, thisArg, args);
     if (textTest === null || textTest(args[0])) { query.apply(result); }

@@ -6,7 +6,7 @@ function (prunePaths, needlePaths, stackNeedle) {
   // `stackNeedle`, when given, limits this to calls whose stack trace matches it.
   var native = dj.native;
   var prune = dj.json.pruner(prunePaths, needlePaths);
-  var stackTest = stackNeedle ? dj.matcher(stackNeedle, true) : null;
+  var stackTest = stackNeedle ? dj.net.matcher(stackNeedle, true) : null;
   var fromWantedCaller = function () {
     if (stackTest === null) { return true; }
     var stack = '';

@@ -146,8 +146,9 @@ dj.dom = (function () {
         if (node.nodeType === 3 && parent && parent !== ownScript && nameRe.test(parent.nodeName)) { node = parent; } else { return; }
       }
       var before = node.textContent;
-      if (includes && !includes.test(before)) { return; }
-      if (excludes && excludes.test(before)) { return; }
+      // lastIndex: a /regex/g argument must not remember the previous node.
+      if (includes) { includes.lastIndex = 0; if (!includes.test(before)) { return; } }
+      if (excludes) { excludes.lastIndex = 0; if (excludes.test(before)) { return; } }
       var after;
       if (patternRe) {
         patternRe.lastIndex = 0;

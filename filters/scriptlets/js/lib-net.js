@@ -26,6 +26,15 @@ dj.net = (function () {
     responseText: win.Response && win.Response.prototype.text,
   };
 
+  // dj.matcher for a pattern given with the `g` or `y` flag would keep a lastIndex between calls
+  // and answer differently for the same text: those flags mean nothing for a test, so drop them.
+  function matcher(pattern, negatable) {
+    var text = pattern === undefined ? '' : native.String(pattern);
+    var found = /^(!?\/.+\/)([a-z]*)$/.exec(text);
+    if (found) { text = found[1] + found[2].replace(/[gy]/g, ''); }
+    return dj.matcher(text, negatable);
+  }
+
   // uBO's "properties to match": space-separated `name:pattern` pairs; a bare pattern is the URL's.
   // Returns a test of a details object ({url, method, ...}): true when every named property that
   // the object has matches; null when there is nothing to match (the caller decides what that means).
@@ -41,7 +50,7 @@ dj.net = (function () {
       var pattern = colon === -1 ? '' : part.slice(colon + 1);
       // `https://x` is a URL pattern, not a property named "https": names are plain words.
       if (colon === -1 || /[^$\w -]/.test(name)) { name = 'url'; pattern = part; }
-      needles.push({ name: name, test: dj.matcher(pattern, true) });
+      needles.push({ name: name, test: matcher(pattern, true) });
     }
     if (needles.length === 0) { return null; }
     return function (details) {
@@ -395,7 +404,7 @@ dj.net = (function () {
   }
 
   return {
-    preventFetch: preventFetch, preventXhr: preventXhr, replacePattern: replacePattern,
+    preventFetch: preventFetch, preventXhr: preventXhr, replacePattern: replacePattern, matcher: matcher,
     saved: saved, propsMatcher: propsMatcher, fetchDetails: fetchDetails, content: content,
     trapCall: trapCall, trapGetter: trapGetter, watchXhrOpen: watchXhrOpen,
     filterXhrText: filterXhrText, filterFetchText: filterFetchText, respondLike: respondLike,

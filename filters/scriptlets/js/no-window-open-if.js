@@ -6,7 +6,7 @@ function (pattern, delay, decoy) {
   // (`!` inverts; none matches every call) open nothing. Without `delay` the call returns null;
   // with it, popunder scripts that check their window get a decoy: a hidden 1px frame (an
   // <object> with decoy `obj`) loading the URL, removed after `delay` seconds, and its window.
-  var test = dj.matcher(pattern === undefined ? '' : pattern, true);
+  var test = dj.net.matcher(pattern === undefined ? '' : pattern, true);
   var seconds = parseInt(delay, 10);
   var native = dj.native;
   var makeDecoy = function (url) {

@@ -8,7 +8,7 @@ function (pattern, replacement, propsToMatch) {
   var re = dj.net.replacePattern(pattern);
   var match = dj.net.propsMatcher(propsToMatch);
   var extra = dj.extraArgs(arguments, 3);
-  var includes = extra.includes ? dj.matcher(extra.includes, false) : null;
+  var includes = extra.includes ? dj.net.matcher(extra.includes, false) : null;
   replacement = replacement === undefined ? '' : native.String(replacement);
   dj.net.filterXhrText(function (details) { return match === null || match(details); }, function (text) {
     if (includes !== null && !includes(text)) { return undefined; }
