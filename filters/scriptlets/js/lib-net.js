@@ -30,7 +30,7 @@ dj.net = (function () {
   // and answer differently for the same text: those flags mean nothing for a test, so drop them.
   function matcher(pattern, negatable) {
     var text = pattern === undefined ? '' : native.String(pattern);
-    var found = /^(!?\/.+\/)([a-z]*)$/.exec(text);
+    var found = /^(!?\/.+\/)([dimsuvgy]*)$/.exec(text);  // only flags: `/api/graphql` is text
     if (found) { text = found[1] + found[2].replace(/[gy]/g, ''); }
     return dj.matcher(text, negatable);
   }
