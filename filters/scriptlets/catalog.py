@@ -60,7 +60,9 @@ def catalog() -> dict[str, Scriptlet]:
 def library() -> str:
     """The shared library's source: statements that define `dj`."""
     parts = []
-    for path in sorted(JS_FOLDER.glob("lib*.js")):
+    # lib.js defines `dj`; the other lib-*.js files add to it, so it comes first (by name it would not:
+    # "-" sorts before ".").
+    for path in sorted(JS_FOLDER.glob("lib*.js"), key=lambda p: (p.name != "lib.js", p.name)):
         text = path.read_text(encoding="utf-8")
         _check_safe(path.name, text)
         parts.append(text.strip())

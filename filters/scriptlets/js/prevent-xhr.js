@@ -1,0 +1,6 @@
+/// name prevent-xhr
+/// alias no-xhr-if
+/// trusted no
+function (propsToMatch, responseBody) {
+  dj.net.preventXhr(false, Array.prototype.slice.call(arguments));
+}
