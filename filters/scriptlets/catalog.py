@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class Scriptlet:
     trusted: bool
     source: str  # a JavaScript function expression
     file: str
+    library: tuple[str, ...] = ()  # the library files it uses (`lib.js` first), in the order they must run
 
 
 class CatalogError(RuntimeError):
@@ -56,17 +58,76 @@ def catalog() -> dict[str, Scriptlet]:
     return found
 
 
+def library(files: Iterable[str] | None = None) -> str:
+    """The shared library's source (statements that define `dj`): the `files` named, else all of it, in load order."""
+    sources = _library_sources()
+    wanted = set(files) if files is not None else set(sources)
+    return "\n".join(sources[name] for name in _load_order() if name in wanted)
+
+
 @functools.lru_cache(maxsize=1)
-def library() -> str:
-    """The shared library's source: statements that define `dj`."""
-    parts = []
-    # lib.js defines `dj`; the other lib-*.js files add to it, so it comes first (by name it would not:
-    # "-" sorts before ".").
+def _load_order() -> tuple[str, ...]:
+    """Library files, each after the files whose parts it uses (`lib.js`, which defines `dj`, first)."""
+    providers, sources = _providers(), _library_sources()
+    order: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in order:
+            return
+        if name in path:
+            raise CatalogError(f"library files use each other in a circle: {' -> '.join((*path, name))}")
+        for part in _USES.findall(sources[name]):
+            file = providers.get(part)
+            if file is not None and file != name:
+                visit(file, (*path, name))
+        order.append(name)
+
+    for name in sources:  # lib.js first: it uses no other file
+        visit(name, ())
+    return tuple(order)
+
+
+@functools.lru_cache(maxsize=1)
+def _library_sources() -> dict[str, str]:
+    """Each library file's source by name, `lib.js` first (it defines `dj`; "-" sorts before ".")."""
+    sources = {}
     for path in sorted(JS_FOLDER.glob("lib*.js"), key=lambda p: (p.name != "lib.js", p.name)):
         text = path.read_text(encoding="utf-8")
         _check_safe(path.name, text)
-        parts.append(text.strip())
-    return "\n".join(parts)
+        sources[path.name] = text.strip()
+    return sources
+
+
+# A library file other than lib.js adds one part to `dj` (`dj.net = ...`); a script uses it by name.
+_PROVIDES = re.compile(r"^dj\.(\w+)\s*=", re.M)
+_USES = re.compile(r"\bdj\.(\w+)")
+
+
+@functools.lru_cache(maxsize=1)
+def _providers() -> dict[str, str]:
+    """`dj` part -> the library file that defines it."""
+    found: dict[str, str] = {}
+    for name, source in _library_sources().items():
+        if name == "lib.js":
+            continue
+        for part in _PROVIDES.findall(source):
+            if found.setdefault(part, name) != name:
+                raise CatalogError(f"{name}: dj.{part} is also defined in {found[part]}")
+    return found
+
+
+def library_files(source: str) -> tuple[str, ...]:
+    """The library files a script needs (those its `dj.x` parts come from, and theirs), in load order."""
+    providers, sources = _providers(), _library_sources()
+    needed = {"lib.js"}
+    pending = [source]
+    while pending:
+        for part in _USES.findall(pending.pop()):
+            file = providers.get(part)
+            if file is not None and file not in needed:
+                needed.add(file)
+                pending.append(sources[file])
+    return tuple(name for name in _load_order() if name in needed)
 
 
 def lookup(name: str) -> Scriptlet | None:
@@ -94,7 +155,7 @@ def _read(path: Path) -> Scriptlet:
     if not source.startswith("function"):
         raise CatalogError(f"{path.name}: the body must be one function expression")
     aliases = tuple(a for line in fields.get("alias", ()) for a in line.split())
-    return Scriptlet(fields["name"][0], aliases, trusted == "yes", source, path.name)
+    return Scriptlet(fields["name"][0], aliases, trusted == "yes", source, path.name, library_files(source))
 
 
 def _check_safe(file: str, text: str) -> None:

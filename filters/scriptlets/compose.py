@@ -25,6 +25,7 @@ def compose(calls: Iterable[ScriptletCall]) -> str:
     functions: dict[str, int] = {}
     sources: list[str] = []
     runs: list[str] = []
+    files: set[str] = set()
     for call in calls:
         scriptlet = lookup(call.name)
         if scriptlet is None:
@@ -33,6 +34,7 @@ def compose(calls: Iterable[ScriptletCall]) -> str:
         if number is None:
             number = functions[scriptlet.name] = len(sources)
             sources.append(f"var s{number} = {scriptlet.source};")
+            files.update(scriptlet.library)
         runs.append(f"run({js_string(scriptlet.name)}, s{number}, {js_string(list(call.args))});")
     if not runs:
         return ""
@@ -41,7 +43,7 @@ def compose(calls: Iterable[ScriptletCall]) -> str:
         "'use strict';",
         "var me = document.currentScript;",
         "try {",
-        library(),
+        library(files),
         *sources,
         "var run = function (name, fn, args) { try { fn.apply(null, args); } catch (e) { dj.failed(name, e); } };",
         *runs,
