@@ -60,7 +60,8 @@ def catalog() -> dict[str, Scriptlet]:
 def library() -> str:
     """The shared library's source: statements that define `dj`."""
     parts = []
-    for path in sorted(JS_FOLDER.glob("lib*.js")):
+    # lib.js defines `dj`; the `lib-<topic>.js` files add to it, so it goes first (`-` sorts before `.`).
+    for path in sorted(JS_FOLDER.glob("lib*.js"), key=lambda path: (path.name != "lib.js", path.name)):
         text = path.read_text(encoding="utf-8")
         _check_safe(path.name, text)
         parts.append(text.strip())
