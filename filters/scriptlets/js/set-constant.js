@@ -16,7 +16,11 @@ function (chain, value) {
   var otherType = function (v) { return !settable(v) && !settable(constant) && typeof v !== typeof constant; };
   var install = function () {
     dj.chain.whenOwner(chain, function (owner, name) {
-      if (otherType(dj.chain.valueOf(owner, name))) { return; }
+      var current = dj.chain.valueOf(owner, name);
+      if (otherType(current)) { return; }
+      // Through the page's own setter first: an inherited accessor (an element's `oncontextmenu`)
+      // then drops what it held (the handler from the attribute) before the trap hides it.
+      if (current !== constant) { try { owner[name] = constant; } catch (e) { } }
       var pageValue;
       var givenUp = false;
       dj.chain.trap(owner, name, {
