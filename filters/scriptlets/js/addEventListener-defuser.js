@@ -11,7 +11,8 @@ function (type, handler) {
   handler = handler === undefined ? '' : handler;
   if (type === '' && handler === '') { return; }
   var extra = dj.extraArgs(arguments, 2);
-  var typeRe = /^\/.+\/[a-z]*$/.test(type) ? dj.regexOf(type) : new dj.native.RegExp('^' + dj.escapeRegex(type) + '$');
+  var typeRe = type === '' || /^\/.+\/[a-z]*$/.test(type) ? dj.regexOf(type)
+    : new dj.native.RegExp('^' + dj.escapeRegex(type) + '$');
   var handlerRe = dj.regexOf(handler);
   var selector = extra.elements;
   var onElement = function (target) {
