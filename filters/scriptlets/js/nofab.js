@@ -17,6 +17,10 @@ function () {
   };
   Detector.prototype.onDetected = function () { return this; };
   Detector.prototype.onNotDetected = function (callback) { return this.on(false, callback); };
+  // Copies of the library that declare it at the top level assign their methods to the constructor
+  // they find, ours: those assignments must not change it.
+  Object.freeze(Detector.prototype);
+  Object.freeze(Detector);
   var instance = new Detector();
   var fix = function (name, value) {
     dj.chain.trap(window, name, { get: function () { return value; }, set: function () {} });
