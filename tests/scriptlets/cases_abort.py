@@ -150,4 +150,16 @@ CASES = [
         control="file a%20b|a%20b",
         files={"/aost/file.js": (JS, b"document.getElementById('s0').textContent = 'file ' + encodeURIComponent('a b');")},
     ),
+    Case(
+        # The page's own error handlers do not see the abort (a detector could count them there).
+        id="aopr-abort-hidden-from-page-handlers",
+        call="aopr, detector.run",
+        page=page("<script>window.onerror = function () { document.getElementById('s1').textContent = 'onerror'; };"
+                  "window.addEventListener('error', function () { document.getElementById('s2').textContent = 'listener'; });"
+                  "var detector = {run: function () { document.getElementById('s0').textContent = 'detector ran'; }};</script>",
+                  "<script>detector.run();</script>", slots=3),
+        probe=SLOTS,
+        expect="||",
+        control="detector ran||",
+    ),
 ]

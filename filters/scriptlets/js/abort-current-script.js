@@ -2,6 +2,7 @@
 /// alias acs abort-current-inline-script acis
 /// trusted no
 function (chain, needle, context) {
+  var abort = dj.aborter();
   // Reading or writing the property throws while a page script whose text matches `needle` runs (its
   // text, or what its `data:` URL holds), and whose `src` matches `context` when one is given. The
   // first missing link of the chain is the property watched until the page creates it; then the
@@ -27,7 +28,7 @@ function (chain, needle, context) {
     if (!script || script === me || !(script instanceof HTMLScriptElement)) { return; }
     if (context && !matchesSource(dj.dom.srcOf(script))) { return; }
     if (!matchesText(scriptText(script))) { return; }
-    throw dj.abortError();
+    throw abort();
   };
   var parts = dj.chain.names(chain);
   if (parts.length === 0) { return; }

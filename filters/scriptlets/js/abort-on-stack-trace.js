@@ -2,6 +2,7 @@
 /// alias aost
 /// trusted no
 function (chain, needle) {
+  var abort = dj.aborter();
   // Reading or writing the property throws when the stack of the code doing it matches `needle` (`!`
   // inverts). The stack is written as uBO documents it: `stackDepth:N`, then one entry per frame,
   // `function url:line:1`, tab-separated; the page's own inline scripts are `inlineScript`, code
@@ -46,11 +47,11 @@ function (chain, needle) {
     var current = dj.chain.valueOf(owner, name);
     dj.chain.trap(owner, name, {
       get: function () {
-        if (matchesNow()) { throw dj.abortError(); }
+        if (matchesNow()) { throw abort(); }
         return getBefore ? dj.native.apply(getBefore, this, []) : current;
       },
       set: function (next) {
-        if (matchesNow()) { throw dj.abortError(); }
+        if (matchesNow()) { throw abort(); }
         if (setBefore) { dj.native.apply(setBefore, this, [next]); } else { current = next; }
       },
     });

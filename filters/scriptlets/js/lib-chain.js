@@ -99,19 +99,26 @@ dj.chain = (function () {
     isObject: isObject };
 })();
 
-// Aborting a page script: an error no page code expects, kept out of the console.
-dj.abortError = (function () {
+// Aborting a page script: `var abort = dj.aborter();` when a scriptlet starts, `throw abort();` in its
+// traps. The error is one no page code expects, and it is kept out of the console and away from the
+// page's own error handlers (a detector could count aborted scripts there), which needs our listener
+// to be in place before the page adds its own.
+dj.aborter = (function () {
   var token = null;
+  var make = function () { return new ReferenceError(token); };
   return function () {
     if (token === null) {
       token = 'dj' + dj.token();
       var quiet = function (event) {
         var message = event && event.message;
-        if (typeof message === 'string' && message.indexOf(token) !== -1) { event.preventDefault(); }
+        if (typeof message === 'string' && message.indexOf(token) !== -1) {
+          event.preventDefault();
+          event.stopImmediatePropagation();
+        }
       };
       dj.native.apply(dj.native.addEventListener, window, ['error', quiet, true]);
     }
-    return new ReferenceError(token);
+    return make;
   };
 })();
 
