@@ -153,16 +153,32 @@ setTimeout(function () { document.getElementById('out').textContent = 'skip ad';
         settle=1.5,
     ),
     Case(
-        # 1fichier.com: `nano-stb, ctt(), 1000, 0.001`.
+        # 1fichier.com: `nano-stb, ctt(), 1000, 0.001`: five 1000 ms steps take a few ms.
         id="nano-stb-needle-and-boost",
         call="nano-stb, ctt(), 1000, 0.001",
         page=page("""<script>
-function ctt() { document.getElementById('out').textContent = 'counted'; }
+var steps = 0;
+function ctt() { steps += 1; if (steps < 5) { setTimeout(function () { ctt(); }, 1000); } }
 setTimeout(function () { ctt(); }, 1000);
 </script>"""),
-        probe=OUT,
-        expect="counted",
-        control="none",
-        settle=0.5,
+        probe="steps >= 5",
+        expect=True,
+        control=False,
+        settle=1.0,
+    ),
+    Case(
+        # A page that replaces Function.prototype.toString to hide its callbacks' text: the scriptlet
+        # reads it with the toString saved before the page ran.
+        id="nostif-page-hides-callback-text",
+        call="nostif, adblock_popup",
+        page=page("""<script>
+Function.prototype.toString = function () { return 'function () { [native code] }'; };
+function adblock_popup() { log('popup'); }
+setTimeout(function () { adblock_popup(); }, 10);
+setTimeout(function () { log('page'); }, 20);
+</script>"""),
+        probe=LOG,
+        expect="page",
+        control="popup,page",
     ),
 ]

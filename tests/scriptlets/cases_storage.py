@@ -58,7 +58,7 @@ CASES = [
         probe=OUT,
         expect="clean/kept",
         control="tracked/kept",
-        settle=1.0,
+        settle=2.0,
     ),
     Case(
         # t3n.de: `set-local-storage-item, ADB_ACTIVE_STATUS, $remove$`.
@@ -69,7 +69,7 @@ CASES = [
         probe=OUT,
         expect="null",
         control="active",
-        settle=1.0,
+        settle=2.0,
     ),
     Case(
         id="set-local-storage-item-value",
