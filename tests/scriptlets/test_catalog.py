@@ -60,3 +60,12 @@ def test_library_and_every_scriptlet_are_valid_javascript(tmp_path):
     path.write_text(script + "\n" + library())
     checked = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_library_files_extending_dj_come_after_lib_js():
+    # `lib-<topic>.js` files add to `dj` (`dj.chain = ...`), so lib.js, which defines it, must come first
+    # although `lib-` sorts before `lib.`.
+    text = library()
+    assert text.startswith("// The library every scriptlet can use, as `dj`.")
+    assert text.index("var dj = (function") < min(
+        (text.index(marker) for marker in ("dj.chain =", "dj.timers =") if marker in text), default=len(text))
