@@ -4,8 +4,9 @@
 a `RuleIndex` keyed by the class, id, attribute or tag an element must carry to match
 (`selectors.Plan.element_keys`), site-specific ones into a table keyed by domain. For a page,
 `page_rules(url)` returns `PageRules`: plain picklable data naming exactly what applies there.
-Lines a server cannot act on (scriptlets, CSS injection, `:matches-css()`...) are skipped and
-counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
+Site-specific procedural rules also go, as `PageRules.live`, to the page runtime (`live`), which alone
+evaluates `:matches-css()`. Lines dejunk cannot act on (scriptlets, CSS injection, generic `:matches-css()`...)
+are skipped and counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ import re2
 from ..lists.syntax import BadLine, FilterList
 from ..request import host_of, is_ip_address, normalize_host, registrable_domain
 from ..storage import read_pickle
+from .live import description as live_description
 from .selectors import (
     Plan,
     SelectorError,
     Unsupported,
     check_html_filter,
+    needs_runtime,
     plan_for,
     plan_for_adguard_html,
     prepare,
@@ -348,6 +351,7 @@ class PageRules:
     generichide: bool = False
     exceptions: tuple[str, ...] = field(default=())  # texts of the `#@#` rules that applied
     bad_lines: tuple[BadLine, ...] = ()  # site-specific rules soupsieve rejected (found on first use)
+    live: str = ""  # the page runtime's description of the site-specific procedural rules (`live.description`)
 
     @property
     def empty(self) -> bool:
@@ -358,7 +362,7 @@ class PageRules:
         """A copy without the generic index (to send to a worker that has it installed)."""
         return PageRules(
             self.url, self.host, self.specific, None, self.generic_id, self.disabled, self.elemhide,
-            self.generichide, self.exceptions, self.bad_lines,
+            self.generichide, self.exceptions, self.bad_lines, self.live,
         )
 
 
@@ -500,9 +504,10 @@ class CosmeticStore:
                     continue
                 specific.append(rule)
         specific.sort(key=lambda rule: (rule.list, rule.line))
+        live = live_description(specific)
         if generichide or not len(self.generic):
             return PageRules(url, host, tuple(specific), elemhide=False, generichide=generichide,
-                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad))
+                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live)
         disabled: set[int] = set()
         for key in excepted:
             disabled.update(self.generic_numbers_by_key.get(key, ()))
@@ -513,7 +518,7 @@ class CosmeticStore:
                 disabled.add(number)
         return PageRules(
             url, host, tuple(specific), self.generic, self.generic.fingerprint, frozenset(disabled),
-            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad),
+            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live,
         )
 
 
@@ -575,8 +580,15 @@ def parse_rule(
         # Site-specific: check what can be checked without soupsieve; the plan comes on first use.
         prepared = prepare_adguard_html(selector) if adguard else prepare(selector)
         plan = prepared if isinstance(prepared, Plan) else None
+        browser_only = plan is None and not adguard and needs_runtime(prepared[2])
     else:
         plan = plan_for_adguard_html(selector) if adguard else plan_for(selector)
+        browser_only = not plan.server
+    if browser_only and kind == HTML:
+        raise Unsupported("##^ HTML filter with :matches-css() (needs a browser)")
+    if browser_only and not domains:
+        # The page runtime takes site-specific rules only, as uBO runs procedural rules only where a site is named.
+        raise Unsupported("generic rule with :matches-css() (needs a browser)")
     return CosmeticRule(text, list_name, line, kind, selector, plan, domains, excluded, adguard)
 
 

@@ -88,7 +88,9 @@ def test_exception_lines(line, key, domains):
         ("example.com#$#.ad { display: none !important; }", "CSS injection (#$#)"),
         ("example.com#$?#.ad { remove: true; }", "CSS injection (#$#)"),
         ("example.com##^responseheader(x-ad)", "##^responseheader() is a response header filter"),
-        ("example.com##.x:xpath(//a)", ":xpath() not supported"),
+        ("##.x:matches-css(display: none)", "generic rule with :matches-css() (needs a browser)"),
+        ("~example.com##.x:has(> p:matches-css-before(content: /Ad/))", "generic rule with :matches-css() (needs a browser)"),
+        ("example.com##^div:matches-css(display: none)", "##^ HTML filter with :matches-css() (needs a browser)"),
         ("example.com##body:style(overflow: auto)", ":style() is CSS injection"),
         ("/ads\\d/##.ad", "regex domain in cosmetic rule"),
     ],
@@ -174,12 +176,11 @@ example.org$$script[tag-content="banner"]
 def test_store_counts_skipped_and_bad_lines():
     store = store_of(LIST)
     assert store.skipped["scriptlet (##+js)"] == 1
-    assert store.skipped[":matches-css() needs computed styles"] == 1
     assert store.skipped["duplicate cosmetic rule"] == 1
     assert store.skipped["bad cosmetic rule"] == 1
     [bad] = store.bad_lines
     assert (bad.list, bad.line, bad.text) == ("test.txt", 15, "example.com##.broken:has(")
-    assert len(store) == 12
+    assert len(store) == 13  # `:matches-css()` is kept: the page runtime evaluates it
     assert len(store.generic) == 5
 
 
@@ -187,7 +188,7 @@ def test_page_rules_generic_and_specific():
     store = store_of(LIST)
     assert selectors_on(store, "https://example.com/story") == {
         ".ad", "#banner", 'a[href^="https://ads.example/"]', "div:has(> .sponsored)", ".promo",
-        ".shop-ad", "div:has-text(/sponsored/i)", "script:has-text(adsbygoogle)",
+        ".shop-ad", "div:has-text(/sponsored/i)", "script:has-text(adsbygoogle)", ".x:matches-css(display: block)",
     }  # `.site-ad` is excepted on example.com
     assert selectors_on(store, "https://shop.example.com/") >= {".ad"}
     assert ".shop-ad" not in selectors_on(store, "https://shop.example.com/")
