@@ -636,9 +636,13 @@ class Filtering:
         result = done.result
         count = result.removed + result.hidden
         self.stats.add("rewritten", f.request.pretty_host)
-        self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
+        if count:
+            self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)
+        if result.edited:  # `:remove-attr()`, `:remove-class()`: the elements stay, changed
+            self.stats.add("elements_edited", f.request.pretty_host, result.edited)
         self._record(
-            "rewritten", url=url, removed=result.removed, hidden=result.hidden, selectors=result.selectors,
+            "rewritten", url=url, removed=result.removed, hidden=result.hidden, edited=result.edited,
+            selectors=result.selectors,
             bytes_before=result.bytes_before, bytes_after=result.bytes_after, mode=result.mode,
             ms=round(result.elapsed_ms, 1),
         )
