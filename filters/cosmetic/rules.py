@@ -370,7 +370,7 @@ class CosmeticStore:
     """All cosmetic rules of a set of lists, indexed; immutable once built."""
 
     # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
-    cache_version = "2"
+    cache_version = "3"
 
     def __init__(self) -> None:
         self.generic = RuleIndex([])
