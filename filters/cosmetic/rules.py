@@ -4,8 +4,9 @@
 a `RuleIndex` keyed by the class, id, attribute or tag an element must carry to match
 (`selectors.Plan.element_keys`), site-specific ones into a table keyed by domain. For a page,
 `page_rules(url)` returns `PageRules`: plain picklable data naming exactly what applies there.
-Lines a server cannot act on (scriptlets, CSS injection, `:matches-css()`...) are skipped and
-counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
+Site-specific procedural rules also go, as `PageRules.live`, to the page runtime (`live`), which alone
+evaluates `:matches-css()`. Lines dejunk cannot act on (scriptlets, CSS injection, generic `:matches-css()`...)
+are skipped and counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ from .injected import (
     style_css,
     style_parts,
 )
+from .live import description as live_description
 from .selectors import (
     Plan,
     SelectorError,
     Unsupported,
     check_html_filter,
+    needs_runtime,
     plan_for,
     plan_for_adguard_html,
     prepare,
@@ -362,6 +365,7 @@ class PageRules:
     scriptlets: tuple[ScriptletCall, ...] = ()  # to run at the start of the page, in list order
     styles: tuple[str, ...] = ()  # CSS rules to add to the page (`:style()`, `#$#`)
     injected_rules: tuple[str, ...] = ()  # texts of the scriptlet and style rules behind those
+    live: str = ""  # the page runtime's description of the site-specific procedural rules (`live.description`)
 
     @property
     def empty(self) -> bool:
@@ -371,7 +375,7 @@ class PageRules:
     @property
     def injects(self) -> bool:
         """Whether something is to be put into the page (scripts or styles)."""
-        return bool(self.scriptlets or self.styles)
+        return bool(self.scriptlets or self.styles or self.live)
 
     def without_generic(self) -> PageRules:
         """A copy without the generic index (to send to a worker that has it installed)."""
@@ -382,7 +386,7 @@ class CosmeticStore:
     """All cosmetic rules of a set of lists, indexed; immutable once built."""
 
     # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
-    cache_version = "3"
+    cache_version = "4"
 
     def __init__(self) -> None:
         self.generic = RuleIndex([])
@@ -546,9 +550,10 @@ class CosmeticStore:
                 specific.append(rule)
         specific.sort(key=lambda rule: (rule.list, rule.line))
         injected = self._injected_for(host, names, generichide, applied_exceptions) if self.injected else {}
+        live = live_description(specific)
         if generichide or not len(self.generic):
             return PageRules(url, host, tuple(specific), elemhide=False, generichide=generichide,
-                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), **injected)
+                             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, **injected)
         disabled: set[int] = set()
         for key in excepted:
             disabled.update(self.generic_numbers_by_key.get(key, ()))
@@ -559,7 +564,7 @@ class CosmeticStore:
                 disabled.add(number)
         return PageRules(
             url, host, tuple(specific), self.generic, self.generic.fingerprint, frozenset(disabled),
-            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), **injected,
+            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, **injected,
         )
 
     def _injected_for(self, host: str, names: tuple[str, ...], generichide: bool, applied: list[str]) -> dict:
@@ -664,8 +669,15 @@ def parse_rule(
         # Site-specific: check what can be checked without soupsieve; the plan comes on first use.
         prepared = prepare_adguard_html(selector) if adguard else prepare(selector)
         plan = prepared if isinstance(prepared, Plan) else None
+        browser_only = plan is None and not adguard and needs_runtime(prepared[2])
     else:
         plan = plan_for_adguard_html(selector) if adguard else plan_for(selector)
+        browser_only = not plan.server
+    if browser_only and kind == HTML:
+        raise Unsupported("##^ HTML filter with :matches-css() (needs a browser)")
+    if browser_only and not domains:
+        # The page runtime takes site-specific rules only, as uBO runs procedural rules only where a site is named.
+        raise Unsupported("generic rule with :matches-css() (needs a browser)")
     return CosmeticRule(text, list_name, line, kind, selector, plan, domains, excluded, adguard)
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import re2
 import soupsieve
-from bs4.element import NavigableString, PreformattedString
+from lxml import etree
+from bs4.element import Comment, Declaration, Doctype, NavigableString, PreformattedString, ProcessingInstruction, Tag
 
 # soupsieve's strict mode rejects valid CSS such as `:has(> .a .b)`; browsers accept it.
 SOUPSIEVE_FLAGS = soupsieve.NOSTRICT
@@ -38,25 +39,28 @@ class Unsupported(Exception):
         self.reason = reason
 
 
-# Procedural operators that only a browser can evaluate, and the reason they are counted under.
+# Procedural operators that dejunk cannot evaluate anywhere, and the reason they are counted under.
 _BROWSER_ONLY = {
-    ":matches-css": ":matches-css() needs computed styles",
-    ":matches-css-before": ":matches-css() needs computed styles",
-    ":matches-css-after": ":matches-css() needs computed styles",
-    ":-abp-properties": ":-abp-properties() needs computed styles",
-    ":xpath": ":xpath() not supported",
+    ":-abp-properties": ":-abp-properties() needs the page's style sheets",
     ":style": ":style() is CSS injection",
-    ":matches-attr": ":matches-attr() not supported",
-    ":matches-prop": ":matches-prop() needs the live DOM",
-    ":matches-property": ":matches-prop() needs the live DOM",
-    ":matches-media": ":matches-media() needs a browser",
-    ":others": ":others() not supported",
-    ":remove-attr": ":remove-attr() not supported",
-    ":remove-class": ":remove-class() not supported",
+    ":matches-prop": ":matches-prop() needs the page's script properties",
+    ":matches-property": ":matches-prop() needs the page's script properties",
+    ":matches-media": ":matches-media() not supported",
     ":shadow": ":shadow not supported",
 }
+# Operators only the page runtime (live.py) evaluates: the server skips rules using them.
+_LIVE_ONLY = (":matches-css", ":matches-css-before", ":matches-css-after")
 _TEXT_PSEUDOS = (":has-text", ":-abp-contains", ":contains")
 _HAS_PSEUDOS = (":-abp-has", ":if")
+# uBO's procedural operators: a pseudo-class holding one of them is procedural too (see `_is_procedural`).
+_PROCEDURAL = frozenset(
+    _TEXT_PSEUDOS + _LIVE_ONLY + tuple(_BROWSER_ONLY)
+    + (":upward", ":nth-ancestor", ":min-text-length", ":xpath", ":matches-attr", ":others", ":remove",
+       ":remove-attr", ":remove-class", ":watch-attr", ":matches-path")
+)
+_CONTAINERS = (":has", ":-abp-has", ":if", ":if-not", ":not", ":is", ":where", ":matches", ":any")
+# Elements `:others()` leaves alone: hiding them changes nothing a reader sees.
+_NOT_RENDERED = frozenset({"script", "style", "link", "meta", "base", "title", "template", "head", "noscript"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +68,20 @@ class Plan:
     """How to find what a selector selects: a soupsieve CSS selector, then steps applied to its matches."""
     # `steps` are tuples: ("text", pattern, flags) keeps elements whose text matches a regex; ("min_text", n);
     # ("upward", n); ("upward_css", css); ("select", css) selects `:scope`-relative from each element;
-    # ("filter", css) keeps elements matching css; AdGuard's ("tag_content", s), ("wildcard", pattern),
+    # ("filter", css) keeps elements matching css; ("siblings", "+" or "~", css); ("xpath", expr) evaluates
+    # XPath with each element as context node, ("xpath_root", expr) once for the page; ("attr", name test,
+    # value test or None) is `:matches-attr()` (tests are ("text", s), exact, or ("regex", pattern, flags));
+    # ("others",) takes every element outside the matches, their ancestors and descendants; ("if", prime, css,
+    # steps, expected) is a procedural `:has()` (expected True) or `:not()`/`:if-not()` (False): prime "self"
+    # tests the element itself against css, "select" selects css from it (descendants, or `:scope > ...`), "+"
+    # and "~" its following siblings, then the nested steps run; ("live", name) is an operator only the page
+    # runtime evaluates (`server` is then False). AdGuard's ("tag_content", s), ("wildcard", pattern),
     # ("max_length", n), ("min_length", n). `path` is a `:matches-path()` test on the page URL (kind "text" or
     # "regex", value). `element_keys` are ("class", name), ("id", value), ("attr", name, regex or None, regex
     # flags, compare lower-cased, literal or None), ("tag", name) or ("any",), one per alternative of `css`;
     # `gate` are the classes (".x"), ids ("#x") and attribute texts ("@name\0text") any match needs on the page.
-    # `simple` marks a lone `.class` or `#id` with nothing else: matching it needs no soupsieve.
+    # `simple` marks a lone `.class` or `#id` with nothing else: matching it needs no soupsieve. `edit` is
+    # `:remove-attr()` (("attr", test)) or `:remove-class()` (("class", test)): matches are edited, not hidden.
 
     css: str
     steps: tuple = ()
@@ -78,11 +90,14 @@ class Plan:
     simple: bool = False
     path: tuple | None = None
     remove: bool = False  # `:remove()`: removed even where matches are only hidden
+    edit: tuple | None = None
+    hide_only: bool = False  # `:others()`: hidden even where matches are removed (uBO hides them)
+    server: bool = True  # False when a step needs the page runtime: the rewriter skips the rule
 
     @property
     def plain_css(self) -> bool:
         """Whether a browser could apply this selector as it is (used to hide re-inserted elements)."""
-        return not self.steps and self.path is None and ":-soup-" not in self.css
+        return not self.steps and self.path is None and self.edit is None and ":-soup-" not in self.css
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -150,15 +165,15 @@ def plan_for(selector: str) -> Plan:
         return prepared
     path, css, steps = prepared
     compiled = compile_css(css)
-    remove = ("remove",) in steps
-    steps = tuple(step for step in steps if step != ("remove",))
-    return Plan(css, steps, _element_keys(compiled), _gate(compiled), False, path, remove)
+    steps, remove, edit = split_actions(steps)
+    return Plan(css, steps, _element_keys(compiled), _gate(compiled), False, path, remove, edit, ("others",) in steps,
+                not needs_runtime(steps))
 
 
 @_bounded
 def prepare(selector: str):
     """`plan_for` without soupsieve: a lone `.class`/`#id`'s Plan, else (path test, css, steps)."""
-    # Raises Unsupported for everything a server cannot do, so a list can be checked cheaply; soupsieve's own
+    # Raises Unsupported for what dejunk cannot do anywhere, so a list can be checked cheaply; soupsieve's own
     # syntax check happens when the plan is made.
     selector = selector.strip()
     if not selector:
@@ -172,8 +187,55 @@ def prepare(selector: str):
     pieces = list(_scan(selector))
     _check_style_block(pieces)
     path, selector, pieces = _take_matches_path(selector, pieces)
-    css, steps = _translate(selector, pieces=pieces)
+    css, steps, _ = _translate(selector, pieces=pieces)
+    split_actions(steps)
     return path, css, steps
+
+
+@_bounded
+def browser_plan(selector: str) -> tuple[str, tuple, bool, tuple | None]:
+    """The selector for the page runtime (live.py): (native CSS, steps, remove, edit), without `:matches-path()`."""
+    # The same translation as the server's, except that CSS stays as a browser reads it (no soupsieve
+    # extensions), every text test is a step, regexes keep their JavaScript source and flags (tests are
+    # ("s", text) or ("r", source, flags)), `:matches-css()` is ("css", pseudo-element, property, test) and
+    # `:watch-attr()` is ("watch", names).
+    selector = selector.strip()
+    if not selector:
+        raise SelectorError("empty selector")
+    check_shape(selector)
+    pieces = list(_scan(selector))
+    _check_style_block(pieces)
+    _, selector, pieces = _take_matches_path(selector, pieces)
+    css, steps, _ = _translate(selector, pieces=pieces, browser=True)
+    steps, remove, edit = split_actions(steps)
+    return css, tuple(steps), remove, edit
+
+
+def split_actions(steps) -> tuple[tuple, bool, tuple | None]:
+    """Steps without the action operators, whether `:remove()` is one, and the `:remove-attr/class()` edit."""
+    remove = False
+    edit = None
+    kept = []
+    for number, step in enumerate(steps):
+        if step[0] == "remove":
+            remove = True
+        elif step[0] in ("remove_attr", "remove_class"):
+            if number != len(steps) - 1:
+                raise SelectorError(f":{step[0].replace('_', '-')}() must come last")
+            edit = ("attr" if step[0] == "remove_attr" else "class", step[1])
+        else:
+            kept.append(step)
+    if remove and edit:
+        raise SelectorError(":remove() with another action")
+    return tuple(kept), remove, edit
+
+
+def needs_runtime(steps) -> bool:
+    """Whether any step (nested ones included) only the page runtime can evaluate."""
+    for step in steps:
+        if step[0] == "live" or step[0] == "if" and needs_runtime(step[3]):
+            return True
+    return False
 
 
 def plan_for_html_filter(selector: str) -> Plan:
@@ -262,11 +324,12 @@ def _take_matches_path(selector: str, pieces: list) -> tuple[tuple | None, str, 
     return None, selector, pieces
 
 
-def _text_or_regex(argument: str, what: str) -> tuple:
+def _text_or_regex(argument: str, what: str, browser: bool = False) -> tuple:
     """A `/regex/flags` argument as ("regex", pattern, flags), anything else as ("text", argument)."""
+    # For the browser: ("r", JavaScript source, flag letters) or ("s", text), checked the same way.
     regex = re.fullmatch(r"/(.*)/([imsu]*)", argument, re.DOTALL)
     if regex is None:
-        return ("text", argument)
+        return ("s", argument) if browser else ("text", argument)
     flags = 0
     for letter in regex.group(2):
         flags |= {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL, "u": 0}[letter]
@@ -275,6 +338,8 @@ def _text_or_regex(argument: str, what: str) -> tuple:
         re.compile(pattern, flags)
     except re.error as error:
         raise SelectorError(f"bad regular expression in {what}: {error}") from None
+    if browser:
+        return ("r", regex.group(1), "".join(sorted(set(regex.group(2)))))
     return ("regex", pattern, flags)
 
 
@@ -283,13 +348,47 @@ def _javascript_regex(pattern: str) -> str:
     return pattern.replace("(?<", "(?P<").replace("(?P<=", "(?<=").replace("(?P<!", "(?<!")
 
 
-def _translate(selector: str, nested: bool = False, pieces: list | None = None) -> tuple[str, list[tuple]]:
-    """Turn procedural syntax into soupsieve CSS plus steps; nested means inside another pseudo-class."""
+def _unquote(argument: str) -> str:
+    """An operator argument without the quotes uBO allows around it (`:xpath('//a')`)."""
+    text = argument.strip()
+    if len(text) >= 2 and text[0] in "\"'" and text[-1] == text[0]:
+        return text[1:-1].replace("\\" + text[0], text[0])
+    return text
+
+
+def _is_procedural(name: str, argument: str) -> bool:
+    """Whether a pseudo-class is one of uBO's procedural operators, or holds one."""
+    if name in _PROCEDURAL:
+        return True
+    if name in _CONTAINERS:
+        return any(kind == "pseudo" and _is_procedural(*value) for kind, value, _, _ in _scan(argument))
+    return False
+
+
+def _leads_procedurally(selector: str) -> bool:
+    """Whether a selector starts with a procedural operator: uBO then applies it to the element itself."""
+    lead = len(selector) - len(selector.lstrip())
+    for kind, value, start, _ in _scan(selector):
+        if kind == "pseudo":
+            return start == lead and _is_procedural(*value)
+    return False
+
+
+_COMBINATOR_END = " \t\n\r\f>+~"
+
+
+def _translate(selector: str, nested: bool = False, pieces: list | None = None, browser: bool = False,
+               text_steps: bool = False) -> tuple[str, list[tuple], bool]:
+    """Turn procedural syntax into CSS plus steps, and tell whether the selector was procedural at all."""
+    # `nested`: inside another pseudo-class; `browser`: for the page runtime (see `browser_plan`); `text_steps`:
+    # text tests become steps rather than soupsieve's `:-soup-contains()`.
     css: list[str] = []
     steps: list[tuple] = []
     position = 0
     after_step = False  # CSS after a step continues from the step's results
     pending: list[str] = []
+    procedural = False
+    lead = len(selector) - len(selector.lstrip())
 
     def flush_pending() -> None:
         # CSS after a step: `:upward(2) > .x` selects from the step's results, `:has-text(/x/).y` filters them.
@@ -300,13 +399,13 @@ def _translate(selector: str, nested: bool = False, pieces: list | None = None) 
             return
         if stripped[0] in "+~":
             rest = stripped[1:].strip()
-            compile_css(rest)
+            _check_css(rest, browser)
             steps.append(("siblings", stripped[0], rest))
         elif chunk[0].isspace() or stripped[0] == ">":
-            compile_css(":scope " + stripped)
+            _check_css(":scope " + stripped, browser)
             steps.append(("select", ":scope " + stripped))
         else:
-            compile_css(stripped)
+            _check_css(stripped, browser)
             steps.append(("filter", stripped))
 
     target = css
@@ -316,12 +415,18 @@ def _translate(selector: str, nested: bool = False, pieces: list | None = None) 
         name, argument = value
         target.append(selector[position:start])
         position = end
-        translated = _translate_pseudo(name, argument, nested)
+        procedural = procedural or _is_procedural(name, argument)
+        at_root = not nested and start == lead
+        translated = _translate_pseudo(name, argument, browser, text_steps, at_root)
         if isinstance(translated, str):
             target.append(translated)
             continue
-        if nested:
-            raise Unsupported(f"{name}() inside another pseudo-class")
+        if nested and translated is not None and translated[0] in ("remove", "remove_attr", "remove_class"):
+            raise SelectorError(f"{name}() inside another pseudo-class")
+        if translated is not None:
+            so_far = "".join(target)
+            if so_far and so_far[-1] in _COMBINATOR_END and (target is pending or so_far.strip()):
+                target.append("*")  # `.a > :has-text(/x/)`: the step applies to `.a > *`
         if not after_step:
             after_step = True
             target = pending
@@ -334,30 +439,35 @@ def _translate(selector: str, nested: bool = False, pieces: list | None = None) 
         flush_pending()
     base = "".join(css).strip()
     if not base:
-        base = "*"
+        if steps and steps[0][0] == "xpath_root":
+            base = "" if browser else "html"  # evaluated once for the page, from its root element
+        else:
+            base = "*"
     elif base[-1] in ">+~":
         raise SelectorError("selector ends with a combinator")
-    return base, steps
+    return base, steps, procedural
 
 
-def _translate_pseudo(name: str, argument: str, nested: bool):
-    """CSS text for a pseudo-class soupsieve can do, a step tuple for one it cannot, None for a no-op."""
+def _check_css(css: str, browser: bool) -> None:
+    if not browser:
+        compile_css(css)
+
+
+def _translate_pseudo(name: str, argument: str, browser: bool, text_steps: bool, at_root: bool):
+    """CSS text for a pseudo-class CSS can do, a step tuple for one it cannot, None for a no-op."""
     if name in _BROWSER_ONLY:
         raise Unsupported(_BROWSER_ONLY[name])
     if name in _TEXT_PSEUDOS:
-        test = _text_or_regex(argument, f"{name}()")
+        test = _text_or_regex(argument, f"{name}()", browser)
+        if browser:
+            return ("text", test)
         if test[0] == "text":
+            if text_steps:
+                return ("text", re.escape(test[1]), 0)
             return f":-soup-contains({css_string(test[1])})"
         return ("text", test[1], test[2])
-    if name in _HAS_PSEUDOS or name == ":has":
-        inner, _ = _translate(argument, nested=True)
-        return f":has({inner})"
-    if name == ":if-not":
-        inner, _ = _translate(argument, nested=True)
-        return f":not(:has({inner}))"
-    if name in (":not", ":is", ":where", ":matches", ":any"):
-        inner, _ = _translate(argument, nested=True)
-        return f"{':is' if name in (':matches', ':any') else name}({inner})"
+    if name in _CONTAINERS:
+        return _translate_container(name, argument, browser)
     if name in (":upward", ":nth-ancestor"):
         argument = argument.strip()
         if argument.isdigit():
@@ -367,21 +477,162 @@ def _translate_pseudo(name: str, argument: str, nested: bool):
             return ("upward", count)
         if name == ":nth-ancestor":
             raise SelectorError(":nth-ancestor() needs a number")
-        inner, _ = _translate(argument, nested=True)
-        compile_css(inner)
+        inner, inner_steps, _ = _translate(argument, nested=True, browser=browser)
+        if inner_steps:
+            raise Unsupported(f"procedural selector inside {name}()")
+        _check_css(inner, browser)
         return ("upward_css", inner)
     if name == ":min-text-length":
         if not argument.strip().isdigit():
             raise SelectorError(":min-text-length() needs a number")
         return ("min_text", int(argument.strip()))
+    if name == ":xpath":
+        expression = _unquote(argument)
+        check_xpath(expression)
+        return ("xpath_root" if at_root else "xpath", expression)
+    if name == ":matches-attr":
+        return ("attr",) + _attribute_tests(argument, browser)
+    if name in _LIVE_ONLY:
+        pseudo = {":matches-css-before": "::before", ":matches-css-after": "::after"}.get(name, "")
+        declaration = _css_declaration(argument, pseudo, browser)
+        return declaration if browser else ("live", ":matches-css()")
+    if name == ":others":
+        if argument.strip():
+            raise SelectorError(":others() takes no argument")
+        return ("others",)
     if name == ":remove":
         return ("remove",)
+    if name in (":remove-attr", ":remove-class"):
+        argument = _unquote(argument)
+        if name == ":remove-attr" and not argument.startswith("/"):
+            argument = argument.lower()  # as HTML attribute names are; class names keep their case
+        name_test = _text_or_regex(argument, f"{name}()", browser)
+        if name_test[1] == "":
+            raise SelectorError(f"{name}() needs a name")
+        return ("remove_attr" if name == ":remove-attr" else "remove_class", name_test)
     if name == ":watch-attr":
-        return None  # re-evaluating when attributes change is for live pages
+        if browser:  # re-evaluating when attributes change is for live pages
+            return ("watch", tuple(sorted({n.strip().lower() for n in _unquote(argument).split(",") if n.strip()})))
+        return None
     if name == ":matches-path":
         raise Unsupported(":matches-path() inside another pseudo-class")
     # Any other functional pseudo-class is plain CSS (`:nth-child(2)`, `:lang(en)`...).
     return f"{name}({argument})"
+
+
+def _translate_container(name: str, argument: str, browser: bool):
+    """`:has()`, `:not()`, `:is()`... : plain CSS, or a procedural ("if", ...) step as uBO evaluates it."""
+    # uBO runs a procedural argument from the element: its CSS selects descendants (or, after `>`, `+`, `~`,
+    # children and siblings), or, when it starts with an operator, the element itself; `:has()` keeps the
+    # element if that finds something, `:not()` and `:if-not()` if it finds nothing.
+    leading = _leads_procedurally(argument)
+    inner, inner_steps, procedural = _translate(argument, nested=True, browser=browser)
+    if not procedural:
+        if name in _HAS_PSEUDOS or name == ":has":
+            return f":has({inner})"
+        if name == ":if-not":
+            return f":not(:has({inner}))"
+        return f"{':is' if name in (':matches', ':any') else name}({inner})"
+    if name in (":is", ":where", ":matches", ":any"):
+        if inner_steps or browser:
+            raise Unsupported(f"procedural selector inside {name}()")
+        return f"{':is' if name in (':matches', ':any') else name}({inner})"
+    expected = name not in (":not", ":if-not")
+    if not inner_steps and not browser:
+        # Text tests soupsieve evaluates itself: `:has(p:has-text(x))`, `:not(:has-text(x))`.
+        if not leading:
+            return f":has({inner})" if expected else f":not(:has({inner}))"
+        if _one_compound(inner):
+            return f":is({inner})" if expected else f":not({inner})"
+        inner, inner_steps, _ = _translate(argument, nested=True, text_steps=True)
+    if leading:
+        prime, css = "self", inner
+    elif inner[0] in "+~":
+        prime, css = inner[0], inner[1:].strip()
+    elif inner[0] == ">":
+        prime, css = "select", ":scope " + inner
+    else:
+        prime, css = "select", inner
+    _check_css(css, browser)
+    return ("if", prime, css, tuple(inner_steps), expected)
+
+
+def _one_compound(css: str) -> bool:
+    """Whether CSS is one compound selector (no combinator): it then tests an element by itself."""
+    return all(not selector.relation.selectors for selector in compile_css(css).selectors)
+
+
+def _attribute_tests(argument: str, browser: bool) -> tuple:
+    """`:matches-attr(name=value)`: (name test, value test or None), each exact text or a regex, quotes optional."""
+    text = argument.strip()
+    if text[:1] in ("'", '"'):
+        close = _string_end(text, 1, text[0])
+    elif text[:1] == "/":
+        close = _regex_end(text, 1)
+        if close < 0:
+            raise SelectorError(":matches-attr(): unclosed regex")
+        close += len(re.match(r"[imsu]*", text[close:]).group(0))
+    else:
+        close = text.find("=")
+        close = len(text) if close < 0 else close
+    name, rest = _unquote(text[:close]), text[close:].strip()
+    if not name:
+        raise SelectorError(":matches-attr() needs an attribute name")
+    if not name.startswith("/"):
+        name = name.lower()  # as HTML attribute names are
+    value = None
+    if rest:
+        if rest[0] != "=":
+            raise SelectorError(f":matches-attr(): unexpected {rest[:10]!r} after the name")
+        value = _text_or_regex(_unquote(rest[1:]), ":matches-attr()", browser)
+    return _text_or_regex(name, ":matches-attr()", browser), value
+
+
+def _css_declaration(argument: str, pseudo: str, browser: bool) -> tuple:
+    """`:matches-css(property: value)` (also `before, property: value`) for the page runtime."""
+    text = argument.strip()
+    prefix = re.match(r"(before|after)\s*,", text)
+    if prefix is not None:
+        pseudo = "::" + prefix.group(1)
+        text = text[prefix.end():]
+    prop, colon, value = text.partition(":")
+    prop = prop.strip().lower()
+    if not colon or not re.fullmatch(r"-?[a-z][a-z0-9-]*", prop):
+        raise SelectorError(":matches-css() expects property: value")
+    test = _text_or_regex(value.strip(), ":matches-css()", True)  # quotes are the value's: `content: "Ad"`
+    return ("css", pseudo, prop, test)
+
+
+# --- XPath -------------------------------------------------------------------------------------------
+
+_XPATH_PROBE = "<html><head><title>t</title></head><body><div><p>x</p></div></body></html>"
+
+
+def check_xpath(expression: str) -> None:
+    """SelectorError unless the expression is XPath 1.0 that lxml can run and that selects nodes."""
+    if not expression:
+        raise SelectorError(":xpath() needs an expression")
+    compiled = compile_xpath(expression)
+    probe = etree.fromstring(_XPATH_PROBE)
+    try:
+        result = compiled(probe[1][0])
+    except etree.XPathError as error:
+        raise SelectorError(f"bad XPath in :xpath(): {error}") from None
+    if not isinstance(result, list):
+        raise SelectorError(":xpath() expression does not select nodes")
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_xpath(expression: str):
+    """A compiled lxml XPath, cached per process; SelectorError (with the column) if it is not XPath."""
+    try:
+        return etree.XPath(expression, smart_strings=False)
+    except etree.XPathSyntaxError as error:
+        columns = [entry.column for entry in error.error_log if entry.column]
+        where = f" at column {columns[-1] + 1}" if columns else ""
+        raise SelectorError(f"bad XPath in :xpath(){where}: {error}") from None
+    except etree.XPathError as error:
+        raise SelectorError(f"bad XPath in :xpath(): {error}") from None
 
 
 _SCAN_TOKEN = re.compile(r"""\\.|["'\[\]()]|::?(-?[a-zA-Z][a-zA-Z0-9-]*)(\()?|\{""", re.DOTALL)
@@ -653,9 +904,16 @@ def select_all(plan: Plan, root) -> list:
     return compile_css(plan.css).select(root)
 
 
-def run_steps(plan: Plan, elements: list) -> list:
+def run_steps(plan: Plan, elements: list, tick=None) -> list:
     """Apply the plan's steps to the elements its CSS matched, in document order, without duplicates."""
-    for step in plan.steps:
+    # `tick` (no arguments) is called every so often on long work, e.g. to stop at a page's deadline.
+    if not plan.server:
+        raise ValueError("this plan needs the page runtime")
+    return _run(plan.steps, elements, tick)
+
+
+def _run(steps: tuple, elements: list, tick) -> list:
+    for step in steps:
         kind = step[0]
         if kind == "text":
             pattern = list_regex(step[1], step[2])
@@ -674,8 +932,19 @@ def run_steps(plan: Plan, elements: list) -> list:
             compiled = compile_css(step[1])
             elements = [e for e in elements if compiled.match(e)]
         elif kind == "siblings":
-            compiled = compile_css(step[2])
-            elements = _unique(found for e in elements for found in _following_siblings(e, step[1] == "+") if compiled.match(found))
+            elements = _unique(found for e in elements for found in _after(e, step[1], step[2]))
+        elif kind == "xpath":
+            tree = xpath_tree(elements[0], tick)
+            elements = _unique(found for e in elements for found in tree.evaluate(step[1], e))
+        elif kind == "xpath_root":
+            tree = xpath_tree(elements[0], tick)
+            elements = tree.evaluate(step[1], None)
+        elif kind == "attr":
+            elements = [e for e in elements if _has_attribute(e, step[1], step[2])]
+        elif kind == "others":
+            elements = _others(elements, tick)
+        elif kind == "if":
+            elements = [e for e in elements if _procedural_test(e, step, tick) == step[4]]
         elif kind == "tag_content":
             elements = [e for e in elements if step[1] in _inner_html(e)]
         elif kind == "wildcard":
@@ -690,6 +959,169 @@ def run_steps(plan: Plan, elements: list) -> list:
         if not elements:
             break
     return elements
+
+
+def test_matches(test: tuple, value: str, exact: bool) -> bool:
+    """Whether a text or regex test (see `Plan`) accepts a value; a text test equals it or, if not exact, is in it."""
+    if test[0] == "text":
+        return value == test[1] if exact else test[1] in value
+    return list_regex(test[1], test[2]).search(value) is not None
+
+
+def _attribute_value(value) -> str:
+    return value if isinstance(value, str) else " ".join(value)
+
+
+def _has_attribute(element, name_test: tuple, value_test: tuple | None) -> bool:
+    """`:matches-attr()`: an attribute whose name (and value) the tests accept, both compared whole for text."""
+    for name, value in element.attrs.items():
+        if not test_matches(name_test, name, True):
+            continue
+        if value_test is None or test_matches(value_test, _attribute_value(value), True):
+            return True
+    return False
+
+
+def _procedural_test(element, step: tuple, tick) -> bool:
+    """Whether the nested selector of a procedural `:has()`/`:not()` finds anything from `element`."""
+    _, prime, css, steps, _ = step
+    compiled = compile_css(css)
+    if prime == "self":
+        found = [element] if compiled.match(element) else []
+    elif prime == "select":
+        found = compiled.select(element)
+    else:
+        found = _after(element, prime, css)
+    if found and steps:
+        found = _run(steps, found, tick)
+    return bool(found)
+
+
+def _others(elements: list, tick) -> list:
+    """Every element outside the matches, their ancestors and their descendants, as uBO's `:others()` takes them."""
+    # Those are the siblings of each match and of each of its ancestors below <body>; hiding them hides the rest
+    # with them. Elements nothing is shown of (scripts, styles...) are left out.
+    keep: set[int] = set()
+    chains = []
+    for element in elements:
+        chain = []
+        node = element
+        while node is not None and node.name not in ("body", "html", "[document]"):
+            keep.add(id(node))
+            chain.append(node)
+            node = node.parent
+        chains.append(chain)
+    others = []
+    seen: set[int] = set()
+    for chain in chains:
+        if tick is not None:
+            tick()
+        for node in chain:
+            parent = node.parent
+            if parent is None:
+                continue
+            for sibling in parent.find_all(True, recursive=False):
+                if id(sibling) in keep or id(sibling) in seen or sibling.name in _NOT_RENDERED:
+                    continue
+                seen.add(id(sibling))
+                others.append(sibling)
+    return others
+
+
+# XML 1.0 forbids these characters; lxml refuses strings holding them.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
+
+
+def xpath_tree(element, tick=None) -> XPathTree:
+    """The XPath view of the page `element` belongs to, made once per page."""
+    root = element
+    while root.parent is not None:
+        root = root.parent
+    tree = getattr(root, "_dejunk_xpath_tree", None)
+    if tree is None:
+        tree = XPathTree(root, tick)
+        root._dejunk_xpath_tree = tree
+    return tree
+
+
+class XPathTree:
+    """An lxml copy of a parsed page for XPath, each lxml element mapped back to the page's element."""
+    # Copying the tree soupsieve matches on (rather than parsing again) makes the mapping exact. Like a
+    # browser's DOM: template contents are left out, processing instructions are comments, adjacent text is
+    # one node. Names XML cannot hold are left out (attributes) or renamed (elements): XPath could not name them.
+
+    def __init__(self, soup, tick=None):
+        self._page: dict[int, object] = {}  # id of an lxml element -> the page's element
+        self._copies: dict[int, object] = {}  # id of a page's element -> its lxml element
+        self._proxies: list = []  # keeps every lxml proxy alive, so `id()` of a result finds its element
+        top = next((child for child in soup.children if isinstance(child, Tag)), None)
+        self.root = None
+        if top is None:
+            return
+        self.root = self._element(None, top)
+        stack = [(top, self.root)]
+        count = 0
+        while stack:
+            source, copy = stack.pop()
+            last = None
+            if source.name == "template":
+                continue
+            for child in source.children:
+                if isinstance(child, Tag):
+                    last = self._element(copy, child)
+                    stack.append((child, last))
+                    count += 1
+                    if tick is not None and not count & 1023:
+                        tick()
+                elif isinstance(child, (Comment, ProcessingInstruction)):
+                    # (XML comments hold no `--` and do not end with `-`; XPath rarely looks inside them.)
+                    last = etree.Comment(_xml_text(str(child)).replace("--", "- -").rstrip("-"))
+                    copy.append(last)
+                elif isinstance(child, NavigableString) and not isinstance(child, (Doctype, Declaration)):
+                    text = _xml_text(str(child))
+                    if last is None:
+                        copy.text = (copy.text or "") + text
+                    else:
+                        last.tail = (last.tail or "") + text
+
+    def _element(self, parent, source):
+        name = source.name if _XML_NAME.fullmatch(source.name or "") else "dejunk-unnamed"
+        copy = etree.Element(name) if parent is None else etree.SubElement(parent, name)
+        for attribute, value in source.attrs.items():
+            if _XML_NAME.fullmatch(attribute):
+                copy.set(attribute, _xml_text(_attribute_value(value)))
+        self._page[id(copy)] = source
+        self._copies[id(source)] = copy
+        self._proxies.append(copy)
+        return copy
+
+    def evaluate(self, expression: str, context) -> list:
+        """The page's elements an XPath selects with `context` (a page element; None: the root) as context node."""
+        if self.root is None:
+            return []
+        if context is None:
+            node = self.root
+        else:
+            node = self._copies.get(id(context))
+            if node is None:
+                return []
+        try:
+            result = compile_xpath(expression)(node)
+        except etree.XPathError:
+            return []  # (checked when the list was read: only an expression failing on this page gets here)
+        if not isinstance(result, list):
+            return []
+        found = []
+        for item in result:
+            element = self._page.get(id(item)) if isinstance(item, etree._Element) else None
+            if element is not None:
+                found.append(element)
+        return _unique(found)
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def _inner_html(element) -> str:
@@ -715,9 +1147,20 @@ def _closest_ancestor(element, compiled):
     return None
 
 
-def _following_siblings(element, adjacent: bool):
-    for sibling in element.find_next_siblings(True, limit=1 if adjacent else None):
-        yield sibling
+def _after(element, combinator: str, css: str) -> list:
+    """What `:scope + css` or `:scope ~ css` selects from an element (css may go on with more combinators)."""
+    # soupsieve selects descendants only: select from the parent, naming the element by its position there.
+    parent = element.parent
+    if parent is None or parent.name == "[document]":
+        return []
+    position = 1 + sum(1 for _ in element.find_previous_siblings(True))
+    return _compile_relative(f":scope > :nth-child({position}) {combinator} {css}").select(parent)
+
+
+@functools.lru_cache(maxsize=256)
+def _compile_relative(css: str):
+    # Apart from `compile_css`'s cache: positions would crowd the list's own selectors out of it.
+    return soupsieve.compile(css, flags=SOUPSIEVE_FLAGS)
 
 
 def _unique(elements) -> list:

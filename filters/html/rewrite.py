@@ -29,7 +29,8 @@ from . import charset
 from .inject import Policies, head_point, meta_nonce
 from ..cosmetic.rules import HIDE, HTML, CosmeticRule, PageRules, RuleIndex, StoredIndex
 from .source import DOCTYPE, DOCUMENT_ELEMENTS, END, PARSER_VOID, START, VOID, SourceMap, Unlocatable, joins_cleanly
-from ..cosmetic.selectors import class_list, matches_element, run_steps, select_all
+from ..cosmetic.selectors import class_list, matches_element, run_steps, select_all, test_matches
+from ..cosmetic.live import program as live_program
 from ..scriptlets.compose import compose
 
 # The rewriter hands BeautifulSoup text on purpose, and pages that start like XML are still HTML.
@@ -74,6 +75,8 @@ class RewriteResult:
     kept: dict[str, int] = field(default_factory=dict)  # selected elements left in place, by reason
     rule_hits: list[RuleHit] = field(default_factory=list)
     cuts: list[tuple[int, int]] = field(default_factory=list)  # byte ranges removed, or (offset, offset) insertions
+    edited: int = 0  # elements whose attributes or classes were taken off (`:remove-attr()`, `:remove-class()`)
+    edits: list[tuple[int, int]] = field(default_factory=list)  # the byte ranges of those start tags replaced
     injected: list[str] = field(default_factory=list)  # what went into the page: "scriptlets", "styles"
     not_injected: list[str] = field(default_factory=list)  # why something was left out (the page's CSP...)
     csp: tuple[str, ...] | None = None  # the page's Content-Security-Policy values to send instead, if changed
@@ -86,6 +89,9 @@ class RewriteResult:
         parts = [f"{verb} {count}" for verb, count in (("removed", self.removed), ("hid", self.hidden)) if count]
         total = self.removed + self.hidden
         text = " and ".join(parts) + f" ad element{'s' if total != 1 else ''}" if parts else ""
+        if self.edited:
+            edited = f"took attributes off {self.edited} element{'s' if self.edited != 1 else ''}"
+            text = f"{text}; {edited}" if text else edited
         if self.injected:
             added = " and ".join(self.injected)
             text = f"{text}; added {added}" if text else f"added {added}"
@@ -221,18 +227,23 @@ def _injection(text: str, rules: PageRules, policies: Policies) -> tuple[int, st
     point = head_point(text)
     policies.page_nonce = meta_nonce(text, point)
     markup, what = [], []
-    script = compose(rules.scriptlets)
+    script = page_script(rules)
     if script:
         element = policies.element("script", script)
         if element:
             markup.append(element)
-            what.append("scriptlets")
+            what.append("scriptlets" if rules.scriptlets else "runtime")
     if rules.styles:
         element = policies.element("style", css_ascii("".join(rules.styles)))
         if element:
             markup.append(element)
             what.append("styles")
     return (point, "".join(markup), what) if markup else None
+
+
+def page_script(rules: PageRules) -> str:
+    """The one script a page gets: its scriptlets, then the runtime for its procedural rules ('' if neither)."""
+    return "\n".join(part for part in (compose(rules.scriptlets), live_program(rules.live)) if part)
 
 
 def css_ascii(css: str) -> str:
@@ -300,8 +311,10 @@ def _indexes(rules: PageRules, generic: RuleIndex | None) -> list[tuple[RuleInde
     indexes = []
     if generic is not None and len(generic) > len(rules.disabled):
         indexes.append((generic, rules.disabled))
-    if rules.specific:
-        indexes.append((RuleIndex(list(rules.specific)), frozenset()))
+    # Rules only the page runtime can evaluate (`:matches-css()`) are left to it.
+    specific = [rule for rule in rules.specific if rule.plan.server]
+    if specific:
+        indexes.append((RuleIndex(specific), frozenset()))
     return indexes
 
 
@@ -358,6 +371,10 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]],
     page = _Page(classes, ids, attributes)
     results: list[tuple[CosmeticRule, list]] = []
     root = None
+
+    def tick() -> None:
+        check_deadline(deadline)
+
     for index, disabled in indexes:
         check_deadline(deadline)
         candidates = _candidates(index, disabled, elements, page, tags)
@@ -378,7 +395,7 @@ def find_matches(elements: list, indexes: list[tuple[RuleIndex, frozenset]],
             else:
                 found = [e for e in found if matches_element(plan, e)]
             if found and plan.steps:
-                found = run_steps(plan, found)
+                found = run_steps(plan, found, tick)
             found = _outside_templates(found, deadline)
             if found:
                 results.append((rule, found))
@@ -567,7 +584,7 @@ def reference_matches(soup, rules: PageRules, generic: RuleIndex | None = None, 
     applicable: list[CosmeticRule] = []
     if generic is not None:
         applicable.extend(rule for number, rule in enumerate(generic.rules) if number not in rules.disabled)
-    applicable.extend(rules.specific)
+    applicable.extend(rule for rule in rules.specific if rule.plan.server)
     results = []
     for rule in applicable:
         if page_text is not None and rule.plan.simple and rule.plan.element_keys[0][1] not in page_text:
@@ -589,12 +606,15 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
     # `text` is what was parsed; `decoded` has the same characters but undecodable bytes still escaped as
     # lone surrogates, so byte offsets are computed from it.
     position_of = {id(element): number for number, element in enumerate(elements)}
-    rules_of: dict[int, list[CosmeticRule]] = {}
+    rules_of: dict[int, list[CosmeticRule]] = {}  # rules that remove or hide the element
+    edits_of: dict[int, list[CosmeticRule]] = {}  # `:remove-attr()`/`:remove-class()` rules, which keep it
     for rule, found in matches:
+        chosen = edits_of if rule.plan.edit is not None else rules_of
         for element in found:
             number = position_of.get(id(element))
             if number is not None:
-                rules_of.setdefault(number, []).append(rule)
+                chosen.setdefault(number, []).append(rule)
+    matched = len(rules_of.keys() | edits_of.keys())
     source = SourceMap(text, elements) if elements else None
     check_deadline(deadline)
     kept: Counter = Counter()
@@ -605,8 +625,11 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
         check_deadline(deadline)  # locating one element of a deeply nested page can take milliseconds
         if number < removed_until:
             continue  # inside an element already removed: goes with it
-        # HTML filters and `:remove()` remove even in hide mode: a hidden script still runs.
-        remove = mode == "remove" or any(rule.kind == HTML or rule.plan.remove for rule in rules_of[number])
+        # HTML filters and `:remove()` remove even in hide mode: a hidden script still runs. What `:others()`
+        # selects is hidden even in remove mode, as uBO hides it: it is most of the page, scripts included.
+        chosen = rules_of[number]
+        remove = any(rule.kind == HTML or rule.plan.remove for rule in chosen) or (
+            mode == "remove" and not all(rule.plan.hide_only for rule in chosen))
         if not remove and number < hidden_until:
             continue  # inside an element already hidden: hidden with it
         element = elements[number]
@@ -631,43 +654,51 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
             else:
                 hidden_until = source.subtree_end[number]
     removing = _drop_bad_junctions(text, removing, kept)
+    attribute_edits, edited = _attribute_edits(source, edits_of, removing, kept, xml, deadline)
     not_injected = policies.left_out if policies is not None else []
-    if not removing and not hiding and not injection:
-        return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept),
+    if not removing and not hiding and not attribute_edits and not injection:
+        return _unchanged(body, started, mode, None, encoding.name, matched=matched, kept=dict(kept),
                           not_injected=not_injected)
     hits = _hits([number for number, _, _ in removing] + [number for number, _ in hiding], source, rules_of)
-    edits: list[tuple[int, int, bytes]] = [(start, end, b"") for _, start, end in removing]  # (start, end, new)
+    hits.extend(_edit_hits(edited))
+    # (start, end, new text, kind): "cut" removes an element, "insert" adds text, "attributes" rewrites a start
+    # tag's attributes.
+    edits: list[tuple[int, int, str, str]] = [(start, end, "", "cut") for _, start, end in removing]
+    edits.extend((start, end, new, "attributes") for start, end, new in attribute_edits)
     if hiding:
         # XML has no attribute without a value, and the style's text is parsed as XML text there.
         marker = f' {HIDDEN_ATTRIBUTE}=""' if xml else f" {HIDDEN_ATTRIBUTE}"
         style = _hide_style(matches, hits, xml, policies)
         if style:
-            edits.extend((point, point, marker.encode(encoding.codec)) for _, point in hiding)
+            edits.extend((point, point, marker, "insert") for _, point in hiding)
             style_at = _style_point(source)
-            edits.append((style_at, style_at, style.encode(encoding.codec)))
+            edits.append((style_at, style_at, style, "insert"))
         else:  # the page's CSP allows no style of ours: the marked elements would stay visible, so none is marked
             kept["the page's Content-Security-Policy allows no hiding style"] += len(hiding)
             hiding = []
-            hits = _hits([number for number, _, _ in removing], source, rules_of)
+            hits = _hits([number for number, _, _ in removing], source, rules_of) + _edit_hits(edited)
     if injection:
         point, markup, _what = injection
-        edits.append((point, point, markup.encode(encoding.codec)))
+        edits.append((point, point, markup, "insert"))
     if not edits:
-        return _unchanged(body, started, mode, None, encoding.name, matched=len(rules_of), kept=dict(kept),
+        return _unchanged(body, started, mode, None, encoding.name, matched=matched, kept=dict(kept),
                           not_injected=not_injected)
     edits.sort(key=lambda edit: (edit[0], edit[1]))
     offsets = charset.ByteOffsets(decoded, encoding)
     pieces: list[bytes] = []
     cuts: list[tuple[int, int]] = []
+    edit_ranges: list[tuple[int, int]] = []
     previous = 0
-    for start, end, new in edits:
+    for start, end, new, kind in edits:
         byte_start = offsets(start)
         byte_end = offsets(end) if end != start else byte_start
-        if end != start:
+        if byte_start < previous:
+            raise AssertionError(f"edits overlap at byte {byte_start}")
+        if kind == "cut":
             _check_cut(body, byte_start, byte_end, encoding)
         pieces.append(body[previous:byte_start])
-        pieces.append(new)
-        cuts.append((byte_start, byte_end))
+        pieces.append(new.encode(encoding.codec))
+        (edit_ranges if kind == "attributes" else cuts).append((byte_start, byte_end))
         previous = byte_end
     # A strict decode with a codec that maps bytes one-to-one cannot drift; anything else is checked.
     if not (clean and charset.round_trips(encoding)) and offsets(len(decoded)) != len(body):
@@ -685,15 +716,90 @@ def _apply(body, text, decoded, encoding, elements, matches, mode, started, clea
         encoding=encoding.name,
         elapsed_ms=(time.perf_counter() - started) * 1000,
         mode=mode,
-        matched=len(rules_of),
+        matched=matched,
         kept=dict(kept),
         rule_hits=hits,
         cuts=cuts,
+        edited=len(edited),
+        edits=edit_ranges,
         injected=injection[2] if injection else [],
         not_injected=not_injected,
         csp=tuple(policies.enforced) if policies is not None and policies.changed else None,
         csp_report_only=tuple(policies.report_only) if policies is not None and policies.changed else None,
     )
+
+
+def _attribute_edits(source: SourceMap, edits_of: dict, removing: list, kept: Counter, xml: bool,
+                     deadline: float | None) -> tuple[list[tuple[int, int, str]], dict[int, list]]:
+    """The start-tag rewrites `:remove-attr()`/`:remove-class()` rules ask for, and the elements edited (with rules)."""
+    # Elements going with a removed one are left alone; an element whose start tag is not found is kept as it is.
+    gone: set[int] = set()
+    for number, _, _ in removing:
+        name = source.elements[number].name
+        gone.update(range(number, source.subtree_end[number] if name not in VOID or name in PARSER_VOID else number + 1))
+    found: list[tuple[int, int, str]] = []
+    edited: dict[int, list] = {}
+    for number in sorted(edits_of):
+        check_deadline(deadline)
+        if number in gone:
+            continue
+        try:
+            token = source.start_tag(number)
+        except Unlocatable as why:
+            kept[f"attributes not edited: {why}"] += 1
+            continue
+        rewrites, used = _start_tag_edits(source.tokens, token, edits_of[number], xml)
+        if rewrites:
+            found.extend(rewrites)
+            edited[number] = used
+    return found, edited
+
+
+_TAG_GOES_ON = frozenset("\t\n\f\r />")
+
+
+def _start_tag_edits(tokens, token: int, rules: list, xml: bool) -> tuple[list[tuple[int, int, str]], list]:
+    """Rewrites of one start tag: the attributes the rules name dropped (every copy), classes taken out of the first
+    `class` (the one browsers read), and the rules that changed something."""
+    text = tokens.text
+    spans = tokens.attribute_spans(token)
+    dropped: set[str] = set()
+    class_tests = []
+    used = []
+    for rule in rules:
+        kind, test = rule.plan.edit
+        if kind == "attr":
+            names = {span.name for span in spans if test_matches(test, span.name, True)}
+            if names:
+                dropped |= names
+                used.append(rule)
+        else:
+            class_tests.append((rule, test))
+    rewrites = []
+    for span in spans:
+        if span.name in dropped:
+            # A space stays where the next attribute would otherwise touch what came before.
+            rewrites.append((span.start, span.end, "" if text[span.end : span.end + 1] in _TAG_GOES_ON else " "))
+    classes = next((span for span in spans if span.name == "class"), None)
+    if classes is not None and "class" not in dropped and classes.value_start >= 0 and class_tests:
+        names = tokens.attributes(token).get("class", "").split()
+        left = [name for name in names if not any(test_matches(test, name, True) for _, test in class_tests)]
+        if len(left) != len(names):
+            used.extend(rule for rule, test in class_tests if any(test_matches(test, name, True) for name in names))
+            value = " ".join(left).replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+            rewrites.append((classes.value_start, classes.value_end, f'"{value}"'))
+    return rewrites, used
+
+
+def _edit_hits(edited: dict[int, list]) -> list[RuleHit]:
+    """Per edit rule, how many elements it changed."""
+    counts: Counter = Counter()
+    by_text: dict[str, CosmeticRule] = {}
+    for rules in edited.values():
+        for rule in rules:
+            counts[rule.text] += 1
+            by_text.setdefault(rule.text, rule)
+    return [RuleHit(text, by_text[text].list, by_text[text].line, count) for text, count in counts.most_common()]
 
 
 def _hide_point(source: SourceMap, number: int) -> int:

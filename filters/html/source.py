@@ -76,6 +76,17 @@ def ascii_lower(text: str) -> str:
     return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
+@dataclass(frozen=True, slots=True)
+class AttributeSpan:
+    """One attribute in a start tag: its lower-cased name, its source with the space before it, its value's source."""
+
+    name: str
+    start: int  # where the space (or `/`) before the name starts
+    end: int
+    value_start: int  # -1 for an attribute without a value; else the value as written, quotes included
+    value_end: int
+
+
 @dataclass(slots=True)
 class SourceTokens:
     """The markup tokens of a page, in source order, as parallel lists (text lies between them)."""
@@ -114,6 +125,24 @@ class SourceTokens:
                 value = value[1:-1]
             result.setdefault(name, unescape_attribute(value))
         return result
+
+    def attribute_spans(self, token: int) -> list[AttributeSpan]:
+        """Every attribute written in a start tag, duplicates included, in source order."""
+        text = self.text
+        match = _TAG.match(text, self.starts[token])
+        spans: list[AttributeSpan] = []
+        if match is None:
+            return spans
+        position, end = match.start(3), match.end(3)
+        while position < end:
+            attribute = _ONE_ATTRIBUTE.match(text, position, end)
+            if attribute is None:
+                break
+            name = ascii_lower(attribute.group("name")).replace("\0", "\ufffd")
+            value_start, value_end = attribute.span("value")
+            spans.append(AttributeSpan(name, position, attribute.end(), value_start, value_end))
+            position = attribute.end()
+        return spans
 
     def attribute_insert_point(self, token: int) -> int:
         """Where a new attribute can go in a start tag: right after its name."""

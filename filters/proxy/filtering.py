@@ -19,8 +19,7 @@ from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
 from ..html import compression, inject
-from ..html.rewrite import css_ascii, skip_reason
-from ..scriptlets.compose import compose
+from ..html.rewrite import css_ascii, page_script, skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
 from ..request import Request, normalize_host
@@ -508,7 +507,7 @@ class Filtering:
         xml = response.headers.get("content-type", "").lower().startswith("application/xhtml+xml")
         policies = inject.Policies(tuple(response.headers.get_all("content-security-policy")),
                                    tuple(response.headers.get_all("content-security-policy-report-only")), xml=xml)
-        markup = policies.element("script", compose(rules.scriptlets)) + policies.element("style", css_ascii(
+        markup = policies.element("script", page_script(rules)) + policies.element("style", css_ascii(
             "".join(rules.styles)))
         if policies.left_out:
             self._not_injected(f, policies.left_out)
@@ -727,11 +726,14 @@ class Filtering:
         self.stats.add("rewritten", host)
         if count:
             self.stats.add("elements_removed" if result.removed else "elements_hidden", host, count)
+        if result.edited:  # `:remove-attr()`, `:remove-class()`: the elements stay, changed
+            self.stats.add("elements_edited", host, result.edited)
         injected_rules = list(rules.injected_rules) if result.injected else []
         for what in result.injected:
             self.stats.add(f"{what}_injected", host)
         self._record(
-            "rewritten", url=url, removed=result.removed, hidden=result.hidden, selectors=result.selectors,
+            "rewritten", url=url, removed=result.removed, hidden=result.hidden, edited=result.edited,
+            selectors=result.selectors,
             bytes_before=result.bytes_before, bytes_after=result.bytes_after, mode=result.mode,
             ms=round(result.elapsed_ms, 1), injected=result.injected, injected_rules=injected_rules,
         )

@@ -797,6 +797,20 @@ class TestRewrite:
                          "bytes_before": len(PAGE), "bytes_after": len(PAGE) - 25}
         assert addon.filtering.stats.counts["elements_removed"] == 1
 
+    def test_attributes_taken_off_are_recorded(self, page_ctx):
+        addon, tctx, tmp = page_ctx
+        (tmp / "edit.txt").write_text("[Adblock Plus 2.0]\nnews.test##a:remove-attr(href)\n")
+        tctx.configure(addon, dejunk_lists=[str(tmp / "edit.txt")])
+        body = b'<html><body><p>story</p><a href="https://ads.example/">go</a></body></html>'
+        f = serve_page(addon, body=body)
+        assert f.response.raw_content == body.replace(b' href="https://ads.example/"', b"")
+        assert f.marked == filtering_module.MARK_REWRITTEN and f.comment == "took attributes off 1 element"
+        event = events(tmp)[-1]
+        assert event == {**event, "event": "rewritten", "removed": 0, "hidden": 0, "edited": 1,
+                         "selectors": ["news.test##a:remove-attr(href)"]}
+        counts = addon.filtering.stats.counts
+        assert counts["elements_edited"] == 1 and "elements_hidden" not in counts and "elements_removed" not in counts
+
     def test_nothing_to_remove_leaves_the_body_byte_identical(self, page_ctx):
         addon, _, tmp = page_ctx
         f = serve_page(addon, url="http://shop.test/a")  # `#@#.ad` switches the rule off here
