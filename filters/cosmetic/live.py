@@ -64,13 +64,13 @@ def _entry(selector: str) -> str | None:
 
 @functools.lru_cache(maxsize=1)
 def runtime_source() -> str:
-    """The text of live.js, checked to be safe inside an inline script."""
+    """The text of live.js without its comment lines (it goes into pages), checked to be safe inside an inline script."""
     text = resources.files(__package__).joinpath(RUNTIME_FILE).read_text(encoding="utf-8")
     lowered = text.lower()
     for unsafe in UNSAFE_IN_SCRIPT:
         if unsafe in lowered:
             raise ValueError(f"{RUNTIME_FILE} contains {unsafe!r}, which cannot appear in an inline script")
-    return text.strip()
+    return "\n".join(line for line in text.strip().splitlines() if not line.lstrip().startswith("//"))
 
 
 def program(live: str) -> str:

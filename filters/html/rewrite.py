@@ -93,7 +93,7 @@ class RewriteResult:
             edited = f"took attributes off {self.edited} element{'s' if self.edited != 1 else ''}"
             text = f"{text}; {edited}" if text else edited
         if self.injected:
-            added = " and ".join(self.injected)
+            added = " and ".join("the page runtime" if what == "runtime" else what for what in self.injected)
             text = f"{text}; added {added}" if text else f"added {added}"
         return text
 

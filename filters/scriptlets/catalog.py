@@ -94,8 +94,13 @@ def _library_sources() -> dict[str, str]:
     for path in sorted(JS_FOLDER.glob("lib*.js"), key=lambda p: (p.name != "lib.js", p.name)):
         text = path.read_text(encoding="utf-8")
         _check_safe(path.name, text)
-        sources[path.name] = text.strip()
+        sources[path.name] = _without_comment_lines(text.strip())
     return sources
+
+
+def _without_comment_lines(source: str) -> str:
+    """The source without its whole-line `//` comments: they would only make every page larger."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("//"))
 
 
 # A library file other than lib.js adds one part to `dj` (`dj.net = ...`); a script uses it by name.
@@ -151,7 +156,7 @@ def _read(path: Path) -> Scriptlet:
     trusted = fields.get("trusted", ["no"])[-1]
     if trusted not in ("yes", "no"):
         raise CatalogError(f"{path.name}: `/// trusted` is yes or no, not {trusted!r}")
-    source = "\n".join(body_lines).strip().rstrip(";")
+    source = _without_comment_lines("\n".join(body_lines).strip().rstrip(";"))
     if not source.startswith("function"):
         raise CatalogError(f"{path.name}: the body must be one function expression")
     aliases = tuple(a for line in fields.get("alias", ()) for a in line.split())

@@ -103,7 +103,8 @@ def test_program_of_nothing_is_nothing():
 
 def test_runtime_source_is_a_function_expression_and_ships_as_package_data():
     source = live.runtime_source()
-    assert source.startswith("//") and source.rstrip().endswith("})")
+    assert source.startswith("(function") and source.rstrip().endswith("})")
+    assert not any(line.lstrip().startswith("//") for line in source.splitlines())  # comments stay home
     assert (REPO / "filters" / "cosmetic" / live.RUNTIME_FILE).is_file()
     data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "*.js" in data["filters.cosmetic"]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import time
 
 import pytest
@@ -20,7 +22,9 @@ def run(body: str | bytes, rules: str, *, mode="remove", content_type="text/html
     if isinstance(body, str):
         body = body.encode("utf-8")
     store = CosmeticStore.from_lists([parse_list_text(rules, name="test.txt")])
-    return rewrite_page(body, url=url, content_type=content_type, rules=store.page_rules(url), mode=mode)
+    # What the server does to the bytes (the page runtime that goes in too is tested in tests/html/test_inject.py).
+    page_rules = dataclasses.replace(store.page_rules(url), live="")
+    return rewrite_page(body, url=url, content_type=content_type, rules=page_rules, mode=mode)
 
 
 # --- :remove-attr() / :remove-class() -----------------------------------------------------------------
