@@ -28,7 +28,7 @@ from .request import Request
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-ENGINE_VERSION = "4.0"
+ENGINE_VERSION = "4.1"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 
@@ -149,4 +149,7 @@ class Engine:
         if self.cosmetic_store is None:
             return None
         exceptions = self.network.page_exceptions(url)
+        if exceptions.specifichide:
+            return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide,
+                                                  specifichide=True)
         return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide)

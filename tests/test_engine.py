@@ -363,7 +363,7 @@ class FakeCosmeticStore:
         self.skipped = Counter({"fake cosmetic skip": 1})
         self.bad_lines = []
 
-    def page_rules(self, url, *, elemhide=False, generichide=False):
+    def page_rules(self, url, *, elemhide=False, generichide=False, specifichide=False):
         return ("rules", url, elemhide, generichide, tuple(self.selectors))
 
 

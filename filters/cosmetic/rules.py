@@ -463,10 +463,12 @@ class CosmeticStore:
         other.generic = generic
         return other
 
-    def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False) -> PageRules:
+    def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False,
+                   specifichide: bool = False) -> PageRules:
         """The rules that apply to the page at `url`."""
         # `elemhide=True` (an `@@...$elemhide` exception for the page) means no cosmetic rule at all;
-        # `generichide=True` (`$generichide`) means no generic rule.
+        # `generichide=True` (`$generichide`) means no generic rule, `specifichide=True` (`$shide`) no
+        # site-specific one.
         host = host_of(url)
         if elemhide:
             return PageRules(url, host, elemhide=True, generichide=generichide)
@@ -484,7 +486,7 @@ class CosmeticStore:
         specific: list[CosmeticRule] = []
         bad: list[BadLine] = []
         seen: set[int] = set()
-        for name in names:
+        for name in () if specifichide else names:
             for rule in self.specific.get(name, ()):
                 if id(rule) in seen:
                     continue

@@ -107,7 +107,8 @@ class PageExceptions:
 
     `document`: the page is allow-listed (nothing on it is blocked or hidden); `elemhide`: no
     element hiding (also true when `document` is); `generichide`: no generic hiding rules;
-    `genericblock`: no generic block rules. Each `*_rule` is the rule text that set the flag.
+    `genericblock`: no generic block rules; `specifichide` (`$shide`): no site-specific hiding
+    rules. Each `*_rule` is the rule text that set the flag.
     """
 
     document: bool = False
@@ -118,6 +119,8 @@ class PageExceptions:
     elemhide_rule: str | None = None
     generichide_rule: str | None = None
     genericblock_rule: str | None = None
+    specifichide: bool = False
+    specifichide_rule: str | None = None
 
 
 NO_PAGE_EXCEPTIONS = PageExceptions()
@@ -131,7 +134,7 @@ _INDEXES = (
     "_redirects",  # `$redirect=`/`$redirect-rule=` rules and their exceptions
     "_removeparams",  # `$removeparam` rules and their exceptions
     "_csps",  # `$csp` rules and their exceptions
-    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock`
+    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock/$specifichide`
 )
 BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS = range(len(_INDEXES))
 
@@ -246,7 +249,8 @@ class NetworkEngine:
         rids = self._page_rids(url)
         if rids is None:
             return NO_PAGE_EXCEPTIONS
-        document, elemhide, generichide, genericblock = (None if r is None else self.rule_text(r) for r in rids)
+        document, elemhide, generichide, genericblock, specifichide = (
+            None if r is None else self.rule_text(r) for r in rids)
         return PageExceptions(
             document=document is not None,
             elemhide=elemhide is not None or document is not None,
@@ -256,6 +260,8 @@ class NetworkEngine:
             elemhide_rule=elemhide or document,
             generichide_rule=generichide,
             genericblock_rule=genericblock,
+            specifichide=specifichide is not None,
+            specifichide_rule=specifichide,
         )
 
     # --- the request -----------------------------------------------------------------------------
@@ -535,7 +541,7 @@ class NetworkEngine:
         page = self._page_rids(source_url)
         if page is None:
             return rid, None
-        document, _, _, genericblock = page
+        document, _, _, genericblock, _ = page
         if document is not None:
             return rid, document
         if genericblock is not None and self._is_generic(rid):
@@ -679,18 +685,19 @@ class NetworkEngine:
         return ", ".join(policies) or None
 
     def _page_rids(self, url: str):
-        """Rule ids of the (document, elemhide, generichide, genericblock) exceptions for a page, or None."""
+        """Rule ids of the (document, elemhide, generichide, genericblock, specifichide) exceptions for a page, or None."""
         if not self._has[PAGE_EXCEPTIONS]:
             return None
         cached = self._page_cache.get(url, False)
         if cached is not False:
             return cached
-        found = [None, None, None, None]
+        found = [None, None, None, None, None]
         t = self._target(url, url, "document", "GET", page=True)
         if t is not None:
             for rid in self._find_all(PAGE_EXCEPTIONS, t):
                 rule = self._rule(rid)
-                for slot, flag in enumerate((rule.document, rule.elemhide, rule.generichide, rule.genericblock)):
+                flags = (rule.document, rule.elemhide, rule.generichide, rule.genericblock, rule.specifichide)
+                for slot, flag in enumerate(flags):
                     if flag and found[slot] is None:
                         found[slot] = rid
         result = tuple(found) if any(r is not None for r in found) else None

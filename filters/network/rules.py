@@ -59,7 +59,11 @@ _PAGE_OPTIONS = {
     "generichide": "generichide",
     "ghide": "generichide",
     "genericblock": "genericblock",
+    "specifichide": "specifichide",
+    "shide": "specifichide",
 }
+
+_PAGE_FLAGS = frozenset(_PAGE_OPTIONS.values())
 
 # Known options we deliberately do not implement: the rule is skipped and counted by reason.
 UNSUPPORTED_OPTIONS = frozenset(
@@ -71,8 +75,6 @@ UNSUPPORTED_OPTIONS = frozenset(
         "urltransform",
         "uritransform",
         "popunder",
-        "specifichide",
-        "shide",
         "inline-script",
         "inline-font",
         "webrtc",
@@ -176,6 +178,7 @@ class NetworkRule:
     elemhide: bool = False
     generichide: bool = False
     genericblock: bool = False
+    specifichide: bool = False
 
     @property
     def host_keyed(self) -> bool:
@@ -194,7 +197,7 @@ class NetworkRule:
 
     @property
     def page_flags(self) -> bool:
-        return self.document or self.elemhide or self.generichide or self.genericblock
+        return self.document or self.elemhide or self.generichide or self.genericblock or self.specifichide
 
     @property
     def modifier(self) -> str | None:
@@ -262,8 +265,8 @@ def parse_network_rule(text: str) -> NetworkRule:
     positive = fields.pop("types_on", 0)
     negative = fields.pop("types_off", 0)
     fields["mask"] = _type_mask(positive, negative, fields) | fields.pop("party", ANY_PARTY)
-    if not exception and (fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock")):
-        raise RuleError("$elemhide/$generichide/$genericblock are only valid on @@ exceptions")
+    if not exception and any(fields.get(flag) for flag in _PAGE_FLAGS):
+        raise RuleError("$elemhide/$generichide/$genericblock/$specifichide are only valid on @@ exceptions")
     if fields.get("removeparam") is not None and fields["removeparam"].startswith("/"):
         _check_regex(fields["removeparam"][1:-1], False)
     if (
@@ -393,7 +396,7 @@ def _type_mask(positive: int, negative: int, fields: dict) -> int:
         mask = ALL_TYPES & ~POPUP
     elif negative:
         mask = NETWORK_TYPES
-    elif fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock"):
+    elif any(fields.get(flag) for flag in _PAGE_FLAGS):
         mask = 0  # a page-level switch only: it lets no request through by itself
     else:
         mask = NETWORK_TYPES
@@ -402,7 +405,7 @@ def _type_mask(positive: int, negative: int, fields: dict) -> int:
             mask |= DOCUMENT
     fields.pop("host_document", None)
     mask &= ~negative
-    if mask == 0 and not (fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock")):
+    if mask == 0 and not any(fields.get(flag) for flag in _PAGE_FLAGS):
         raise RuleError("the type options exclude every request type")
     return mask
 
