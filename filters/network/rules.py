@@ -50,6 +50,9 @@ _TYPE_OPTIONS = {
     "document": "document",
     "doc": "document",
     "popup": "popup",
+    # uBO's popunder (the opener is sent to the ad, the page moves to the new window): a proxy sees
+    # both as a navigation from the page to another site, so it is decided as a popup.
+    "popunder": "popup",
 }
 
 # Exception-only options that switch something off for a whole page.
@@ -74,7 +77,6 @@ UNSUPPORTED_OPTIONS = frozenset(
         "header",
         "urltransform",
         "uritransform",
-        "popunder",
         "inline-script",
         "inline-font",
         "webrtc",

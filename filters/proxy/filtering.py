@@ -23,7 +23,7 @@ from ..html.rewrite import skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
 from ..request import Request, normalize_host
-from .flows import header_values, path_of, request_from_flow, request_views
+from .flows import header_values, path_of, popup_view, request_from_flow, request_views
 from .upstream import UpstreamWatch, classify_failure
 from .internals import drop_request_body, offer_error_page
 from .pages import (
@@ -327,6 +327,14 @@ class Filtering:
             self._block(f, request, decision)
             f._dejunk_answered = True
             return
+        popup = popup_view(f, request)
+        if popup is not None:
+            # A navigation from another site may be a popup: `$popup`/`$popunder` rules decide it too.
+            as_popup = self.engine.check_request(popup)
+            if as_popup.blocked:
+                self._block(f, request, as_popup, popup=popup)
+                f._dejunk_answered = True
+                return
         if decision.exception:
             self.stats.add("exception", request.host)
             f.metadata.setdefault("dejunk", {}).update(exception=decision.exception)
@@ -395,7 +403,8 @@ class Filtering:
             "X-Dejunk": dejunk_header(f"redirected to {resource.name}", decision.filter),
         }), resource
 
-    def _block(self, f: http.HTTPFlow, request, decision) -> None:
+    def _block(self, f: http.HTTPFlow, request, decision, popup=None) -> None:
+        # `popup`: the request as a popup, when a `$popup` rule blocked the navigation (answered as a page).
         answer, resource = self._answer_for(request, decision)
         location = decision.rule_location
         if resource is not None:
@@ -403,15 +412,19 @@ class Filtering:
             self.stats.add("redirected", request.host)
         else:
             action, words = "blocked", f"blocked by {decision.filter} ({location})"
+        if popup is not None:
+            words += f" as a popup from {popup.source_url or 'another site'}"
+            self.stats.add("blocked_popup", request.host)
+        request_type = request.type if popup is None else popup.type
         self.stats.add("blocked", request.host)
         self._record(
-            "blocked", url=request.url, host=request.host, type=request.type,
+            "blocked", url=request.url, host=request.host, type=request_type,
             rule=decision.filter, list=decision.list, line=decision.line,
             redirect=resource.name if resource else None, important=decision.important,
         )
         self._note(
             f, MARK_BLOCKED, words, action=action, rule=decision.filter, list=decision.list,
-            line=decision.line, type=request.type, redirect=resource.name if resource else None,
+            line=decision.line, type=request_type, redirect=resource.name if resource else None,
         )
         keep_recorded_size(f)
         f.response = to_response(answer)
@@ -666,6 +679,9 @@ class Filtering:
         if data.get("action") in ("blocked", "redirected") and "x-dejunk" not in f.response.headers:
             request = flow_request(f)
             decision = self.engine.check_request(request)
+            popup = popup_view(f, request) if not decision.blocked and data.get("type") == "popup" else None
+            if popup is not None:
+                decision = self.engine.check_request(popup)
             if decision.blocked:
                 keep_recorded_size(f)
                 f.response = to_response(self._answer_for(request, decision)[0])
