@@ -50,13 +50,19 @@ class Engine:
         self.network = NetworkEngine(lists)
         self.skipped: Counter = Counter(self.network.skipped)
         self.bad_lines: list[BadLine] = list(self.network.bad_lines)
+        # `##^responseheader()` lines: headers to remove from documents (whatever the cosmetic store).
+        from .cosmetic.headers import ResponseHeaderRules
+
+        self.response_headers = ResponseHeaderRules.from_lists(lists)
+        self.skipped.update(self.response_headers.skipped)
+        self.bad_lines.extend(self.response_headers.bad_lines)
         self.cosmetic_store = None
         if cosmetic_factory is not None:
             self.cosmetic_store = cosmetic_factory(lists)
             self.skipped.update(getattr(self.cosmetic_store, "skipped", None) or {})
             self.bad_lines.extend(getattr(self.cosmetic_store, "bad_lines", None) or ())
         else:
-            cosmetic = sum(len(fl.cosmetic) for fl in lists)
+            cosmetic = sum(len(fl.cosmetic) for fl in lists) - len(self.response_headers) - len(self.response_headers.bad_lines)
             if cosmetic:
                 self.skipped["cosmetic rule (no cosmetic store attached)"] += cosmetic
         self._bind()
@@ -126,7 +132,7 @@ class Engine:
 
     def __getstate__(self) -> dict:
         return {"network": self.network, "cosmetic_store": self.cosmetic_store, "skipped": self.skipped,
-                "bad_lines": self.bad_lines}
+                "bad_lines": self.bad_lines, "response_headers": self.response_headers}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -143,6 +149,15 @@ class Engine:
     def rule_count(self) -> int:
         """Network rules in effect (hosts-file entries included)."""
         return self.network.rule_count
+
+    def header_removals(self, url: str) -> tuple:
+        """The `HeaderRemoval`s of `##^responseheader()` rules for the document at `url` (none on an allow-listed page)."""
+        if not len(self.response_headers):
+            return ()
+        removals = self.response_headers.removals(url)
+        if removals and self.network.page_exceptions(url).document:
+            return ()
+        return removals
 
     def cosmetic(self, url: str):
         """The cosmetic store's rules for a page, with the page exceptions of the network rules; None without a store."""

@@ -42,6 +42,8 @@ from .selectors import (
 )
 
 _MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
+# `##^responseheader(...)` lines belong to `filters.cosmetic.headers`, not to this store.
+_RESPONSE_HEADER = re.compile(r"#@?#\^responseheader\(")
 
 HIDE = "hide"  # element hiding: `##`, `#?#`
 HTML = "html"  # HTML filtering: uBO `##^`, AdGuard `$$`
@@ -401,6 +403,8 @@ class CosmeticStore:
         seen: set[tuple] = set()
         for filter_list in filter_lists:
             for line_no, text in filter_list.cosmetic:
+                if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
+                    continue
                 try:
                     parsed = parse_rule(text, filter_list.name, line_no, with_plan=False)
                 except Unsupported as skip:

@@ -6,6 +6,7 @@ Every event is one JSON object per line with at least `event` and `time` (ISO 86
     {"event":"policy","time":...,"policy":"connect|image|cookie","host":...,"pattern":...}
     {"event":"upstream_error","time":...,"host":...,"port":...,"kind":...,"message":...}
     {"event":"client_abort","time":...,"host":...,"url":...,"message":...}  (the client left mid-flow)
+    {"event":"header_removed","time":...,"url":...,"host":...,"header":...,"rule":...,"list":...,"line":...}
     {"event":"addon_error","time":...,"where":...,"message":...}
 """
 

@@ -66,6 +66,8 @@ MARK_MODIFIED = ":pencil2:"
 MARK_REWRITTEN = ":scissors:"
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
 _RESPONSE_HEADERS = frozenset({b"content-type", b"content-length", b"set-cookie"})
+# Requests whose responses `##^responseheader()` rules apply to: pages and frames.
+_DOCUMENT_TYPES = frozenset({"document", "subdocument"})
 # Actions after which the response is dejunk's own answer, made in the request hook.
 ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect", "not_filtering")
 
@@ -458,10 +460,15 @@ class Filtering:
             if not self.keep_bodies:
                 f.response.stream = True
             return False
-        host = flow_request(f).host
+        request = flow_request(f)
+        host = request.host
         response = f.response
         found = header_values(response.headers, _RESPONSE_HEADERS)
         content_type = found.get(b"content-type", "").lower()
+        if request.type in _DOCUMENT_TYPES and self.engine is not None:
+            removals = self.engine.header_removals(request.url)
+            if removals:
+                self._remove_headers(f, removals, found)
         csp = data.get("csp")
         if csp:
             response.headers.add("Content-Security-Policy", csp)
@@ -488,6 +495,20 @@ class Filtering:
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
             response.stream = counting_stream(f)
         return buffered
+
+    def _remove_headers(self, f: http.HTTPFlow, removals, found: dict) -> None:
+        """Remove the response headers `##^responseheader()` rules name (every field of each)."""
+        url, host = f.request.pretty_url, flow_request(f).host
+        for removal in removals:
+            if removal.name not in f.response.headers:
+                continue
+            del f.response.headers[removal.name]
+            found.pop(removal.name.encode(), None)
+            self.stats.add("header_removed", host)
+            self._record("header_removed", url=url, host=host, header=removal.name, rule=removal.rule,
+                         list=removal.list, line=removal.line)
+            self._note(f, f.marked or MARK_MODIFIED, f"response header {removal.name} removed by {removal.rule} "
+                                                     f"({removal.list}:{removal.line})")
 
     def _response_policy(self, policy: str, f: http.HTTPFlow, host: str):
         """(host, verdict) of a policy on a response: the Host header's host, and the host connected to
