@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..request import RESOURCE_TYPES
 from .regex import compile_regex
+from .replace import ReplaceError, parse_replace_value
 
 # --- option bits ---------------------------------------------------------------------------------
 
@@ -71,7 +72,6 @@ _PAGE_FLAGS = frozenset(_PAGE_OPTIONS.values())
 # Known options we deliberately do not implement: the rule is skipped and counted by reason.
 UNSUPPORTED_OPTIONS = frozenset(
     {
-        "replace",
         "urlskip",
         "permissions",
         "header",
@@ -176,6 +176,7 @@ class NetworkRule:
     redirect_rule: str | None = None
     removeparam: str | None = None
     csp: str | None = None
+    replace: str | None = None  # `/regex/replacement/flags`; '' on an exception that cancels every one
     document: bool = False
     elemhide: bool = False
     generichide: bool = False
@@ -203,7 +204,7 @@ class NetworkRule:
 
     @property
     def modifier(self) -> str | None:
-        """Which of redirect / redirect-rule / removeparam / csp this rule carries, if any."""
+        """Which of redirect / redirect-rule / removeparam / csp / replace this rule carries, if any."""
         if self.redirect is not None:
             return "redirect"
         if self.redirect_rule is not None:
@@ -212,6 +213,8 @@ class NetworkRule:
             return "removeparam"
         if self.csp is not None:
             return "csp"
+        if self.replace is not None:
+            return "replace"
         return None
 
     def identity(self) -> str:
@@ -241,11 +244,33 @@ def options_start(body: str) -> int:
 
 
 def split_options(raw: str) -> list[str]:
-    """Split at commas that are not escaped (`\\,` keeps a comma inside a value)."""
+    """Split at commas that are not escaped (`\\,` keeps a comma inside a value).
+
+    A `replace=` value is a regex and may hold commas (`{1,3}`): as uBO reads it, a comma ends it
+    only where an option follows (a name, then `=` or the next comma or the end).
+    """
     if "\\," not in raw:
-        return raw.split(",")
-    parts = re.split(r"(?<!\\),", raw)
-    return [p.replace("\\,", ",") for p in parts]
+        parts = raw.split(",")
+    else:
+        parts = [p.replace("\\,", ",") for p in re.split(r"(?<!\\),", raw)]
+    if len(parts) > 1 and "replace=" in raw.lower():
+        parts = _join_replace_values(parts)
+    return parts
+
+
+_OPTION_PART = re.compile(r"~?[A-Za-z0-9_-]+(?:=.*)?", re.DOTALL)
+
+
+def _join_replace_values(parts: list[str]) -> list[str]:
+    joined: list[str] = []
+    in_value = False
+    for part in parts:
+        if in_value and not _OPTION_PART.fullmatch(part):
+            joined[-1] += "," + part
+            continue
+        joined.append(part)
+        in_value = part.lstrip().lower().startswith("replace=")
+    return joined
 
 
 def parse_network_rule(text: str) -> NetworkRule:
@@ -367,6 +392,16 @@ def _parse_options(raw: str, exception: bool, fields: dict) -> None:
             if not value and not exception:
                 raise RuleError("$csp needs a policy")
             fields["csp"] = value.strip()
+        elif name == "replace":
+            modifiers += 1
+            if value:
+                try:
+                    parse_replace_value(value)
+                except ReplaceError as e:
+                    raise RuleError(str(e)) from None
+            elif not exception:
+                raise RuleError("$replace needs /regex/replacement/flags")
+            fields["replace"] = value
         elif name == "empty":
             modifiers += 1
             fields["redirect"] = "empty"
@@ -380,7 +415,7 @@ def _parse_options(raw: str, exception: bool, fields: dict) -> None:
         else:
             raise RuleError(f"unknown option ${name}")
     if modifiers > 1:
-        raise RuleError("more than one of $redirect/$redirect-rule/$removeparam/$csp")
+        raise RuleError("more than one of $redirect/$redirect-rule/$removeparam/$csp/$replace")
     fields["types_on"] = positive
     fields["types_off"] = negative
     if party == 0:
@@ -394,7 +429,7 @@ def _type_mask(positive: int, negative: int, fields: dict) -> int:
     elif fields.get("csp") is not None:
         # A CSP belongs to pages: documents and frames.
         mask = DOCUMENT | TYPE_BITS["subdocument"]
-    elif fields.get("removeparam") is not None:
+    elif fields.get("removeparam") is not None or fields.get("replace") is not None:
         mask = ALL_TYPES & ~POPUP
     elif negative:
         mask = NETWORK_TYPES
