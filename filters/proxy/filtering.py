@@ -19,6 +19,7 @@ from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
 from ..html import compression
+from ..html.replace import replaceable
 from ..html.rewrite import skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
@@ -351,6 +352,9 @@ class Filtering:
         if decision.csp:
             # Added to the response in responseheaders; the page's own policies stay.
             f.metadata.setdefault("dejunk", {}).update(csp=decision.csp, csp_rules=list(decision.modifiers))
+        if decision.replace:
+            # The body is held (responseheaders) and changed by a page worker (response).
+            f.metadata.setdefault("dejunk", {})["replace"] = [list(pair) for pair in decision.replace]
 
         if request.has_cookie:
             # Every host the request names or goes to must accept cookies for them to be sent.
@@ -487,9 +491,18 @@ class Filtering:
                 self._replace_image(f, verdict.pattern, rejected)
                 return False
         buffered = content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)
+        # A body `$replace` rules change is held too, and only then (whatever its type).
+        replacing = bool(data.get("replace")) and self._may_replace(f, content_type, request.type)
         length = found.get(b"content-length", "")
-        if buffered and length.isdigit() and int(length) > self.settings.hold_limit:
+        if (buffered or replacing) and length.isdigit() and int(length) > self.settings.hold_limit:
             buffered = False
+            if replacing:
+                replacing = False
+                self._not_replaced(f, f"larger than the most dejunk holds ({self.settings.hold_limit} bytes): "
+                                      "delivered as it comes")
+        if replacing:
+            data["replace_held"] = True
+            buffered = True
         if not buffered and not self.keep_bodies:
             # Only pages dejunk may rewrite are held in memory; everything else flows through
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
@@ -510,6 +523,29 @@ class Filtering:
             self._note(f, f.marked or MARK_MODIFIED, f"response header {removal.name} removed by {removal.rule} "
                                                      f"({removal.list}:{removal.line})")
 
+    @staticmethod
+    def _may_replace(f: http.HTTPFlow, content_type: str, request_type: str) -> bool:
+        """Whether `$replace` rules may change this response: a whole text body (never a part of one)."""
+        status = f.response.status_code
+        return (200 <= status < 300 and status != 206 and "content-range" not in f.response.headers
+                and f.request.method != "HEAD" and replaceable(content_type, request_type))
+
+    def _not_replaced(self, f: http.HTTPFlow, reason: str) -> None:
+        """A body `$replace` rules apply to goes out unchanged: count, record, mark and log it (once per flow)."""
+        data = f.metadata.setdefault("dejunk", {})
+        if data.get("not_replaced"):
+            return
+        rules = [label for _, label in data.get("replace", ())]
+        url, host = f.request.pretty_url, flow_request(f).host
+        self.stats.add("not_replaced", host)
+        self._record("not_replaced", url=url, host=host, reason=reason, rules=rules)
+        self._note(f, f.marked or MARK_FAILED, f"body not changed by $replace: {reason}", not_replaced=reason)
+        failure, count = self.failures.add("replace", RuntimeError(reason.split(":")[0]))
+        if count:
+            more = f" ({times(failure.count)} in all)" if failure.count > 1 else ""
+            logger.warning(f"dejunk: body delivered unchanged, not changed by $replace ({', '.join(rules)}): "
+                           f"{reason} ({url}){more}")
+
     def _response_policy(self, policy: str, f: http.HTTPFlow, host: str):
         """(host, verdict) of a policy on a response: the Host header's host, and the host connected to
         when that is another (a rejection by either stands, as for requests)."""
@@ -529,6 +565,8 @@ class Filtering:
         self.stats.add("not_rewritten_slow", host)
         self._record("not_rewritten", url=f.request.pretty_url, host=host, reason=reason)
         self._note(f, f.marked, f"page not rewritten: {reason}", not_rewritten=reason)
+        if f.metadata.get("dejunk", {}).get("replace_held"):
+            self._not_replaced(f, reason)
         return counting_stream(f)
 
     def _may_rewrite(self, f: http.HTTPFlow) -> bool:
@@ -600,65 +638,92 @@ class Filtering:
         return None
 
     def _page_to_rewrite(self, f: http.HTTPFlow):
-        """(raw body, Content-Encoding, rules) when this response is an HTML page with cosmetic rules to apply, else None."""
+        """(raw body, Content-Encoding, cosmetic rules or None, `$replace` replacements) when a worker has
+        something to do with this response (an HTML page with cosmetic rules, a body `$replace` changes), else None."""
         # The body stays as the server sent it: a worker decodes it (with a cap) and encodes the result,
         # since either can take long (a decompression bomb, brotli) and nothing slow runs on the event loop.
         response = f.response
-        if response.stream or response.raw_content is None or not self._may_rewrite(f):
+        data = f.metadata.get("dejunk", {})
+        replacements = tuple(tuple(pair) for pair in data.get("replace", ())) if data.get("replace_held") else ()
+        if response.stream or response.raw_content is None:
+            if replacements:
+                self._not_replaced(f, "its body was streamed")
             return None
         content_type = response.headers.get("content-type", "")
-        if not content_type.lower().startswith(BUFFERED_TYPES):
+        rewrite = self._may_rewrite(f) and content_type.lower().startswith(BUFFERED_TYPES)
+        if not rewrite and not replacements:
             return None
         raw = response.raw_content
-        if not raw or len(raw) > self.settings.max_rewrite_bytes:
+        if not raw:
+            return None
+        limit = self.settings.max_rewrite_bytes
+        if len(raw) > limit:
+            if replacements:
+                self._not_replaced(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes)")
             return None
         content_encoding = response.headers.get("content-encoding")
         try:
             coding = compression.check(content_encoding)
-        except compression.Unsupported as e:  # leave the page as it came, and say so
-            self._rewrite_failed(f, str(e))
+        except compression.Unsupported as e:  # leave the body as it came, and say so
+            self._body_failed(f, str(e), rewrite, replacements)
             return None
-        rules = self.engine.cosmetic(f.request.pretty_url)
-        # Decided without parsing, and without a trip to a worker (a compressed body is looked at there).
-        if skip_reason(raw if coding in compression.IDENTITY else b"<", rules, content_type) is not None:
+        rules = None
+        if rewrite:
+            rules = self.engine.cosmetic(f.request.pretty_url)
+            # Decided without parsing, and without a trip to a worker (a compressed body is looked at there).
+            if skip_reason(raw if coding in compression.IDENTITY else b"<", rules, content_type) is not None:
+                rules = None
+        if rules is None and not replacements:
             return None
-        return raw, content_encoding, rules
+        return raw, content_encoding, rules, replacements
 
-    async def _rewrite(self, f: http.HTTPFlow, raw: bytes, content_encoding: str | None, rules) -> None:
+    async def _rewrite(self, f: http.HTTPFlow, raw: bytes, content_encoding: str | None, rules,
+                       replacements: tuple = ()) -> None:
         url = f.request.pretty_url
         timeout, limit = self.settings.rewrite_timeout, self.settings.max_rewrite_bytes
+        rewrite = rules is not None
         try:
             done = await self.rewrite_pool().rewrite(
                 raw, content_encoding=content_encoding, url=url, content_type=f.response.headers.get("content-type"),
-                rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit,
+                rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit, replacements=replacements,
             )
         except QueueTimeout as e:  # waiting is not rewriting: its own reason, so a slow spell shows as one
-            self._rewrite_failed(f, str(e))
+            self._body_failed(f, str(e), rewrite, replacements)
             return
         except TimeoutError:
-            self._rewrite_failed(f, f"rewrite took longer than {timeout} s")
+            self._body_failed(f, f"rewrite took longer than {timeout} s", rewrite, replacements)
             return
         except UndecodableBody as e:
-            self._rewrite_failed(f, f"cannot decode the body: {e}")
+            self._body_failed(f, f"cannot decode the body: {e}", rewrite, replacements)
             return
         except WorkerDied as e:
             self._worker_died(str(e))
-            self._rewrite_failed(f, str(e))
+            self._body_failed(f, str(e), rewrite, replacements)
             return
         except Exception as e:  # the page goes out as it came; the cause is recorded
-            self._rewrite_failed(f, f"{type(e).__name__}: {e}")
+            self._body_failed(f, f"{type(e).__name__}: {e}", rewrite, replacements)
             return
         for death in done.replaced:
             self._worker_died(death)
         if done.too_large:
-            self._rewrite_failed(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes) once decoded")
+            self._body_failed(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes) once decoded", rewrite,
+                              replacements)
             return
-        if not done.result.changed:
+        if done.replace_note and replacements:
+            self._not_replaced(f, done.replace_note)
+        if done.raw_content is None:
             return
         try:
             self._apply_rewrite(f, url, done)
         except Exception as error:
             self._contain("response", f, error)
+
+    def _body_failed(self, f: http.HTTPFlow, message: str, rewrite: bool, replacements: tuple) -> None:
+        """A body goes out as it came: recorded as a failed rewrite, and as not replaced, as it was meant."""
+        if rewrite:
+            self._rewrite_failed(f, message)
+        if replacements:
+            self._not_replaced(f, message)
 
     def _apply_rewrite(self, f: http.HTTPFlow, url: str, done) -> None:
         # The worker encoded the new body as the page was encoded; Content-Length follows it, as
@@ -667,7 +732,17 @@ class Filtering:
         response.raw_content = done.raw_content
         if "transfer-encoding" not in response.headers:
             response.headers["content-length"] = str(len(done.raw_content))
+        if done.replaced_by:
+            host = flow_request(f).host
+            before, after = done.replace_sizes
+            self.stats.add("replaced", host)
+            self._record("replaced", url=url, host=host, rules=list(done.replaced_by), bytes_before=before,
+                         bytes_after=after)
+            self._note(f, f.marked or MARK_MODIFIED, f"body changed by {', '.join(done.replaced_by)}",
+                       replaced=list(done.replaced_by))
         result = done.result
+        if result is None or not result.changed:
+            return
         count = result.removed + result.hidden
         self.stats.add("rewritten", f.request.pretty_host)
         self.stats.add("elements_removed" if result.removed else "elements_hidden", f.request.pretty_host, count)

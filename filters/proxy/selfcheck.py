@@ -54,8 +54,8 @@ class _InlinePool:
         self.generic = generic
 
     async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None, rules,
-                      mode: str, timeout: float, limit: int):
-        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit))
+                      mode: str, timeout: float, limit: int, replacements: tuple = ()):
+        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, replacements))
 
     def close(self) -> None:
         pass
