@@ -1,21 +1,26 @@
-"""A video player page in headless Chromium whose IMA SDK dejunk answers with its `google-ima.js` stand-in.
+"""uBO's network-side forms in headless Chromium through a real mitmdump with dejunk.
 
-The page loads Google's IMA SDK (here from `imasdk.test`, on loopback) and then drives it as a
-player does: display container, ads loader, ads request, ads manager, its events. Through a real
-mitmdump with dejunk, the list blocks the SDK everywhere but redirects it to `google-ima.js` on
-`player.test`: there the player must get to its content with no script error; on `plain.test`
-(same page, same proxy, no redirect rule for it) the blocked SDK leaves the player broken, which
-is what the stand-in is for.
+`google-ima.js`: a video player page loads Google's IMA SDK (here from `imasdk.test`, on loopback)
+and then drives it as a player does: display container, ads loader, ads request, ads manager, its
+events. The list blocks the SDK everywhere but redirects it to `google-ima.js` on `player.test`:
+there the player must get to its content with no script error; on `plain.test` (same page, same
+proxy, no redirect rule for it) the blocked SDK leaves the player broken, which is what the
+stand-in is for.
+
+`$popup`: a link on one site to a popup rule's host is followed in the tab (what the proxy sees of
+a popup is the same: a top-level navigation whose Fetch Metadata says it comes from another
+site); the rule blocks it, and a link within that host's own site is followed as usual.
 """
 
 from __future__ import annotations
 
 import http.server
 import threading
+import time
 
 import pytest
 
-from .chromium import Chromium
+from .chromium import BrowserError, Chromium
 from .harness import Proxy
 
 pytestmark = pytest.mark.timeout(180)
@@ -25,6 +30,7 @@ LIST = """[Adblock Plus 2.0]
 ! Title: IMA stand-in test list
 ||imasdk.test^*/js/sdkloader/ima3.js$script,redirect=google-ima.js,domain=player.test
 ||imasdk.test^
+||adsession.test^$popup
 """
 
 PAGE = """<!DOCTYPE html>
@@ -75,6 +81,11 @@ PAGE = """<!DOCTYPE html>
 </body></html>
 """
 
+LINK_PAGE = """<!DOCTYPE html><html><head><title>{host}{path}</title></head><body>
+<a id="away" href="http://adsession.test:{port}/landing">offer</a>
+<a id="within" href="/landing">more</a>
+</body></html>"""
+
 # Waits in the page (at most 5 s) for the player to finish its ad break, then reports.
 REPORT = """new Promise(resolve => {
   const started = Date.now();
@@ -109,6 +120,8 @@ class PlayerSite:
                     body, kind = PAGE.replace("{port}", str(site.port)).encode(), "text/html; charset=utf-8"
                 elif host == "imasdk.test":
                     body, kind = b"window.realImaLoaded = true;", "application/javascript"
+                elif host in ("news.test", "adsession.test"):
+                    body, kind = LINK_PAGE.format(host=host, port=site.port, path=self.path).encode(), "text/html"
                 else:
                     body, kind = b"not found", "text/plain"
                 self.send_response(200 if kind != "text/plain" else 404)
@@ -179,3 +192,37 @@ def test_without_the_redirect_the_blocked_sdk_breaks_the_player(site, ima_proxy,
     ima_proxy.wait_for_event(lambda e: e["event"] == "blocked" and e["host"] == "imasdk.test"
                              and e["rule"] == "||imasdk.test^" and e.get("redirect") is None)
     assert ("imasdk.test", "/js/sdkloader/ima3.js") not in site.hits
+
+
+def follow(browser: Chromium, start: str, link: str) -> str:
+    """Open `start`, click the link with id `link` (a navigation the page makes), and give the title shown."""
+    tab = browser.open(start, settle=0.3)
+    try:
+        first = tab.evaluate("document.title")
+        tab.evaluate(f"setTimeout(() => document.getElementById({link!r}).click(), 0); true")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            try:
+                title = tab.evaluate("document.readyState === 'complete' ? document.title : ''")
+            except BrowserError:
+                continue  # the page is being replaced
+            if title and title != first:
+                return title
+        raise AssertionError(f"no navigation from {start} within 10 s")
+    finally:
+        tab.close()
+
+
+def test_a_link_to_a_popup_host_from_another_site_is_blocked(site, ima_proxy, browser):
+    title = follow(browser, f"http://news.test:{site.port}/", "away")
+    assert title == "Blocked"
+    event = ima_proxy.wait_for_event(lambda e: e["event"] == "blocked" and e["host"] == "adsession.test")
+    assert event["type"] == "popup" and event["rule"] == "||adsession.test^$popup"
+    assert ("adsession.test", "/landing") not in site.hits
+
+
+def test_a_link_within_the_popup_hosts_own_site_is_followed(site, ima_proxy, browser):
+    title = follow(browser, f"http://adsession.test:{site.port}/", "within")
+    assert title == "adsession.test/landing"
+    assert ("adsession.test", "/landing") in site.hits
