@@ -7,6 +7,9 @@ there the player must get to its content with no script error; on `plain.test` (
 proxy, no redirect rule for it) the blocked SDK leaves the player broken, which is what the
 stand-in is for.
 
+`$replace` changes a script the page runs, and `##^responseheader(refresh)` keeps a page that
+its `Refresh` header would send elsewhere.
+
 `$popup`: a link on one site to a popup rule's host is followed in the tab (what the proxy sees of
 a popup is the same: a top-level navigation whose Fetch Metadata says it comes from another
 site); the rule blocks it, and a link within that host's own site is followed as usual.
@@ -31,6 +34,8 @@ LIST = """[Adblock Plus 2.0]
 ||imasdk.test^*/js/sdkloader/ima3.js$script,redirect=google-ima.js,domain=player.test
 ||imasdk.test^
 ||adsession.test^$popup
+||replace.test^$script,replace=/adsEnabled = true/adsEnabled = false/
+refresh.test##^responseheader(refresh)
 """
 
 PAGE = """<!DOCTYPE html>
@@ -81,6 +86,13 @@ PAGE = """<!DOCTYPE html>
 </body></html>
 """
 
+REPLACE_PAGES = {
+    "/": (b"<!DOCTYPE html><title>settings</title><script src='/config.js'></script><p id='ads'></p>"
+          b"<script>document.getElementById('ads').textContent = window.adsEnabled ? 'ads on' : 'ads off';</script>",
+          "text/html"),
+    "/config.js": (b"window.adsEnabled = true;", "application/javascript"),
+}
+
 LINK_PAGE = """<!DOCTYPE html><html><head><title>{host}{path}</title></head><body>
 <a id="away" href="http://adsession.test:{port}/landing">offer</a>
 <a id="within" href="/landing">more</a>
@@ -116,15 +128,24 @@ class PlayerSite:
             def do_GET(self):
                 host = (self.headers.get("host") or "").rsplit(":", 1)[0]
                 site.hits.append((host, self.path))
+                extra: dict[str, str] = {}
                 if host in ("player.test", "plain.test") and self.path == "/":
                     body, kind = PAGE.replace("{port}", str(site.port)).encode(), "text/html; charset=utf-8"
                 elif host == "imasdk.test":
                     body, kind = b"window.realImaLoaded = true;", "application/javascript"
                 elif host in ("news.test", "adsession.test"):
                     body, kind = LINK_PAGE.format(host=host, port=site.port, path=self.path).encode(), "text/html"
+                elif host == "replace.test":
+                    body, kind = REPLACE_PAGES.get(self.path, (b"not found", "text/plain"))
+                elif host in ("refresh.test", "other.test", "elsewhere.test"):
+                    body, kind = f"<!DOCTYPE html><title>{host}</title><p>{host}</p>".encode(), "text/html"
+                    if host != "elsewhere.test":
+                        extra["Refresh"] = f"0; url=http://elsewhere.test:{site.port}/"
                 else:
                     body, kind = b"not found", "text/plain"
                 self.send_response(200 if kind != "text/plain" else 404)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
@@ -226,3 +247,39 @@ def test_a_link_within_the_popup_hosts_own_site_is_followed(site, ima_proxy, bro
     title = follow(browser, f"http://adsession.test:{site.port}/", "within")
     assert title == "adsession.test/landing"
     assert ("adsession.test", "/landing") in site.hits
+
+
+def test_a_script_changed_by_replace_runs_changed(site, ima_proxy, browser):
+    tab = browser.open(f"http://replace.test:{site.port}/", settle=0.3)
+    try:
+        assert tab.evaluate("document.getElementById('ads').textContent") == "ads off"
+    finally:
+        tab.close()
+    ima_proxy.wait_for_event(lambda e: e["event"] == "replaced" and e["url"].endswith("/config.js"))
+
+
+def test_a_removed_refresh_header_keeps_the_page(site, ima_proxy, browser):
+    # The page of a site without the rule goes where its Refresh header says; the site with it stays.
+    def title(tab) -> str:
+        try:
+            return tab.evaluate("document.readyState === 'complete' ? document.title : ''")
+        except BrowserError:
+            return ""  # the page is being replaced
+
+    tab = browser.open(f"http://other.test:{site.port}/", settle=0)
+    try:
+        started = time.monotonic()
+        while title(tab) != "elsewhere.test" and time.monotonic() - started < 10:
+            time.sleep(0.1)
+        refreshed_after = time.monotonic() - started
+        assert title(tab) == "elsewhere.test"
+    finally:
+        tab.close()
+    tab = browser.open(f"http://refresh.test:{site.port}/", settle=0)
+    try:
+        time.sleep(max(1.0, 3 * refreshed_after))  # well past the time the other page took to go
+        assert title(tab) == "refresh.test"
+    finally:
+        tab.close()
+    event = ima_proxy.wait_for_event(lambda e: e["event"] == "header_removed")
+    assert event["header"] == "refresh" and event["host"] == "refresh.test"
