@@ -62,7 +62,8 @@ class Engine:
             self.skipped.update(getattr(self.cosmetic_store, "skipped", None) or {})
             self.bad_lines.extend(getattr(self.cosmetic_store, "bad_lines", None) or ())
         else:
-            cosmetic = sum(len(fl.cosmetic) for fl in lists) - len(self.response_headers) - len(self.response_headers.bad_lines)
+            headers = len(self.response_headers) + len(self.response_headers.bad_lines)
+            cosmetic = sum(len(fl.cosmetic) for fl in lists) - headers
             if cosmetic:
                 self.skipped["cosmetic rule (no cosmetic store attached)"] += cosmetic
         self._bind()
@@ -151,7 +152,7 @@ class Engine:
         return self.network.rule_count
 
     def header_removals(self, url: str) -> tuple:
-        """The `HeaderRemoval`s of `##^responseheader()` rules for the document at `url` (none on an allow-listed page)."""
+        """The `HeaderRemoval`s of `##^responseheader()` rules for the document at `url` (none if it is allow-listed)."""
         if not len(self.response_headers):
             return ()
         removals = self.response_headers.removals(url)

@@ -712,7 +712,7 @@ class NetworkEngine:
         return ", ".join(policies) or None
 
     def _page_rids(self, url: str):
-        """Rule ids of the (document, elemhide, generichide, genericblock, specifichide) exceptions for a page, or None."""
+        """Rule ids of a page's (document, elemhide, generichide, genericblock, specifichide) exceptions, or None."""
         if not self._has[PAGE_EXCEPTIONS]:
             return None
         cached = self._page_cache.get(url, False)

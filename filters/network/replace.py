@@ -98,7 +98,7 @@ def parse_replace_value(value: str) -> Replacement:
     replacement = _unescape_separator(value[pattern_end + 1 : replacement_end])
     flags = value[replacement_end + 1 :]
     if len(set(flags)) != len(flags) or not set(flags) <= FLAGS:
-        raise ReplaceError(f"$replace= flags {flags!r}: JavaScript's are d, g, i, m, s, u (the sticky y is not supported)")
+        raise ReplaceError(f"$replace= flags {flags!r}: JavaScript's are d, g, i, m, s, u (not the sticky y)")
     translated, groups, names = _Translator(pattern, flags).run()
     try:
         with warnings.catch_warnings():

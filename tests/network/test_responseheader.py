@@ -6,6 +6,8 @@ issue tracker (`medium.com##^responseheader(set-cookie)`, uBlockOrigin/uBlock-is
 
 from __future__ import annotations
 
+import pickle
+
 from filters.cosmetic.headers import ALLOWED_HEADERS, HeaderRemoval, ResponseHeaderRules
 from filters.engine import Engine
 from filters.lists.syntax import parse_list_text
@@ -80,3 +82,12 @@ def test_the_cosmetic_store_leaves_these_lines_to_the_header_rules():
     e = engine("example.com##^responseheader(set-cookie)", "example.com#@#^responseheader(location)", "##.ad")
     assert not [reason for reason in e.skipped if "responseheader" in reason]
     assert e.cosmetic_store.rule_count == 1
+
+
+def test_the_rules_survive_the_compiled_engine_cache(tmp_path):
+    path = tmp_path / "list.txt"
+    path.write_text("[Adblock Plus 2.0]\nmedium.com##^responseheader(set-cookie)\n")
+    built = Engine.from_lists([str(path)], cache_dir=str(tmp_path / "cache"))
+    loaded = Engine.from_lists([str(path)], cache_dir=str(tmp_path / "cache"))
+    assert loaded is not built and names(loaded.header_removals("https://medium.com/")) == ["set-cookie"]
+    assert names(pickle.loads(pickle.dumps(built)).header_removals("https://medium.com/")) == ["set-cookie"]
