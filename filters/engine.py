@@ -30,7 +30,7 @@ from .request import Request
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-ENGINE_VERSION = "4.1"
+ENGINE_VERSION = "4.2"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 
@@ -52,6 +52,12 @@ class Engine:
         self.network = NetworkEngine(lists)
         self.skipped: Counter = Counter(self.network.skipped)
         self.bad_lines: list[BadLine] = list(self.network.bad_lines)
+        # `##^responseheader()` lines: headers to remove from documents (whatever the cosmetic store).
+        from .cosmetic.headers import ResponseHeaderRules
+
+        self.response_headers = ResponseHeaderRules.from_lists(lists)
+        self.skipped.update(self.response_headers.skipped)
+        self.bad_lines.extend(self.response_headers.bad_lines)
         self.cosmetic_store = None
         if cosmetic_factory is not None:
             self.cosmetic_store = cosmetic_factory(lists)
@@ -64,7 +70,8 @@ class Engine:
                     for summary in self.network.lists
                 )
         else:
-            cosmetic = sum(len(fl.cosmetic) for fl in lists)
+            headers = len(self.response_headers) + len(self.response_headers.bad_lines)
+            cosmetic = sum(len(fl.cosmetic) for fl in lists) - headers
             if cosmetic:
                 self.skipped["cosmetic rule (no cosmetic store attached)"] += cosmetic
         self._bind()
@@ -134,7 +141,7 @@ class Engine:
 
     def __getstate__(self) -> dict:
         return {"network": self.network, "cosmetic_store": self.cosmetic_store, "skipped": self.skipped,
-                "bad_lines": self.bad_lines}
+                "bad_lines": self.bad_lines, "response_headers": self.response_headers}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -152,9 +159,21 @@ class Engine:
         """Network rules in effect (hosts-file entries included)."""
         return self.network.rule_count
 
+    def header_removals(self, url: str) -> tuple:
+        """The `HeaderRemoval`s of `##^responseheader()` rules for the document at `url` (none if it is allow-listed)."""
+        if not len(self.response_headers):
+            return ()
+        removals = self.response_headers.removals(url)
+        if removals and self.network.page_exceptions(url).document:
+            return ()
+        return removals
+
     def cosmetic(self, url: str):
         """The cosmetic store's rules for a page, with the page exceptions of the network rules; None without a store."""
         if self.cosmetic_store is None:
             return None
         exceptions = self.network.page_exceptions(url)
+        if exceptions.specifichide:
+            return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide,
+                                                  specifichide=True)
         return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide)

@@ -143,6 +143,7 @@ def explain(engine: Engine, url: str, source: str | None, request_type: str | No
                 ("elemhide", page.elemhide, page.elemhide_rule),
                 ("generichide", page.generichide, page.generichide_rule),
                 ("genericblock", page.genericblock, page.genericblock_rule),
+                ("specifichide", page.specifichide, page.specifichide_rule),
             )
             if on
         ]

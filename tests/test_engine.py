@@ -304,12 +304,12 @@ class TestCsp:
 
 class TestLists:
     def test_summaries_skipped_and_bad_lines(self):
-        e = engine("||ads.example^", "||x.example^$replace=/a/b/", "||y.example^$frobnicate", "example.com##.ad",
+        e = engine("||ads.example^", "||x.example^$urlskip=?url", "||y.example^$frobnicate", "example.com##.ad",
                    cosmetic_factory=None)
         (summary,) = e.lists
         assert summary.name == "test.txt" and summary.network == 3 and summary.cosmetic == 1
         assert summary.rules == 1 and summary.refused == 2
-        assert e.skipped["unsupported option $replace"] == 1
+        assert e.skipped["unsupported option $urlskip"] == 1
         assert e.skipped["malformed network rule"] == 1
         assert e.skipped["cosmetic rule (no cosmetic store attached)"] == 1
         (bad,) = e.bad_lines
@@ -363,7 +363,7 @@ class FakeCosmeticStore:
         self.skipped = Counter({"fake cosmetic skip": 1})
         self.bad_lines = []
 
-    def page_rules(self, url, *, elemhide=False, generichide=False):
+    def page_rules(self, url, *, elemhide=False, generichide=False, specifichide=False):
         return ("rules", url, elemhide, generichide, tuple(self.selectors))
 
 

@@ -56,6 +56,8 @@ from .selectors import (
 )
 
 _MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
+# `##^responseheader(...)` lines belong to `filters.cosmetic.headers`, not to this store.
+_RESPONSE_HEADER = re.compile(r"#@?#\^responseheader\(")
 
 HIDE = "hide"  # element hiding: `##`, `#?#`
 HTML = "html"  # HTML filtering: uBO `##^`, AdGuard `$$`
@@ -427,6 +429,8 @@ class CosmeticStore:
         for filter_list in filter_lists:
             trusted = getattr(filter_list, "trusted", True)
             for line_no, text in filter_list.cosmetic:
+                if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
+                    continue
                 try:
                     parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
                 except Unsupported as skip:
@@ -512,10 +516,12 @@ class CosmeticStore:
         other.generic = generic
         return other
 
-    def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False) -> PageRules:
+    def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False,
+                   specifichide: bool = False) -> PageRules:
         """The rules that apply to the page at `url`."""
         # `elemhide=True` (an `@@...$elemhide` exception for the page) means no cosmetic rule at all;
-        # `generichide=True` (`$generichide`) means no generic rule.
+        # `generichide=True` (`$generichide`) means no generic rule, `specifichide=True` (`$shide`) no
+        # site-specific one.
         host = host_of(url)
         if elemhide:
             return PageRules(url, host, elemhide=True, generichide=generichide)
@@ -533,7 +539,7 @@ class CosmeticStore:
         specific: list[CosmeticRule] = []
         bad: list[BadLine] = []
         seen: set[int] = set()
-        for name in names:
+        for name in () if specifichide else names:
             for rule in self.specific.get(name, ()):
                 if id(rule) in seen:
                     continue
@@ -549,7 +555,7 @@ class CosmeticStore:
                     continue
                 specific.append(rule)
         specific.sort(key=lambda rule: (rule.list, rule.line))
-        injected = self._injected_for(host, names, generichide, applied_exceptions) if self.injected else {}
+        injected = self._injected_for(host, names, generichide, specifichide, applied_exceptions) if self.injected else {}
         live = live_description(specific)
         if generichide or not len(self.generic):
             return PageRules(url, host, tuple(specific), elemhide=False, generichide=generichide,
@@ -567,9 +573,12 @@ class CosmeticStore:
             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, **injected,
         )
 
-    def _injected_for(self, host: str, names: tuple[str, ...], generichide: bool, applied: list[str]) -> dict:
+    def _injected_for(self, host: str, names: tuple[str, ...], generichide: bool, specifichide: bool,
+                      applied: list[str]) -> dict:
         """PageRules' `scriptlets`, `styles` and `injected_rules` for a page (texts of exceptions used go to `applied`)."""
-        # Generic ones (no domain) are switched off by `$generichide` like generic hiding rules.
+        # Generic ones (no domain) are switched off by `$generichide` like generic hiding rules; `$specifichide`
+        # switches off the site's `:style()` rules with its hiding rules, not its scriptlets, which have
+        # exceptions of their own (`#@#+js()`).
         excepted: set[tuple[str, str]] = set()
         for name in ("", *names):
             for exception in self.injected_exceptions.get(name, ()):
@@ -583,7 +592,7 @@ class CosmeticStore:
             for rule in self.injected.get(name, ()):
                 if id(rule) in found or (rule.kind, rule.key) in excepted:
                     continue
-                if rule.kind == SCRIPTLET and no_scriptlets:
+                if (no_scriptlets if rule.kind == SCRIPTLET else specifichide):
                     continue
                 if applies(rule.domains, rule.excluded, host, names):
                     found[id(rule)] = rule

@@ -116,6 +116,17 @@ def detect(body: bytes, content_type: str | None = None) -> PageEncoding:
     return decode_page(body, content_type, keep_text=False)[0]
 
 
+def text_encoding(body: bytes, content_type: str | None = None) -> PageEncoding:
+    """How a script, style sheet or JSON body is read: BOM, else Content-Type charset, else UTF-8."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return PageEncoding(name, codec_for(name), "bom", len(bom))
+    name = lookup(charset_from_content_type(content_type))
+    if name is not None:
+        return PageEncoding(name, codec_for(name), "header")
+    return PageEncoding("UTF-8", "utf-8", "default")
+
+
 def decode_page(body: bytes, content_type: str | None = None, *, keep_text: bool = True) -> tuple[PageEncoding, str, bool]:
     """The page's encoding and its text (see `decode`), and whether every byte decoded cleanly."""
     # When the bytes decode cleanly the text has no lone surrogates, which spares callers a scan.

@@ -24,8 +24,10 @@ class Decision:
     redirect: str | None = None
     removeparam_url: str | None = None
     csp: str | None = None
-    # The `$removeparam`/`$csp` rules behind removeparam_url and csp, each as "rule (list:line)".
+    # The `$removeparam`/`$csp`/`$replace` rules behind removeparam_url, csp and replace, each as "rule (list:line)".
     modifiers: tuple[str, ...] = ()
+    # `$replace` for the response body: (value `/regex/replacement/flags`, "rule (list:line)"), in list order.
+    replace: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +61,8 @@ class Decision:
             text += f"; parameters removed: {self.removeparam_url}"
         if self.csp:
             text += f"; CSP added: {self.csp}"
+        if self.replace:
+            text += f"; body changed by $replace={', '.join(value for value, _ in self.replace)}"
         if self.modifiers:
             text += "; by " + ", ".join(self.modifiers)
         return text

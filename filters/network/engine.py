@@ -24,8 +24,10 @@ rules never apply to it. In order, for one request:
 3. A blocked request gets the highest-priority `$redirect=`/`$redirect-rule=` resource that applies
    (`Decision.redirect`, served by the addon from `filters.network.resources`); `@@...$redirect=name`
    cancels one resource, `@@...$redirect` all of them.
-4. A request that is not blocked may get `removeparam_url` (`$removeparam`) and, for documents and
-   frames, `csp` (`$csp`, minus `@@...$csp=` exceptions).
+4. A request that is not blocked may get `removeparam_url` (`$removeparam`), for documents and
+   frames `csp` (`$csp`, minus `@@...$csp=` exceptions), and `replace` (`$replace=`, uBO's: the
+   response body is changed; `@@...$replace` cancels them all, `@@...$replace=value` that one; a
+   list that is not trusted may not use it, see `FilterList.trusted`).
 
 Rules are parsed when the engine is built (to count and report what cannot be used), but kept as
 text plus an index entry; a rule is compiled into match closures the first time a request makes it
@@ -108,7 +110,8 @@ class PageExceptions:
 
     `document`: the page is allow-listed (nothing on it is blocked or hidden); `elemhide`: no
     element hiding (also true when `document` is); `generichide`: no generic hiding rules;
-    `genericblock`: no generic block rules. Each `*_rule` is the rule text that set the flag.
+    `genericblock`: no generic block rules; `specifichide` (`$shide`): no site-specific hiding
+    rules. Each `*_rule` is the rule text that set the flag.
     """
 
     document: bool = False
@@ -119,6 +122,8 @@ class PageExceptions:
     elemhide_rule: str | None = None
     generichide_rule: str | None = None
     genericblock_rule: str | None = None
+    specifichide: bool = False
+    specifichide_rule: str | None = None
 
 
 NO_PAGE_EXCEPTIONS = PageExceptions()
@@ -132,9 +137,12 @@ _INDEXES = (
     "_redirects",  # `$redirect=`/`$redirect-rule=` rules and their exceptions
     "_removeparams",  # `$removeparam` rules and their exceptions
     "_csps",  # `$csp` rules and their exceptions
-    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock`
+    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock/$specifichide`
+    "_replaces",  # `$replace` rules and their exceptions
 )
-BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS = range(len(_INDEXES))
+BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS, REPLACES = range(
+    len(_INDEXES))
+TRUSTED_ONLY_REPLACE = "trusted-only ($replace) in an untrusted list"
 
 # The state that is saved in the cache; everything else is rebuilt lazily at run time.
 _STATE = (
@@ -198,7 +206,7 @@ class NetworkEngine:
         self._has = tuple(index.size > 0 for index in self._indexes)
         self._token_keys = tuple(frozenset(index.by_token) for index in self._indexes)
         self._domain_keys = tuple(frozenset(index.by_domain) for index in self._indexes)
-        self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0
+        self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0 or self._replaces.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
         self._source_info: dict = {}
@@ -239,7 +247,8 @@ class NetworkEngine:
             rid = self._find(PAGE_BLOCKS, t)
         if rid is not None:
             return self._blocked(rid, t, url, source_url)
-        if (self._has[REMOVEPARAMS] and "?" in url) or (self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT)):
+        if ((self._has[REMOVEPARAMS] and "?" in url) or (self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT))
+                or self._has[REPLACES]):
             return self._modifiers(t, url, source_url)
         return ALLOWED
 
@@ -248,7 +257,8 @@ class NetworkEngine:
         rids = self._page_rids(url)
         if rids is None:
             return NO_PAGE_EXCEPTIONS
-        document, elemhide, generichide, genericblock = (None if r is None else self.rule_text(r) for r in rids)
+        document, elemhide, generichide, genericblock, specifichide = (
+            None if r is None else self.rule_text(r) for r in rids)
         return PageExceptions(
             document=document is not None,
             elemhide=elemhide is not None or document is not None,
@@ -258,6 +268,8 @@ class NetworkEngine:
             elemhide_rule=elemhide or document,
             generichide_rule=generichide,
             genericblock_rule=genericblock,
+            specifichide=specifichide is not None,
+            specifichide_rule=specifichide,
         )
 
     # --- the request -----------------------------------------------------------------------------
@@ -518,7 +530,8 @@ class NetworkEngine:
                     # Not blocked after all: `$removeparam` and `$csp` still apply.
                     extra = self._modifiers(t, url, source_url)
                     if extra is not ALLOWED:
-                        allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp)
+                        allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp,
+                                                      replace=extra.replace, modifiers=extra.modifiers)
                 return allowed
         # `_find` first: the fast test that no redirect rule applies, the usual answer.
         redirect = self._redirect_for(t) if self._has[REDIRECTS] and self._find(REDIRECTS, t) is not None else None
@@ -537,7 +550,7 @@ class NetworkEngine:
         page = self._page_rids(source_url)
         if page is None:
             return rid, None
-        document, _, _, genericblock = page
+        document, _, _, genericblock, _ = page
         if document is not None:
             return rid, document
         if genericblock is not None and self._is_generic(rid):
@@ -601,7 +614,7 @@ class NetworkEngine:
         return best
 
     def _modifiers(self, t: Target, url: str, source_url: str | None) -> Decision:
-        """`$removeparam` and `$csp` for a request that is not blocked."""
+        """`$removeparam`, `$csp` and `$replace` for a request that is not blocked."""
         new_url = None
         applied: list[int] = []
         if self._has[REMOVEPARAMS] and "?" in url and self._find(REMOVEPARAMS, t) is not None:
@@ -609,13 +622,33 @@ class NetworkEngine:
         csp = None
         if self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(CSPS, t) is not None:
             csp = self._csp_for(t, applied)
-        if new_url is None and csp is None:
+        replace = ()
+        if self._has[REPLACES] and self._find(REPLACES, t) is not None:
+            replace = self._replace_for(t, applied)
+        if new_url is None and csp is None and not replace:
             return ALLOWED
         page = self._page_rids(source_url or url) if self._has[PAGE_EXCEPTIONS] else None
         if page is not None and page[0] is not None:
             return ALLOWED  # an allow-listed page is left alone entirely
         modifiers = tuple(self._located(rid) for rid in dict.fromkeys(applied))
-        return Decision(blocked=False, removeparam_url=new_url, csp=csp, modifiers=modifiers)
+        return Decision(blocked=False, removeparam_url=new_url, csp=csp, modifiers=modifiers, replace=replace)
+
+    def _replace_for(self, t: Target, applied: list[int]) -> tuple[tuple[str, str], ...]:
+        """(value, located rule) of the `$replace` rules for a request, in list order, after exceptions."""
+        rids = sorted(self._find_all(REPLACES, t))
+        rules = [self._rule(rid) for rid in rids]
+        cancelled = set()
+        for rule in rules:
+            if rule.exception:
+                if not rule.replace:
+                    return ()
+                cancelled.add(rule.replace)
+        found: dict[str, int] = {}
+        for rid, rule in zip(rids, rules):
+            if not rule.exception and rule.replace not in cancelled and rule.replace not in found:
+                found[rule.replace] = rid
+        applied.extend(found.values())
+        return tuple((value, self._located(rid)) for value, rid in found.items())
 
     def _located(self, rid: int) -> str:
         """A rule as `text (list:line)`, for decisions that name several rules."""
@@ -681,18 +714,19 @@ class NetworkEngine:
         return ", ".join(policies) or None
 
     def _page_rids(self, url: str):
-        """Rule ids of the (document, elemhide, generichide, genericblock) exceptions for a page, or None."""
+        """Rule ids of a page's (document, elemhide, generichide, genericblock, specifichide) exceptions, or None."""
         if not self._has[PAGE_EXCEPTIONS]:
             return None
         cached = self._page_cache.get(url, False)
         if cached is not False:
             return cached
-        found = [None, None, None, None]
+        found = [None, None, None, None, None]
         t = self._target(url, url, "document", "GET", page=True)
         if t is not None:
             for rid in self._find_all(PAGE_EXCEPTIONS, t):
                 rule = self._rule(rid)
-                for slot, flag in enumerate((rule.document, rule.elemhide, rule.generichide, rule.genericblock)):
+                flags = (rule.document, rule.elemhide, rule.generichide, rule.genericblock, rule.specifichide)
+                for slot, flag in enumerate(flags):
                     if flag and found[slot] is None:
                         found[slot] = rid
         result = tuple(found) if any(r is not None for r in found) else None
@@ -727,6 +761,7 @@ class _Builder:
         self.removeparams = IndexBuilder()
         self.csps = IndexBuilder()
         self.page_exceptions = IndexBuilder()
+        self.replaces = IndexBuilder()
         self.badfilters: set[str] | None = None
 
     def _collect_badfilters(self, lists: list[FilterList]) -> set[str]:
@@ -778,6 +813,9 @@ class _Builder:
             if rule.badfilter:
                 skipped["$badfilter (applied)"] += 1
                 continue
+            if rule.replace is not None and not filter_list.trusted:
+                skipped[TRUSTED_ONLY_REPLACE] += 1  # uBO takes `$replace` from trusted lists only
+                continue
             if badfilters and rule.identity() in badfilters:
                 skipped["removed by $badfilter"] += 1
                 continue
@@ -799,6 +837,8 @@ class _Builder:
                 self.removeparams.add(rid, rule)
             elif rule.csp is not None:
                 self.csps.add(rid, rule)
+            elif rule.replace is not None:
+                self.replaces.add(rid, rule)
             else:
                 if rule.page_flags:
                     self.page_exceptions.add(rid, rule)
@@ -810,6 +850,9 @@ class _Builder:
             return
         if rule.csp is not None:
             self.csps.add(rid, rule)
+            return
+        if rule.replace is not None:
+            self.replaces.add(rid, rule)
             return
         if rule.redirect_rule is not None:
             self.redirects.add(rid, rule)
@@ -842,3 +885,4 @@ class _Builder:
         engine._removeparams = self.removeparams.finish()
         engine._csps = self.csps.finish()
         engine._page_exceptions = self.page_exceptions.finish()
+        engine._replaces = self.replaces.finish()

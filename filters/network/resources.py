@@ -2,9 +2,11 @@
 
 Names and aliases follow uBlock Origin's redirect resources, so rules written for uBO (and ABP's
 `$rewrite=abp-resource:` names) find them; the bodies are our own: transparent images, empty
-scripts, styles, frames, text and JSON, silent media, empty VAST documents, and a few small
-script surrogates that define the API a page expects (so that its code keeps running) without
-doing anything.
+scripts, styles, frames, text and JSON, silent media, empty VAST documents, and script
+surrogates that define the API a page expects (so that its code keeps running) without doing
+anything: analytics and tag managers, ad-block detectors, Amazon's ad tags, a stand-in for Google's
+IMA video ad SDK that has no ads (`google-ima.js`), and scripts that stop popads.net's loader
+(`popads.js`) and svonm.com's video ad loader (`hd-main.js`).
 
     get_resource("noopjs")  -> Resource(name="noop.js", content_type="application/javascript", body=b"...")
 """
@@ -193,6 +195,260 @@ _AMAZON_ADS_JS = b"""(function() {
 """
 
 
+# PopAds (popads.net): its loader keeps its state in `window.PopAds` and `window.popns`. Setting
+# either throws, which stops the script there; the error is marked, and kept out of the page's
+# error reports.
+_POPADS_JS = b"""(function() {
+  'use strict';
+  var marker = 'dejunk: popads.net neutralised ' + Math.random().toString(36).slice(2);
+  var stop = function() { throw new ReferenceError(marker); };
+  ['PopAds', 'popns'].forEach(function(name) {
+    try {
+      delete window[name];
+      Object.defineProperty(window, name, { configurable: false, get: function() { return undefined; }, set: stop });
+    } catch (e) {}
+  });
+  if (typeof window.addEventListener !== 'function') { return; }
+  window.addEventListener('error', function(event) {
+    var message = event && (event.message || (event.error && event.error.message));
+    if (typeof message === 'string' && message.indexOf(marker) !== -1) { event.preventDefault(); }
+  }, true);
+})();
+"""
+
+# svonm.com's hd-main.js (a video ad loader on German sites): the page's code calls methods of its
+# `L` and `J` objects; here every such method exists and does nothing.
+_HD_MAIN_JS = b"""(function() {
+  'use strict';
+  var noop = function() {};
+  var stub = {};
+  if (typeof Proxy === 'function') {
+    stub = new Proxy({}, {
+      get: function(target, name) {
+        if (typeof name === 'symbol' || name === 'then') { return undefined; }
+        return Object.prototype.hasOwnProperty.call(target, name) ? target[name] : noop;
+      }
+    });
+  }
+  window.L = window.J = stub;
+})();
+"""
+
+# A stand-in for Google's IMA SDK (imasdk.googleapis.com/js/sdkloader/ima3.js), the video ad SDK
+# players load before their content. It offers the API players call (google.ima.AdDisplayContainer,
+# AdsLoader, AdsRequest, AdsManager, the event and error types, the settings) and has no ads to
+# show: a request for ads loads an ads manager, and starting it ends the (empty) ad break at once,
+# with CONTENT_RESUME_REQUESTED then ALL_ADS_COMPLETED, so that the player goes on to its content.
+_GOOGLE_IMA_JS = b"""(function() {
+  'use strict';
+  if (window.google && window.google.ima && window.google.ima.AdsLoader) { return; }
+  var noop = function() {};
+  var later = function(fn) { setTimeout(fn, 0); };
+  var VERSION = '3.0.0';
+
+  var AdEventType = {
+    AD_BREAK_FETCH_ERROR: 'adBreakFetchError', AD_BREAK_READY: 'adBreakReady', AD_BUFFERING: 'adBuffering',
+    AD_CAN_PLAY: 'adCanPlay', AD_METADATA: 'adMetadata', AD_PROGRESS: 'adProgress',
+    ALL_ADS_COMPLETED: 'allAdsCompleted', CLICK: 'click', COMPLETE: 'complete',
+    CONTENT_PAUSE_REQUESTED: 'contentPauseRequested', CONTENT_RESUME_REQUESTED: 'contentResumeRequested',
+    DURATION_CHANGE: 'durationChange', FIRST_QUARTILE: 'firstQuartile', IMPRESSION: 'impression',
+    INTERACTION: 'interaction', LINEAR_CHANGED: 'linearChanged', LOADED: 'loaded', LOG: 'log',
+    MIDPOINT: 'midpoint', PAUSED: 'pause', RESUMED: 'resume', SKIPPABLE_STATE_CHANGED: 'skippableStateChanged',
+    SKIPPED: 'skip', STARTED: 'start', THIRD_QUARTILE: 'thirdQuartile', USER_CLOSE: 'userClose',
+    VIDEO_CLICKED: 'videoClicked', VIDEO_ICON_CLICKED: 'videoIconClicked', VOLUME_CHANGED: 'volumeChange',
+    VOLUME_MUTED: 'mute'
+  };
+  var ErrorCode = {
+    ADS_REQUEST_NETWORK_ERROR: 1012, AUTOPLAY_DISALLOWED: 1205, FAILED_TO_REQUEST_ADS: 1005,
+    INVALID_ADX_EXTENSION: 1105, INVALID_ARGUMENTS: 1101, UNKNOWN_AD_RESPONSE: 1010, UNKNOWN_ERROR: 900,
+    VAST_ASSET_NOT_FOUND: 1007, VAST_EMPTY_RESPONSE: 1009, VAST_LINEAR_ASSET_MISMATCH: 403,
+    VAST_LOAD_TIMEOUT: 301, VAST_MEDIA_LOAD_TIMEOUT: 402, VAST_NO_ADS_AFTER_WRAPPER: 303,
+    VAST_TOO_MANY_REDIRECTS: 302, VIDEO_PLAY_ERROR: 400
+  };
+
+  // Listeners by event type, called with the listener object (if any) as `this`. An error in one
+  // is reported as the page's own, after the others were called.
+  function Target() { this.listeners = {}; }
+  Target.prototype.addEventListener = function(types, listener, useCapture, listenerObject) {
+    if (typeof listener !== 'function') { return; }
+    [].concat(types).forEach(function(type) {
+      (this.listeners[type] = this.listeners[type] || []).push({ fn: listener, self: listenerObject });
+    }, this);
+  };
+  Target.prototype.removeEventListener = function(types, listener) {
+    [].concat(types).forEach(function(type) {
+      var list = this.listeners[type] || [];
+      this.listeners[type] = list.filter(function(entry) { return entry.fn !== listener; });
+    }, this);
+  };
+  Target.prototype.dispatchEvent = function(event) {
+    (this.listeners[event.type] || []).slice().forEach(function(entry) {
+      try { entry.fn.call(entry.self, event); } catch (e) { later(function() { throw e; }); }
+    });
+  };
+
+  function AdError(message, code, type) {
+    this.message = message; this.code = code; this.type = type || AdError.Type.AD_LOAD;
+  }
+  AdError.prototype.getErrorCode = function() { return this.code; };
+  AdError.prototype.getVastErrorCode = function() { return this.code; };
+  AdError.prototype.getMessage = function() { return this.message; };
+  AdError.prototype.getType = function() { return this.type; };
+  AdError.prototype.getInnerError = function() { return null; };
+  AdError.prototype.toString = function() { return 'AdError ' + this.code + ': ' + this.message; };
+  AdError.Type = { AD_LOAD: 'adLoadError', AD_PLAY: 'adPlayError' };
+  AdError.ErrorCode = ErrorCode;
+
+  function AdErrorEvent(error, context) { this.type = AdErrorEvent.Type.AD_ERROR; this.error = error; this.context = context; }
+  AdErrorEvent.prototype.getError = function() { return this.error; };
+  AdErrorEvent.prototype.getUserRequestContext = function() { return this.context === undefined ? null : this.context; };
+  AdErrorEvent.Type = { AD_ERROR: 'adError' };
+
+  function AdEvent(type, manager) { this.type = type; this.manager = manager; }
+  AdEvent.prototype.getAd = function() { return null; };
+  AdEvent.prototype.getAdData = function() { return {}; };
+  AdEvent.prototype.getUserRequestContext = function() { return this.manager ? this.manager.context : null; };
+  AdEvent.Type = AdEventType;
+
+  function AdsManagerLoadedEvent(manager, context) {
+    this.type = AdsManagerLoadedEvent.Type.ADS_MANAGER_LOADED; this.manager = manager; this.context = context;
+  }
+  AdsManagerLoadedEvent.prototype.getAdsManager = function(contentPlayback, settings) {
+    this.manager.contentPlayback = contentPlayback || null;
+    if (settings) { this.manager.renderingSettings = settings; }
+    return this.manager;
+  };
+  AdsManagerLoadedEvent.prototype.getUserRequestContext = function() {
+    return this.context === undefined ? null : this.context;
+  };
+  AdsManagerLoadedEvent.Type = { ADS_MANAGER_LOADED: 'adsManagerLoaded' };
+
+  // The ads manager of a request that found no ads: its ad break ends as soon as it starts.
+  function AdsManager(context) {
+    Target.call(this);
+    this.context = context === undefined ? null : context;
+    this.volume = 1;
+    this.finished = false;
+    this.contentPlayback = null;
+    this.renderingSettings = null;
+  }
+  AdsManager.prototype = Object.create(Target.prototype);
+  AdsManager.prototype.constructor = AdsManager;
+  AdsManager.prototype.finish = function() {
+    if (this.finished) { return; }
+    this.finished = true;
+    this.dispatchEvent(new AdEvent(AdEventType.CONTENT_RESUME_REQUESTED, this));
+    this.dispatchEvent(new AdEvent(AdEventType.ALL_ADS_COMPLETED, this));
+  };
+  AdsManager.prototype.start = function() { var manager = this; later(function() { manager.finish(); }); };
+  AdsManager.prototype.init = noop;
+  AdsManager.prototype.stop = noop;
+  AdsManager.prototype.skip = noop;
+  AdsManager.prototype.pause = noop;
+  AdsManager.prototype.resume = noop;
+  AdsManager.prototype.resize = noop;
+  AdsManager.prototype.focus = noop;
+  AdsManager.prototype.collapse = noop;
+  AdsManager.prototype.expand = noop;
+  AdsManager.prototype.clicked = noop;
+  AdsManager.prototype.destroy = noop;
+  AdsManager.prototype.discardAdBreak = noop;
+  AdsManager.prototype.configureAdsManager = noop;
+  AdsManager.prototype.setAutoPlayAdBreaks = noop;
+  AdsManager.prototype.requestNextAdBreak = noop;
+  AdsManager.prototype.updateAdsRenderingSettings = function(settings) { this.renderingSettings = settings; };
+  AdsManager.prototype.getAdSkippableState = function() { return false; };
+  AdsManager.prototype.getCuePoints = function() { return []; };
+  AdsManager.prototype.getCurrentAd = function() { return null; };
+  AdsManager.prototype.getRemainingTime = function() { return -1; };
+  AdsManager.prototype.getVolume = function() { return this.volume; };
+  AdsManager.prototype.setVolume = function(volume) { this.volume = volume; };
+  AdsManager.prototype.isCustomClickTrackingUsed = function() { return false; };
+  AdsManager.prototype.isCustomPlaybackUsed = function() { return false; };
+
+  function AdDisplayContainer(container, video, clickTrackingElement) {
+    this.container = container || null; this.video = video || null; this.clickTrackingElement = clickTrackingElement || null;
+  }
+  AdDisplayContainer.prototype.initialize = noop;
+  AdDisplayContainer.prototype.destroy = noop;
+
+  var SETTINGS = ['AutoPlayAdBreaks', 'CompanionBackfill', 'CookiesEnabled', 'DisableCustomPlaybackForIOS10Plus',
+                  'FeatureFlags', 'Locale', 'NumRedirects', 'PlayerType', 'PlayerVersion', 'Ppid', 'SessionId',
+                  'VpaidAllowed', 'VpaidMode'];
+  function ImaSdkSettings() { this.values = { Locale: 'en', NumRedirects: 4, VpaidMode: 0, AutoPlayAdBreaks: true }; }
+  SETTINGS.forEach(function(name) {
+    ImaSdkSettings.prototype['set' + name] = function(value) { this.values[name] = value; };
+    ImaSdkSettings.prototype['get' + name] = function() { return this.values[name]; };
+    ImaSdkSettings.prototype['is' + name] = function() { return !!this.values[name]; };
+  });
+  ImaSdkSettings.VpaidMode = { DISABLED: 0, ENABLED: 1, INSECURE: 2 };
+  ImaSdkSettings.CompanionBackfillMode = { ALWAYS: 'always', ON_MASTER_AD: 'on_master_ad' };
+
+  function AdsLoader(adDisplayContainer) {
+    Target.call(this);
+    this.adDisplayContainer = adDisplayContainer || null;
+    this.settings = new ImaSdkSettings();
+    this.managers = [];
+  }
+  AdsLoader.prototype = Object.create(Target.prototype);
+  AdsLoader.prototype.constructor = AdsLoader;
+  AdsLoader.prototype.getSettings = function() { return this.settings; };
+  AdsLoader.prototype.getVersion = function() { return VERSION; };
+  AdsLoader.prototype.requestAds = function(adsRequest, userRequestContext) {
+    var loader = this;
+    later(function() {
+      var manager = new AdsManager(userRequestContext);
+      loader.managers.push(manager);
+      loader.dispatchEvent(new AdsManagerLoadedEvent(manager, userRequestContext));
+    });
+  };
+  AdsLoader.prototype.contentComplete = function() {
+    this.managers.forEach(function(manager) { later(function() { manager.finish(); }); });
+  };
+  AdsLoader.prototype.destroy = noop;
+  AdsLoader.prototype.releaseVideoViews = noop;
+
+  function AdsRequest() {
+    this.adTagUrl = ''; this.adsResponse = null; this.forceNonLinearFullSlot = false;
+    this.linearAdSlotWidth = 0; this.linearAdSlotHeight = 0; this.nonLinearAdSlotWidth = 0; this.nonLinearAdSlotHeight = 0;
+    this.liveStreamPrefetchSeconds = 0; this.vastLoadTimeout = 5000; this.omidAccessModeRules = {};
+  }
+  AdsRequest.prototype.setAdWillAutoPlay = noop;
+  AdsRequest.prototype.setAdWillPlayMuted = noop;
+  AdsRequest.prototype.setContinuousPlayback = noop;
+
+  function AdsRenderingSettings() {
+    this.autoAlign = true; this.bitrate = -1; this.enablePreloading = false; this.loadVideoTimeout = 8000;
+    this.mimeTypes = null; this.playAdsAfterTime = -1; this.restoreCustomPlaybackStateOnAdBreakComplete = false;
+    this.uiElements = null; this.useStyledLinearAds = false; this.useStyledNonLinearAds = false;
+  }
+
+  function CompanionAdSelectionSettings() {
+    this.creativeType = 'All'; this.resourceType = 'All'; this.sizeCriteria = 'SelectExactMatch';
+  }
+  CompanionAdSelectionSettings.CreativeType = { ALL: 'All', FLASH: 'Flash', IMAGE: 'Image' };
+  CompanionAdSelectionSettings.ResourceType = { ALL: 'All', HTML: 'Html', IFRAME: 'IFrame', STATIC: 'Static' };
+  CompanionAdSelectionSettings.SizeCriteria = { IGNORE: 'IgnoreSize', SELECT_EXACT_MATCH: 'SelectExactMatch',
+                                                SELECT_NEAR_MATCH: 'SelectFluid' };
+
+  var ima = {
+    AdDisplayContainer: AdDisplayContainer, AdError: AdError, AdErrorEvent: AdErrorEvent, AdEvent: AdEvent,
+    AdsLoader: AdsLoader, AdsManager: AdsManager, AdsManagerLoadedEvent: AdsManagerLoadedEvent,
+    AdsRenderingSettings: AdsRenderingSettings, AdsRequest: AdsRequest,
+    CompanionAdSelectionSettings: CompanionAdSelectionSettings, ImaSdkSettings: ImaSdkSettings,
+    OmidAccessMode: { DOMAIN: 'domain', FULL: 'full', LIMITED: 'limited' },
+    OmidVerificationVendor: { GOOGLE: 9, IAS: 2, MOAT: 3, OTHER: 1 },
+    UiElements: { AD_ATTRIBUTION: 'adAttribution', COUNTDOWN: 'countdown' },
+    ViewMode: { FULLSCREEN: 'fullscreen', NORMAL: 'normal' },
+    settings: new ImaSdkSettings(),
+    VERSION: VERSION
+  };
+  window.google = window.google || {};
+  window.google.ima = ima;
+})();
+"""
+
+
 def _text(value: str) -> bytes:
     return value.encode("utf-8")
 
@@ -233,6 +489,9 @@ _DEFINITIONS: tuple[tuple[str, str, bytes, tuple[str, ...]], ...] = (
     ("amazon_apstag.js", "application/javascript", _APSTAG_JS, ("amazon-adsystem.com/aax2/apstag.js",)),
     ("amazon_ads.js", "application/javascript", _AMAZON_ADS_JS, ("amazon-adsystem.com/aax2/amzn_ads.js",)),
     ("nofab.js", "application/javascript", _NOFAB_JS, ("fuckadblock.js-3.2.0",)),
+    ("popads.js", "application/javascript", _POPADS_JS, ("popads.net.js",)),
+    ("hd-main.js", "application/javascript", _HD_MAIN_JS, ()),
+    ("google-ima.js", "application/javascript", _GOOGLE_IMA_JS, ()),
 )  # fmt: skip
 
 RESOURCES: dict[str, Resource] = {name: Resource(name, ctype, body) for name, ctype, body, _ in _DEFINITIONS}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..request import RESOURCE_TYPES
 from .regex import compile_regex
+from .replace import ReplaceError, parse_replace_value
 
 # --- option bits ---------------------------------------------------------------------------------
 
@@ -50,6 +51,9 @@ _TYPE_OPTIONS = {
     "document": "document",
     "doc": "document",
     "popup": "popup",
+    # uBO's popunder (the opener is sent to the ad, the page moves to the new window): a proxy sees
+    # both as a navigation from the page to another site, so it is decided as a popup.
+    "popunder": "popup",
 }
 
 # Exception-only options that switch something off for a whole page.
@@ -59,20 +63,20 @@ _PAGE_OPTIONS = {
     "generichide": "generichide",
     "ghide": "generichide",
     "genericblock": "genericblock",
+    "specifichide": "specifichide",
+    "shide": "specifichide",
 }
+
+_PAGE_FLAGS = frozenset(_PAGE_OPTIONS.values())
 
 # Known options we deliberately do not implement: the rule is skipped and counted by reason.
 UNSUPPORTED_OPTIONS = frozenset(
     {
-        "replace",
         "urlskip",
         "permissions",
         "header",
         "urltransform",
         "uritransform",
-        "popunder",
-        "specifichide",
-        "shide",
         "inline-script",
         "inline-font",
         "webrtc",
@@ -172,10 +176,12 @@ class NetworkRule:
     redirect_rule: str | None = None
     removeparam: str | None = None
     csp: str | None = None
+    replace: str | None = None  # `/regex/replacement/flags`; '' on an exception that cancels every one
     document: bool = False
     elemhide: bool = False
     generichide: bool = False
     genericblock: bool = False
+    specifichide: bool = False
 
     @property
     def host_keyed(self) -> bool:
@@ -194,11 +200,11 @@ class NetworkRule:
 
     @property
     def page_flags(self) -> bool:
-        return self.document or self.elemhide or self.generichide or self.genericblock
+        return self.document or self.elemhide or self.generichide or self.genericblock or self.specifichide
 
     @property
     def modifier(self) -> str | None:
-        """Which of redirect / redirect-rule / removeparam / csp this rule carries, if any."""
+        """Which of redirect / redirect-rule / removeparam / csp / replace this rule carries, if any."""
         if self.redirect is not None:
             return "redirect"
         if self.redirect_rule is not None:
@@ -207,6 +213,8 @@ class NetworkRule:
             return "removeparam"
         if self.csp is not None:
             return "csp"
+        if self.replace is not None:
+            return "replace"
         return None
 
     def identity(self) -> str:
@@ -236,11 +244,33 @@ def options_start(body: str) -> int:
 
 
 def split_options(raw: str) -> list[str]:
-    """Split at commas that are not escaped (`\\,` keeps a comma inside a value)."""
+    """Split at commas that are not escaped (`\\,` keeps a comma inside a value).
+
+    A `replace=` value is a regex and may hold commas (`{1,3}`): as uBO reads it, a comma ends it
+    only where an option follows (a name, then `=` or the next comma or the end).
+    """
     if "\\," not in raw:
-        return raw.split(",")
-    parts = re.split(r"(?<!\\),", raw)
-    return [p.replace("\\,", ",") for p in parts]
+        parts = raw.split(",")
+    else:
+        parts = [p.replace("\\,", ",") for p in re.split(r"(?<!\\),", raw)]
+    if len(parts) > 1 and "replace=" in raw.lower():
+        parts = _join_replace_values(parts)
+    return parts
+
+
+_OPTION_PART = re.compile(r"~?[A-Za-z0-9_-]+(?:=.*)?", re.DOTALL)
+
+
+def _join_replace_values(parts: list[str]) -> list[str]:
+    joined: list[str] = []
+    in_value = False
+    for part in parts:
+        if in_value and not _OPTION_PART.fullmatch(part):
+            joined[-1] += "," + part
+            continue
+        joined.append(part)
+        in_value = part.lstrip().lower().startswith("replace=")
+    return joined
 
 
 def parse_network_rule(text: str) -> NetworkRule:
@@ -262,8 +292,8 @@ def parse_network_rule(text: str) -> NetworkRule:
     positive = fields.pop("types_on", 0)
     negative = fields.pop("types_off", 0)
     fields["mask"] = _type_mask(positive, negative, fields) | fields.pop("party", ANY_PARTY)
-    if not exception and (fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock")):
-        raise RuleError("$elemhide/$generichide/$genericblock are only valid on @@ exceptions")
+    if not exception and any(fields.get(flag) for flag in _PAGE_FLAGS):
+        raise RuleError("$elemhide/$generichide/$genericblock/$specifichide are only valid on @@ exceptions")
     if fields.get("removeparam") is not None and fields["removeparam"].startswith("/"):
         _check_regex(fields["removeparam"][1:-1], False)
     if (
@@ -362,6 +392,16 @@ def _parse_options(raw: str, exception: bool, fields: dict) -> None:
             if not value and not exception:
                 raise RuleError("$csp needs a policy")
             fields["csp"] = value.strip()
+        elif name == "replace":
+            modifiers += 1
+            if value:
+                try:
+                    parse_replace_value(value)
+                except ReplaceError as e:
+                    raise RuleError(str(e)) from None
+            elif not exception:
+                raise RuleError("$replace needs /regex/replacement/flags")
+            fields["replace"] = value
         elif name == "empty":
             modifiers += 1
             fields["redirect"] = "empty"
@@ -375,7 +415,7 @@ def _parse_options(raw: str, exception: bool, fields: dict) -> None:
         else:
             raise RuleError(f"unknown option ${name}")
     if modifiers > 1:
-        raise RuleError("more than one of $redirect/$redirect-rule/$removeparam/$csp")
+        raise RuleError("more than one of $redirect/$redirect-rule/$removeparam/$csp/$replace")
     fields["types_on"] = positive
     fields["types_off"] = negative
     if party == 0:
@@ -389,11 +429,11 @@ def _type_mask(positive: int, negative: int, fields: dict) -> int:
     elif fields.get("csp") is not None:
         # A CSP belongs to pages: documents and frames.
         mask = DOCUMENT | TYPE_BITS["subdocument"]
-    elif fields.get("removeparam") is not None:
+    elif fields.get("removeparam") is not None or fields.get("replace") is not None:
         mask = ALL_TYPES & ~POPUP
     elif negative:
         mask = NETWORK_TYPES
-    elif fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock"):
+    elif any(fields.get(flag) for flag in _PAGE_FLAGS):
         mask = 0  # a page-level switch only: it lets no request through by itself
     else:
         mask = NETWORK_TYPES
@@ -402,7 +442,7 @@ def _type_mask(positive: int, negative: int, fields: dict) -> int:
             mask |= DOCUMENT
     fields.pop("host_document", None)
     mask &= ~negative
-    if mask == 0 and not (fields.get("elemhide") or fields.get("generichide") or fields.get("genericblock")):
+    if mask == 0 and not any(fields.get(flag) for flag in _PAGE_FLAGS):
         raise RuleError("the type options exclude every request type")
     return mask
 

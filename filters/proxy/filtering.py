@@ -19,11 +19,12 @@ from mitmproxy.proxy.mode_specs import UpstreamMode
 
 from ..engine import Engine
 from ..html import compression, inject
+from ..html.replace import replaceable
 from ..html.rewrite import css_ascii, page_script, skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, Stats
 from ..request import Request, normalize_host
-from .flows import header_values, path_of, request_from_flow, request_views
+from .flows import header_values, path_of, popup_view, request_from_flow, request_views
 from .upstream import UpstreamWatch, classify_failure
 from .internals import drop_request_body, offer_error_page
 from .pages import (
@@ -66,6 +67,8 @@ MARK_MODIFIED = ":pencil2:"
 MARK_REWRITTEN = ":scissors:"
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
 _RESPONSE_HEADERS = frozenset({b"content-type", b"content-length", b"set-cookie"})
+# Requests whose responses `##^responseheader()` rules apply to: pages and frames.
+_DOCUMENT_TYPES = frozenset({"document", "subdocument"})
 # Actions after which the response is dejunk's own answer, made in the request hook.
 ANSWERED_ACTIONS = ("blocked", "redirected", "policy_connect", "not_filtering")
 
@@ -336,6 +339,14 @@ class Filtering:
             self._block(f, request, decision)
             f._dejunk_answered = True
             return
+        popup = popup_view(f, request)
+        if popup is not None:
+            # A navigation from another site may be a popup: `$popup`/`$popunder` rules decide it too.
+            as_popup = self.engine.check_request(popup)
+            if as_popup.blocked:
+                self._block(f, request, as_popup, popup=popup)
+                f._dejunk_answered = True
+                return
         if decision.exception:
             self.stats.add("exception", request.host)
             f.metadata.setdefault("dejunk", {}).update(exception=decision.exception)
@@ -350,6 +361,9 @@ class Filtering:
         if decision.csp:
             # Added to the response in responseheaders; the page's own policies stay.
             f.metadata.setdefault("dejunk", {}).update(csp=decision.csp, csp_rules=list(decision.modifiers))
+        if decision.replace:
+            # The body is held (responseheaders) and changed by a page worker (response).
+            f.metadata.setdefault("dejunk", {})["replace"] = [list(pair) for pair in decision.replace]
 
         if request.has_cookie:
             # Every host the request names or goes to must accept cookies for them to be sent.
@@ -404,7 +418,8 @@ class Filtering:
             "X-Dejunk": dejunk_header(f"redirected to {resource.name}", decision.filter),
         }), resource
 
-    def _block(self, f: http.HTTPFlow, request, decision) -> None:
+    def _block(self, f: http.HTTPFlow, request, decision, popup=None) -> None:
+        # `popup`: the request as a popup, when a `$popup` rule blocked the navigation (answered as a page).
         answer, resource = self._answer_for(request, decision)
         location = decision.rule_location
         if resource is not None:
@@ -412,15 +427,19 @@ class Filtering:
             self.stats.add("redirected", request.host)
         else:
             action, words = "blocked", f"blocked by {decision.filter} ({location})"
+        if popup is not None:
+            words += f" as a popup from {popup.source_url or 'another site'}"
+            self.stats.add("blocked_popup", request.host)
+        request_type = request.type if popup is None else popup.type
         self.stats.add("blocked", request.host)
         self._record(
-            "blocked", url=request.url, host=request.host, type=request.type,
+            "blocked", url=request.url, host=request.host, type=request_type,
             rule=decision.filter, list=decision.list, line=decision.line,
             redirect=resource.name if resource else None, important=decision.important,
         )
         self._note(
             f, MARK_BLOCKED, words, action=action, rule=decision.filter, list=decision.list,
-            line=decision.line, type=request.type, redirect=resource.name if resource else None,
+            line=decision.line, type=request_type, redirect=resource.name if resource else None,
         )
         keep_recorded_size(f)
         f.response = to_response(answer)
@@ -454,10 +473,15 @@ class Filtering:
             if not self.keep_bodies:
                 f.response.stream = True
             return False
-        host = flow_request(f).host
+        request = flow_request(f)
+        host = request.host
         response = f.response
         found = header_values(response.headers, _RESPONSE_HEADERS)
         content_type = found.get(b"content-type", "").lower()
+        if request.type in _DOCUMENT_TYPES and self.engine is not None:
+            removals = self.engine.header_removals(request.url)
+            if removals:
+                self._remove_headers(f, removals, found)
         csp = data.get("csp")
         if csp:
             response.headers.add("Content-Security-Policy", csp)
@@ -476,9 +500,18 @@ class Filtering:
                 self._replace_image(f, verdict.pattern, rejected)
                 return False
         buffered = content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)
+        # A body `$replace` rules change is held too, and only then (whatever its type).
+        replacing = bool(data.get("replace")) and self._may_replace(f, content_type, request.type)
         length = found.get(b"content-length", "")
-        if buffered and length.isdigit() and int(length) > self.settings.hold_limit:
+        if (buffered or replacing) and length.isdigit() and int(length) > self.settings.hold_limit:
             buffered = False
+            if replacing:
+                replacing = False
+                self._not_replaced(f, f"larger than the most dejunk holds ({self.settings.hold_limit} bytes): "
+                                      "delivered as it comes")
+        if replacing:
+            data["replace_held"] = True
+            buffered = True
         if not buffered and not self.keep_bodies:
             # Only pages dejunk may rewrite are held in memory; everything else flows through
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
@@ -540,6 +573,43 @@ class Filtering:
             self._contain("responseheaders", f, error)
         return f.response.stream
 
+    def _remove_headers(self, f: http.HTTPFlow, removals, found: dict) -> None:
+        """Remove the response headers `##^responseheader()` rules name (every field of each)."""
+        url, host = f.request.pretty_url, flow_request(f).host
+        for removal in removals:
+            if removal.name not in f.response.headers:
+                continue
+            del f.response.headers[removal.name]
+            found.pop(removal.name.encode(), None)
+            self.stats.add("header_removed", host)
+            self._record("header_removed", url=url, host=host, header=removal.name, rule=removal.rule,
+                         list=removal.list, line=removal.line)
+            self._note(f, f.marked or MARK_MODIFIED, f"response header {removal.name} removed by {removal.rule} "
+                                                     f"({removal.list}:{removal.line})")
+
+    @staticmethod
+    def _may_replace(f: http.HTTPFlow, content_type: str, request_type: str) -> bool:
+        """Whether `$replace` rules may change this response: a whole text body (never a part of one)."""
+        status = f.response.status_code
+        return (200 <= status < 300 and status != 206 and "content-range" not in f.response.headers
+                and f.request.method != "HEAD" and replaceable(content_type, request_type))
+
+    def _not_replaced(self, f: http.HTTPFlow, reason: str) -> None:
+        """A body `$replace` rules apply to goes out unchanged: count, record, mark and log it (once per flow)."""
+        data = f.metadata.setdefault("dejunk", {})
+        if data.get("not_replaced"):
+            return
+        rules = [label for _, label in data.get("replace", ())]
+        url, host = f.request.pretty_url, flow_request(f).host
+        self.stats.add("not_replaced", host)
+        self._record("not_replaced", url=url, host=host, reason=reason, rules=rules)
+        self._note(f, f.marked or MARK_FAILED, f"body not changed by $replace: {reason}", not_replaced=reason)
+        failure, count = self.failures.add("replace", RuntimeError(reason.split(":")[0]))
+        if count:
+            more = f" ({times(failure.count)} in all)" if failure.count > 1 else ""
+            logger.warning(f"dejunk: body delivered unchanged, not changed by $replace ({', '.join(rules)}): "
+                           f"{reason} ({url}){more}")
+
     def _response_policy(self, policy: str, f: http.HTTPFlow, host: str):
         """(host, verdict) of a policy on a response: the Host header's host, and the host connected to
         when that is another (a rejection by either stands, as for requests)."""
@@ -559,6 +629,8 @@ class Filtering:
         self.stats.add("not_rewritten_slow", host)
         self._record("not_rewritten", url=f.request.pretty_url, host=host, reason=reason)
         self._note(f, f.marked, f"page not rewritten: {reason}", not_rewritten=reason)
+        if f.metadata.get("dejunk", {}).get("replace_held"):
+            self._not_replaced(f, reason)
         return counting_stream(f)
 
     def _may_rewrite(self, f: http.HTTPFlow) -> bool:
@@ -630,83 +702,107 @@ class Filtering:
         return None
 
     def _page_to_rewrite(self, f: http.HTTPFlow):
-        """(raw body, Content-Encoding, rules) when this response is an HTML page with cosmetic rules to apply, else None."""
+        """(raw body, Content-Encoding, cosmetic rules or None, `$replace` replacements, only inject) when a worker
+        has something to do with this response (an HTML page with cosmetic rules, a body `$replace` changes), else None."""
         # The body stays as the server sent it: a worker decodes it (with a cap) and encodes the result,
         # since either can take long (a decompression bomb, brotli) and nothing slow runs on the event loop.
         response = f.response
-        if response.stream or response.raw_content is None or not self._may_rewrite(f):
+        data = f.metadata.get("dejunk", {})
+        replacements = tuple(tuple(pair) for pair in data.get("replace", ())) if data.get("replace_held") else ()
+        if response.stream or response.raw_content is None:
+            if replacements:
+                self._not_replaced(f, "its body was streamed")
             return None
         content_type = response.headers.get("content-type", "")
-        if not content_type.lower().startswith(BUFFERED_TYPES):
+        rewrite = self._may_rewrite(f) and content_type.lower().startswith(BUFFERED_TYPES)
+        if not rewrite and not replacements:
             return None
         raw = response.raw_content
         if not raw:
             return None
+        limit = self.settings.max_rewrite_bytes
         content_encoding = response.headers.get("content-encoding")
-        if len(raw) > self.settings.max_rewrite_bytes:
-            # Held whole (sent without a length) yet too large to rewrite: its scriptlets and styles still go in.
-            rules = self.engine.cosmetic(f.request.pretty_url)
-            if not rules.injects:
+        if len(raw) > limit:
+            if replacements:
+                self._not_replaced(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes)")
+            # Held whole (flows kept to be looked at) yet too large to rewrite: its scriptlets and styles still go in.
+            rules = self.engine.cosmetic(f.request.pretty_url) if rewrite else None
+            if rules is None or not rules.injects:
                 return None
             if not _identity(content_encoding):
                 self._not_injected(f, ["scriptlets and styles: a page too large to rewrite, sent compressed"])
                 return None
-            return raw, content_encoding, rules, True
+            return raw, content_encoding, rules, (), True
         try:
             coding = compression.check(content_encoding)
-        except compression.Unsupported as e:  # leave the page as it came, and say so
-            self._rewrite_failed(f, str(e))
+        except compression.Unsupported as e:  # leave the body as it came, and say so
+            self._body_failed(f, str(e), rewrite, replacements)
             return None
-        rules = self.engine.cosmetic(f.request.pretty_url)
-        # Decided without parsing, and without a trip to a worker (a compressed body is looked at there).
-        if skip_reason(raw if coding in compression.IDENTITY else b"<", rules, content_type) is not None:
+        rules = None
+        if rewrite:
+            rules = self.engine.cosmetic(f.request.pretty_url)
+            # Decided without parsing, and without a trip to a worker (a compressed body is looked at there).
+            if skip_reason(raw if coding in compression.IDENTITY else b"<", rules, content_type) is not None:
+                rules = None
+        if rules is None and not replacements:
             return None
-        return raw, content_encoding, rules, False
+        return raw, content_encoding, rules, replacements, False
 
     async def _rewrite(self, f: http.HTTPFlow, raw: bytes, content_encoding: str | None, rules,
-                       inject_only: bool = False) -> None:
+                       replacements: tuple = (), inject_only: bool = False) -> None:
         url = f.request.pretty_url
         timeout, limit = self.settings.rewrite_timeout, self.settings.max_rewrite_bytes
         if inject_only:
             limit = len(raw)
+        rewrite = rules is not None
         try:
             headers = f.response.headers
             done = await self.rewrite_pool().rewrite(
                 raw, content_encoding=content_encoding, url=url, content_type=headers.get("content-type"),
-                rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit,
+                rules=rules, mode=self.settings.cosmetic, timeout=timeout, limit=limit, replacements=replacements,
                 csp=tuple(headers.get_all("content-security-policy")),
                 csp_report_only=tuple(headers.get_all("content-security-policy-report-only")),
                 inject_only=inject_only,
             )
         except QueueTimeout as e:  # waiting is not rewriting: its own reason, so a slow spell shows as one
-            self._rewrite_failed(f, str(e))
+            self._body_failed(f, str(e), rewrite, replacements)
             return
         except TimeoutError:
-            self._rewrite_failed(f, f"rewrite took longer than {timeout} s")
+            self._body_failed(f, f"rewrite took longer than {timeout} s", rewrite, replacements)
             return
         except UndecodableBody as e:
-            self._rewrite_failed(f, f"cannot decode the body: {e}")
+            self._body_failed(f, f"cannot decode the body: {e}", rewrite, replacements)
             return
         except WorkerDied as e:
             self._worker_died(str(e))
-            self._rewrite_failed(f, str(e))
+            self._body_failed(f, str(e), rewrite, replacements)
             return
         except Exception as e:  # the page goes out as it came; the cause is recorded
-            self._rewrite_failed(f, f"{type(e).__name__}: {e}")
+            self._body_failed(f, f"{type(e).__name__}: {e}", rewrite, replacements)
             return
         for death in done.replaced:
             self._worker_died(death)
         if done.too_large:
-            self._rewrite_failed(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes) once decoded")
+            self._body_failed(f, f"larger than dejunk_max_rewrite_bytes ({limit} bytes) once decoded", rewrite,
+                              replacements)
             return
-        if done.result.not_injected:
+        if done.replace_note and replacements:
+            self._not_replaced(f, done.replace_note)
+        if done.result is not None and done.result.not_injected:
             self._not_injected(f, done.result.not_injected)
-        if not done.result.changed:
+        if done.raw_content is None:
             return
         try:
             self._apply_rewrite(f, url, done, rules)
         except Exception as error:
             self._contain("response", f, error)
+
+    def _body_failed(self, f: http.HTTPFlow, message: str, rewrite: bool, replacements: tuple) -> None:
+        """A body goes out as it came: recorded as a failed rewrite, and as not replaced, as it was meant."""
+        if rewrite:
+            self._rewrite_failed(f, message)
+        if replacements:
+            self._not_replaced(f, message)
 
     def _apply_rewrite(self, f: http.HTTPFlow, url: str, done, rules) -> None:
         # The worker encoded the new body as the page was encoded; Content-Length follows it, as
@@ -715,7 +811,17 @@ class Filtering:
         response.raw_content = done.raw_content
         if "transfer-encoding" not in response.headers:
             response.headers["content-length"] = str(len(done.raw_content))
+        if done.replaced_by:
+            host = flow_request(f).host
+            before, after = done.replace_sizes
+            self.stats.add("replaced", host)
+            self._record("replaced", url=url, host=host, rules=list(done.replaced_by), bytes_before=before,
+                         bytes_after=after)
+            self._note(f, f.marked or MARK_MODIFIED, f"body changed by {', '.join(done.replaced_by)}",
+                       replaced=list(done.replaced_by))
         result = done.result
+        if result is None or not result.changed:
+            return
         # What dejunk added may run under the page's policy, and nothing else more than before (see html.inject).
         if result.csp is not None:
             response.headers.set_all("content-security-policy", list(result.csp))
@@ -768,6 +874,9 @@ class Filtering:
         if data.get("action") in ("blocked", "redirected") and "x-dejunk" not in f.response.headers:
             request = flow_request(f)
             decision = self.engine.check_request(request)
+            popup = popup_view(f, request) if not decision.blocked and data.get("type") == "popup" else None
+            if popup is not None:
+                decision = self.engine.check_request(popup)
             if decision.blocked:
                 keep_recorded_size(f)
                 f.response = to_response(self._answer_for(request, decision)[0])

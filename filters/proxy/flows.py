@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
-from ..request import Request, normalize_host, source_from_headers, type_from_headers
+from ..request import Request, host_of, normalize_host, registrable_domain, source_from_headers, type_from_headers
 
 
 # --- request model ------------------------------------------------------------------------------
@@ -93,6 +93,34 @@ def request_views(flow: http.HTTPFlow, request: Request) -> tuple[Request, ...]:
     """The request as its Host header names it, then as sent to the host connected to if that differs."""
     other = connected_request(flow, request)
     return (request,) if other is None else (request, other)
+
+
+_NAVIGATION_HEADERS = frozenset({b"sec-fetch-site", b"referer"})
+
+
+def popup_view(flow: http.HTTPFlow, request: Request) -> Request | None:
+    """The request as a popup (type `popup`, the page it came from as source) when it may be one, else None.
+
+    A proxy never sees a window open: a popup, a popunder's redirected opener and a link followed
+    to another site in the same tab all arrive as a top-level navigation from another site. So a
+    document request is asked about as a popup when Fetch Metadata says it comes from another
+    site (`Sec-Fetch-Site: cross-site`; its Referer, if any, is the opener) or, from a client
+    without Fetch Metadata, when its Referer names another site. Navigations within a site, typed
+    in or bookmarked (`Sec-Fetch-Site: none`) and frames are never popups.
+    """
+    if request.type != "document":
+        return None
+    found = header_values(flow.request.headers, _NAVIGATION_HEADERS)
+    referer = found.get(b"referer") or None
+    site = found.get(b"sec-fetch-site")
+    if site is not None:
+        if site.strip().lower() != "cross-site":
+            return None
+    else:
+        referer_host = host_of(referer) if referer else ""
+        if not referer_host or registrable_domain(referer_host) == registrable_domain(request.host):
+            return None
+    return Request.from_strings(request.url, referer, "popup", request.method, host=request.host)
 
 
 def path_of(url: str) -> str:

@@ -2,8 +2,10 @@
 
 A page goes to a worker as it came from the server (raw bytes and Content-Encoding): the worker
 decodes it with a cap (`filters.html.compression`: a decompression bomb stops there and the page
-passes as it came), rewrites it, and encodes the new body again, so neither decoding nor
-compressing ever runs on the event loop. The proxy sets the returned raw bytes on the response.
+passes as it came), applies the `$replace` rules of its request if any (`filters.html.replace`;
+a script or JSON body that only those rules change takes the same way), rewrites it, and encodes
+the new body again, so neither decoding, replacing nor compressing ever runs on the event loop.
+The proxy sets the returned raw bytes on the response.
 
 Workers are processes of dejunk's own (started with "spawn": the proxy is multi-threaded, and
 forking a threaded process is unsafe), each with a pipe and a thread in the proxy that hands it
@@ -46,6 +48,7 @@ from multiprocessing import resource_tracker
 
 from ..cosmetic.rules import PageRules, RuleIndex, StoredIndex
 from ..html import compression
+from ..html.replace import replace_body
 from ..html.rewrite import PageTimeout, RewriteResult, inject_page, install_generic_index, rewrite_page
 
 logger = logging.getLogger("dejunk")
@@ -67,16 +70,17 @@ def default_workers() -> int:
 
 @dataclass(slots=True)
 class PageJob:
-    """One page as the server sent it, and what to do with it."""
+    """One body as the server sent it, and what to do with it: `$replace` rules, then a page's cosmetic rules."""
 
     raw: bytes
     content_encoding: str | None
     url: str
     content_type: str | None
-    rules: PageRules
+    rules: PageRules | None  # None: no cosmetic rewrite (a body only `$replace` rules change)
     mode: str
     budget: float  # seconds of work
-    limit: int  # most bytes the page may have once decoded
+    limit: int  # most bytes the body may have once decoded (and once replaced)
+    replacements: tuple[tuple[str, str], ...] = ()  # `$replace` (value, rule and place), applied first
     csp: tuple[str, ...] = ()  # the response's Content-Security-Policy values
     csp_report_only: tuple[str, ...] = ()  # and its Content-Security-Policy-Report-Only values
     inject_only: bool = False  # too large to rewrite: only its scriptlets and styles go in
@@ -84,15 +88,15 @@ class PageJob:
 
 @dataclass(slots=True)
 class PageDone:
-    """What became of a page: `result` (None when the decoded page is over the limit), its new raw bytes."""
+    """What became of a body: `result` of the rewrite (None without one), its new raw bytes."""
 
     result: RewriteResult | None
-    raw_content: bytes | None = None  # the new body, encoded as the page was; None when unchanged
+    raw_content: bytes | None = None  # the new body, encoded as it came; None when unchanged
     replaced: list[str] = field(default_factory=list)  # dead workers found and replaced on the way
-
-    @property
-    def too_large(self) -> bool:
-        return self.result is None
+    too_large: bool = False  # over the limit once decoded (or once replaced): nothing was changed
+    replaced_by: tuple[str, ...] = ()  # the `$replace` rules (with their place) that changed the body
+    replace_note: str | None = None  # why the `$replace` rules could not be applied, if they could not
+    replace_sizes: tuple[int, int] = (0, 0)  # the decoded body's length before and after the replacements
 
 
 class QueueTimeout(TimeoutError):
@@ -108,26 +112,38 @@ class WorkerDied(RuntimeError):
 
 
 def run_page(job: PageJob) -> PageDone:
-    """Decode, rewrite and encode one page: what a worker does (PageTimeout past the budget)."""
+    """Decode, replace, rewrite and encode one body: what a worker does (PageTimeout past the budget)."""
     deadline = time.monotonic() + job.budget
     try:
         body = compression.decode(job.raw, job.content_encoding, job.limit)
     except ValueError as e:
         raise UndecodableBody(str(e)) from None
     if body is None:
-        return PageDone(None)
-    if job.inject_only:
-        result = inject_page(body, content_type=job.content_type, rules=job.rules, csp=job.csp,
-                             csp_report_only=job.csp_report_only)
-    else:
-        result = rewrite_page(body, url=job.url, content_type=job.content_type, rules=job.rules, mode=job.mode,
-                              deadline=deadline, csp=job.csp, csp_report_only=job.csp_report_only)
-    if not result.changed:
-        result.body = b""  # the caller keeps the page it has; no need to send it back
-        return PageDone(result)
-    raw = compression.encode(result.body, job.content_encoding)
-    result.body = b""
-    return PageDone(result, raw)
+        return PageDone(None, too_large=True)
+    replaced_by: tuple[str, ...] = ()
+    note = None
+    sizes = (0, 0)
+    if job.replacements:
+        replaced = replace_body(body, job.content_type, job.replacements, deadline)
+        if len(replaced.body) > job.limit:
+            return PageDone(None, too_large=True)  # delivered as it came rather than grown past the cap
+        sizes = (len(body), len(replaced.body))
+        body, replaced_by, note = replaced.body, replaced.applied, replaced.reason
+    result = None
+    if job.rules is not None:
+        if job.inject_only:
+            result = inject_page(body, content_type=job.content_type, rules=job.rules, csp=job.csp,
+                                 csp_report_only=job.csp_report_only)
+        else:
+            result = rewrite_page(body, url=job.url, content_type=job.content_type, rules=job.rules, mode=job.mode,
+                                  deadline=deadline, csp=job.csp, csp_report_only=job.csp_report_only)
+        if result.changed:
+            body = result.body
+        result.body = b""  # the caller gets the encoded body, or keeps the one it has
+    if not replaced_by and (result is None or not result.changed):
+        return PageDone(result, replace_note=note)
+    return PageDone(result, compression.encode(body, job.content_encoding), replaced_by=replaced_by, replace_note=note,
+                    replace_sizes=sizes)
 
 
 # --- the worker process ----------------------------------------------------------------------------
@@ -273,18 +289,20 @@ class RewritePool:
             return [w.pid for w in self._all if w.pid is not None]
 
     async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None,
-                      rules: PageRules, mode: str, timeout: float, limit: int, csp: tuple[str, ...] = (),
+                      rules: PageRules | None, mode: str, timeout: float, limit: int,
+                      replacements: tuple[tuple[str, str], ...] = (), csp: tuple[str, ...] = (),
                       csp_report_only: tuple[str, ...] = (), inject_only: bool = False) -> PageDone:
-        """Rewrite one page as the server sent it.
+        """Rewrite one page (`rules`), and apply `$replace` `replacements` first, to a body as the server sent it.
 
         PageTimeout past the budget, QueueTimeout when no worker took it in time, WorkerDied,
         UndecodableBody; RuntimeError with the text of any error the rewriter raised.
         """
-        if self.workers and self.generic is not None and rules.generic_id == self.generic.fingerprint:
+        if (self.workers and self.generic is not None and rules is not None
+                and rules.generic_id == self.generic.fingerprint):
             rules = rules.without_generic()  # the workers hold the index already
         # (Rules of another engine, during a swap, travel whole: slower, but right.)
-        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, csp, csp_report_only,
-                      inject_only)
+        job = PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, tuple(replacements), csp,
+                      csp_report_only, inject_only)
         loop = asyncio.get_running_loop()
         taken = asyncio.Event()  # set when a pool thread takes the page: the queue wait is over
         threads = self._threads

@@ -56,8 +56,9 @@ class _InlinePool:
         self.generic = generic
 
     async def rewrite(self, raw: bytes, *, content_encoding: str | None, url: str, content_type: str | None, rules,
-                      mode: str, timeout: float, limit: int, **csp):
-        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, **csp))
+                      mode: str, timeout: float, limit: int, replacements: tuple = (), **csp):
+        return run_page(PageJob(raw, content_encoding, url, content_type, rules, mode, timeout, limit, replacements,
+                                **csp))
 
     def close(self) -> None:
         pass

@@ -31,8 +31,6 @@ CORPUS_TYPES = {"xhr": "xmlhttprequest", "fetch": "other"}
 # another one blocks without a redirect, which is what adblock-rust does when a resource is absent.
 # The block itself is still checked for these pairs.
 NO_SUCH_RESOURCE = {
-    "popads.net.js": "uBO's PopAds surrogate: not shipped",
-    "hd-main.js": "uBO's svonm surrogate: not shipped",
     "d3pkae9owd2lcf.cloudfront.net/mb105.js": "old uBO surrogate: not shipped",
 }
 

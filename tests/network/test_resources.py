@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import struct
+import subprocess
 import zlib
 
 import pytest
@@ -29,6 +32,10 @@ from filters.network.resources import RESOURCES, Resource, canonical_name, get_r
         ("googletagmanager.com/gtm.js", "googletagmanager_gtm.js"),
         ("fuckadblock.js-3.2.0", "nofab.js"),
         ("amazon-adsystem.com/aax2/amzn_ads.js", "amazon_ads.js"),
+        ("popads.net.js", "popads.js"),
+        ("popads.js", "popads.js"),
+        ("google-ima.js", "google-ima.js"),
+        ("hd-main.js", "hd-main.js"),
     ],
 )
 def test_aliases(alias, name):
@@ -138,3 +145,84 @@ def test_scripts_run(name):
         [node, "-e", _JS_HARNESS], input=RESOURCES[name].body, capture_output=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stderr.decode()
+
+
+# `redirect=` / `redirect-rule=` values in list lines (not in comments), with uBO's `:priority` suffix.
+_REDIRECT_VALUE = re.compile(r"[$,](?:redirect|redirect-rule)=([^,\s]+)")
+
+
+def test_every_redirect_resource_the_corpus_lists_name_exists(corpus):
+    named = set()
+    for name in ("ublock-filters.txt", "easylist.txt", "easyprivacy.txt", "hosts.txt"):
+        for line in (corpus / "lists" / name).read_text(encoding="utf-8").splitlines():
+            if line.startswith("!") or "redirect" not in line:
+                continue
+            for value in _REDIRECT_VALUE.findall(line):
+                head, _, priority = value.rpartition(":")
+                named.add(head if head and priority.lstrip("-").isdigit() else value)
+    assert {"google-ima.js", "popads.net.js", "hd-main.js", "noopjs"} <= named
+    assert sorted(n for n in named if get_resource(n) is None) == []
+
+
+def run_node(script: str, resource: str) -> str:
+    """Run `script` in Node.js after the resource (a window-less page: `window` is the global object)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no node binary to run the script surrogates")
+    program = "globalThis.window = globalThis;\n(0, eval)(require('fs').readFileSync(0, 'utf8'));\n" + script
+    done = subprocess.run([node, "-e", program], input=RESOURCES[resource].body, capture_output=True, timeout=30)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
+# What a video player does with the IMA SDK before its content plays (the calls of Google's own samples).
+_PLAYER = """
+var log = [];
+var ima = google.ima;
+var container = new ima.AdDisplayContainer({}, {}, null);
+container.initialize();
+var loader = new ima.AdsLoader(container);
+loader.getSettings().setVpaidMode(ima.ImaSdkSettings.VpaidMode.ENABLED);
+ima.settings.setLocale('de');
+loader.addEventListener(ima.AdErrorEvent.Type.AD_ERROR, function(e) { log.push('error ' + e.getError()); }, false);
+loader.addEventListener(ima.AdsManagerLoadedEvent.Type.ADS_MANAGER_LOADED, function(e) {
+  var settings = new ima.AdsRenderingSettings();
+  settings.restoreCustomPlaybackStateOnAdBreakComplete = true;
+  var manager = e.getAdsManager({currentTime: 0}, settings);
+  log.push('loaded ' + e.getUserRequestContext().id);
+  manager.addEventListener(ima.AdEvent.Type.CONTENT_PAUSE_REQUESTED, function() { log.push('pause'); });
+  manager.addEventListener([ima.AdEvent.Type.CONTENT_RESUME_REQUESTED, ima.AdEvent.Type.ALL_ADS_COMPLETED],
+                           function(event) { log.push(event.type + ' ' + this.name); }, false, {name: 'player'});
+  manager.init(640, 360, ima.ViewMode.NORMAL);
+  manager.start();
+  log.push('started ' + manager.getCuePoints().length + ' ' + manager.getRemainingTime());
+}, false);
+var request = new ima.AdsRequest();
+request.adTagUrl = 'https://ads.example/vast.xml';
+request.linearAdSlotWidth = 640;
+request.setAdWillAutoPlay(true);
+request.setAdWillPlayMuted(false);
+loader.requestAds(request, {id: 7});
+setTimeout(function() { console.log(JSON.stringify(log)); }, 50);
+"""
+
+
+def test_google_ima_lets_a_player_go_on_to_its_content():
+    import json
+
+    log = json.loads(run_node(_PLAYER, "google-ima.js"))
+    assert log == ["loaded 7", "started 0 -1", "contentResumeRequested player", "allAdsCompleted player"]
+
+
+def test_popads_stops_the_loader_where_it_sets_its_globals():
+    out = run_node("""
+try { window.PopAds = {}; console.log('set'); } catch (e) { console.log(String(e.message).indexOf('popads') >= 0); }
+console.log(typeof window.PopAds, typeof window.popns);
+""", "popads.js")
+    assert out.split() == ["true", "undefined", "undefined"]
+
+
+def test_hd_main_answers_every_method():
+    out = run_node("console.log(window.L.Ad(1), window.J.anything(), window.L === window.J, window.L.then);",
+                   "hd-main.js")
+    assert out.split() == ["undefined", "undefined", "true", "undefined"]

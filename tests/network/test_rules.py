@@ -321,7 +321,7 @@ class TestOtherOptions:
 
     @pytest.mark.parametrize(
         "option",
-        ["replace=/a/b/", "urlskip=?url", "permissions=camera=()", "header=x-ad", "urltransform=/a/b/", "popunder", "specifichide"],
+        ["urlskip=?url", "permissions=camera=()", "header=x-ad", "urltransform=/a/b/"],
     )
     def test_unsupported_options(self, option):
         error = refused(f"||example.com^${option}")

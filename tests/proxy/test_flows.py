@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mitmproxy.test import tflow
 
-from filters.proxy.flows import path_of, request_from_flow, request_views
+from filters.proxy.flows import path_of, popup_view, request_from_flow, request_views
 
 
 def test_request_type_from_sec_fetch_dest_then_accept_then_extension():
@@ -106,3 +106,47 @@ def test_a_request_sent_where_it_says_has_one_view(host_header):
 ])
 def test_path_of_an_absolute_url(url, path):
     assert path_of(url) == path
+
+
+# --- navigations that may be popups --------------------------------------------------------------
+
+
+def _navigation(url: str, **headers: str):
+    flow = tflow.tflow()
+    flow.request.url = url
+    for name, value in headers.items():
+        flow.request.headers[name.replace("_", "-")] = value
+    return flow
+
+
+@pytest.mark.parametrize("headers, opener", [
+    # A new top-level navigation from another site: what opening a popup (or a popunder) sends.
+    ({"sec_fetch_dest": "document", "sec_fetch_site": "cross-site", "referer": "https://news.test/a"},
+     "https://news.test/a"),
+    # No Referer (a `noreferrer` link or policy): still a navigation from another site, opener unknown.
+    ({"sec_fetch_dest": "document", "sec_fetch_site": "cross-site"}, None),
+    # A client without Fetch Metadata: the Referer names another site.
+    ({"accept": "text/html,*/*", "referer": "https://news.test/a"}, "https://news.test/a"),
+])
+def test_popup_view_of_a_navigation_from_another_site(headers, opener):
+    flow = _navigation("https://ads.example/landing?x=1", **headers)
+    view = popup_view(flow, request_from_flow(flow))
+    assert view is not None
+    assert (view.url, view.type, view.source_url, view.host) == ("https://ads.example/landing?x=1", "popup", opener,
+                                                                 "ads.example")
+
+
+@pytest.mark.parametrize("headers", [
+    {"sec_fetch_dest": "document", "sec_fetch_site": "same-origin", "referer": "https://ads.example/"},
+    {"sec_fetch_dest": "document", "sec_fetch_site": "same-site", "referer": "https://www.ads.example/"},
+    {"sec_fetch_dest": "document", "sec_fetch_site": "none"},  # typed in, a bookmark
+    # Fetch Metadata says same-site: a Referer naming another site (an old redirect chain) does not count.
+    {"sec_fetch_dest": "document", "sec_fetch_site": "same-site", "referer": "https://news.test/"},
+    {"accept": "text/html,*/*", "referer": "https://www.ads.example/a"},  # no Fetch Metadata, same site
+    {"accept": "text/html,*/*"},  # nothing says where it came from
+    {"sec_fetch_dest": "iframe", "sec_fetch_site": "cross-site", "referer": "https://news.test/"},  # a frame
+    {"sec_fetch_dest": "script", "sec_fetch_site": "cross-site", "referer": "https://news.test/"},
+])
+def test_no_popup_view_of_ordinary_requests(headers):
+    flow = _navigation("https://ads.example/landing", **headers)
+    assert popup_view(flow, request_from_flow(flow)) is None
