@@ -30,9 +30,14 @@ class InjectedRule:
     kind: str  # SCRIPTLET or STYLE
     key: str  # what an exception names: the call with its canonical name, or the selector and style
     call: ScriptletCall | None = None  # SCRIPTLET: the call, under the scriptlet's canonical name
-    css: str = ""  # STYLE: `selector{declarations}`, every declaration !important
+    css: str = ""  # STYLE with a CSS selector: `selector{declarations}`, every declaration !important
     domains: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    # STYLE with a procedural selector, applied by the page runtime: the selector, ((property, value), ...), and
+    # its `:matches-path()` test if any
+    selector: str = ""
+    declarations: tuple[tuple[str, str], ...] = ()
+    path: tuple | None = None
 
     @property
     def generic(self) -> bool:
@@ -105,18 +110,29 @@ def style_css(selector: str, declarations: str) -> str:
     """`selector{declarations}` with each declaration made !important. SelectorError if it is unsafe or unusable."""
     if not selector:
         raise SelectorError(":style() needs a selector")
-    if _UNSAFE_DECLARATIONS.search(declarations) or any(c in declarations + selector for c in "{}<"):
+    if any(c in selector for c in "{}<"):
+        raise SelectorError(":style() selectors cannot hold braces or '<'")
+    kept = [f"{name}: {value} !important" for name, value in style_declarations(declarations)]
+    return f"{selector}{{{';'.join(kept)}}}"
+
+
+_IMPORTANT = re.compile(r"\s*!\s*important\s*$", re.I)
+
+
+def style_declarations(declarations: str) -> tuple[tuple[str, str], ...]:
+    """`a: b !important; c: d` -> (("a", "b"), ("c", "d")). SelectorError if unsafe (could load or run something)."""
+    if _UNSAFE_DECLARATIONS.search(declarations) or any(c in declarations for c in "{}<"):
         raise SelectorError(":style() declarations that could load or run something are refused")
-    kept = []
+    found = []
     for declaration in declarations.split(";"):
         declaration = declaration.strip()
         if not declaration:
             continue
-        if ":" not in declaration:
+        name, colon, value = declaration.partition(":")
+        value = _IMPORTANT.sub("", value).strip()
+        if not colon or not name.strip() or not value:
             raise SelectorError(f"bad declaration {declaration!r} in :style()")
-        if not declaration.lower().replace(" ", "").endswith("!important"):
-            declaration += " !important"
-        kept.append(declaration)
-    if not kept:
+        found.append((name.strip().lower(), value))
+    if not found:
         raise SelectorError(":style() with no declaration")
-    return f"{selector}{{{';'.join(kept)}}}"
+    return tuple(found)

@@ -1,7 +1,7 @@
 // dejunk's page runtime: applies a page's procedural cosmetic rules to the live DOM, and again whenever the
 // page changes. The input is filters/cosmetic/live.py's description: {"rules": [[css, steps, action], ...]}.
 // Matches are hidden (a marker attribute plus `display: none !important` set through the CSSOM, which a
-// Content-Security-Policy allows), removed, or have attributes or classes taken away. Re-evaluation is
+// Content-Security-Policy allows), removed, restyled (`:style()`), or have attributes or classes taken away. Re-evaluation is
 // batched and spaced out, so a page that changes all the time costs a bounded share of its time.
 (function (config) {
   "use strict";
@@ -249,6 +249,15 @@
     }
   }
 
+  // `:style()`: the declarations, each !important, through the CSSOM (which a Content-Security-Policy allows).
+  function restyle(node, declarations) {
+    declarations.forEach(function (pair) {
+      if (node.style.getPropertyValue(pair[0]) !== pair[1] || node.style.getPropertyPriority(pair[0]) !== "important") {
+        node.style.setProperty(pair[0], pair[1], "important");
+      }
+    });
+  }
+
   function edit(node, action) {
     var test = action[1];
     if (action[0] === "attr") {
@@ -288,6 +297,8 @@
           if (node !== doc.documentElement && node !== doc.body && node !== doc.head) {
             node.remove();
           }
+        } else if (action[0] === "style") {
+          restyle(node, action[1]);
         } else {
           edit(node, action);
         }

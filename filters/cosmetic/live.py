@@ -33,8 +33,9 @@ def needs_runtime(rule) -> bool:
     return plan.remove or not plan.plain_css
 
 
-def description(rules) -> str:
-    """The runtime's input for these rules (those `needs_runtime` accepts), as compact JSON text; "" if none."""
+def description(rules, styles=()) -> str:
+    """The runtime's input for these rules (those `needs_runtime` accepts) and procedural `:style()` rules
+    (`styles`: (selector, ((property, value), ...)) pairs), as compact JSON text; "" if none."""
     # Each entry is [css, steps, action]: native CSS ("" for a selector that starts with `:xpath()`), the
     # steps of `selectors.browser_plan` as lists, and "hide", "remove", ["attr", test] or ["class", test]. A
     # selector the runtime cannot run (a procedural one inside `:is()`...) is left to the rewriter alone.
@@ -44,6 +45,11 @@ def description(rules) -> str:
         if not needs_runtime(rule):
             continue
         entry = _entry(rule.selector)
+        if entry is not None and entry not in seen:
+            seen.add(entry)
+            entries.append(entry)
+    for selector, declarations in styles:
+        entry = style_entry(selector, declarations)
         if entry is not None and entry not in seen:
             seen.add(entry)
             entries.append(entry)
@@ -60,6 +66,17 @@ def _entry(selector: str) -> str | None:
         return None
     action = "remove" if remove else list(edit) if edit else "hide"
     return json.dumps([css, steps, action], ensure_ascii=True, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=8192)
+def style_entry(selector: str, declarations: tuple) -> str | None:
+    """The runtime entry for a procedural `:style()` rule: its elements get the declarations, !important."""
+    entry = _entry(selector)
+    if entry is None:
+        return None
+    css, steps, _action = json.loads(entry)
+    return json.dumps([css, steps, ["style", [list(pair) for pair in declarations]]], ensure_ascii=True,
+                      separators=(",", ":"))
 
 
 @functools.lru_cache(maxsize=1)

@@ -40,9 +40,11 @@ from .injected import (
     InjectedRule,
     parse_scriptlet,
     style_css,
+    style_declarations,
     style_parts,
 )
 from .live import description as live_description
+from .live import style_entry as live_entry
 from .selectors import (
     Plan,
     SelectorError,
@@ -555,8 +557,9 @@ class CosmeticStore:
                     continue
                 specific.append(rule)
         specific.sort(key=lambda rule: (rule.list, rule.line))
-        injected = self._injected_for(host, names, generichide, specifichide, applied_exceptions) if self.injected else {}
-        live = live_description(specific)
+        injected = (self._injected_for(host, names, path, generichide, specifichide, applied_exceptions)
+                    if self.injected else {})
+        live = live_description(specific, injected.pop("live_styles", ()))
         if generichide or not len(self.generic):
             return PageRules(url, host, tuple(specific), elemhide=False, generichide=generichide,
                              exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, **injected)
@@ -573,7 +576,7 @@ class CosmeticStore:
             exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, **injected,
         )
 
-    def _injected_for(self, host: str, names: tuple[str, ...], generichide: bool, specifichide: bool,
+    def _injected_for(self, host: str, names: tuple[str, ...], path: str, generichide: bool, specifichide: bool,
                       applied: list[str]) -> dict:
         """PageRules' `scriptlets`, `styles` and `injected_rules` for a page (texts of exceptions used go to `applied`)."""
         # Generic ones (no domain) are switched off by `$generichide` like generic hiding rules; `$specifichide`
@@ -594,14 +597,17 @@ class CosmeticStore:
                     continue
                 if (no_scriptlets if rule.kind == SCRIPTLET else specifichide):
                     continue
-                if applies(rule.domains, rule.excluded, host, names):
+                if applies(rule.domains, rule.excluded, host, names) and (
+                        rule.path is None or _path_matches(rule.path, path)):
                     found[id(rule)] = rule
         if not found:
             return {}
         chosen = sorted(found.values(), key=lambda rule: (rule.list, rule.line))
         return {
             "scriptlets": tuple(rule.call for rule in chosen if rule.kind == SCRIPTLET),
-            "styles": tuple(dict.fromkeys(rule.css for rule in chosen if rule.kind == STYLE)),
+            "styles": tuple(dict.fromkeys(rule.css for rule in chosen if rule.kind == STYLE and rule.css)),
+            "live_styles": tuple((rule.selector, rule.declarations) for rule in chosen if rule.kind == STYLE
+                                 and not rule.css),
             "injected_rules": tuple(rule.text for rule in chosen),
         }
 
@@ -704,8 +710,12 @@ def _style_rule(text, list_name, line, body, domains, excluded, exception, *, ad
     prepared = prepare(selector)
     if not isinstance(prepared, Plan):
         path, css, steps = prepared
-        if path is not None or steps or css.strip() != selector:  # translated: not CSS a browser knows
-            raise Unsupported(":style() after a procedural selector")
+        if path is not None or steps or css.strip() != selector:
+            # Procedural (or translated: not CSS a browser knows): the page runtime applies it.
+            if live_entry(selector, ()) is None:
+                raise Unsupported(":style() after a selector the page runtime cannot run")
+            return InjectedRule(text, list_name, line, STYLE, key, domains=domains, excluded=excluded,
+                                selector=selector, declarations=style_declarations(declarations), path=path)
     return InjectedRule(text, list_name, line, STYLE, key, css=style_css(selector, declarations), domains=domains,
                         excluded=excluded)
 

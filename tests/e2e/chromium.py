@@ -46,6 +46,10 @@ QUIET_FLAGS = [
     "--metrics-recording-only",
     "--disable-quic",
     "--mute-audio",
+    # Tabs loaded side by side (`load_all`) keep their timers running as a tab in front would.
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
     "--hide-scrollbars",
     "--password-store=basic",
     "--use-mock-keychain",
@@ -227,6 +231,48 @@ class Chromium:
         tab.load(url, settle=settle)
         return tab
 
+    def load_all(self, urls: list[str], *, settle: float = 0.5) -> list[Tab | BrowserError]:
+        """Load several pages side by side, each in a tab of its own: for each URL its tab once its load
+        event fired and `settle` seconds passed, or the error. The caller closes the tabs."""
+        tabs: list[Tab] = []
+        for _ in urls:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Page", "Runtime"):
+                self.call(f"{domain}.enable", session=session)
+            self.call("Page.setLifecycleEventsEnabled", {"enabled": True}, session=session)
+            tabs.append(Tab(self, target, session))
+        if len(tabs) == 1:
+            tabs[0].call("Page.bringToFront")  # a page alone is in front: it gets animation frames too
+        loaders: dict[str, int] = {}
+        results: list[Tab | BrowserError] = list(tabs)
+        for number, (tab, url) in enumerate(zip(tabs, urls)):
+            navigated = tab.call("Page.navigate", {"url": url})
+            if navigated.get("errorText"):
+                results[number] = BrowserError(f"navigation to {url} failed: {navigated['errorText']}")
+            else:
+                loaders[f"{tab.session} {navigated.get('loaderId')}"] = number
+        deadline = time.monotonic() + self.timeout
+        seen = 0
+        while loaders and time.monotonic() < deadline:
+            # Only this batch's load events: each found one is taken off the pending set.
+            while seen < len(self._events) and loaders:
+                event = self._events[seen]
+                seen += 1
+                params = event.get("params", {})
+                if event.get("method") == "Page.lifecycleEvent" and params.get("name") == "load":
+                    loaders.pop(f"{event.get('sessionId')} {params.get('loaderId')}", None)
+            if loaders:
+                message = self._receive(deadline)
+                if message is not None and "method" in message:
+                    self._events.append(message)
+        for number in loaders.values():
+            results[number] = BrowserError(f"{urls[number]}: no load event within {self.timeout} s")
+        self.drain(settle)
+        sessions = {tab.session for tab in tabs}
+        self._events = [event for event in self._events if event.get("sessionId") not in sessions]
+        return results
+
     def colour_counts(self, png: bytes, colours: dict[str, tuple[int, int, int]], tolerance: int = 3) -> dict[str, int]:
         """How many pixels of an image have each named colour (the browser decodes the image)."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -365,6 +411,8 @@ class Tab:
             self.browser.call("Target.closeTarget", {"targetId": self.target}, timeout=5)
         except BrowserError:
             pass
+        browser = self.browser  # its events are of no more use, and every later wait would scan them
+        browser._events = [event for event in browser._events if event.get("sessionId") != self.session]
 
 
 def _record(page: PageLoad, method: str, params: dict) -> None:

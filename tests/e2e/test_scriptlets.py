@@ -11,6 +11,7 @@ import pytest
 from tests.e2e.chromium import Chromium, find_chromium
 from tests.e2e.harness import Proxy, fetch
 from tests.e2e.origin import big_page_block
+from tests.scriptlets.batch import probe_all
 from tests.scriptlets.cases import Case, all_cases
 from tests.scriptlets.origin import CaseOrigin
 
@@ -45,6 +46,29 @@ SCENARIOS = [
          headers={"Content-Security-Policy": "script-src 'none'"}),
 ]
 
+_LATE = """<script>setTimeout(function () {{
+  var late = document.createElement('div'); late.id = 'late'; late.className = 'card'; late.textContent = '{text}';
+  document.body.appendChild(late); }}, 300);</script>"""
+_STYLED = """<!doctype html><html><head><title>t</title><style>.card {{ height: 40px; }}</style></head>
+<body><p class="note" id="note">note</p><p class="warn" id="warn" style="color: rgb(255, 0, 0)">warn</p>
+<div class="card" id="early">Sponsored early</div>{late}</body></html>"""
+
+# Cosmetic rules that put something into the page (`call` is the rule after the host).
+PAGE_RULES = [
+    Case("style-plain", "##p.note:style(color: rgb(1, 2, 3))", _STYLED.format(late=""),
+         "getComputedStyle(document.getElementById('note')).color", "rgb(1, 2, 3)", "rgb(0, 0, 0)"),
+    # Procedural: applied by the page runtime, also to an element the page adds later.
+    Case("style-procedural", "##.card:has-text(/Sponsored/):style(height: 3px; overflow: hidden)",
+         _STYLED.format(late=_LATE.format(text="Sponsored late")),
+         "[getComputedStyle(document.getElementById('early')).height, getComputedStyle(document.getElementById('late')).height]",
+         ["3px", "3px"], ["40px", "40px"], settle=0.8),
+    Case("live-matches-css", "##p:matches-css(color: rgb(255, 0, 0))", _STYLED.format(late=""),
+         "getComputedStyle(document.getElementById('warn')).display", "none", "block"),
+    Case("live-late-element", "##.card:has-text(Sponsored)", _STYLED.format(late=_LATE.format(text="Sponsored late")),
+         "[!!document.getElementById('early'), getComputedStyle(document.getElementById('late')).display]",
+         [False, "none"], [True, "block"], settle=0.8),
+]
+
 SCOPING = """\
 ! exceptions and scoping, on pages of the set-constant-flag case
 scoped-out.test##+js(set, adBlockDetected, false)
@@ -60,7 +84,7 @@ sub.parent.test##+js(set, adBlockDetected, false)
 
 @pytest.fixture(scope="module")
 def case_origin():
-    served = CaseOrigin(CASES + SCENARIOS)
+    served = CaseOrigin(CASES + SCENARIOS + PAGE_RULES)
     yield served
     served.stop()
 
@@ -70,6 +94,7 @@ def browsers(workdir):
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium): scriptlets are checked in a browser")
     lines = [f"{case.id}.test##+js({case.call})" for case in CASES + SCENARIOS]
+    lines += [f"{case.id}.test{case.call}" for case in PAGE_RULES]
     rules = workdir / "scriptlets.txt"
     rules.write_text("\n".join(lines) + "\n" + SCOPING)
     dejunk = Proxy(workdir, options={"dejunk_lists": [rules]}, name="scriptlets-dejunk")
@@ -86,27 +111,12 @@ def browsers(workdir):
         bare.stop()
 
 
-def probe(browser, url: str, case: Case):
-    tab = browser.open("about:blank")
-    try:
-        tab.load(url, settle=case.settle)
-        return tab.evaluate(case.probe)
-    finally:
-        tab.close()
-
-
 def page_url(host: str, case: Case, origin) -> str:
     return f"http://{host}.test:{origin.port}/case/{case.id}?case={case.id}"
 
 
-@pytest.mark.parametrize("case", CASES + SCENARIOS, ids=[case.id for case in CASES + SCENARIOS])
-def test_case_through_the_proxy(case, case_origin, browsers):
-    started, _dejunk = browsers
-    assert probe(started["bare"], page_url(case.id, case, case_origin), case) == case.control
-    assert probe(started["dejunk"], page_url(case.id, case, case_origin), case) == case.expect
-
-
-@pytest.mark.parametrize(("host", "applies"), [
+ALL = CASES + SCENARIOS + PAGE_RULES
+SCOPES = [
     ("scoped-out", True),
     ("other", False),  # no rule for this host
     ("excepted-all", False),  # `#@#+js()`
@@ -115,12 +125,33 @@ def test_case_through_the_proxy(case, case_origin, browsers):
     ("sub.parent", True),
     ("elsewhere.parent", False),  # `~elsewhere.parent.test`
     ("x.parent", True),
-])
-def test_scoping_and_exceptions(host, applies, case_origin, browsers):
+]
+SCOPED_CASE = next(c for c in CASES if c.id == "set-constant-flag")
+
+
+@pytest.fixture(scope="module")
+def results(case_origin, browsers):
+    """Every probe through both proxies, pages loaded side by side (see tests/scriptlets/batch.py)."""
     started, _dejunk = browsers
-    case = next(c for c in CASES if c.id == "set-constant-flag")
-    url = f"http://{host}.test:{case_origin.port}/case/{case.id}"
-    assert probe(started["dejunk"], url, case) == (case.expect if applies else case.control)
+    bare = probe_all(started["bare"], [(case.id, page_url(case.id, case, case_origin), case) for case in ALL])
+    pages = [(case.id, page_url(case.id, case, case_origin), case) for case in ALL]
+    pages += [(("scope", host), f"http://{host}.test:{case_origin.port}/case/{SCOPED_CASE.id}", SCOPED_CASE)
+              for host, _ in SCOPES]
+    return {"bare": bare, "dejunk": probe_all(started["dejunk"], pages)}
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("case", ALL, ids=[case.id for case in ALL])
+def test_case_through_the_proxy(case, results):
+    assert results["bare"][case.id] == case.control, "the page through a bare mitmdump"
+    assert results["dejunk"][case.id] == case.expect, "the page through dejunk"
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("host", "applies"), SCOPES)
+def test_scoping_and_exceptions(host, applies, results):
+    found = results["dejunk"][("scope", host)]
+    assert found == (SCOPED_CASE.expect if applies else SCOPED_CASE.control)
 
 
 def test_policies_are_kept_but_for_dejunks_element(case_origin, browsers):
@@ -160,3 +191,36 @@ def test_a_page_too_large_to_hold_still_gets_its_scriptlets(framing, origin, sma
     assert b"adBlockDetected" in got.body[:markup_end] and b"p{color: red !important}" in got.body[:markup_end]
     if framing == "content-length":
         assert int(got.headers["content-length"]) == len(got.body)
+
+
+TRUST_LIST = """[Adblock Plus 2.0]
+! Title: a list from somewhere
+127.0.0.1##+js(nowebrtc)
+127.0.0.1##+js(trusted-replace-argument, JSON.parse, 0, x)
+"""
+
+
+def test_trusted_only_scriptlets_need_a_trusted_list(tmp_path, origin):
+    from filters.lists import subscriptions
+    from tests.list_server import ListServer
+
+    with ListServer() as server:
+        url = server.serve("/list.txt", TRUST_LIST)
+        cache = tmp_path / "cache"
+        [downloaded] = subscriptions.update([url], str(cache), force=True)
+        assert downloaded.ok, downloaded.error
+        page = f"http://127.0.0.1:{origin.port}/page.html"
+        untrusted = Proxy(tmp_path, name="untrusted", options={"dejunk_lists": [url], "dejunk_cache": cache})
+        try:
+            body = fetch(untrusted, page).body
+            assert b'"nowebrtc"' in body and b"trusted-replace-argument" not in body
+            assert "trusted-only scriptlet (trusted-replace-argument) in an untrusted list 1" in untrusted.log()
+        finally:
+            untrusted.stop()
+        trusted = Proxy(tmp_path, name="trusted", options={
+            "dejunk_lists": [url], "dejunk_cache": cache, "dejunk_trusted_lists": [server.url("/")]})
+        try:
+            body = fetch(trusted, page).body
+            assert b'"nowebrtc"' in body and b'"trusted-replace-argument"' in body
+        finally:
+            trusted.stop()

@@ -27,6 +27,7 @@ class Case:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # path -> (content type, body)
     settle: float = 0.5  # seconds to wait after the load event before probing
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers of the page
+    alone: bool = False  # loaded in a tab of its own, in front (animation frames run only there)
     trusted_only: bool = False  # the scriptlet needs a trusted list
 
 

@@ -125,6 +125,7 @@ requestAnimationFrame(function () { log('animation'); });
         probe=LOG,
         expect="animation",
         control="ad frame,animation",
+        alone=True,
     ),
     Case(
         # `nano-sib, seconds`: a countdown of 1000 ms ticks runs 20 times faster.

@@ -6,6 +6,7 @@ import pytest
 
 from tests.e2e.chromium import BrowserError, Chromium, find_chromium
 
+from .batch import probe_all
 from .cases import all_cases
 from .origin import CaseOrigin
 
@@ -13,38 +14,29 @@ CASES = all_cases()
 
 
 @pytest.fixture(scope="module")
-def origin():
-    served = CaseOrigin(CASES)
-    yield served
-    served.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def results(tmp_path_factory):
+    """Every case's probe, without and with its script, loaded straight from a loopback origin."""
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium): scriptlets are checked in a browser")
-    started = Chromium(tmp_path_factory.mktemp("scriptlets"), "direct://", name="scriptlets")
-    yield started
-    started.close()
-
-
-def probe(browser, url: str, case):
-    tab = browser.open("about:blank")
+    origin = CaseOrigin(CASES)
+    browser = Chromium(tmp_path_factory.mktemp("scriptlets"), "direct://", name="scriptlets")
     try:
-        tab.load(url, settle=case.settle)
-        return tab.evaluate(case.probe)
+        base = f"http://127.0.0.1:{origin.port}/case/"
+        pages = [((case.id, "without"), base + case.id, case) for case in CASES]
+        pages += [((case.id, "with"), base + case.id + "?inject=1", case) for case in CASES]
+        yield probe_all(browser, pages)
     finally:
-        tab.close()
+        browser.close()
+        origin.stop()
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_scriptlet_changes_what_the_page_does(case, origin, browser):
+def test_scriptlet_changes_what_the_page_does(case, results):
     assert case.expect != case.control, "a case must tell the two runs apart"
-    base = f"http://127.0.0.1:{origin.port}/case/{case.id}"
-    try:
-        without = probe(browser, base, case)
-        with_it = probe(browser, base + "?inject=1", case)
-    except BrowserError as error:
-        pytest.fail(f"{case.id}: {error}")
+    without, with_it = results[(case.id, "without")], results[(case.id, "with")]
+    for value in (without, with_it):
+        if isinstance(value, BrowserError):
+            pytest.fail(f"{case.id}: {value}")
     assert without == case.control, f"{case.id}: the page without the scriptlet did not behave as expected"
     assert with_it == case.expect, f"{case.id}: the scriptlet did not do its work"
