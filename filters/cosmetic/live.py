@@ -55,7 +55,7 @@ def description(rules, styles=()) -> str:
             entries.append(entry)
     if not entries:
         return ""
-    return json.dumps({"rules": [json.loads(entry) for entry in entries]}, ensure_ascii=True, separators=(",", ":"))
+    return '{"rules":[' + ",".join(entries) + "]}"  # (the entries are compact JSON already)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -90,6 +90,7 @@ def runtime_source() -> str:
     return "\n".join(line for line in text.strip().splitlines() if not line.lstrip().startswith("//"))
 
 
+@functools.lru_cache(maxsize=256)
 def program(live: str) -> str:
     """The JavaScript for one inline `<script>` applying a `description` ("" when there is nothing to apply)."""
     # The description is JSON: escaping `<`, `>` and `&` inside its strings (the only place they can be) as

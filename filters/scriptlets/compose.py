@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 
@@ -19,6 +20,12 @@ def js_string(value) -> str:
 
 def compose(calls: Iterable[ScriptletCall]) -> str:
     """The script that runs `calls` in order (unknown names are left out); '' when none is known."""
+    return _compose(tuple(calls))
+
+
+@functools.lru_cache(maxsize=256)
+def _compose(calls: tuple[ScriptletCall, ...]) -> str:
+    # (The pages of one site ask for the same calls again and again.)
     # Same calls, same text: pages can then be allowed by a hash in their Content-Security-Policy. A
     # call that throws does not stop the others, and the script element removes itself once it ran, so
     # the page's DOM is what its server sent.

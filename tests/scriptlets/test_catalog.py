@@ -69,3 +69,19 @@ def test_library_files_extending_dj_come_after_lib_js():
     assert text.startswith("var dj = (function")  # (comment lines are left out of what pages get)
     assert text.index("var dj = (function") < min(
         (text.index(marker) for marker in ("dj.chain =", "dj.timers =") if marker in text), default=len(text))
+
+
+def test_every_scriptlet_ublock_filters_uses_has_a_browser_case(corpus):
+    """Each scriptlet uBO's own list calls is seen working in Chromium (tests/scriptlets/cases_*.py, run
+    directly and through the proxy by tests/e2e/test_scriptlets.py)."""
+    from filters.lists.syntax import read_list
+
+    from .cases import all_cases
+
+    used = set()
+    for _, line in read_list(str(corpus / "lists" / "ublock-filters.txt")).cosmetic:
+        if "+js(" in line and "#@#" not in line:
+            body = line[line.index("+js(") + 4 : line.rindex(")")]
+            used.add(lookup(parse_call(body).name).name)
+    covered = {lookup(parse_call(case.call).name).name for case in all_cases()}
+    assert len(used) > 35 and not used - covered, sorted(used - covered)
