@@ -325,5 +325,21 @@ dj.json = (function () {
 
   function query(text) { return new Query(native.String(text === undefined ? '' : text)); }
 
-  return { walk: walk, pruner: pruner, query: query };
+  // json-prune-{xhr,fetch}-response: the JSON bodies of `kind` responses (those whose request matches the
+  // named extra `propsToMatch`, else all) lose the properties at `prunePaths` (as json-prune); `args` are the
+  // scriptlet's arguments (prunePaths, needlePaths, then named extras).
+  function pruneResponses(kind, args) {
+    var prunePaths = args[0], needlePaths = args[1];
+    var extra = dj.extraArgs(args, 2);
+    var match = dj.net.propsMatcher(extra.propsToMatch);
+    var prune = pruner(prunePaths, needlePaths);
+    if (!prunePaths) { return; }
+    dj.net.filterText(kind, function (details) { return match === null || match(details); }, function (text) {
+      var obj;
+      try { obj = native.JSON_parse(text); } catch (e) { return undefined; }
+      return prune(obj) ? native.JSON_stringify(obj) : undefined;
+    });
+  }
+
+  return { walk: walk, pruner: pruner, query: query, pruneResponses: pruneResponses };
 })();

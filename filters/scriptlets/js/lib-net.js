@@ -231,6 +231,29 @@ dj.net = (function () {
 
   // Rewrites the text body of matching fetch() responses: `transform(text, details)` returns the
   // new text or undefined to keep the response as it came.
+  // The text filter of one kind of response: 'xhr' (XMLHttpRequest) or 'fetch'.
+  function filterText(kind, match, transform) {
+    return (kind === 'fetch' ? filterFetchText : filterXhrText)(match, transform);
+  }
+
+  // trusted-replace-{xhr,fetch}-response: the text of `kind` responses whose request matches `propsToMatch`
+  // (all when empty) has every match of `pattern` (text, or /regex/flags; `*` is the whole text) replaced;
+  // `args` are the scriptlet's arguments (pattern, replacement, propsToMatch, then named extras).
+  function replaceResponses(kind, args) {
+    var pattern = args[0], replacement = args[1], propsToMatch = args[2];
+    if (!pattern) { return; }
+    var re = replacePattern(pattern);
+    var match = propsMatcher(propsToMatch);
+    var extra = dj.extraArgs(args, 3);
+    var includes = extra.includes ? matcher(extra.includes, false) : null;
+    replacement = replacement === undefined ? '' : native.String(replacement);
+    filterText(kind, function (details) { return match === null || match(details); }, function (text) {
+      if (includes !== null && !includes(text)) { return undefined; }
+      re.lastIndex = 0;
+      return text.replace(re, replacement);
+    });
+  }
+
   function filterFetchText(match, transform) {
     trapCall(win, 'fetch', function (fn, thisArg, args) {
       var promise = native.apply(fn, thisArg, args);
@@ -408,6 +431,7 @@ dj.net = (function () {
     saved: saved, propsMatcher: propsMatcher, fetchDetails: fetchDetails, content: content,
     trapCall: trapCall, trapGetter: trapGetter, watchXhrOpen: watchXhrOpen,
     filterXhrText: filterXhrText, filterFetchText: filterFetchText, respondLike: respondLike,
+    replaceResponses: replaceResponses, filterText: filterText,
     dispatch: dispatch, randomText: randomText,
   };
 })();

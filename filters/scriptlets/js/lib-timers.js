@@ -45,5 +45,45 @@ dj.timers = (function () {
     return out;
   }
 
-  return { range: range, needle: needle, noop: noop, copy: copy };
+  // setTimeout/setInterval (`name`) calls whose callback text matches `needleText` (`!` inverts) and whose
+  // delay is in `delay` get a callback that does nothing; the timer still exists, so the page's clear*
+  // and bookkeeping work. With neither argument nothing is prevented (uBO only logs then).
+  function prevent(name, needleText, delay) {
+    needleText = needleText === undefined ? '' : needleText;
+    var delays = range(delay);
+    if (needleText === '' && delays.any) { return; }
+    var matches = needle(needleText, true);
+    dj.chain.wrap(window, name, function (target, thisArg, args) {
+      try {
+        if (matches(dj.natives.functionText(args[0])) && delays.test(args[1])) {
+          args = copy(args);
+          args[0] = noop;
+        }
+      } catch (e) { }
+      return dj.native.apply(target, thisArg, args);
+    });
+  }
+
+  // setTimeout/setInterval (`name`) calls whose callback text matches `needleText` ('' for any) and whose
+  // delay is `delay` (default 1000, `*` for any) run with the delay multiplied by `boost` (default 0.05,
+  // i.e. 20 times sooner; kept within 0.001 and 50).
+  function adjust(name, needleText, delay, boost) {
+    var matches = needle(needleText, false);
+    var wanted = delay === '*' ? null : parseInt(delay, 10);
+    if (wanted !== null && (wanted !== wanted || !isFinite(wanted))) { wanted = 1000; }
+    var factor = parseFloat(boost);
+    factor = factor === factor && isFinite(factor) ? Math.min(Math.max(factor, 0.001), 50) : 0.05;
+    dj.chain.wrap(window, name, function (target, thisArg, args) {
+      try {
+        var given = dj.native.Number(args[1]);
+        if ((wanted === null || given === wanted) && matches(dj.natives.functionText(args[0]))) {
+          args = copy(args);
+          args[1] = (given === given ? given : 0) * factor;
+        }
+      } catch (e) { }
+      return dj.native.apply(target, thisArg, args);
+    });
+  }
+
+  return { range: range, needle: needle, noop: noop, copy: copy, prevent: prevent, adjust: adjust };
 })();
