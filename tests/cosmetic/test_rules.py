@@ -86,7 +86,6 @@ def test_exception_lines(line, key, domains):
         ("example.com#%#window.x = 1;", "AdGuard scriptlet or script (#%#)"),
         ("example.com#$?#.ad { remove: true; }", "AdGuard extended CSS injection (#$?#)"),
         ("##.ad:style(color: red)", "generic :style() (only for named sites, as in uBO)"),
-        ("example.com##.ad:has-text(x):style(color: red)", ":style() after a procedural selector"),
         ("example.com##^responseheader(x-ad)", "##^responseheader() is a response header filter"),
         ("##.x:matches-css(display: none)", "generic rule with :matches-css() (needs a browser)"),
         ("~example.com##.x:has(> p:matches-css-before(content: /Ad/))", "generic rule with :matches-css() (needs a browser)"),
