@@ -97,7 +97,7 @@ class Chromium:
     """One headless browser with a fresh profile, sending everything through `proxy_url`."""
 
     def __init__(self, workdir: Path, proxy_url: str, *, name: str = "chromium", binary: str | None = None,
-                 window: tuple[int, int] = (1280, 1000), timeout: float = 30.0):
+                 window: tuple[int, int] = (1280, 1000), timeout: float = 30.0, extra_args: tuple[str, ...] = ()):
         self.binary = binary or find_chromium()
         if self.binary is None:
             raise BrowserError("no Chromium found (apt-get install chromium)")
@@ -115,6 +115,7 @@ class Chromium:
             "--ignore-certificate-errors",
             f"--window-size={window[0]},{window[1]}",
             "--remote-debugging-pipe",
+            *extra_args,
             "about:blank",
         ]
         to_browser_read, self._to_browser = os.pipe()

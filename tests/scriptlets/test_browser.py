@@ -19,11 +19,16 @@ def results(tmp_path_factory):
     if find_chromium() is None:
         pytest.skip("Chromium is not installed (apt-get install chromium): scriptlets are checked in a browser")
     origin = CaseOrigin(CASES)
-    browser = Chromium(tmp_path_factory.mktemp("scriptlets"), "direct://", name="scriptlets")
+    # Each case and run on a site of its own (`ID.test`, `ID.with.test`, resolved to the origin by the browser), as through the
+    # proxy: pages loaded side by side must not share storage or cookies.
+    browser = Chromium(tmp_path_factory.mktemp("scriptlets"), "direct://", name="scriptlets",
+                       extra_args=("--host-resolver-rules=MAP *.test 127.0.0.1",))
     try:
-        base = f"http://127.0.0.1:{origin.port}/case/"
-        pages = [((case.id, "without"), base + case.id, case) for case in CASES]
-        pages += [((case.id, "with"), base + case.id + "?inject=1", case) for case in CASES]
+        def url(case, site, query=""):
+            return f"http://{site}.test:{origin.port}/case/{case.id}{query}"
+
+        pages = [((case.id, "without"), url(case, case.id), case) for case in CASES]
+        pages += [((case.id, "with"), url(case, f"{case.id}.with", "?inject=1"), case) for case in CASES]
         yield probe_all(browser, pages)
     finally:
         browser.close()
