@@ -31,6 +31,24 @@ class Case:
     trusted_only: bool = False  # the scriptlet needs a trusted list
 
 
+# What case modules share: probes of the page's `<p id="out">` and `logged` list, and the pages holding them.
+JS = "text/javascript"
+OUT = "document.getElementById('out').textContent"
+LOG = "window.logged.join(',')"
+
+
+def plain_page(body: str, head: str = "") -> str:
+    """A case page with `<p id="out">`, `head` where the script goes and after, then `body`."""
+    return f"""<!doctype html><html><head><title>t</title>{head}</head>
+<body><p id="out">none</p>{body}</body></html>"""
+
+
+def logging_page(body: str, head: str = "") -> str:
+    """`plain_page` with a `logged` list and `log(text)` to add to it."""
+    return plain_page(body, "<script>window.logged = []; function log(text) { window.logged.push(text); }</script>"
+                      + head)
+
+
 def all_cases() -> list[Case]:
     """Every case of every family module, ids checked to be unique."""
     found: list[Case] = []

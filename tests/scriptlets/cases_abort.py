@@ -2,18 +2,14 @@
 
 import base64
 
-from .cases import Case
+from .cases import JS, OUT, Case, plain_page
 
-JS = "text/javascript"
-OUT = "document.getElementById('out').textContent"
 SLOTS = "Array.prototype.map.call(document.querySelectorAll('.slot'), function (e) { return e.textContent; }).join('|')"
 
 
 def page(head: str, body: str, slots: int = 0) -> str:
     """A case page: `<p id="out">` and `slots` numbered `<span class="slot" id="sN">`, then `body`."""
-    spans = "".join(f'<span class="slot" id="s{n}"></span>' for n in range(slots))
-    return f"""<!doctype html><html><head><title>t</title>{head}</head>
-<body><p id="out">none</p>{spans}{body}</body></html>"""
+    return plain_page("".join(f'<span class="slot" id="s{n}"></span>' for n in range(slots)) + body, head)
 
 
 def put(slot: int, text: str) -> str:

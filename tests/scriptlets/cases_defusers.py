@@ -1,17 +1,8 @@
 """Cases for noeval, noeval-if, nowebrtc and the anti-adblock / popunder stand-ins."""
 
-from .cases import Case
+from .cases import JS, LOG, OUT, Case, logging_page
 
-JS = "text/javascript"
-OUT = "document.getElementById('out').textContent"
-LOG = "window.logged.join(',')"
-
-
-def page(body: str, head: str = "") -> str:
-    """A case page with `<p id="out">`, a `logged` list and `log(text)` to add to it."""
-    return f"""<!doctype html><html><head><title>t</title>
-<script>window.logged = []; function log(text) {{ window.logged.push(text); }}</script>{head}</head>
-<body><p id="out">none</p>{body}</body></html>"""
+page = logging_page
 
 
 # A stand-in for the FuckAdBlock library as pages ship it, detecting an ad blocker every time, as it

@@ -1,16 +1,8 @@
 """Cases for addEventListener-defuser, the timer scriptlets and the timer boosters."""
 
-from .cases import Case
+from .cases import LOG, OUT, Case, logging_page
 
-OUT = "document.getElementById('out').textContent"
-LOG = "window.logged.join(',')"
-
-
-def page(body: str, head: str = "") -> str:
-    """A case page with `<p id="out">`, a `logged` list and `log(text)` to add to it."""
-    return f"""<!doctype html><html><head><title>t</title>
-<script>window.logged = []; function log(text) {{ window.logged.push(text); }}</script>{head}</head>
-<body><p id="out">none</p>{body}</body></html>"""
+page = logging_page
 
 
 CLICK = "(function () { document.body.click(); return window.logged.join(','); })()"

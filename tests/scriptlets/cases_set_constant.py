@@ -1,17 +1,10 @@
 """Cases for set-constant, modelled on its uses in uBlock filters (`set, CHAIN, VALUE`)."""
 
-from .cases import Case
-
-JS = "text/javascript"
-
+from .cases import JS, OUT, Case, plain_page
 
 def page(head: str, body: str) -> str:
-    """A case page: `head` after the script's place, `body` holding `<p id="out">`."""
-    return f"""<!doctype html><html><head><title>t</title>{head}</head>
-<body><p id="out">none</p>{body}</body></html>"""
-
-
-OUT = "document.getElementById('out').textContent"
+    """A case page: `head` after the script's place, `body` after `<p id="out">`."""
+    return plain_page(body, head)
 
 
 def write(expression: str) -> str:

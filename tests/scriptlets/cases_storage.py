@@ -5,14 +5,9 @@ to have stored something before the scriptlet acts stores it on a first load, re
 in sessionStorage, which is the tab's own), and reports on the second.
 """
 
-from .cases import Case
+from .cases import OUT, Case, plain_page
 
-OUT = "document.getElementById('out').textContent"
-
-
-def page(body: str, head: str = "") -> str:
-    return f"""<!doctype html><html><head><title>t</title>{head}</head>
-<body><p id="out">none</p>{body}</body></html>"""
+page = plain_page
 
 
 def second_load(prepare: str, report: str, key: str) -> str:
