@@ -44,7 +44,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .decision import ALLOWED, Decision
-from .index import IndexBuilder, RuleIndex
+from .index import IndexBuilder, RuleIndex, merge_indexes
 from ..lists.syntax import BadLine, FilterList
 from .matching import TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
 from .regex import compile_regex
@@ -142,6 +142,13 @@ _INDEXES = (
 )
 BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS, REPLACES = range(
     len(_INDEXES))
+# Indexes merged at load time (not saved), each answering one question in one lookup: does anything
+# change a blocked request's answer (an `$important` block, an exception, a redirect)? Does any
+# modifier (`$removeparam`, `$csp`, `$replace`) apply to one let through? Usually not: then the
+# separate indexes are never consulted.
+_MERGED = ((IMPORTANTS, EXCEPTIONS, REDIRECTS), (REMOVEPARAMS, CSPS, REPLACES))
+AFTER_BLOCK, MODIFIERS = range(len(_INDEXES), len(_INDEXES) + len(_MERGED))
+_PROBE_SLOTS = len(_INDEXES) + len(_MERGED)
 TRUSTED_ONLY_REPLACE = "trusted-only ($replace) in an untrusted list"
 
 # The state that is saved in the cache; everything else is rebuilt lazily at run time.
@@ -202,10 +209,13 @@ class NetworkEngine:
 
     def _reset_runtime(self) -> None:
         # Which indexes hold rules, in `_INDEXES` order: tested once here, not per request.
-        self._indexes = tuple(getattr(self, name) for name in _INDEXES)
+        saved = tuple(getattr(self, name) for name in _INDEXES)
+        self._indexes = saved + tuple(merge_indexes(*(saved[n] for n in parts)) for parts in _MERGED)
         self._has = tuple(index.size > 0 for index in self._indexes)
-        self._token_keys = tuple(frozenset(index.by_token) for index in self._indexes)
-        self._domain_keys = tuple(frozenset(index.by_domain) for index in self._indexes)
+        # Every index's token and `$domain=` keys together: a request looks its path up once for all.
+        self._token_keys = frozenset().union(*(index.by_token for index in self._indexes))
+        self._hot = frozenset().union(*(index.hot for index in self._indexes))
+        self._domain_keys = frozenset().union(*(index.by_domain for index in self._indexes))
         self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0 or self._replaces.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
@@ -246,9 +256,17 @@ class NetworkEngine:
         if rid is None and t.bits & PAGE_TYPES and self._has[PAGE_BLOCKS]:
             rid = self._find(PAGE_BLOCKS, t)
         if rid is not None:
-            return self._blocked(rid, t, url, source_url)
-        if ((self._has[REMOVEPARAMS] and "?" in url) or (self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT))
-                or self._has[REPLACES]):
+            if self._has[AFTER_BLOCK] and self._find(AFTER_BLOCK, t) is not None:
+                return self._blocked(rid, t, url, source_url)
+            if source_url and self._has[PAGE_EXCEPTIONS] and self._page_rids(source_url) is not None:
+                return self._blocked(rid, t, url, source_url)
+            # Nothing overrides the block: its decision is the same for every request it blocks.
+            decision = self._decisions.get(rid)
+            if decision is None:
+                rule = self._rule(rid)
+                decision = self._block_decision(rid, rule is not None and rule.important, None)
+            return decision
+        if self._has[MODIFIERS] and self._find(MODIFIERS, t) is not None:
             return self._modifiers(t, url, source_url)
         return ALLOWED
 
@@ -297,10 +315,11 @@ class NetworkEngine:
             source = self._source_info.get(source_url)
             if source is None:
                 source = self._describe_source(source_url)
-            source_domain, source_keys = source
+            source_domain, source_keys, domain_keys = source
         else:
             source_domain = ""
             source_keys = _EMPTY
+            domain_keys = ()
         if page:
             # Page-level rules are looked up as for the document, whatever types they name.
             type_bit = DOCUMENT
@@ -314,10 +333,11 @@ class NetworkEngine:
                     type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
             # Without a known source page a request counts as third-party (adblock-rust does the same).
             bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
-        return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET")
+        return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys,
+                      method or "GET", domain_keys)
 
     def _describe_origin(self, origin_text: str, scheme: str | None, host_start: int, raw_host: str) -> Origin:
-        slots = len(_INDEXES)
+        slots = _PROBE_SLOTS
         websocket = scheme in _SOCKET_SCHEMES
         host = normalize_host(raw_host) if scheme in _WEB_SCHEMES or websocket else ""
         ascii_host = host if host and not raw_host.isascii() else None
@@ -340,11 +360,13 @@ class NetworkEngine:
         head = _URL_HEAD.match(source_url.lower())
         host = normalize_host(head.group(2)) if head else ""
         if not host:
-            source = ("", _EMPTY)
-        elif is_ip_address(host):
-            source = (host, frozenset((host,)))
+            source = ("", _EMPTY, ())
         else:
-            source = (registrable_domain(host), host_keys(host, public_suffix(host)))
+            if is_ip_address(host):
+                domain, keys = host, frozenset((host,))
+            else:
+                domain, keys = registrable_domain(host), host_keys(host, public_suffix(host))
+            source = (domain, keys, tuple(sorted(self._domain_keys.intersection(keys))))
         if len(self._source_info) >= _CACHE_LIMIT:
             self._source_info.clear()
         self._source_info[source_url] = source
@@ -380,36 +402,26 @@ class NetworkEngine:
         index = self._indexes[n]
         buckets = probe[1]
         extra = []
-        if index.by_token:
-            path = t.path_tokens
-            found = self._token_keys[n].intersection(path)
-            if found:
-                by_token = index.by_token
-                if len(found) == 1:
-                    for token in found:
-                        extra.append(by_token[token])
-                else:
-                    # In URL order, so that the rule reported does not depend on set ordering.
-                    extra.extend(by_token[token] for token in sorted(found, key=path.index))
-            hot = index.hot
-            if hot and (probe[2] is not None or not hot.isdisjoint(path)):
-                by_token = index.by_token
-                previous = probe[2]
-                for token in path:
-                    if previous is not None and previous in hot:
-                        hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
-                        if hit is not None:
-                            extra.append(hit)
-                    previous = token
+        keys = t.path_keys
+        if keys is None:
+            keys = self._path_keys(t)
+        if keys:
+            by_token = index.by_token
+            for key in keys:
+                hit = by_token.get(key)
+                if hit is not None:
+                    extra.append(hit)
         always = index.always
         if always:
             hit = always.get(t.type_bit)
             if hit is not None:
                 extra.append(hit)
-        if index.by_domain and t.source_keys:
-            found = self._domain_keys[n].intersection(t.source_keys)
-            if found:
-                extra.extend(index.by_domain[key] for key in sorted(found))
+        if t.domain_keys:
+            by_domain = index.by_domain
+            for key in t.domain_keys:
+                hit = by_domain.get(key)
+                if hit is not None:
+                    extra.append(hit)
         if extra:
             buckets = buckets + tuple(extra)
         if buckets:
@@ -426,6 +438,32 @@ class NetworkEngine:
                     if (c[2] is None or c[2](t)) and (c[3] is None or c[3](t)):
                         return rid
         return None
+
+    def _path_keys(self, t: Target) -> list[str]:
+        """The keys of the token tables the request's path gives, in probe order: its tokens in URL
+        order, then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token."""
+        path = t.path_tokens
+        found = self._token_keys.intersection(path)
+        if not found:
+            keys = []
+        elif len(found) == 1:
+            keys = list(found)
+        else:
+            keys = sorted(found, key=path.index)
+        hot = self._hot
+        if hot:
+            tokens = t.origin.tokens
+            previous = tokens[-1] if tokens and tokens[-1] in hot else None
+            if previous is not None or not hot.isdisjoint(path):
+                token_keys = self._token_keys
+                for token in path:
+                    if previous is not None and previous in hot:
+                        pair = previous + " " + token[:PAIR_PREFIX]
+                        if pair in token_keys:
+                            keys.append(pair)
+                    previous = token
+        t.path_keys = keys
+        return keys
 
     @staticmethod
     def _probe(index: RuleIndex, origin: Origin) -> tuple:
@@ -472,29 +510,14 @@ class NetworkEngine:
         index = self._indexes[n]
         buckets = [(probe[0],)] if probe[0] is not None and not t.bits & POPUP else []
         buckets.extend(probe[1])
-        by_token = index.by_token
-        if by_token:
-            path = t.path_tokens
-            found = self._token_keys[n].intersection(path)
-            if found:
-                buckets.extend(by_token[token] for token in sorted(found, key=path.index))
-            hot = index.hot
-            if hot and (probe[2] is not None or not hot.isdisjoint(path)):
-                previous = probe[2]
-                for token in path:
-                    if previous is not None and previous in hot:
-                        hit = by_token.get(previous + " " + token[:PAIR_PREFIX])
-                        if hit is not None:
-                            buckets.append(hit)
-                    previous = token
-        if index.always:
-            hit = index.always.get(t.type_bit)
-            if hit is not None:
-                buckets.append(hit)
-        if index.by_domain and t.source_keys:
-            found = self._domain_keys[n].intersection(t.source_keys)
-            if found:
-                buckets.extend(index.by_domain[key] for key in sorted(found))
+        keys = t.path_keys
+        if keys is None:
+            keys = self._path_keys(t)
+        buckets.extend(index.by_token[key] for key in keys if key in index.by_token)
+        hit = index.always.get(t.type_bit)
+        if hit is not None:
+            buckets.append(hit)
+        buckets.extend(index.by_domain[key] for key in t.domain_keys if key in index.by_domain)
         return buckets
 
     def _test(self, rid: int, t: Target) -> bool:
@@ -535,12 +558,17 @@ class NetworkEngine:
                 return allowed
         # `_find` first: the fast test that no redirect rule applies, the usual answer.
         redirect = self._redirect_for(t) if self._has[REDIRECTS] and self._find(REDIRECTS, t) is not None else None
-        if redirect is None:
-            decision = self._decisions.get(rid)
-            if decision is None:
-                decision = self._decisions[rid] = self._decision(rid, important=important)
-            return decision
-        return self._decision(rid, important=important, redirect=redirect)
+        return self._block_decision(rid, important, redirect)
+
+    def _block_decision(self, rid: int, important: bool, redirect: str | None) -> Decision:
+        """The (kept) decision of a block by rule `rid`; whether it is `$important` follows from the rule."""
+        key = rid if redirect is None else (rid, redirect)
+        decision = self._decisions.get(key)
+        if decision is None:
+            if len(self._decisions) >= _CACHE_LIMIT:
+                self._decisions.clear()
+            decision = self._decisions[key] = self._decision(rid, important=important, redirect=redirect)
+        return decision
 
     def _exception_for(self, rid: int, t: Target, source_url: str | None) -> tuple[int, int | None]:
         """(blocking rule, exception that overrides it or None), after page-level exceptions."""
@@ -589,7 +617,8 @@ class NetworkEngine:
 
     def _redirect_for(self, t: Target) -> str | None:
         """The resource a blocked request is answered with, after `@@...$redirect` exceptions."""
-        matches = self._find_all(REDIRECTS, t)
+        # In list order: of two resources with the same priority, the first listed wins, however indexed.
+        matches = sorted(self._find_all(REDIRECTS, t))
         if not matches:
             return None
         rules = [self._rule(rid) for rid in matches]

@@ -7,7 +7,8 @@ A rule is filed by the first of these that applies:
 - other rules under the rarest of the tokens their pattern guarantees (`by_token`); a request
   probes the tokens of its URL.
 - rules without such a token but restricted by `$domain=` under each of those domains
-  (`by_domain`); a request probes the names of its source page.
+  (`by_domain`); a request probes the names of its source page. So are `$domain=` rules whose
+  token or host many rules share: a request from another site then never tests them.
 - the rest in `always`, by resource type: tested for every request of a type the rule covers
   (few: `$ping,third-party`-style rules).
 
@@ -127,6 +128,12 @@ class IndexBuilder:
         hot: set[str] = set()
         for rid, tokens, domains, host, pairs, mask in self._pending:
             best = min(tokens, key=lambda t: _token_cost(t, counts), default=None)
+            if domains is not None and _crowded(best, host, counts, host_counts):
+                # Site-specific rules in a crowded bucket (dozens of `||cdn.example/x.js$domain=site`
+                # twins): under their sites instead, so that a request from elsewhere never tests them.
+                for domain in domains:
+                    by_domain.setdefault(domain, []).append(rid)
+                continue
             # A pair must not start with a token most URLs have: every request would probe it.
             pairs = [p for p in pairs if p[0] not in COMMON_TOKENS and len(p[0]) > 1]
             if pairs and (best is None or best in COMMON_TOKENS or counts[best] > _CROWDED):
@@ -167,6 +174,13 @@ class IndexBuilder:
 _CROWDED = 6
 
 
+def _crowded(best: str | None, host: str | None, counts: Counter, host_counts: Counter) -> bool:
+    """Would this rule land in a bucket that many rules share (its rarest token's, or its host's)?"""
+    if best is not None and best not in COMMON_TOKENS and counts[best] <= _CROWDED:
+        return False
+    return host is None or host_counts[host] > _CROWDED
+
+
 def _bits(mask: int) -> list[int]:
     return [1 << i for i in range(mask.bit_length()) if mask >> i & 1]
 
@@ -174,3 +188,35 @@ def _bits(mask: int) -> list[int]:
 def _token_cost(token: str, counts: Counter) -> tuple:
     # Prefer tokens rare in URLs, then rare among the rules, then long ones.
     return (token in COMMON_TOKENS, len(token) < 3, counts[token], -len(token))
+
+
+def merge_indexes(*indexes: RuleIndex) -> RuleIndex:
+    """One index holding the rules of several: a request finds a rule in it iff it finds one in any of them.
+
+    Each rule stays under the key it was filed under, so the candidates a request reaches are the
+    union of theirs; a plain host rule is kept as a whole match only where it is alone under its host.
+    """
+    by_host: dict[str, list[int] | int] = {}
+    by_token: dict[str, list[int]] = {}
+    by_domain: dict[str, list[int]] = {}
+    always: dict[int, list[int]] = {}
+    for index in indexes:
+        for host, hit in index.by_host.items():
+            current = by_host.get(host)
+            if current is None:
+                by_host[host] = hit if hit.__class__ is int else list(hit)
+            else:
+                merged = [current] if current.__class__ is int else current
+                merged.extend((hit,) if hit.__class__ is int else hit)
+                by_host[host] = merged
+        for table, merged in ((index.by_token, by_token), (index.by_domain, by_domain), (index.always, always)):
+            for key, bucket in table.items():
+                merged.setdefault(key, []).extend(bucket)
+    return RuleIndex(
+        by_host={host: (hit if hit.__class__ is int else tuple(hit)) for host, hit in by_host.items()},
+        by_token={key: tuple(bucket) for key, bucket in by_token.items()},
+        by_domain={key: tuple(bucket) for key, bucket in by_domain.items()},
+        always={key: tuple(bucket) for key, bucket in always.items()},
+        size=sum(index.size for index in indexes),
+        hot=frozenset().union(*(index.hot for index in indexes)),
+    )

@@ -61,9 +61,12 @@ class Target:
         "source_keys",
         "method",
         "_path_tokens",
+        "path_keys",
+        "domain_keys",
     )
 
-    def __init__(self, url, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method):
+    def __init__(self, url, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method,
+                 domain_keys=()):
         self.url = url
         self.raw_url = raw_url
         self.host = host
@@ -75,6 +78,10 @@ class Target:
         self.source_keys = source_keys
         self.method = method
         self._path_tokens = None
+        # Keys of the engine's token tables found in the path, in probe order (worked out once per
+        # request, for every index), and of its `$domain=` tables among the source page's names.
+        self.path_keys = None
+        self.domain_keys = domain_keys
 
     @property
     def path_tokens(self) -> list[str]:

@@ -94,3 +94,71 @@ class TestLookup:
     def test_empty_index_is_false(self):
         assert not IndexBuilder().finish()
         assert build("/ad.")[0]
+
+
+class TestCrowdedSiteRules:
+    """Dozens of `$domain=` twins under one host go under their sites: other sites never test them."""
+
+    TWINS = [f"||cdn.example/player.js$script,domain=site{i}.test" for i in range(12)]
+
+    def test_filed_under_their_sites(self):
+        index, _ = build(*self.TWINS)
+        assert "cdn.example" not in index.by_host
+        assert index.by_domain["site3.test"] == (3,)
+
+    def test_a_few_twins_stay_under_the_host(self):
+        index, _ = build(*self.TWINS[:3])
+        assert index.by_host == {"cdn.example": (0, 1, 2)}
+
+    def test_engine_still_applies_them_to_their_sites_only(self):
+        from filters import Engine
+
+        engine = Engine.from_text("\n".join(self.TWINS), cosmetic_factory=None)
+        url = "https://cdn.example/player.js"
+        assert engine.check(url, "https://www.site7.test/", "script").filter == self.TWINS[7]
+        assert not engine.check(url, "https://other.test/", "script").blocked
+        assert not engine.check(url, None, "script").blocked
+
+
+class TestMergedIndexes:
+    def test_a_request_finds_a_rule_in_the_merge_iff_in_a_part(self):
+        from filters.network.index import merge_indexes
+
+        first, _ = build("||ads.example/x.js", "/banner/*$image")
+        builder = IndexBuilder()
+        builder.add_simple_host("ads.example", 5)
+        builder.add_simple_host("track.example", 6)
+        second = builder.finish()
+        merged = merge_indexes(first, second)
+        assert merged.size == first.size + second.size
+        # A host with a plain rule and a bucket becomes one bucket; a plain rule alone stays whole.
+        assert sorted(merged.by_host["ads.example"]) == [0, 5]
+        assert merged.by_host["track.example"] == 6
+        assert merged.by_token == first.by_token
+        assert candidates(merged, tokens=["banner"], type_bit=TYPE_BITS["image"]) == [1]
+
+    def test_engine_answers_are_those_of_the_separate_indexes(self):
+        from filters import Engine
+
+        engine = Engine.from_text(
+            "||ads.example^\n@@||ads.example/ok.js\n||ads.example/v.js$redirect=noopjs\n"
+            "||ads.example/i.js$important\n@@||ads.example/i.js\n||site.example^$removeparam=utm_source\n",
+            cosmetic_factory=None,
+        )
+        assert engine.check("https://ads.example/ok.js", "https://a.test/", "script").exception
+        assert engine.check("https://ads.example/v.js", "https://a.test/", "script").redirect == "noop.js"
+        assert engine.check("https://ads.example/i.js", "https://a.test/", "script").important
+        assert engine.check("https://ads.example/other.js", "https://a.test/", "script").blocked
+        assert engine.check("https://site.example/?utm_source=x&a=1", None, "document").removeparam_url == (
+            "https://site.example/?a=1")
+        assert engine.check("https://plain.example/?utm_source=x", None, "document").removeparam_url is None
+
+
+def test_redirects_of_equal_priority_go_by_list_order_however_filed():
+    from filters import Engine
+
+    twins = [f"||cdn.example/ads.js$script,redirect=noopjs,domain=site{i}.test" for i in range(10)]
+    rules = ["||cdn.example^", "||cdn.example/ads.js$script,redirect=noop.txt,domain=site4.test", *twins]
+    engine = Engine.from_text("\n".join(rules), cosmetic_factory=None)
+    assert engine.check("https://cdn.example/ads.js", "https://site4.test/", "script").redirect == "noop.txt"
+    assert engine.check("https://cdn.example/ads.js", "https://site5.test/", "script").redirect == "noop.js"
