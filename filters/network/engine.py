@@ -846,7 +846,7 @@ class _Builder:
         self.list_ids.extend(array("H", [list_id]) * len(names))
         # One text for them all: `0.0.0.0 a\n0.0.0.0 b\n`, and each rule's end offset.
         prefix = len(_HOSTS_PREFIX) + 1
-        self.texts.append(_HOSTS_PREFIX + ("\n" + _HOSTS_PREFIX).join(names) + "\n")
+        self.texts.append("".join((_HOSTS_PREFIX, ("\n" + _HOSTS_PREFIX).join(names), "\n")))  # one copy
         self.offsets.extend(accumulate(map(prefix.__add__, map(len, names)), initial=self.offsets[-1]))
         self.offsets.pop(first)  # `initial` repeats the last offset
         self.blocks.add_simple_hosts(names, first)

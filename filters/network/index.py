@@ -174,7 +174,11 @@ class IndexBuilder:
                 # A page-level rule (no request type) is looked up as a document.
                 for bit in _bits(mask & ALL_TYPES) or [DOCUMENT]:
                     always.setdefault(bit, []).append(rid)
-        by_host = {host: (v if isinstance(v, int) else tuple(v)) for host, v in self._by_host.items()}
+        # In place: a hosts file puts millions of plain ids here, which stay as they are.
+        by_host = self._by_host
+        for host, v in by_host.items():
+            if v.__class__ is list:
+                by_host[host] = tuple(v)
         return RuleIndex(
             by_host=by_host,
             by_token={t: tuple(v) for t, v in by_token.items()},
