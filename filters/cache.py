@@ -10,18 +10,26 @@ The generic cosmetic index, most of a large engine's objects, is saved beside it
 own (`generic-KEY.pickle`), so that a proxy whose page workers hold the index need not read it:
 `load(..., generic_on_disk=True)` returns the engine with a `StoredIndex` for it instead.
 
+A rule index with a large host table (a hosts file's millions of entries) is saved with its plain
+host ids as one string of names and an array of ids (`_compact_index`), not as a pickled dict: the
+pickler would memoize every name (hundreds of megabytes) and the file would load slower.
+
 The files are pickles, so the directory must be private to the user (as `~/.cache/dejunk` is).
 """
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import hashlib
 import os
 import pickle
 import tempfile
+from array import array
 from pathlib import Path
 
 from .cosmetic.rules import RuleIndex, StoredIndex, remove_orphans
+from .network.index import RuleIndex as NetworkIndex
 from .storage import read_pickle
 
 _MAGIC = b"dejunk-engine\n"
@@ -99,13 +107,41 @@ def save(engine, cache_dir: str, key: str) -> Path | None:
 
         def write_engine(f):
             f.write(_MAGIC + key.encode() + b"\n")
-            pickle.dump(engine, f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler = pickle.Pickler(f, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.dispatch_table = _DISPATCH
+            pickler.dump(engine)
 
         _write_atomic(path, write_engine)
     except OSError:
         return None
     _prune(path.parent, keep=path)
     return path
+
+
+_COMPACT_HOSTS = 10_000  # host table entries from which an index is saved in the compact form
+
+
+def _compact_index(index: NetworkIndex):
+    """Pickle a network rule index; one with a large host table keeps its plain host ids as a string and an array."""
+    by_host = index.by_host
+    if len(by_host) < _COMPACT_HOSTS:
+        return index.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    fields = {field.name: getattr(index, field.name) for field in dataclasses.fields(index)}
+    plain = [host for host, rids in by_host.items() if rids.__class__ is int]
+    ids = array("I", [by_host[host] for host in plain])
+    fields["by_host"] = {host: rids for host, rids in by_host.items() if rids.__class__ is not int}
+    return _restore_index, (fields, "\n".join(plain), ids)
+
+
+def _restore_index(fields: dict, plain: str, ids: array) -> NetworkIndex:
+    by_host = dict(zip(plain.split("\n"), ids)) if plain else {}
+    by_host.update(fields["by_host"])
+    fields["by_host"] = by_host
+    return NetworkIndex(**fields)
+
+
+_DISPATCH = copyreg.dispatch_table.copy()
+_DISPATCH[NetworkIndex] = _compact_index
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -121,8 +121,13 @@ class Engine:
             engine = cache.load(cache_dir, key, generic_on_disk=generic_on_disk)
             if engine is not None:
                 return engine
-        lists = [parse_list_text(decode_list(data), path=path, name=display_name(path), trusted=path not in untrusted)
-                 for path, data in files]
+        lists = []
+        for position, (path, data) in enumerate(files):
+            files[position] = None  # each file's bytes go once read: a hosts file's are tens of megabytes
+            text = decode_list(data)
+            del data
+            lists.append(parse_list_text(text, path=path, name=display_name(path), trusted=path not in untrusted))
+            del text
         engine = cls(lists, cosmetic_factory=cosmetic_factory)
         if cache_dir is not None:
             cache.save(engine, cache_dir, key)

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+import re2
 
 from ..printable import printable
 
@@ -63,9 +67,26 @@ _HOSTS_ADDRESSES = frozenset(
 # A line that is nothing but a host name is a host rule (uBO reads it as `||host^`).
 _BARE_HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9_])?\.)+[a-z][a-z0-9-]{0,62}\.?$")
 
-# Cosmetic markers, longest first: `##`, `#@#`, `#?#`, `#@?#`, `#$#`, `#@$#`, `#$?#`, `#@$?#`,
-# `#%#`, `#@%#` (element hiding, extended CSS, CSS injection, scriptlets) and AdGuard's `$$`/`$@$`.
-_COSMETIC_MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
+# A cosmetic line: a marker where the first `#` or `$` is (the domain part has neither). Markers:
+# `##`, `#@#`, `#?#`, `#@?#`, `#$#`, `#@$#`, `#$?#`, `#@$?#`, `#%#`, `#@%#` (element hiding,
+# extended CSS, CSS injection, scriptlets) and AdGuard's `$$`/`$@$`.
+_COSMETIC_LINE = re.compile(r"[^#$]*(?:#@?(?:\$\?|\?|\$|%)?#|\$@?\$)")
+
+# A hosts-file line: one of the addresses, then a space or a tab.
+_HOSTS_LINE = re.compile("(?:" + "|".join(map(re.escape, sorted(_HOSTS_ADDRESSES, key=len, reverse=True))) + ")[ \t]")
+
+# What makes a name fail `_BARE_HOST`, for many names one per line (each between newlines) in one
+# pass: a character outside [a-z0-9_.-], an empty label, a label that starts or ends with `-` or is
+# longer than 64 characters, a leading or trailing dot, no dot at all, or a last label that does not start
+# with a letter, has `_` or is longer than 63 (`_names_ok` checks the length of the whole name). RE2 runs
+# the alternation in one linear pass, where Python's `re` would try each branch at each offset.
+_NOT_HOST_NAME = (r"[^a-z0-9_.\n-]|\.\.|-\.|\.-|\n-|\n\.|\.\n|\n[^.\n]*\n"
+                  r"|\.(?:[^a-z.\n][^.\n]*|[^.\n]*_[^.\n]*|[^.\n]{64,})\n|[.\n][^.\n]{65}")
+try:
+    _not_host_name = re2.compile(_NOT_HOST_NAME).search
+except re2.error:  # pragma: no cover - RE2 takes this pattern
+    _not_host_name = re.compile(_NOT_HOST_NAME).search
+
 
 # Hosts-file comments: `# text`, a lone `#`, or rulers of four or more `#` (`###id` is a rule).
 _HASH_COMMENT = re.compile(r"#+(?:\s|$)|####")
@@ -90,6 +111,42 @@ class BadLine:
         return printable(f"{self.list}:{self.line}: {self.reason}: {self.text[:120]}")
 
 
+class HostEntries:
+    """A list's hosts entries, (line number, host name) in line order, kept as an array and a list."""
+    # A hosts file has millions of entries: no tuple per entry. Iterating gives the (line, host) pairs.
+
+    __slots__ = ("lines", "names")
+
+    def __init__(self, entries: Iterable[tuple[int, str]] = ()) -> None:
+        self.lines = array("I")
+        self.names: list[str] = []
+        for line, host in entries:
+            self.append(line, host)
+
+    def append(self, line: int, host: str) -> None:
+        self.lines.append(line)
+        self.names.append(host)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return zip(self.lines, self.names)
+
+    def __getitem__(self, position: int) -> tuple[int, str]:
+        return self.lines[position], self.names[position]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, HostEntries):
+            return self.lines == other.lines and self.names == other.names
+        if isinstance(other, (list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"HostEntries({list(self)!r})"
+
+
 @dataclass(slots=True)
 class FilterList:
     """One list file, classified line by line."""
@@ -99,7 +156,7 @@ class FilterList:
     metadata: dict[str, str] = field(default_factory=dict)
     network: list[tuple[int, str]] = field(default_factory=list)
     cosmetic: list[tuple[int, str]] = field(default_factory=list)
-    hosts: list[tuple[int, str]] = field(default_factory=list)
+    hosts: HostEntries = field(default_factory=HostEntries)
     skipped: Counter = field(default_factory=Counter)
     bad: list[BadLine] = field(default_factory=list)
     includes: list[tuple[int, str]] = field(default_factory=list)
@@ -152,73 +209,204 @@ def decode_list(data: bytes) -> str:
 def parse_list_text(text: str, path: str = "<text>", name: str | None = None, *, trusted: bool = True) -> FilterList:
     """Classify the lines of a list given as text."""
     result = FilterList(path=path, name=name or display_name(path), trusted=trusted)
-    condition_stack: list[bool] = []  # one entry per open `!#if`: is its branch active?
-    bare_hosts: list[tuple[int, str]] = []
-    adblock_header = False
-    active = True
-    line_no = 0
-    for line_no, raw in enumerate(text.splitlines(), start=1):
+    state = _ParseState()
+    # In slices that end at a newline (so no line is cut): a hosts file of millions of lines is never
+    # held as one list of line strings.
+    position = 0
+    size = len(text)
+    while position < size:
+        cut = text.find("\n", position + _SLICE) if size - position > _SLICE else -1
+        end = size if cut < 0 else cut + 1
+        chunk = text[position:end] if position or end < size else text
+        if not _plain_hosts(result, state, chunk):
+            _parse_lines(result, state, chunk.splitlines())
+        position = end
+    line_no = state.line_no
+    result.line_count = line_no
+    # A bare `example.com` is a host entry in a hosts file (and in lists of plain domains), but
+    # a substring rule in an Adblock-syntax list, where `_chartbeat.js` looks just like a host.
+    if state.bare and (state.adblock_header or result.network or result.cosmetic):
+        _bare_hosts_to_network(result, state, text)
+    if result.bad:
+        result.bad.sort(key=_line_of)  # hosts entries are checked per slice, after the slice's other lines
+    if state.conditions:
+        result.skip(line_no, "!#if", "unclosed !#if at end of list", bad=True)
+    return result
+
+
+_SLICE = 1 << 20  # characters of list text classified at a time
+
+
+class _ParseState:
+    """Where `parse_list_text` is in a list: line number, open `!#if`s, bare host lines seen."""
+
+    __slots__ = ("line_no", "conditions", "active", "adblock_header", "bare")
+
+    def __init__(self) -> None:
+        self.line_no = 0
+        self.conditions: list[bool] = []  # one entry per open `!#if`: is its branch active?
+        self.active = True
+        self.adblock_header = False
+        self.bare = False  # whether a bare host line was taken as a host entry
+
+
+def _line_of(bad: BadLine) -> int:
+    return bad.line
+
+
+def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> None:
+    """Classify consecutive lines of a list (numbered on from `state.line_no`)."""
+    network = result.network.append
+    cosmetic = result.cosmetic.append
+    skipped = result.skipped
+    hosts = result.hosts
+    host_lines = hosts.lines.append
+    host_names = hosts.names.append
+    checked_from = len(hosts)
+    boilerplate = HOSTS_BOILERPLATE
+    hosts_line = _HOSTS_LINE.match
+    cosmetic_line = _COSMETIC_LINE.match
+    bare_host = _BARE_HOST.match
+    line_no = state.line_no
+    active = state.active
+    for raw in lines:
+        line_no += 1
         line = raw.strip()
         if not line:
             continue
         first = line[0]
         if first == "!":
             if line.startswith("!#"):
-                active = _preprocessor(result, line_no, line, condition_stack)
+                active = state.active = _preprocessor(result, line_no, line, state.conditions)
                 continue
             if line_no <= _METADATA_LINES:
                 _read_metadata(result, line)
-            result.skipped["comment"] += 1
+            skipped["comment"] += 1
             continue
         if first == "[" and line.endswith("]") and line.lower().startswith(("[adblock", "[ublock", "[adguard")):
-            adblock_header = True
-            result.skipped["comment"] += 1
+            state.adblock_header = True
+            skipped["comment"] += 1
             continue
         if not active:
-            result.skipped["preprocessor excluded"] += 1
-            continue
-        if first == "#" and _HASH_COMMENT.match(line):
-            if line_no <= _METADATA_LINES:
-                _read_metadata(result, line)
-            result.skipped["comment"] += 1
-            continue
-        if _COSMETIC_MARKER.match(line, _first_special(line)):
-            result.cosmetic.append((line_no, line))
+            skipped["preprocessor excluded"] += 1
             continue
         if first == "#":
-            result.skipped["comment"] += 1  # hosts files also write `#=====` and `#[section]`
+            if _HASH_COMMENT.match(line):
+                if line_no <= _METADATA_LINES:
+                    _read_metadata(result, line)
+                skipped["comment"] += 1
+            elif cosmetic_line(line):
+                cosmetic((line_no, line))
+            else:
+                skipped["comment"] += 1  # hosts files also write `#=====` and `#[section]`
             continue
-        if _looks_like_hosts_line(line):
-            _read_hosts_line(result, line_no, line)
+        if ("#" in line or "$" in line) and cosmetic_line(line):
+            cosmetic((line_no, line))
             continue
-        if _BARE_HOST.match(line.lower()):
-            bare_hosts.append((line_no, line))
+        if hosts_line(line):
+            # `address name...`; a name's form is checked below, for the whole slice at once.
+            names = line.split("#", 1)[0].split()
+            if len(names) == 2:
+                host = names[1].lower().rstrip(".")
+                if host in boilerplate:
+                    skipped["hosts boilerplate"] += 1
+                else:
+                    host_lines(line_no)
+                    host_names(host)
+                continue
+            if len(names) < 2:
+                result.skip(line_no, line, "hosts line without a host name", bad=True)
+                continue
+            for name in names[1:]:
+                host = name.lower().rstrip(".")
+                if host in boilerplate:
+                    skipped["hosts boilerplate"] += 1
+                else:
+                    host_lines(line_no)
+                    host_names(host)
             continue
-        result.network.append((line_no, line))
-    result.line_count = line_no
-    # A bare `example.com` is a host entry in a hosts file (and in lists of plain domains), but
-    # a substring rule in an Adblock-syntax list, where `_chartbeat.js` looks just like a host.
-    if bare_hosts:
-        if adblock_header or result.network or result.cosmetic:
-            result.network.extend(bare_hosts)
-            result.network.sort()
+        if bare_host(line.lower()):
+            if state.adblock_header or result.network or result.cosmetic:
+                network((line_no, line))
+            else:
+                # A host entry unless the list turns out to be in Adblock syntax (see `parse_list_text`).
+                state.bare = True
+                host_lines(line_no)
+                host_names(line.lower().rstrip("."))
+            continue
+        network((line_no, line))
+    first_line = state.line_no + 1
+    state.line_no = line_no
+    if len(hosts) > checked_from:
+        _check_host_names(result, checked_from, lines, first_line)
+
+
+def _names_ok(names: list[str], joined: str | None = None) -> bool:
+    """Whether every name is a host name (`_BARE_HOST`); `joined` is `names` between newlines if at hand."""
+    if not names:
+        return True
+    if joined is None:
+        joined = "\n" + "\n".join(names) + "\n"
+    return max(map(len, names)) <= 253 and _not_host_name(joined) is None
+
+
+def _check_host_names(result: FilterList, start: int, lines: list[str], first_line: int) -> None:
+    """Drop the entries from `start` on whose name is not a host name, as bad lines."""
+    hosts = result.hosts
+    names = hosts.names
+    if _names_ok(names[start:]):
+        return
+    bad = [entry for entry in range(start, len(names)) if not _BARE_HOST.match(names[entry])]
+    for entry in bad:
+        line_no, host = hosts[entry]
+        line = lines[line_no - first_line].strip()
+        name = next((n for n in line.split("#", 1)[0].split()[1:] if n.lower().rstrip(".") == host), host)
+        result.skip(line_no, line, f"not a host name: {name}", bad=True)
+    for entry in reversed(bad):
+        del hosts.lines[entry]
+        del names[entry]
+
+
+def _bare_hosts_to_network(result: FilterList, state: _ParseState, text: str) -> None:
+    """The bare host lines taken as host entries were substring rules after all (an Adblock-syntax list)."""
+    lines = text.splitlines()
+    kept = HostEntries()
+    for line_no, host in result.hosts:
+        line = lines[line_no - 1].strip()
+        if _HOSTS_LINE.match(line):
+            kept.append(line_no, host)
         else:
-            result.hosts.extend((n, text.lower().rstrip(".")) for n, text in bare_hosts)
-            result.hosts.sort()
-    if condition_stack:
-        result.skip(line_no, "!#if", "unclosed !#if at end of list", bad=True)
-    return result
+            result.network.append((line_no, line))
+    result.hosts = kept
+    result.network.sort()
 
 
-def _first_special(line: str) -> int:
-    """Index of the first `#` or `$`: where a cosmetic marker must start (the domain part has neither)."""
-    hash_at = line.find("#")
-    dollar_at = line.find("$")
-    if hash_at < 0:
-        return dollar_at if dollar_at >= 0 else len(line)
-    if dollar_at < 0:
-        return hash_at
-    return min(hash_at, dollar_at)
+def _plain_hosts(result: FilterList, state: _ParseState, chunk: str) -> bool:
+    """Take a slice of plain hosts lines (`0.0.0.0 name`, `127.0.0.1 name` or `name`) in bulk; False if it is not one."""
+    # With the addresses taken off, only lower-case host names and `\n` line ends may be left (no
+    # space, tab, `#`, `\r`, empty line...): every line of the slice is then a host entry, in line
+    # order, just as the line-by-line classification would find.
+    if not state.active:
+        return False
+    framed = "\n" + chunk
+    addresses = framed.count("\n0.0.0.0 ") + framed.count("\n127.0.0.1 ")
+    if addresses != chunk.count(" "):
+        return False  # a space elsewhere than after a line's address
+    joined = framed.replace("\n0.0.0.0 ", "\n").replace("\n127.0.0.1 ", "\n")
+    if not joined.endswith("\n"):
+        joined += "\n"
+    names = joined[1:-1].split("\n")
+    if "" in names or not _names_ok(names, joined) or not HOSTS_BOILERPLATE.isdisjoint(names):
+        return False
+    bare = len(names) - addresses
+    if bare and (state.adblock_header or result.network or result.cosmetic):
+        return False
+    first = state.line_no + 1
+    state.line_no += len(names)
+    state.bare = state.bare or bare > 0
+    result.hosts.lines.extend(range(first, first + len(names)))
+    result.hosts.names.extend(names)
+    return True
 
 
 def _read_metadata(result: FilterList, line: str) -> None:
@@ -226,29 +414,6 @@ def _read_metadata(result: FilterList, line: str) -> None:
     if match:
         key = match.group(1).lower().replace(" ", "_")
         result.metadata.setdefault(key, match.group(2))
-
-
-def _looks_like_hosts_line(line: str) -> bool:
-    space = line.find(" ")
-    tab = line.find("\t")
-    cut = min(x for x in (space, tab, len(line)) if x >= 0)
-    return line[:cut] in _HOSTS_ADDRESSES and cut < len(line)
-
-
-def _read_hosts_line(result: FilterList, line_no: int, line: str) -> None:
-    content = line.split("#", 1)[0].split()
-    names = content[1:]
-    if not names:
-        result.skip(line_no, line, "hosts line without a host name", bad=True)
-        return
-    for name in names:
-        host = name.lower().rstrip(".")
-        if host in HOSTS_BOILERPLATE:
-            result.skipped["hosts boilerplate"] += 1
-        elif _BARE_HOST.match(host):
-            result.hosts.append((line_no, host))
-        else:
-            result.skip(line_no, line, f"not a host name: {name}", bad=True)
 
 
 # --- uBO preprocessor -------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from array import array
+from itertools import accumulate
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -779,7 +780,8 @@ class _Builder:
     def __init__(self, skipped: Counter, bad_lines: list[BadLine]):
         self.skipped = skipped
         self.bad_lines = bad_lines
-        self.texts: list[str] = []
+        self.texts: list[str] = []  # rule texts, each ending in a newline (a hosts file's in one piece)
+        self.offsets = array("I", [0])  # where each rule's text starts in the joined texts, and the end
         self.lines = array("I")
         self.list_ids = array("H")
         self.blocks = IndexBuilder()
@@ -808,14 +810,15 @@ class _Builder:
         return found
 
     def _add_text(self, text: str, list_id: int, line: int) -> int:
-        self.texts.append(text)
+        self.texts.append(text + "\n")
+        self.offsets.append(self.offsets[-1] + len(text) + 1)
         self.lines.append(line)
         self.list_ids.append(list_id)
-        return len(self.texts) - 1
+        return len(self.lines) - 1
 
     def add_list(self, list_id: int, filter_list: FilterList, lists: list[FilterList]) -> tuple[int, int]:
         """File one list's rules; returns how many are in effect, and how many of those are hosts entries."""
-        before = len(self.texts)
+        before = len(self.lines)
         if self.badfilters is None:
             self.badfilters = self._collect_badfilters(lists)
         badfilters = self.badfilters
@@ -849,14 +852,33 @@ class _Builder:
                 skipped["removed by $badfilter"] += 1
                 continue
             self._route(rule, self._add_text(rule.text, list_id, line_no))
-        from_hosts = len(self.texts)
-        for line_no, host in filter_list.hosts:
-            host = normalize_host(host)
-            if badfilters and f"||{host}^" in badfilters:
-                skipped["removed by $badfilter"] += 1
-                continue
-            self.blocks.add_simple_host(host, self._add_text(_HOSTS_PREFIX + host, list_id, line_no))
-        return len(self.texts) - before, len(self.texts) - from_hosts
+        from_hosts = len(self.lines)
+        self._add_hosts(list_id, filter_list)
+        return len(self.lines) - before, len(self.lines) - from_hosts
+
+    def _add_hosts(self, list_id: int, filter_list: FilterList) -> None:
+        """File a list's hosts entries as `0.0.0.0 host` rules, all at once."""
+        # Names from `FilterList.hosts` are already host names as `normalize_host` gives them.
+        hosts = filter_list.hosts
+        names = hosts.names
+        lines = hosts.lines
+        bad_hosts = {text[2:-1] for text in self.badfilters or () if text.startswith("||") and text.endswith("^")}
+        if bad_hosts and not bad_hosts.isdisjoint(names):
+            kept = [position for position, host in enumerate(names) if host not in bad_hosts]
+            self.skipped["removed by $badfilter"] += len(names) - len(kept)
+            names = [names[position] for position in kept]
+            lines = array("I", [lines[position] for position in kept])
+        if not names:
+            return
+        first = len(self.lines)
+        self.lines.extend(lines)
+        self.list_ids.extend(array("H", [list_id]) * len(names))
+        # One text for them all: `0.0.0.0 a\n0.0.0.0 b\n`, and each rule's end offset.
+        prefix = len(_HOSTS_PREFIX) + 1
+        self.texts.append("".join((_HOSTS_PREFIX, ("\n" + _HOSTS_PREFIX).join(names), "\n")))  # one copy
+        self.offsets.extend(accumulate(map(prefix.__add__, map(len, names)), initial=self.offsets[-1]))
+        self.offsets.pop(first)  # `initial` repeats the last offset
+        self.blocks.add_simple_hosts(names, first)
 
     def _route(self, rule: NetworkRule, rid: int) -> None:
         if rule.exception:
@@ -896,14 +918,8 @@ class _Builder:
             self.importants.add(rid, rule)
 
     def finish(self, engine: NetworkEngine) -> None:
-        texts = self.texts
-        offsets = array("I", [0])
-        position = 0
-        for text in texts:
-            position += len(text) + 1
-            offsets.append(position)
-        engine._texts = "\n".join(texts) + "\n"
-        engine._offsets = offsets
+        engine._texts = "".join(self.texts)
+        engine._offsets = self.offsets
         engine._lines = self.lines
         engine._list_ids = self.list_ids
         engine._blocks = self.blocks.finish()

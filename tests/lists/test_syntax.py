@@ -129,3 +129,48 @@ def test_read_list_and_builtin(tmp_path):
     assert read_list(BUILTIN_PATH).network
     with pytest.raises(OSError):
         read_list(str(tmp_path / "missing.txt"))
+
+
+class TestLargeHostsFiles:
+    """Hosts files of millions of lines are read in slices, plain ones in bulk: the result is the line-by-line one."""
+
+    def _by_lines(self, text: str):
+        # The same lines, each slice forced through the line-by-line classification.
+        from filters.lists import syntax
+
+        original = syntax._plain_hosts
+        syntax._plain_hosts = lambda *args: False
+        try:
+            return syntax.parse_list_text(text)
+        finally:
+            syntax._plain_hosts = original
+
+    def _same(self, text: str):
+        from filters.lists.syntax import parse_list_text
+
+        bulk, lines = parse_list_text(text), self._by_lines(text)
+        assert list(bulk.hosts) == list(lines.hosts)
+        assert bulk.network == lines.network and bulk.cosmetic == lines.cosmetic
+        assert bulk.skipped == lines.skipped and bulk.line_count == lines.line_count
+        assert [(b.line, b.reason) for b in bulk.bad] == [(b.line, b.reason) for b in lines.bad]
+        return bulk
+
+    def test_plain_slices_match_line_by_line(self):
+        lines = ["# Title: big"] + [f"0.0.0.0 w{i}.example{i % 97}.com" if i % 3 else f"w{i}.example.org"
+                                    for i in range(120_000)]
+        lines[70_000] = "0.0.0.0 127.0.0.1 a.example"  # two names, the first not a host name
+        lines[90_000] = "0.0.0.0 Upper.Example."
+        result = self._same("\n".join(lines) + "\n")
+        assert len(result.hosts) == 120_000
+        assert result.bad[0].reason == "not a host name: 127.0.0.1"
+
+    def test_bare_hosts_become_rules_when_a_network_rule_follows(self):
+        text = "\n".join(f"h{i}.example" for i in range(60_000)) + "\n||ads.example^\n"
+        result = self._same(text)
+        assert len(result.hosts) == 0 and len(result.network) == 60_001
+
+    def test_entries_are_arrays_not_tuples(self):
+        from array import array
+
+        result = parse("0.0.0.0 a.example", "0.0.0.0 b.example")
+        assert isinstance(result.hosts.lines, array) and result.hosts.names == ["a.example", "b.example"]
