@@ -85,6 +85,8 @@ _EMPTY: frozenset[str] = frozenset()
 _TYPE_BIT: dict[str, int] = {name: bit for name, bit in TYPE_BITS.items()}
 _TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()})
 
+# Bytes of a lower-cased URL that are not [a-z0-9] become spaces: `.split()` then gives TOKEN_RE's tokens.
+_TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
 
 
@@ -220,6 +222,7 @@ class NetworkEngine:
         self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0 or self._replaces.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
+        self._heads: dict = {}
         self._source_info: dict = {}
         self._decisions: dict = {}
         self._page_cache: dict = {}
@@ -295,17 +298,18 @@ class NetworkEngine:
 
     def _target(self, url: str, source_url, request_type, method, page: bool = False) -> Target | None:
         lurl = url.lower()
-        head = _URL_HEAD.match(lurl)
+        # The URL up to the first `/` after its scheme's `//` decides where its host is: looked up
+        # as a whole, most requests never run the URL regex.
+        cut = lurl.find("/", 8)
+        head = self._heads.get(lurl if cut < 0 else lurl[:cut])
         if head is None:
-            return None
-        origin_text = head.group()
-        origin = self._origins.get(origin_text)
-        if origin is None:
-            origin = self._describe_origin(origin_text, head.group(1), head.start(2), head.group(2))
+            head = self._head(lurl, cut)
+            if head is None:
+                return None
+        origin, host_end = head
         if not origin.host:
             return None  # no host, or a scheme that is never filtered (data:, blob:, about:...)
         host_start = origin.host_start
-        host_end = len(origin_text)
         raw_url = url
         if origin.ascii_host is not None:
             # An IDN host is matched in its punycode form, as lists write it.
@@ -336,6 +340,23 @@ class NetworkEngine:
             bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
         return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys,
                       method or "GET", domain_keys)
+
+    def _head(self, lurl: str, cut: int) -> tuple[Origin, int] | None:
+        """(origin, where its host ends) for a lower-cased URL, kept by the URL's start when that decides it."""
+        head = _URL_HEAD.match(lurl)
+        if head is None:
+            return None
+        origin_text = head.group()
+        origin = self._origins.get(origin_text)
+        if origin is None:
+            origin = self._describe_origin(origin_text, head.group(1), head.start(2), head.group(2))
+        found = (origin, len(origin_text))
+        # The match stops before any `/`, so every URL with the same start up to `cut` has this head.
+        if cut < 0 or head.end() <= cut:
+            if len(self._heads) >= _CACHE_LIMIT:
+                self._heads.clear()
+            self._heads[lurl if cut < 0 else lurl[:cut]] = found
+        return found
 
     def _describe_origin(self, origin_text: str, scheme: str | None, host_start: int, raw_host: str) -> Origin:
         slots = _PROBE_SLOTS
@@ -443,8 +464,10 @@ class NetworkEngine:
     def _path_keys(self, t: Target) -> list[str]:
         """The keys of the token tables the request's path gives, in probe order: its tokens in URL
         order, then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token."""
-        path = t.path_tokens
-        found = self._token_keys.intersection(path)
+        # The path's tokens: runs of [a-z0-9] (as TOKEN_RE finds them), by one byte table, not a regex.
+        path = t._path_tokens = t.url[t.host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
+        token_keys = self._token_keys
+        found = token_keys.intersection(path)
         if not found:
             keys = []
         elif len(found) == 1:
@@ -453,16 +476,26 @@ class NetworkEngine:
             keys = sorted(found, key=path.index)
         hot = self._hot
         if hot:
+            starts = hot.intersection(path)
             tokens = t.origin.tokens
-            previous = tokens[-1] if tokens and tokens[-1] in hot else None
-            if previous is not None or not hot.isdisjoint(path):
-                token_keys = self._token_keys
-                for token in path:
-                    if previous is not None and previous in hot:
-                        pair = previous + " " + token[:PAIR_PREFIX]
-                        if pair in token_keys:
-                            keys.append(pair)
-                    previous = token
+            if tokens and tokens[-1] in hot and path:  # a pair across the host's end
+                pair = tokens[-1] + " " + path[0][:PAIR_PREFIX]
+                if pair in token_keys:
+                    keys.append(pair)
+            if starts:
+                pairs = []
+                last = len(path) - 1
+                for start in starts:
+                    at = -1
+                    for _ in range(path.count(start)):
+                        at = path.index(start, at + 1)
+                        if at < last:
+                            pair = start + " " + path[at + 1][:PAIR_PREFIX]
+                            if pair in token_keys:
+                                pairs.append((at, pair))
+                if pairs:
+                    pairs.sort()
+                    keys.extend(pair for _, pair in pairs)
         t.path_keys = keys
         return keys
 

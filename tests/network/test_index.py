@@ -162,3 +162,46 @@ def test_redirects_of_equal_priority_go_by_list_order_however_filed():
     engine = Engine.from_text("\n".join(rules), cosmetic_factory=None)
     assert engine.check("https://cdn.example/ads.js", "https://site4.test/", "script").redirect == "noop.txt"
     assert engine.check("https://cdn.example/ads.js", "https://site5.test/", "script").redirect == "noop.js"
+
+
+def test_path_tokens_are_those_of_the_token_regex():
+    from filters import Engine
+    from filters.network.matching import TOKEN_RE
+
+    network = Engine.from_text("||ads.example^\n/banner/ad-$image", cosmetic_factory=None).network
+    urls = [
+        "https://a.example/wp-content/ads/banner_728x90.gif?x=1&utm_source=Feed#top",
+        "https://a.example:8080/Pfad/straße/ÄÖÜ-anzeige/ad-1.png",
+        "https://a.example/%E2%82%AC/a%20b/\ud800x/İstanbul/K",
+        "https://a.example",
+        "https://a.example/",
+        "https://a.example/___/---/...",
+    ]
+    for url in urls:
+        target = network._target(url, None, "image", "GET")
+        network._path_keys(target)
+        assert target._path_tokens == TOKEN_RE.findall(target.url, target.host_end), url
+
+
+def test_pairs_of_tokens_are_found_wherever_and_however_often_they_occur():
+    from filters import Engine
+
+    # A token many rules share, followed by common ones: each rule is filed under its pair.
+    rules = [f"/banner/{common}/ad$image" for common in ("js", "css", "img", "images", "api", "static", "cdn", "min")]
+    engine = Engine.from_text("\n".join(rules), cosmetic_factory=None)
+    assert "banner api" in engine.network._indexes[0].by_token
+    check = engine.check
+    assert check("https://a.example/banner/ok/banner/api/ad.gif", None, "image").filter == "/banner/api/ad$image"
+    assert check("https://a.example/banner/cdn/ad/banner/api/ad", None, "image").filter == "/banner/cdn/ad$image"
+    assert check("https://banner.example/api/ad.gif", None, "image").blocked is False  # a host's end is no `/`
+    assert not check("https://a.example/banner/ok/api/ad.gif", None, "image").blocked
+
+
+def test_a_pair_across_the_hosts_end_is_found():
+    from filters import Engine
+
+    rules = [f".test/{common}/ad$image" for common in ("js", "css", "img", "images", "api", "static", "cdn", "min")]
+    engine = Engine.from_text("\n".join(rules), cosmetic_factory=None)
+    assert "test api" in engine.network._indexes[0].by_token
+    assert engine.check("https://a.test/api/ad.gif", None, "image").filter == ".test/api/ad$image"
+    assert not engine.check("https://a.test/apx/ad.gif", None, "image").blocked
