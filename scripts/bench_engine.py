@@ -331,12 +331,16 @@ def _install_node_packages(folder: Path, npm: str) -> str | None:
     shutil.copyfile(NODE_PACKAGES / "package.json", folder / "package.json")
     print(f"installing {', '.join(f'{n}@{v}' for n, v in wanted.items())} into {folder} ...")
     try:
-        done = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--no-package-lock"], cwd=folder,
-                              capture_output=True, text=True, timeout=300)
+        # Few retries: an unreachable registry should cost seconds, not minutes.
+        command = [npm, "install", "--no-audit", "--no-fund", "--no-package-lock",
+                   "--fetch-retries=1", "--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000"]
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=300)
     except subprocess.TimeoutExpired:
         return "npm install took over 300 s (registry unreachable?)"
     if done.returncode != 0 or not installed():
-        return f"npm install failed: {(done.stderr or done.stdout).strip()[-300:]}"
+        said = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+        why = [line for line in said if line.startswith("npm error code") or "request to" in line] or said[-1:]
+        return f"npm install failed ({'; '.join(why[:2])})"
     return None
 
 
