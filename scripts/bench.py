@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks, each printing figures measured side by side in one run (medians and ratios).
 
-    python scripts/bench.py engine   [options]   network engine vs the adblock-rust binding
+    python scripts/bench.py engine   [options]   network engine vs adblock-rust, uBO's and Ghostery's engines
     python scripts/bench.py rewrite  [options]   page rewriting vs a bare BeautifulSoup parse
     python scripts/bench.py proxy    [options]   mitmdump with and without dejunk under load
     python scripts/bench.py lists    [options]   start-up from the list and engine caches
