@@ -191,10 +191,13 @@ def prepare_myfilters(path: str) -> tuple[bool, str | None]:
         return False, None
     try:
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+    except OSError as e:  # also a file where the folder should be
+        return False, f"cannot create {path}: {e.strerror or e}"
+    try:
         with open(path, "x", encoding="utf-8") as f:
             f.write(MYFILTERS_HEADER)
     except FileExistsError:
-        return False, None
+        return False, None  # made meanwhile by another process: theirs stands
     except OSError as e:
         return False, f"cannot create {path}: {e.strerror or e}"
     return True, None
