@@ -335,6 +335,10 @@ class Dejunk:
         for summary in getattr(filtering.engine, "lists", ()):
             lines.append(f"  list {summary.name}: {summary.rules - summary.host_rules} network, {summary.cosmetic} "
                          f"cosmetic rules, {summary.host_rules} host entries in force")
+        refresher = self.engines.refresher
+        if refresher is not None and refresher.failing:
+            lines.append("  lists that cannot be fetched (retrying): " + "; ".join(
+                f"{url}: {error}" for url, error in refresher.failing.items()))
         changed = internal_problems()
         lines.append("  mitmproxy internals: " + ("as expected" if not changed else "; ".join(
             f"{name} changed ({problem}): {loss}" for name, problem, loss in changed)))
