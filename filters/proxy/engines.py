@@ -96,12 +96,9 @@ class Engines:
                         f"(no copy downloaded yet): " + ", ".join(sets.title_of(url) or url for url in waiting))
         if plan.fallback:
             logger.warning("dejunk: using the built-in list until the subscriptions arrive")
-        if myfilters:
-            created, problem = prepare_myfilters(myfilters)
-            if problem:
-                logger.warning(f"dejunk: my filters: {problem}; starting without them (dejunk_myfilters)")
-            elif created:
-                logger.info(f"dejunk: my filters: created {myfilters} for your own rules (taken into use when saved)")
+        created, problem = prepare_myfilters(myfilters) if myfilters else (False, None)
+        if problem:
+            logger.warning(f"dejunk: my filters: {problem}; starting without them (dejunk_myfilters)")
         self.compiled_dir = os.path.join(cache_dir, "compiled")
         self._specs = (list(specs), config_path, tuple(trusted_prefixes), myfilters)
         with self._build_lock:
@@ -110,6 +107,8 @@ class Engines:
                 self._use(engine)
             self._generation += 1
             settle_heap()
+        if created:  # said once the filters are in use: a start that fails says only why
+            logger.info(f"dejunk: my filters: created {myfilters} for your own rules (taken into use when saved)")
         self.plan = plan
         if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (fetched, cache_dir):
             if self.refresher is not None:
