@@ -29,6 +29,7 @@ from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
 from filters.proxy import selfcheck  # noqa: E402
+from filters.lists.listset import myfilters_path, state_dir_for  # noqa: E402
 from filters.proxy.engines import Engines  # noqa: E402
 from filters.proxy.filtering import Filtering, ProxySettings, times  # noqa: E402
 from filters.proxy.flows import request_from_flow, request_views  # noqa: E402
@@ -159,15 +160,21 @@ class Dejunk:
         if "dejunk_config" in updated:
             filtering.policies = self._load_policies(opts.dejunk_config)
         self.engines.workers_wanted = opts.dejunk_cosmetic != "off"
-        if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache", "dejunk_trusted_lists"}:
-            self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
-                              list(opts.dejunk_trusted_lists))
+        if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache", "dejunk_trusted_lists", "dejunk_myfilters",
+                      "dejunk_state"}:
+            self._load_lists()
         elif self.engines.running:
             self.engines.start_workers()
         if "dejunk_events" in updated:
             self._open_events(opts.dejunk_events)
         if "dejunk_error_pages" in updated and opts.dejunk_error_pages:
             install_error_pages()
+
+    def _load_lists(self) -> None:
+        opts = ctx.options
+        myfilters = myfilters_path(opts.dejunk_myfilters, state_dir_for(opts.dejunk_state))
+        self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
+                          list(opts.dejunk_trusted_lists), myfilters)
 
     @staticmethod
     def _load_policies(path: str | None) -> Policies:
@@ -328,6 +335,10 @@ class Dejunk:
         for summary in getattr(filtering.engine, "lists", ()):
             lines.append(f"  list {summary.name}: {summary.rules - summary.host_rules} network, {summary.cosmetic} "
                          f"cosmetic rules, {summary.host_rules} host entries in force")
+        refresher = self.engines.refresher
+        if refresher is not None and refresher.failing:
+            lines.append("  lists that cannot be fetched (retrying): " + "; ".join(
+                f"{url}: {error}" for url, error in refresher.failing.items()))
         changed = internal_problems()
         lines.append("  mitmproxy internals: " + ("as expected" if not changed else "; ".join(
             f"{name} changed ({problem}): {loss}" for name, problem, loss in changed)))
@@ -384,8 +395,7 @@ class Dejunk:
         started = time.perf_counter()
         opts = ctx.options
         self.filtering.policies = self._load_policies(opts.dejunk_config)
-        self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
-                          list(opts.dejunk_trusted_lists))
+        self._load_lists()
         engine = self.engines.engine
         network = sum(s.rules - s.host_rules for s in engine.lists)
         cosmetic = sum(s.cosmetic for s in engine.lists)

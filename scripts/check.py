@@ -17,8 +17,8 @@ corpus' page-subresources.jsonl; a missing type is inferred the same way), and w
 request: `{"url", "type", "source_url", "blocked", "filter", "exception", "redirect"}`. A bad
 input line is reported on stderr with its number and skipped.
 
-Lists are what the proxy's `dejunk_lists` takes: files, `builtin` (the default) and http(s)
-URLs, plus the config's `[lists] subscriptions`. A URL is read from its copy in the proxy's list
+Lists are what the proxy's `dejunk_lists` takes: files, `builtin` (the default here), list set names
+(`default`, see `lists.py sets`) and http(s) URLs, plus the config's `[lists] subscriptions`. A URL is read from its copy in the proxy's list
 cache (`--cache`, else the config's `cache_dir`, else $XDG_CACHE_HOME/dejunk/lists); one without
 a copy is downloaded into the cache first. Exit status: 0, or 2 for usage errors and lists that
 cannot be read or downloaded.
@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="check.py", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--list", action="append", dest="lists", metavar="LIST",
-        help="filter list: a file, 'builtin' or an http(s) URL (repeatable; default: builtin)",
+        help="filter list: a file, 'builtin', a list set name ('default'; see lists.py sets) or an http(s) URL "
+             "(repeatable; default: builtin)",
     )
     parser.add_argument("--config", metavar="TOML", help="dejunk config: its [lists] subscriptions and cache_dir")
     parser.add_argument(

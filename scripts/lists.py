@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Download filter list subscriptions into dejunk's cache and show their state.
 
-    python scripts/lists.py update [--cache DIR] [--config FILE] [--force] [--allow-shrink] [URL ...]
+    python scripts/lists.py update [--cache DIR] [--config FILE] [--force] [--allow-shrink] [URL|NAME ...]
     python scripts/lists.py status [--cache DIR] [--config FILE] [--json]
+    python scripts/lists.py sets
 
-`update` with no URL takes the subscriptions of the config file's `[lists]` table. It refreshes
-the lists that are due (`--force`: every list, downloaded whole). The cache folder is `--cache`,
+`update` with no URL takes the subscriptions of the config file's `[lists]` table; a NAME is a
+list set (`default`) or a known list (`easylist`), as in `dejunk_lists`; `sets` shows them. It
+refreshes the lists that are due (`--force`: every list, downloaded whole). The cache folder is `--cache`,
 else the config's `cache_dir`, else $XDG_CACHE_HOME/dejunk/lists (~/.cache/dejunk/lists).
 Exit status: 0 when every list is fine, 1 when a list could not be updated, 2 for usage errors.
 """
@@ -22,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from filters.engine import Engine  # noqa: E402
-from filters.lists import subscriptions  # noqa: E402
+from filters.lists import sets, subscriptions  # noqa: E402
 from filters.printable import printable  # noqa: E402
 
 
@@ -32,7 +34,8 @@ def main(argv: list[str]) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     update = commands.add_parser("update", help="download the lists that are due")
-    update.add_argument("urls", nargs="*", metavar="URL", help="lists to update (default: the config's subscriptions)")
+    update.add_argument("urls", nargs="*", metavar="URL|NAME",
+                        help="lists to update: URLs, or names of list sets (default: the config's subscriptions)")
     update.add_argument("--force", action="store_true", help="download every list now, ignoring due times")
     update.add_argument(
         "--allow-shrink", action="store_true", help="accept a list with far fewer rules than its last good copy"
@@ -41,10 +44,13 @@ def main(argv: list[str]) -> int:
     show.add_argument("--json", action="store_true", help="print the status as JSON")
     show.add_argument("--trusted-list", action="append", default=[], metavar="PREFIX",
                       help="URL prefix of lists to treat as trusted, as the proxy's dejunk_trusted_lists")
+    commands.add_parser("sets", help="show the named list sets and lists")
     for command in (update, show):
         command.add_argument("--cache", metavar="DIR", help="cache folder (default: config cache_dir, else user cache)")
         command.add_argument("--config", metavar="FILE", help="dejunk config file (TOML) with a [lists] table")
     args = parser.parse_args(argv)
+    if args.command == "sets":
+        return run_sets()
 
     config = subscriptions.SubscriptionConfig((), None)
     if args.config:
@@ -59,8 +65,29 @@ def main(argv: list[str]) -> int:
     return run_status(args, config, cache_dir)
 
 
+def run_sets() -> int:
+    """Each set with its lists, then each list name with its title and URL."""
+    for name, members in sets.SETS.items():
+        print(f"{name}: {' '.join(members)}")
+    print()
+    width = max(len(name) for name in sets.KNOWN_LISTS)
+    for known in sets.KNOWN_LISTS.values():
+        print(f"{known.name:<{width}}  {known.title}")
+        print(f"{'':<{width}}  {known.url}")
+    return 0
+
+
 def run_update(args, config: subscriptions.SubscriptionConfig, cache_dir: str) -> int:
-    urls = args.urls or list(config.subscriptions)
+    urls = []
+    for spec in args.urls:
+        expanded = sets.expand(spec)
+        if expanded is None and "://" not in spec:  # a URL, even a bad one, is reported per list below
+            close = sets.suggestion(spec)
+            hint = f" (did you mean {close}?)" if close else " (lists.py sets shows the names)"
+            print(f"lists.py update: not a URL nor a list set or list name: {spec!r}{hint}", file=sys.stderr)
+            return 2
+        urls.extend(url for url in expanded or [spec] if url not in urls)
+    urls = urls or list(config.subscriptions)
     if not urls:
         where = f"{args.config} has no [lists] subscriptions" if args.config else "no --config FILE given"
         print(f"lists.py update: nothing to update: name list URLs or a config ({where})", file=sys.stderr)
@@ -180,7 +207,7 @@ def relative(moment: float, now: float) -> str:
     """ "in 3 days", "2 hours ago" or "now"."""
     delta = moment - now
     span = abs(delta)
-    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         if span >= seconds:
             count = int(span // seconds)
             amount = f"{count} {unit}{'s' if count != 1 else ''}"

@@ -7,8 +7,8 @@
 Prints: removed (or hidden) count, the rules that matched with their list and line, elements
 left in place and why, bytes before and after, the encoding used, and milliseconds.
 
-Lists are what the proxy's `dejunk_lists` takes: files, `builtin` (the default) and http(s)
-URLs, plus the `[lists] subscriptions` of `--config`. A URL is read from its copy in the proxy's
+Lists are what the proxy's `dejunk_lists` takes: files, `builtin` (the default here), list set names
+(`default`, see `lists.py sets`) and http(s) URLs, plus the `[lists] subscriptions` of `--config`. A URL is read from its copy in the proxy's
 list cache (`--cache`, else the config's `cache_dir`, else $XDG_CACHE_HOME/dejunk/lists); one
 without a copy is downloaded into the cache first. Exit status: 0, 1 when a list, the page or
 the output cannot be read, written or downloaded, 2 for usage errors.

@@ -40,7 +40,7 @@ def corpus(request) -> Path:
 
 
 # The folders of the user's home that dejunk or mitmproxy would write to.
-_HOME_PLACES = (".cache/dejunk", ".mitmproxy", ".config/dejunk")
+_HOME_PLACES = (".cache/dejunk", ".mitmproxy", ".config/dejunk", ".local/share/dejunk")
 
 
 def _snapshot(home: Path) -> dict[str, float]:
@@ -69,6 +69,10 @@ def pytest_configure(config):
     os.environ["HOME"] = str(private)
     for name, folder in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share")):
         os.environ[name] = str(private / folder)
+    # The named lists (the `default` set) are never downloaded from their hosts in a test run: a
+    # test that wants them sets DEJUNK_FETCH_DEFAULT_LISTS=1 and DEJUNK_LIST_MIRROR to a loopback server.
+    os.environ["DEJUNK_FETCH_DEFAULT_LISTS"] = "0"
+    os.environ.pop("DEJUNK_LIST_MIRROR", None)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -86,8 +90,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    """A fresh list and compiled-engine cache for each test (the session's private home holds them)."""
+    """A list and compiled-engine cache and a state folder in the session's temporary folder."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
 
 
 @pytest.fixture(scope="session")

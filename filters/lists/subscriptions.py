@@ -36,7 +36,12 @@ lists whose last good copy had at least `SHRINK_MIN_RULES` rules, unless `allow_
 
 Timing: a list is due `! Expires:` after its last successful check (`parse_expires`: default
 `DEFAULT_INTERVAL`, clamped to [`MIN_INTERVAL`, `MAX_INTERVAL`]). After a failure it is retried
-after `RETRY_DELAY`, doubling with each consecutive failure up to the list's own interval.
+after `RETRY_DELAY`, doubling with each consecutive failure up to `MAX_RETRY_DELAY` (or the list's
+own interval, if shorter).
+
+The lists named in `sets` (uBO's, EasyList...) are downloaded from `DEJUNK_LIST_MIRROR` when it is
+set, and not at all under `DEJUNK_FETCH_DEFAULT_LISTS=0` (see `sets`); the URL a list is known by
+stays the same.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+from . import sets
 from .syntax import FilterList, decode_list, parse_list_text
 
 try:
@@ -71,7 +77,8 @@ DAY = 24 * HOUR
 DEFAULT_INTERVAL = 5 * DAY  # lists without `! Expires:`; EasyList says 4 days, uBO's lists 5
 MIN_INTERVAL = 1 * HOUR  # "Expires: 0" must not turn into a download per request
 MAX_INTERVAL = 14 * DAY  # a list that claims to be good for a year still gets checked
-RETRY_DELAY = 1 * HOUR
+RETRY_DELAY = 60  # the first retry after a failure; each further one waits twice as long
+MAX_RETRY_DELAY = 4 * HOUR  # ... up to this (or the list's own interval, if shorter)
 
 MAX_BYTES = 50 * 1024 * 1024  # EasyList is about 2 MB; anything near this is not a filter list
 TIMEOUT = 30.0  # seconds per connect or read
@@ -225,13 +232,18 @@ UBO_LIST_PREFIXES = (
 
 
 def is_trusted_url(url: str, prefixes: Iterable[str] = ()) -> bool:
-    """Whether the list at `url` may use trusted-only rules: one of uBO's, or under a prefix the user gave."""
+    """Whether the list at `url` may use trusted-only rules: one of uBO's, or under a prefix the user gave.
+
+    uBO's copies of other people's lists (EasyList under `/thirdparties/`) are not uBO's own: as in uBO,
+    they are not trusted.
+    """
     try:
         lowered = normalize_url(url).lower()
     except ValueError:
         return False
-    return any(lowered.startswith(prefix.strip().lower()) for prefix in (*UBO_LIST_PREFIXES, *prefixes)
-               if prefix.strip())
+    if "/thirdparties/" not in lowered and any(lowered.startswith(prefix) for prefix in UBO_LIST_PREFIXES):
+        return True
+    return any(lowered.startswith(prefix.strip().lower()) for prefix in prefixes if prefix.strip())
 
 
 def normalize_url(url: str) -> str:
@@ -299,6 +311,14 @@ def update(
         if url in seen:
             continue
         seen.add(url)
+        refused = sets.not_fetched_reason(url)
+        if refused is not None:
+            # Nothing is attempted, so nothing is recorded: the list's state stays as it was.
+            cached = cache_path(url, cache_dir)
+            have_copy = os.path.isfile(cached)
+            results.append(UpdateResult(url, FAILED, cached if have_copy else None, None, None,
+                                        error=f"not fetched: {refused}"))
+            continue
         clock = time.time() if now is None else now
         results.append(
             _update_one(
@@ -500,7 +520,26 @@ def fetch(
     max_bytes: int = MAX_BYTES,
     deadline: float = DEADLINE,
 ) -> Fetched:
-    """GET `url`, conditionally when validators are given; ListError with the reason on any failure."""
+    """GET `url`, conditionally when validators are given; ListError with the reason on any failure.
+
+    A named list's URL is read from DEJUNK_LIST_MIRROR when that is set, and not at all under
+    DEJUNK_FETCH_DEFAULT_LISTS=0 (see `sets`).
+    """
+    refused = sets.not_fetched_reason(url)
+    if refused is not None:
+        raise ListError(f"not fetched: {refused}")
+    source = sets.mirror_url(url)
+    if source is None:
+        return _fetch(url, etag=etag, last_modified=last_modified, timeout=timeout, max_bytes=max_bytes,
+                      deadline=deadline)
+    try:
+        return _fetch(source, etag=etag, last_modified=last_modified, timeout=timeout, max_bytes=max_bytes,
+                      deadline=deadline)
+    except ListError as e:
+        raise ListError(f"{e} (from the mirror {source}, {sets.MIRROR_ENV})") from None
+
+
+def _fetch(url: str, *, etag, last_modified, timeout, max_bytes, deadline) -> Fetched:
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip", "Accept": "text/plain, */*;q=0.5"}
     if etag:
         headers["If-None-Match"] = etag
@@ -887,7 +926,7 @@ def _failed(url, list_file, old, error, now) -> ListState:
     state.failures += 1
     state.last_attempt = now
     state.last_error = error
-    delay = min(RETRY_DELAY * 2 ** min(state.failures - 1, 16), max(state.interval, RETRY_DELAY))
+    delay = min(RETRY_DELAY * 2 ** min(state.failures - 1, 16), min(MAX_RETRY_DELAY, max(state.interval, RETRY_DELAY)))
     state.next_due = now + delay
     return state
 

@@ -1,8 +1,9 @@
 """The engine in use and what belongs to it: the lists it is built from, their refresher, its page workers.
 
-`Engines.load` plans the lists (files, the built-in list, subscriptions through their cache) and
-builds or loads the engine; a refresher thread keeps subscriptions fresh and builds the next
-engine in its own thread. Every new engine is handed to `on_engine` with one call, so requests
+`Engines.load` plans the lists (files, the built-in list, list sets and subscriptions through
+their cache, and last the user's own filters file) and builds or loads the engine; a refresher
+thread keeps subscriptions fresh and a watcher thread notices edits of the user's filters, and
+each builds the next engine in its own thread. Every new engine is handed to `on_engine` with one call, so requests
 see the old engine or the new one, never a mixture. With page workers running, each engine gets
 a pool of its own, whose workers hold its generic cosmetic index (the proxy keeps only the stored
 form of that index: see `RewritePool`).
@@ -19,8 +20,9 @@ from collections.abc import Callable, Sequence
 from mitmproxy import exceptions
 
 from ..engine import Engine
-from ..lists import subscriptions
-from ..lists.listset import BackgroundRefresher, ListPlan, plan_lists
+from ..lists import sets, subscriptions
+from ..lists.listset import BackgroundRefresher, FileWatcher, ListPlan, plan_lists, prepare_myfilters
+from ..lists.syntax import display_name
 from . import pool as pools
 from .pool import RewritePool
 from ..printable import printable_logger
@@ -62,7 +64,8 @@ class Engines:
         self.pool: RewritePool | None = None
         self.workers_wanted = False  # pages are rewritten (dejunk_cosmetic is not off)
         self.running = False  # the proxy serves: start workers as soon as an engine is there
-        self._specs: tuple[Sequence[str], str | None, tuple[str, ...]] = ((), None, ())
+        self.watcher: FileWatcher | None = None
+        self._specs: tuple[Sequence[str], str | None, tuple[str, ...], str | None] = ((), None, (), None)
         self._build_lock = threading.Lock()
         # Held while the engine in use and its pool change together: the event loop (start, reload)
         # and the refresher's thread (a list update) may both do that at once.
@@ -74,43 +77,84 @@ class Engines:
         self.on_engine(engine)
 
     def load(self, specs: Sequence[str], config_path: str | None, cache_option: str | None,
-             trusted_prefixes: Sequence[str] = ()) -> None:
-        """Plan the lists, build the engine, and (re)start the refresher for subscriptions."""
+             trusted_prefixes: Sequence[str] = (), myfilters: str | None = None) -> None:
+        """Plan the lists, build the engine, and (re)start the refresher and the watcher of `myfilters`."""
         config = read_subscription_config(config_path)
         if not specs and not config.subscriptions:
             raise exceptions.OptionsError("dejunk_lists: no lists given (use 'builtin' for dejunk's own list)")
         cache_dir = cache_option or config.cache_dir or subscriptions.default_cache_dir()
         plan = plan_lists(specs, config.subscriptions, cache_dir, trusted_prefixes)
-        for url in plan.missing:
-            logger.warning(f"dejunk: {url}: no copy downloaded yet; fetching it in the background")
+        fetched = tuple(url for url in plan.subscriptions if sets.not_fetched_reason(url) is None)
+        for url in plan.subscriptions:
+            reason = sets.not_fetched_reason(url)
+            if reason is not None:
+                have = "using its cached copy" if url not in plan.missing else "no copy"
+                logger.info(f"dejunk: not fetched: {url} ({reason}; {have})")
+        waiting = [url for url in plan.missing if url in fetched]
+        if waiting:
+            logger.info(f"dejunk: fetching {len(waiting)} list{'s' if len(waiting) != 1 else ''} in the background "
+                        f"(no copy downloaded yet): " + ", ".join(sets.title_of(url) or url for url in waiting))
         if plan.fallback:
             logger.warning("dejunk: using the built-in list until the subscriptions arrive")
+        created, problem = prepare_myfilters(myfilters) if myfilters else (False, None)
+        if problem:
+            logger.warning(f"dejunk: my filters: {problem}; starting without them (dejunk_myfilters)")
         self.compiled_dir = os.path.join(cache_dir, "compiled")
-        self._specs = (list(specs), config_path, tuple(trusted_prefixes))
+        self._specs = (list(specs), config_path, tuple(trusted_prefixes), myfilters)
         with self._build_lock:
-            engine = self._build(plan.paths, plan.untrusted)
+            engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             with self._swap_lock:
                 self._use(engine)
             self._generation += 1
             settle_heap()
+        if created:  # said once the filters are in use: a start that fails says only why
+            logger.info(f"dejunk: my filters: created {myfilters} for your own rules (taken into use when saved)")
         self.plan = plan
-        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (plan.subscriptions, cache_dir):
+        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (fetched, cache_dir):
             if self.refresher is not None:
                 self.refresher.stop()
-            self.refresher = BackgroundRefresher(plan.subscriptions, cache_dir, self._lists_changed)
+            self.refresher = BackgroundRefresher(fetched, cache_dir, self._lists_changed)
             self.refresher.start()
+        if self.watcher is None or self.watcher.paths != ((myfilters,) if myfilters else ()):
+            if self.watcher is not None:
+                self.watcher.stop()
+            self.watcher = FileWatcher([myfilters] if myfilters else [], self._myfilters_changed)
+            self.watcher.start()
         if self.running:
             self.start_workers()
 
+    def _with_myfilters(self, paths: Sequence[str]) -> list[str]:
+        """The lists' paths, then the user's own filters (read last), if that file can be read now."""
+        myfilters = self._specs[3]
+        if not myfilters or not os.path.isfile(myfilters):
+            return list(paths)
+        try:
+            with open(myfilters, "rb"):
+                pass
+        except OSError as e:
+            logger.warning(f"dejunk: my filters: cannot read {myfilters}: {e.strerror or e}; going on without them")
+            return list(paths)
+        return [path for path in paths if path != myfilters] + [myfilters]
+
     def _lists_changed(self, results) -> None:
-        # Runs in the refresher's thread: build the new engine there, then swap it in with one
-        # assignment, so every request sees either the old engine or the new one.
+        self._rebuild("lists updated")
+
+    def _myfilters_changed(self) -> None:
+        self._rebuild(f"my filters changed ({self._specs[3]})")
+
+    def _rebuild(self, why: str) -> None:
+        # Runs in the refresher's or the watcher's thread: build the new engine there, then swap it
+        # in with one assignment, so every request sees either the old engine or the new one.
         with self._build_lock:
             generation = self._generation
-            specs, config_path, trusted_prefixes = self._specs
-            plan = plan_lists(specs, read_subscription_config(config_path).subscriptions, self.refresher.cache_dir,
-                              trusted_prefixes)
-            engine = self._build(plan.paths, plan.untrusted)
+            specs, config_path, trusted_prefixes, _ = self._specs
+            try:
+                config = read_subscription_config(config_path)
+                plan = plan_lists(specs, config.subscriptions, self.refresher.cache_dir, trusted_prefixes)
+                engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
+            except (exceptions.OptionsError, ValueError) as e:
+                logger.warning(f"dejunk: {why}, but the new filters cannot be built ({e}); the filters in use stay")
+                return
             if generation == self._generation:
                 with self._swap_lock:
                     if self.running:
@@ -119,7 +163,11 @@ class Engines:
                     self._use(engine)
                 settle_heap()
                 self.on_update()
-                logger.info("dejunk: lists updated, new filters in use")
+                network = sum(s.rules - s.host_rules for s in engine.lists)
+                hosts = sum(s.host_rules for s in engine.lists)
+                cosmetic = sum(s.cosmetic for s in engine.lists)
+                logger.info(f"dejunk: {why}, new filters in use: {network} network and {cosmetic} cosmetic rules, "
+                            f"{hosts} host entries from {len(engine.lists)} lists")
 
     def _build(self, paths: Sequence[str], untrusted: Sequence[str] = ()) -> Engine:
         started = time.perf_counter()
@@ -135,7 +183,9 @@ class Engines:
                 untrusted=untrusted,
             )
         except OSError as e:
-            raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}") from None
+            close = sets.suggestion(str(e.filename or ""))
+            hint = f" (did you mean the list set or list name {close!r}?)" if close else ""
+            raise exceptions.OptionsError(f"dejunk_lists: cannot read {e.filename}: {e.strerror}{hint}") from None
         elapsed = time.perf_counter() - started
         for summary in engine.lists:
             logger.info(
@@ -145,10 +195,18 @@ class Engines:
         skipped = ", ".join(f"{reason} {n}" for reason, n in engine.skipped.most_common() if reason != "comment")
         if skipped:
             logger.info(f"dejunk: skipped lines: {skipped}")
-        for bad in engine.bad_lines[:10]:
+        # The user's own bad lines are all said (up to a screenful), whatever the lists before them hold.
+        own = display_name(self._specs[3]) if self._specs[3] and self._specs[3] in paths else None
+        mine = [bad for bad in engine.bad_lines if bad.list == own]
+        others = [bad for bad in engine.bad_lines if bad.list != own]
+        for bad in others[:10]:
             logger.warning(f"dejunk: {bad}")
-        if len(engine.bad_lines) > 10:
-            logger.warning(f"dejunk: ... and {len(engine.bad_lines) - 10} more bad lines")
+        if len(others) > 10:
+            logger.warning(f"dejunk: ... and {len(others) - 10} more bad lines")
+        for bad in mine[:50]:
+            logger.warning(f"dejunk: my filters: {bad}")
+        if len(mine) > 50:
+            logger.warning(f"dejunk: my filters: ... and {len(mine) - 50} more bad lines")
         logger.info(f"dejunk: filters ready in {elapsed:.2f} s")
         return engine
 
@@ -192,5 +250,7 @@ class Engines:
     def close(self) -> None:
         if self.refresher is not None:
             self.refresher.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
         if self.pool is not None:
             self.pool.terminate()  # the proxy is shutting down: no page waits for them

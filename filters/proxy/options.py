@@ -34,11 +34,27 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "true or false",
     ),
     OptionSpec(
-        "dejunk_lists", collections.abc.Sequence[str], ["builtin"],
-        "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one file path or "
-        "http(s) URL per entry (repeat --set dejunk_lists=...). 'builtin' is dejunk's own small "
-        "list. URLs are subscriptions: downloaded into the cache and kept fresh in the background.",
-        "a list of filter list files, URLs or 'builtin'",
+        "dejunk_lists", collections.abc.Sequence[str], ["default"],
+        "Filter lists to load: Adblock Plus / uBlock Origin syntax or hosts files, one file path, "
+        "http(s) URL or name per entry (repeat --set dejunk_lists=...). 'default' is the set uBlock "
+        "Origin starts with (uBlock filters, EasyList, EasyPrivacy, Peter Lowe's list, malware URLs; "
+        "`python scripts/lists.py sets` lists the names); 'builtin' is dejunk's own small list. URLs "
+        "and named lists are subscriptions: downloaded into the cache and kept fresh in the background, "
+        "with the built-in list standing in until they first arrive.",
+        "a list of filter list files, URLs, list set names or 'builtin'",
+    ),
+    OptionSpec(
+        "dejunk_myfilters", typing.Optional[str], None,
+        "Your own filter rules: a list file read after all others, trusted (trusted-* scriptlets and "
+        "$replace allowed), and taken into use a few seconds after each save. Default: my-filters.txt "
+        "in the dejunk_state folder, created if missing. An empty value turns it off.",
+        "a file, or empty for none",
+    ),
+    OptionSpec(
+        "dejunk_state", typing.Optional[str], None,
+        "Folder for dejunk's own data (your filters file). Default: $XDG_DATA_HOME/dejunk "
+        "(~/.local/share/dejunk), created when first needed.",
+        "a folder",
     ),
     OptionSpec(
         "dejunk_trusted_lists", collections.abc.Sequence[str], [],

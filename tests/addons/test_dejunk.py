@@ -86,16 +86,25 @@ def make_flow(url: str, *, dest: str | None = None, referer: str | None = None, 
 
 
 class TestOptions:
-    def test_defaults(self):
+    def test_defaults(self, caplog, tmp_path, monkeypatch):
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
         addon = dejunk.Dejunk()
-        with taddons.context(addon) as tctx:
+        with taddons.context(addon) as tctx, caplog.at_level(logging.INFO, "dejunk"):
             opts = tctx.options
             # mitmproxy configures a freshly loaded script with all option names.
             tctx.master.addons.invoke_addon_sync(addon, ConfigureHook(set(opts.keys())))
             assert opts.dejunk_enabled is True
-            assert list(opts.dejunk_lists) == ["builtin"]
+            assert list(opts.dejunk_lists) == ["default"]
+            assert (opts.dejunk_state, opts.dejunk_myfilters) == (None, None)
             assert (opts.dejunk_connect_timeout, opts.dejunk_response_timeout) == (20, 60)
-            assert addon.filtering.engine is not None and addon.filtering.engine.lists[0].name == "builtin.txt"
+            # The default set is not fetched in tests (DEJUNK_FETCH_DEFAULT_LISTS=0): the built-in
+            # list stands in, and the user's own filters file is made, empty, in the state folder.
+            myfilters = tmp_path / "data" / "dejunk" / "my-filters.txt"
+            assert [s.name for s in addon.filtering.engine.lists] == ["builtin.txt", "my-filters.txt"]
+            assert myfilters.read_text().startswith("! Title: My filters")
+            assert addon.engines.refresher.urls == ()
+            assert sum("dejunk: not fetched: https://ublockorigin.github.io/uAssets/filters/filters.txt" in m
+                       for m in caplog.messages) == 1
 
     @pytest.mark.parametrize("name", ["dejunk_connect_timeout", "dejunk_response_timeout"])
     def test_timeouts_must_be_positive(self, addon_ctx, name):
@@ -632,8 +641,9 @@ class TestCommands:
         (files / "list.txt").write_text(LIST + "||fresh.test^\n")
         assert not addon.filtering.engine.check("http://fresh.test/").blocked
         said = addon.reload()
+        # The list, and the user's own filters file (empty here).
         assert addon.filtering.engine.check("http://fresh.test/").blocked
-        assert said.startswith(f"dejunk: reloaded 1 list (3 network and 0 cosmetic rules), policies from {files / 'dejunk.toml'} in ")
+        assert said.startswith(f"dejunk: reloaded 2 lists (3 network and 0 cosmetic rules), policies from {files / 'dejunk.toml'} in ")
 
     def test_explain_answers_what_the_proxy_does_with_allowlist_and_policies(self, addon_ctx):
         addon, _, _ = addon_ctx

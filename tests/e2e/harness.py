@@ -28,7 +28,8 @@ class Proxy:
     program = MITMDUMP
 
     def __init__(self, workdir: Path, *, dejunk: bool = True, options: dict[str, object] | None = None,
-                 scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON, new_session: bool = False):
+                 scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON, new_session: bool = False,
+                 environ: dict[str, str] | None = None):
         self.workdir = workdir
         self.confdir = workdir / "mitmproxy-conf"
         self.events_path = workdir / f"{name}-events.jsonl"
@@ -45,7 +46,8 @@ class Proxy:
                 args += ["--set", f"{key}={str(v).lower() if isinstance(v, bool) else v}"]
         self.args = args
         self._log = open(self.log_path, "wb")
-        env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache")}
+        env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache"), "XDG_DATA_HOME": str(workdir / "xdg-data"),
+               **(environ or {})}
         # `new_session`: a process group of its own, as a terminal gives a command (Ctrl-C reaches the whole group).
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir,
                                         stdin=subprocess.DEVNULL, env=env, start_new_session=new_session)

@@ -26,7 +26,7 @@ def start(workdir: Path, *args: str, config_yaml: str | None = None, timeout: fl
     if config_yaml is not None:
         (confdir / "config.yaml").write_text(config_yaml)
     command = [MITMDUMP, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={confdir}", *args]
-    env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache")}
+    env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache"), "XDG_DATA_HOME": str(workdir / "xdg-data")}
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                               cwd=workdir, env=env)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 
@@ -9,8 +11,14 @@ import pytest
 
 from filters.lists import subscriptions as subs
 from filters.lists.listset import (
+    MYFILTERS_HEADER,
     BackgroundRefresher,
+    FileWatcher,
     ListsUnavailable,
+    default_state_dir,
+    myfilters_path,
+    prepare_myfilters,
+    state_dir_for,
     cache_dir_for,
     plan_from_options,
     plan_lists,
@@ -147,3 +155,144 @@ def test_plan_from_options_reads_the_config_as_the_proxy_does(tmp_path, monkeypa
     bad.write_text("[lists\n")
     with pytest.raises(ListsUnavailable, match="cannot use the config: .*not valid TOML"):
         plan_from_options(None, str(bad))
+
+
+# --- saying once when lists cannot be fetched, and backing off -----------------------------------
+
+
+class ScriptedUpdate:
+    """An `update` for the refresher that answers each round from a script, with a settable clock."""
+
+    def __init__(self, rounds):
+        self.rounds = list(rounds)
+        self.calls = 0
+
+    def __call__(self, urls, cache_dir, force=False):
+        self.calls += 1
+        return self.rounds.pop(0)
+
+
+def failed(url, now, delay, path=None):
+    return subs.UpdateResult(url, subs.FAILED, path, None, now + delay, error="cannot fetch: Name or service not known")
+
+
+def updated(url, now):
+    return subs.UpdateResult(url, subs.UPDATED, f"/cache/{url[-5:]}", 3, now + 5 * 86400)
+
+
+def warnings_of(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_an_outage_is_said_once_and_its_end_once(caplog):
+    now = 1_000_000.0
+    a, b = "https://lists.example/a.txt", "https://lists.example/b.txt"
+    script = ScriptedUpdate([
+        [failed(a, now, 60), failed(b, now, 60)],
+        [failed(a, now, 120), failed(b, now, 120)],
+        [failed(a, now, 240), failed(b, now, 240)],
+        [updated(a, now), updated(b, now)],
+        [subs.UpdateResult(a, subs.NOT_DUE, "/c/a", 3, now + 86400), subs.UpdateResult(b, subs.NOT_DUE, "/c/b", 3, now + 86400)],
+    ])
+    changes = []
+    refresher = BackgroundRefresher([a, b], "/cache", changes.append, update=script, clock=lambda: now)
+    with caplog.at_level(logging.DEBUG, "dejunk"):
+        waits = [refresher.round() for _ in range(5)]
+    # The waits follow the lists' back-off (a minute, doubling), never less than a minute.
+    assert waits[:3] == [60, 120, 240]
+    [warning] = warnings_of(caplog)
+    assert warning.startswith("dejunk: cannot fetch 2 of 2 subscribed lists: list https://lists.example/a.txt: failed: ")
+    assert "The built-in list stands in for lists never fetched; next try in 60 s" in warning
+    assert "said once" in warning
+    again = [m for m in caplog.messages if m.startswith("dejunk: lists can be fetched again")]
+    assert again == ["dejunk: lists can be fetched again: https://lists.example/a.txt, https://lists.example/b.txt"]
+    assert sum(f"list {a}: updated (3 rules)" in m for m in caplog.messages) == 1
+    assert len(changes) == 1 and refresher.failing == {}
+
+
+def test_a_list_that_starts_failing_later_is_said_once_too(caplog):
+    now = 1_000_000.0
+    a, b = "https://lists.example/a.txt", "https://lists.example/b.txt"
+    script = ScriptedUpdate([
+        [failed(a, now, 60, path="/c/a"), updated(b, now)],
+        [failed(a, now, 120, path="/c/a"), failed(b, now, 60, path="/c/b")],
+        [failed(a, now, 240, path="/c/a"), failed(b, now, 120, path="/c/b")],
+    ])
+    refresher = BackgroundRefresher([a, b], "/cache", lambda results: None, update=script, clock=lambda: now)
+    with caplog.at_level(logging.INFO, "dejunk"):
+        for _ in range(3):
+            refresher.round()
+    first, second = warnings_of(caplog)
+    assert "cannot fetch 1 of 2" in first and a in first and b not in first and "Keeping the last good copies" in first
+    assert "cannot fetch 1 of 2" in second and b in second and a not in second
+
+
+def test_a_broken_update_waits_the_longest(caplog):
+    def broken(urls, cache_dir, force=False):
+        raise RuntimeError("bug")
+
+    refresher = BackgroundRefresher(["https://x.example/l.txt"], "/cache", lambda r: None, update=broken, max_wait=99)
+    with caplog.at_level(logging.ERROR, "dejunk"):
+        assert refresher.round() == 99
+    assert "list refresh failed" in caplog.text
+
+
+# --- the state folder, the user's filters and their watcher ---------------------------------------
+
+
+def test_state_folder_and_my_filters_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_state_dir() == str(tmp_path / "data" / "dejunk")
+    assert state_dir_for("~/state") == str(tmp_path / "home" / "state")
+    monkeypatch.delenv("XDG_DATA_HOME")
+    assert state_dir_for(None) == str(tmp_path / "home" / ".local" / "share" / "dejunk")
+    assert myfilters_path(None, "/s") == "/s/my-filters.txt"
+    assert myfilters_path("", "/s") is None
+    assert myfilters_path("~/mine.txt", "/s") == str(tmp_path / "home" / "mine.txt")
+
+
+def test_my_filters_file_is_made_once_with_a_header(tmp_path):
+    path = tmp_path / "state" / "dejunk" / "my-filters.txt"
+    assert prepare_myfilters(str(path)) == (True, None)
+    assert path.read_text() == MYFILTERS_HEADER
+    path.write_text("||mine.test^\n")
+    assert prepare_myfilters(str(path)) == (False, None)
+    assert path.read_text() == "||mine.test^\n"  # never overwritten
+
+
+def test_my_filters_that_cannot_be_made_is_a_problem_not_an_error(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    created, problem = prepare_myfilters(str(tmp_path / "a-file" / "my-filters.txt"))
+    assert not created and problem.startswith(f"cannot create {tmp_path / 'a-file' / 'my-filters.txt'}: ")
+
+
+def test_watcher_sees_edits_renames_and_removal(tmp_path):
+    path = tmp_path / "my-filters.txt"
+    path.write_text("! nothing\n")
+    seen = []
+    watcher = FileWatcher([str(path)], lambda: seen.append(path.read_text() if path.exists() else None))
+    assert not watcher.check() and seen == []
+    path.write_text("! nothing\n||a.test^\n")
+    assert watcher.check() and seen[-1].endswith("||a.test^\n")
+    assert not watcher.check()
+    replacement = tmp_path / "new.txt"
+    replacement.write_text("||b.test^\n")  # an editor saving by renaming a new file over the old one
+    os.replace(replacement, path)
+    assert watcher.check() and seen[-1] == "||b.test^\n"
+    path.unlink()
+    assert watcher.check() and seen[-1] is None
+    assert len(seen) == 3
+
+
+def test_watcher_thread_calls_back_within_its_interval(tmp_path):
+    path = tmp_path / "my-filters.txt"
+    changed = threading.Event()
+    watcher = FileWatcher([str(path)], changed.set, interval=0.05)
+    watcher.start()
+    try:
+        path.write_text("||a.test^\n")
+        assert changed.wait(10)
+    finally:
+        watcher.stop()
+    assert watcher._thread is None

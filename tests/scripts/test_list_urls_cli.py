@@ -111,3 +111,21 @@ def test_rewrite_downloads_a_list_url_and_applies_its_cosmetic_rules(server, env
     again = run(env, REWRITE, "--list", list_url, "--cache", str(cache), "--url", "https://news.example/", str(page))
     assert again.returncode == 0 and again.stderr == "" and json.loads(again.stdout)["removed"] == 1
     assert len(server.requests_for("/filters.txt")) == 1
+
+
+def test_check_takes_a_list_set_name_and_downloads_it_from_the_mirror(server, env):
+    from filters.lists import sets
+
+    for known in sets.KNOWN_LISTS.values():
+        host_path = known.url.split("://", 1)[1]
+        server.serve("/" + host_path, f"! Title: {known.name} stand-in\n||standin-{known.name}.example^\n")
+    env = {**env, sets.FETCH_ENV: "1", sets.MIRROR_ENV: server.url("")}
+    result = run(env, CHECK, "--list", "default", "https://standin-easylist.example/x.js")
+    assert result.returncode == 0, result.stderr
+    assert "blocked by ||standin-easylist.example^ (easylist.txt:2)" in result.stdout
+    assert len(server.requests) == 9
+    # Under the test suite's switch, nothing is downloaded and the check says why.
+    refused = run({**env, sets.FETCH_ENV: "0"}, CHECK, "--cache", str(Path(env["HOME"]) / "other"), "--list", "easylist",
+                  URL)
+    assert refused.returncode == 2 and "not fetched: DEJUNK_FETCH_DEFAULT_LISTS=0" in refused.stderr
+    assert len(server.requests) == 9

@@ -83,7 +83,7 @@ def test_failed_update_keeps_copy_and_exits_1(server, env, tmp_path):
     assert failed.returncode == 1
     assert f"FAILED        {url}" in failed.stdout
     assert re.search(
-        r"not a filter list: an HTML or XML page \(keeping the last good copy; retry in (59 minutes|1 hour)\)",
+        r"not a filter list: an HTML or XML page \(keeping the last good copy; retry in (59 seconds|1 minute)\)",
         failed.stdout,
     )
     assert Path(subs.cache_path(url, cache)).read_text() == make_list()
@@ -138,3 +138,18 @@ def test_bad_url_is_reported_not_fatal(server, env, tmp_path):
     result = run(env, "update", "--cache", str(tmp_path / "cache"), "ftp://example.com/list.txt", url)
     assert result.returncode == 1
     assert "not an http(s) URL" in result.stdout and f"updated       {url}" in result.stdout
+
+
+def test_sets_are_listed_and_names_update_their_lists(server, env, tmp_path):
+    from filters.lists import sets
+
+    shown = run(env, "sets")
+    assert shown.returncode == 0 and shown.stdout.startswith("default: ublock-filters ublock-badware")
+    assert "https://malware-filter.gitlab.io/urlhaus-filter/urlhaus-filter-ag-online.txt" in shown.stdout
+    server.serve("/ublockorigin.github.io/uAssets/thirdparties/easylist.txt", make_list(title="EasyList stand-in"))
+    env = {**env, sets.FETCH_ENV: "1", sets.MIRROR_ENV: server.url("")}
+    done = run(env, "update", "--cache", str(tmp_path / "cache"), "easylist")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "updated       https://ublockorigin.github.io/uAssets/thirdparties/easylist.txt (120 rules" in done.stdout
+    wrong = run(env, "update", "--cache", str(tmp_path / "cache"), "defualt")
+    assert wrong.returncode == 2 and "did you mean default?" in wrong.stderr
