@@ -87,6 +87,8 @@ _TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()
 
 # Bytes of a lower-cased URL that are not [a-z0-9] become spaces: `.split()` then gives TOKEN_RE's tokens.
 _TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
+_IS_KEY = 1  # a key of some index's token table (pairs included)
+_STARTS_PAIR = 2  # the first token of pairs (`"ads image"`) filed in a token table
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
 
 
@@ -216,8 +218,10 @@ class NetworkEngine:
         self._indexes = saved + tuple(merge_indexes(*(saved[n] for n in parts)) for parts in _MERGED)
         self._has = tuple(index.size > 0 for index in self._indexes)
         # Every index's token and `$domain=` keys together: a request looks its path up once for all.
-        self._token_keys = frozenset().union(*(index.by_token for index in self._indexes))
-        self._hot = frozenset().union(*(index.hot for index in self._indexes))
+        token_keys = frozenset().union(*(index.by_token for index in self._indexes))
+        self._token_flags = dict.fromkeys(token_keys, _IS_KEY)
+        for token in frozenset().union(*(index.hot for index in self._indexes)):
+            self._token_flags[token] = self._token_flags.get(token, 0) | _STARTS_PAIR
         self._domain_keys = frozenset().union(*(index.by_domain for index in self._indexes))
         self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0 or self._replaces.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
@@ -466,36 +470,28 @@ class NetworkEngine:
         order, then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token."""
         # The path's tokens: runs of [a-z0-9] (as TOKEN_RE finds them), by one byte table, not a regex.
         path = t._path_tokens = t.url[t.host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
-        token_keys = self._token_keys
-        found = token_keys.intersection(path)
-        if not found:
-            keys = []
-        elif len(found) == 1:
-            keys = list(found)
-        else:
-            keys = sorted(found, key=path.index)
-        hot = self._hot
-        if hot:
-            starts = hot.intersection(path)
-            tokens = t.origin.tokens
-            if tokens and tokens[-1] in hot and path:  # a pair across the host's end
-                pair = tokens[-1] + " " + path[0][:PAIR_PREFIX]
-                if pair in token_keys:
-                    keys.append(pair)
-            if starts:
-                pairs = []
-                last = len(path) - 1
-                for start in starts:
-                    at = -1
-                    for _ in range(path.count(start)):
-                        at = path.index(start, at + 1)
-                        if at < last:
-                            pair = start + " " + path[at + 1][:PAIR_PREFIX]
-                            if pair in token_keys:
-                                pairs.append((at, pair))
-                if pairs:
-                    pairs.sort()
-                    keys.extend(pair for _, pair in pairs)
+        # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
+        flags_of = self._token_flags
+        keys = []
+        pairs = None
+        tokens = t.origin.tokens
+        previous = tokens[-1] if tokens else ""
+        starts_pair = flags_of.get(previous, 0) & _STARTS_PAIR
+        for token in path:
+            if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
+                pair = previous + " " + token[:PAIR_PREFIX]
+                if pair in flags_of:
+                    if pairs is None:
+                        pairs = [pair]
+                    else:
+                        pairs.append(pair)
+            flags = flags_of.get(token, 0)
+            if flags & _IS_KEY and token not in keys:
+                keys.append(token)
+            starts_pair = flags & _STARTS_PAIR
+            previous = token
+        if pairs is not None:
+            keys.extend(pairs)
         t.path_keys = keys
         return keys
 
