@@ -63,6 +63,9 @@ _MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
 # `##^responseheader(...)` lines belong to `filters.cosmetic.headers`, not to this store.
 _RESPONSE_HEADER = re.compile(r"#@?#\^responseheader\(")
 
+# A plain `##.class` or `###id` line (the form of `selectors._SIMPLE`), with or without domains.
+_SIMPLE_HIDE = re.compile(r"([^#$]*)##([.#])(-?[_a-zA-Z\u00a0-\uffff][_a-zA-Z0-9\u00a0-\uffff-]*)")
+
 HIDE = "hide"  # element hiding: `##`, `#?#`
 HTML = "html"  # HTML filtering: uBO `##^`, AdGuard `$$`
 
@@ -562,7 +565,16 @@ class CosmeticStore:
                 if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
                     continue
                 try:
-                    parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
+                    simple = _SIMPLE_HIDE.fullmatch(text)
+                    if simple is not None:
+                        # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
+                        domains, excluded = parse_domains(simple.group(1))
+                        selector = text[simple.end(1) + 2 :]
+                        plan = Plan(selector, (), (("class" if simple.group(2) == "." else "id", simple.group(3)),),
+                                    frozenset((selector,)), True)
+                        parsed = CosmeticRule(text, filter_list.name, line_no, HIDE, selector, plan, domains, excluded)
+                    else:
+                        parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
                 except Unsupported as skip:
                     store.skipped[skip.reason] += 1
                     continue
