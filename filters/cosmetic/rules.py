@@ -7,6 +7,10 @@ a `RuleIndex` keyed by the class, id, attribute or tag an element must carry to 
 Site-specific procedural rules also go, as `PageRules.live`, to the page runtime (`live`), which alone
 evaluates `:matches-css()`. Lines dejunk cannot act on (scriptlets, CSS injection, generic `:matches-css()`...)
 are skipped and counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
+
+Once built, the store keeps its rules as their lines (`RuleTexts`: one string, offsets and arrays) and its
+tables as rule numbers (`RuleTable`); a rule is parsed again from its line when a page first needs it. So the
+compiled-engine cache holds strings and arrays, not tens of thousands of objects, and loads in milliseconds.
 """
 
 from __future__ import annotations

@@ -397,3 +397,20 @@ def test_a_compact_store_answers_pages_like_the_rules_it_was_built_from():
     assert [call.args for call in loaded.page_rules("https://site7.example/").scriptlets] == [("x7", "1")]
     assert sorted(loaded.specific["shop3.example"], key=lambda r: r.line)[0].selector == ".ad-3"
     assert len(loaded.generic.rules) == 50 and loaded.generic.rules[49].selector == ".banner-49 > a"
+
+
+def test_plain_class_and_id_lines_are_the_rules_parse_rule_makes():
+    # The store reads `domains##.class` and `###id` lines without the general parser: the same rules, or the
+    # same reasons to skip.
+    good = ["##.ad", "###top-banner", "example.com,~shop.example.com##.promo", "example.*##.-x_1", "##.\u00e9t\u00e9",
+            "*##.everywhere", " a.example , b.example ##.spaced"]
+    store = store_of("\n".join(good + ["/regex/##.x", "bad domain!##.y", "##.a.b", "##.a, .b"]) + "\n")
+    rules = {rule.text: rule for rule in store.generic.rules}
+    for domain in store.specific:
+        rules.update((rule.text, rule) for rule in store.specific[domain])
+    for line_no, text in enumerate(good, 1):
+        text = text.strip()
+        assert rules[text] == parse_rule(text, "test.txt", line_no, with_plan=False).with_plan()
+    assert store.skipped["regex domain in cosmetic rule"] == 1
+    assert [(bad.line, bad.text) for bad in store.bad_lines] == [(len(good) + 2, "bad domain!##.y")]
+    assert {".a.b", ".a, .b"} <= {rule.selector for rule in store.generic.rules}
