@@ -14,6 +14,9 @@ A rule index with a large host table (a hosts file's millions of entries) is sav
 host ids as one string of names and an array of ids (`_compact_index`), not as a pickled dict: the
 pickler would memoize every name (hundreds of megabytes) and the file would load slower.
 
+The cosmetic store pickles as its rules' lines and arrays of rule numbers (`filters.cosmetic.rules.RuleTexts`,
+`RuleTable`), not as rule objects.
+
 The files are pickles, so the directory must be private to the user (as `~/.cache/dejunk` is).
 """
 

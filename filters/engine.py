@@ -30,7 +30,7 @@ from .request import Request
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-ENGINE_VERSION = "4.3"
+ENGINE_VERSION = "4.5"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 

@@ -315,6 +315,18 @@ class TestLists:
         (bad,) = e.bad_lines
         assert (bad.list, bad.line, bad.text) == ("test.txt", 4, "||y.example^$frobnicate")
 
+    def test_plain_host_rules_between_others_keep_their_ids_lines_and_texts(self):
+        lines = ["||a.example^", "||b.example^", "/banner/*", "||c.example^", "@@||c.example^", "||d.example^",
+                 "||a.example^", "||e.example^$script", "||f.example^"]
+        e = engine(*lines, cosmetic_factory=None)
+        assert e.rule_count == len(lines)
+        for rid, text in enumerate(lines):
+            assert (e.rule_text(rid), e.rule_origin(rid)) == (text, ("test.txt", rid + 2))
+        assert e.check("https://d.example/x", PAGE, "image").line == 7
+        assert e.check("https://a.example/x", PAGE, "image").line == 2  # the first of two equal rules
+        assert e.check("https://c.example/x", PAGE, "image").exception == "@@||c.example^"
+        assert e.check("https://f.example/x", PAGE, "image").filter == "||f.example^"
+
     def test_hosts_list(self, tmp_path):
         path = tmp_path / "hosts"
         path.write_text("# hosts\n127.0.0.1 localhost\n0.0.0.0 ads.example\n0.0.0.0 t.example # tracker\n")

@@ -7,6 +7,10 @@ a `RuleIndex` keyed by the class, id, attribute or tag an element must carry to 
 Site-specific procedural rules also go, as `PageRules.live`, to the page runtime (`live`), which alone
 evaluates `:matches-css()`. Lines dejunk cannot act on (scriptlets, CSS injection, generic `:matches-css()`...)
 are skipped and counted by reason; malformed ones are also kept as `BadLine`s with their list and line number.
+
+Once built, the store keeps its rules as their lines (`RuleTexts`: one string, offsets and arrays) and its
+tables as rule numbers (`RuleTable`); a rule is parsed again from its line when a page first needs it. So the
+compiled-engine cache holds strings and arrays, not tens of thousands of objects, and loads in milliseconds.
 """
 
 from __future__ import annotations
@@ -23,7 +27,9 @@ import shutil
 import tempfile
 import weakref
 from collections import Counter
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Mapping
+from itertools import accumulate, repeat
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -60,6 +66,9 @@ from .selectors import (
 _MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
 # `##^responseheader(...)` lines belong to `filters.cosmetic.headers`, not to this store.
 _RESPONSE_HEADER = re.compile(r"#@?#\^responseheader\(")
+
+# A plain `##.class` or `###id` line (the form of `selectors._SIMPLE`), with or without domains.
+_SIMPLE_HIDE = re.compile(r"([^#$]*)##([.#])(-?[_a-zA-Z\u00a0-\uffff][_a-zA-Z0-9\u00a0-\uffff-]*)")
 
 HIDE = "hide"  # element hiding: `##`, `#?#`
 HTML = "html"  # HTML filtering: uBO `##^`, AdGuard `$$`
@@ -137,8 +146,10 @@ class RuleIndex:
     __slots__ = ("rules", "by_class", "by_id", "by_tag", "by_attribute", "anywhere", "gate_attributes", "fingerprint",
                  "_prefilters")
 
-    def __init__(self, rules: list[CosmeticRule]):
-        self.rules = rules
+    def __init__(self, rules: list[CosmeticRule], *, compact: bool = False):
+        # `compact`: keep the rules as text (`RuleTexts`), each parsed again when a page first needs it;
+        # otherwise the given objects (a page's own small index of site-specific rules).
+        self.rules = RuleTexts.of(rules) if compact else rules
         by_class: dict[str, list[int]] = {}
         by_id: dict[str, list[int]] = {}
         by_tag: dict[str, list[int]] = {}
@@ -214,6 +225,127 @@ class RuleIndex:
             finder = _literal_finder(alternatives) if alternatives else None
             found = self._prefilters[name] = (finder, by_literal, tuple(unfiltered))
         return found
+
+
+class RuleTexts:
+    """Cosmetic rules kept as their lines (one string and offsets), each parsed again when first asked for."""
+    # A store's rules as objects are tens of thousands of dataclasses, tuples and plans: megabytes in
+    # memory, and slow to unpickle from the compiled-engine cache. A page needs a few of them; those
+    # are parsed from their line (the same line gives the same rule) and kept, up to `_PARSED_LIMIT`.
+
+    __slots__ = ("text", "offsets", "lines", "list_ids", "list_names", "untrusted", "_parsed")
+
+    def __init__(self, text: str, offsets: array, lines: array, list_ids: array, list_names: tuple[str, ...],
+                 untrusted: frozenset[int] = frozenset()):
+        self.text = text  # the lines, each followed by "\n" (a list line holds no newline)
+        self.offsets = offsets  # where each line starts in `text`, and the end
+        self.lines = lines
+        self.list_ids = list_ids  # positions in `list_names`
+        self.list_names = list_names
+        self.untrusted = untrusted  # list ids that may not use trusted-only forms
+        self._parsed: dict[int, object] = {}
+
+    @classmethod
+    def of(cls, rules: Iterable, trusted: Iterable[bool] | None = None) -> RuleTexts:
+        """From parsed rules (anything with `text`, `list`, `line`), with whether each one's list is trusted."""
+        ids: dict[tuple[str, bool], int] = {}
+        texts = []
+        lines = array("I")
+        list_ids = array("H")
+        for rule, is_trusted in zip(rules, trusted if trusted is not None else repeat(True)):
+            texts.append(rule.text)
+            lines.append(rule.line)
+            list_ids.append(ids.setdefault((rule.list, is_trusted), len(ids)))
+        offsets = array("I", [0])
+        offsets.extend(accumulate(len(text) + 1 for text in texts))
+        untrusted = frozenset(number for (_, is_trusted), number in ids.items() if not is_trusted)
+        return cls("\n".join(texts) + "\n" if texts else "", offsets, lines, list_ids, tuple(name for name, _ in ids),
+                   untrusted)
+
+    def __reduce__(self):
+        return RuleTexts, (self.text, self.offsets, self.lines, self.list_ids, self.list_names, self.untrusted)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, number: int):
+        rule = self._parsed.get(number)
+        if rule is None:
+            if number < 0:
+                number += len(self.lines)
+            offsets = self.offsets
+            text = self.text[offsets[number] : offsets[number + 1] - 1]
+            list_id = self.list_ids[number]
+            # Every line here was parsed when the store was built: it parses the same way again.
+            rule = parse_rule(text, self.list_names[list_id], self.lines[number], with_plan=False,
+                              trusted=list_id not in self.untrusted)
+            if len(self._parsed) >= _PARSED_LIMIT:
+                self._parsed.clear()
+            self._parsed[number] = rule
+        return rule
+
+    def __iter__(self):
+        return map(self.__getitem__, range(len(self.lines)))
+
+    def listing(self) -> str:
+        """`list\0line\0text` of every rule, one a line (what an index's fingerprint is made of)."""
+        offsets, text, names = self.offsets, self.text, self.list_names
+        return "\n".join(f"{names[list_id]}\0{line}\0{text[offsets[n]:offsets[n + 1] - 1]}"
+                         for n, (list_id, line) in enumerate(zip(self.list_ids, self.lines)))
+
+
+_PARSED_LIMIT = 32768  # rules parsed back from their lines and kept, per `RuleTexts`, before starting afresh
+
+
+class RuleTable(Mapping):
+    """Rule numbers by domain, in one array; the rules themselves are parsed from `RuleTexts` when asked for."""
+
+    __slots__ = ("rules", "_positions", "_starts", "_numbers")
+
+    def __init__(self, rules: RuleTexts, keys: list[str], starts: array, numbers: array):
+        self.rules = rules
+        self._positions = dict(zip(keys, range(len(keys))))
+        self._starts = starts  # key i's numbers are numbers[starts[i]:starts[i + 1]]
+        self._numbers = numbers
+
+    @classmethod
+    def of(cls, rules: RuleTexts, by_domain: dict[str, list[int]]) -> RuleTable:
+        starts = array("I", [0])
+        numbers = array("I")
+        for found in by_domain.values():
+            numbers.extend(found)
+            starts.append(len(numbers))
+        return cls(rules, list(by_domain), starts, numbers)
+
+    def __reduce__(self):
+        # The keys as one string: a pickled dict would be an object per key and per value.
+        return _restore_table, (self.rules, "\n".join(self._positions), len(self._positions), self._starts,
+                                self._numbers)
+
+    def numbers(self, domain: str):
+        """The numbers (in `rules`) of the rules filed under `domain`, in list order."""
+        position = self._positions.get(domain)
+        if position is None:
+            return ()
+        return self._numbers[self._starts[position] : self._starts[position + 1]]
+
+    def __getitem__(self, domain: str) -> tuple:
+        if domain not in self._positions:
+            raise KeyError(domain)
+        return tuple(map(self.rules.__getitem__, self.numbers(domain)))
+
+    def __contains__(self, domain) -> bool:
+        return domain in self._positions
+
+    def __iter__(self):
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+def _restore_table(rules: RuleTexts, keys: str, count: int, starts: array, numbers: array) -> RuleTable:
+    return RuleTable(rules, keys.split("\n") if count else [], starts, numbers)
 
 
 def _literal_finder(literals: list[str]):
@@ -390,16 +522,16 @@ class CosmeticStore:
     """All cosmetic rules of a set of lists, indexed; immutable once built."""
 
     # Bump when the pickled form changes: compiled-engine caches holding an older store are rebuilt.
-    cache_version = "4"
+    cache_version = "5"
 
     def __init__(self) -> None:
         self.generic = RuleIndex([])
-        self.specific: dict[str, tuple[CosmeticRule, ...]] = {}
+        self.specific = RuleTable.of(RuleTexts.of(()), {})  # by domain (entity forms `example.*` too)
         self.exceptions: dict[str, tuple[CosmeticException, ...]] = {}  # by domain; "" for domain-less
         self.generic_numbers_by_key: dict[tuple[str, str], tuple[int, ...]] = {}
         self.generic_excluded: dict[str, tuple[int, ...]] = {}  # domain -> generic rules with `~domain`
         self.generic_with_path: tuple[tuple[int, tuple], ...] = ()  # (rule number, `:matches-path()` test)
-        self.injected: dict[str, tuple[InjectedRule, ...]] = {}  # by domain; "" for every site
+        self.injected = RuleTable.of(RuleTexts.of(()), {})  # by domain; "" for every site
         self.injected_exceptions: dict[str, tuple[InjectedException, ...]] = {}  # by domain; "" for every site
         self.skipped: Counter = Counter()
         self.bad_lines: list[BadLine] = []
@@ -423,9 +555,12 @@ class CosmeticStore:
     def _build(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:
         store = cls()
         generic: list[CosmeticRule] = []
-        specific: dict[str, list[CosmeticRule]] = {}
+        specific_rules: list[CosmeticRule] = []
+        specific: dict[str, list[int]] = {}  # numbers in `specific_rules`
         exceptions: dict[str, list[CosmeticException]] = {}
-        injected: dict[str, list[InjectedRule]] = {}
+        injected_rules: list[InjectedRule] = []
+        injected_trust: list[bool] = []
+        injected: dict[str, list[int]] = {}  # numbers in `injected_rules`
         injected_exceptions: dict[str, list[InjectedException]] = {}
         seen: set[tuple] = set()
         for filter_list in filter_lists:
@@ -434,7 +569,16 @@ class CosmeticStore:
                 if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
                     continue
                 try:
-                    parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
+                    simple = _SIMPLE_HIDE.fullmatch(text)
+                    if simple is not None:
+                        # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
+                        domains, excluded = parse_domains(simple.group(1))
+                        selector = text[simple.end(1) + 2 :]
+                        plan = Plan(selector, (), (("class" if simple.group(2) == "." else "id", simple.group(3)),),
+                                    frozenset((selector,)), True)
+                        parsed = CosmeticRule(text, filter_list.name, line_no, HIDE, selector, plan, domains, excluded)
+                    else:
+                        parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
                 except Unsupported as skip:
                     store.skipped[skip.reason] += 1
                     continue
@@ -458,8 +602,11 @@ class CosmeticStore:
                         store.skipped["duplicate cosmetic rule"] += 1
                         continue
                     seen.add(identity)
+                    number = len(injected_rules)
+                    injected_rules.append(parsed)
+                    injected_trust.append(trusted)
                     for domain in parsed.domains or ("",):
-                        injected.setdefault(domain, []).append(parsed)
+                        injected.setdefault(domain, []).append(number)
                     store.rule_count += 1
                     store.in_force[filter_list.name] += 1
                     continue
@@ -471,17 +618,20 @@ class CosmeticStore:
                 if parsed.generic:
                     generic.append(parsed)
                 else:
+                    number = len(specific_rules)
+                    specific_rules.append(parsed)
                     for domain in parsed.domains:
-                        specific.setdefault(domain, []).append(parsed)
+                        specific.setdefault(domain, []).append(number)
                 store.rule_count += 1
                 store.in_force[filter_list.name] += 1
-        store._index(generic, specific, exceptions)
-        store.injected = {domain: tuple(found) for domain, found in injected.items()}
+        # Kept as lines and numbers (parsed again for the pages that need them), see `RuleTexts`.
+        store._index(generic, RuleTable.of(RuleTexts.of(specific_rules), specific), exceptions)
+        store.injected = RuleTable.of(RuleTexts.of(injected_rules, injected_trust), injected)
         store.injected_exceptions = {domain: tuple(found) for domain, found in injected_exceptions.items()}
         return store
 
     def _index(self, generic, specific, exceptions) -> None:
-        self.specific = {domain: tuple(rules) for domain, rules in specific.items()}
+        self.specific = specific
         self.exceptions = {domain: tuple(found) for domain, found in exceptions.items()}
         # Domain-less exceptions without `~domain`s apply everywhere: drop their generic rules now.
         everywhere = {e.key for e in self.exceptions.get("", ()) if not e.excluded}
@@ -491,7 +641,7 @@ class CosmeticStore:
             for rule in generic:
                 if rule.key in everywhere:
                     self.in_force[rule.list] -= 1
-        self.generic = RuleIndex(kept)
+        self.generic = RuleIndex(kept, compact=True)
         by_key: dict[tuple[str, str], list[int]] = {}
         excluded: dict[str, list[int]] = {}
         with_path = []
@@ -541,11 +691,13 @@ class CosmeticStore:
         specific: list[CosmeticRule] = []
         bad: list[BadLine] = []
         seen: set[int] = set()
+        table = self.specific
         for name in () if specifichide else names:
-            for rule in self.specific.get(name, ()):
-                if id(rule) in seen:
+            for number in table.numbers(name):
+                if number in seen:  # filed under several of the page's names
                     continue
-                seen.add(id(rule))
+                seen.add(number)
+                rule = table.rules[number]
                 if rule.key in excepted or not applies(rule.domains, rule.excluded, host, names):
                     continue
                 try:
@@ -591,15 +743,19 @@ class CosmeticStore:
                     applied.append(exception.text)
         no_scriptlets = (SCRIPTLET, "") in excepted
         found: dict[int, InjectedRule] = {}
+        table = self.injected
         for name in (*names, *(() if generichide else ("",))):
-            for rule in self.injected.get(name, ()):
-                if id(rule) in found or (rule.kind, rule.key) in excepted:
+            for number in table.numbers(name):
+                if number in found:
+                    continue
+                rule = table.rules[number]
+                if (rule.kind, rule.key) in excepted:
                     continue
                 if (no_scriptlets if rule.kind == SCRIPTLET else specifichide):
                     continue
                 if applies(rule.domains, rule.excluded, host, names) and (
                         rule.path is None or _path_matches(rule.path, path)):
-                    found[id(rule)] = rule
+                    found[number] = rule
         if not found:
             return {}
         chosen = sorted(found.values(), key=lambda rule: (rule.list, rule.line))

@@ -853,15 +853,26 @@ class _Builder:
         badfilters = self.badfilters
         skipped = self.skipped
         simple_host = _SIMPLE_HOST.fullmatch
+        # Plain `||host^` block rules (most of EasyList and EasyPrivacy) are filed a run at a time
+        # (`_add_simple_blocks`); a run ends where another rule comes, so rule ids keep list order.
+        run_texts: list[str] = []
+        run_lines: list[int] = []
+        run_hosts: list[str] = []
         for line_no, text in filter_list.network:
             simple = simple_host(text)
             if simple is not None:
                 if badfilters and text in badfilters:
                     skipped["removed by $badfilter"] += 1
                     continue
-                rid = self._add_text(text, list_id, line_no)
-                (self.exceptions if simple.group(1) else self.blocks).add_simple_host(simple.group(2), rid)
+                if simple.group(1):
+                    self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
+                    self.exceptions.add_simple_host(simple.group(2), self._add_text(text, list_id, line_no))
+                else:
+                    run_texts.append(text)
+                    run_lines.append(line_no)
+                    run_hosts.append(simple.group(2))
                 continue
+            self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
             try:
                 rule = parse_network_rule(text)
             except RuleError as e:
@@ -881,9 +892,25 @@ class _Builder:
                 skipped["removed by $badfilter"] += 1
                 continue
             self._route(rule, self._add_text(rule.text, list_id, line_no))
+        self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
         from_hosts = len(self.lines)
         self._add_hosts(list_id, filter_list)
         return len(self.lines) - before, len(self.lines) - from_hosts
+
+    def _add_simple_blocks(self, list_id: int, texts: list[str], lines: list[int], hosts: list[str]) -> None:
+        """File a run of plain `||host^` block rules (and empty the lists given)."""
+        if not texts:
+            return
+        first = len(self.lines)
+        self.lines.extend(lines)
+        self.list_ids.extend(array("H", [list_id]) * len(texts))
+        self.texts.append("\n".join(texts) + "\n")
+        self.offsets.extend(accumulate(map((1).__add__, map(len, texts)), initial=self.offsets[-1]))
+        self.offsets.pop(first)  # `initial` repeats the last offset
+        self.blocks.add_simple_hosts(hosts, first)
+        texts.clear()
+        lines.clear()
+        hosts.clear()
 
     def _add_hosts(self, list_id: int, filter_list: FilterList) -> None:
         """File a list's hosts entries as `0.0.0.0 host` rules, all at once."""

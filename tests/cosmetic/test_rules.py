@@ -349,3 +349,68 @@ def test_real_lists_build(corpus):
     # What travels to a rewriting worker per page is small once the generic index is installed there.
     rules = store.page_rules("https://www.cnbc.com/2019/11/01/story.html")
     assert len(pickle.dumps(rules.without_generic())) < 20000 < len(pickle.dumps(rules))
+
+
+# --- the store's compact form ---------------------------------------------------------------------------
+
+
+def _many_rules(count: int) -> str:
+    lines = []
+    for n in range(count):
+        lines += [f"site{n}.example,shop{n % 7}.example##.ad-{n}", f"##.banner-{n} > a", f"site{n}.example##+js(set, x{n}, 1)"]
+    lines += ["shop3.example#@#.ad-3", "example.*##.entity-ad", "example.com,example.*##.both-ad"]
+    return "\n".join(lines) + "\n"
+
+
+def test_an_unpickled_store_holds_its_rules_as_lines_not_objects():
+    # Thousands of rules used to come back from the compiled-engine cache as as many dataclasses,
+    # tuples and plans (slow to load, megabytes kept); a page needs only a few of them.
+    import gc
+    import tracemalloc
+
+    store = store_of(_many_rules(2000))
+    data = pickle.dumps(store, protocol=pickle.HIGHEST_PROTOCOL)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        loaded = pickle.loads(data)
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    blocks = sum(stat.count_diff for stat in after.compare_to(before, "filename"))
+    assert len(loaded) == 6000 + 2
+    # Left: the keys of the tables (sites, classes) and their small entries; as objects, 6000 rules were ~70000.
+    assert blocks < 2 * 6000, blocks
+
+
+def test_a_compact_store_answers_pages_like_the_rules_it_was_built_from():
+    store = store_of(_many_rules(50))
+    loaded = pickle.loads(pickle.dumps(store))
+    for url in ("https://site3.example/", "https://shop3.example/x", "https://www.example.com/", "https://example.de/",
+                "https://a.site12.example/", "https://nowhere.example/"):
+        assert loaded.page_rules(url) == store.page_rules(url)
+    page = loaded.page_rules("https://shop3.example/")
+    assert [r.selector for r in page.specific] == [f".ad-{n}" for n in range(10, 50, 7)]  # `.ad-3` is excepted
+    # Filed under two of the page's names (`example.com`, `example.*`): listed once.
+    assert [r.selector for r in loaded.page_rules("https://example.com/").specific] == [".entity-ad", ".both-ad"]
+    assert [call.args for call in loaded.page_rules("https://site7.example/").scriptlets] == [("x7", "1")]
+    assert sorted(loaded.specific["shop3.example"], key=lambda r: r.line)[0].selector == ".ad-3"
+    assert len(loaded.generic.rules) == 50 and loaded.generic.rules[49].selector == ".banner-49 > a"
+
+
+def test_plain_class_and_id_lines_are_the_rules_parse_rule_makes():
+    # The store reads `domains##.class` and `###id` lines without the general parser: the same rules, or the
+    # same reasons to skip.
+    good = ["##.ad", "###top-banner", "example.com,~shop.example.com##.promo", "example.*##.-x_1", "##.\u00e9t\u00e9",
+            "*##.everywhere", " a.example , b.example ##.spaced"]
+    store = store_of("\n".join(good + ["/regex/##.x", "bad domain!##.y", "##.a.b", "##.a, .b"]) + "\n")
+    rules = {rule.text: rule for rule in store.generic.rules}
+    for domain in store.specific:
+        rules.update((rule.text, rule) for rule in store.specific[domain])
+    for line_no, text in enumerate(good, 1):
+        text = text.strip()
+        assert rules[text] == parse_rule(text, "test.txt", line_no, with_plan=False).with_plan()
+    assert store.skipped["regex domain in cosmetic rule"] == 1
+    assert [(bad.line, bad.text) for bad in store.bad_lines] == [(len(good) + 2, "bad domain!##.y")]
+    assert {".a.b", ".a, .b"} <= {rule.selector for rule in store.generic.rules}
