@@ -87,6 +87,7 @@ _TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()
 
 # Bytes of a lower-cased URL that are not [a-z0-9] become spaces: `.split()` then gives TOKEN_RE's tokens.
 _TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
+_new_tuple = tuple.__new__
 _IS_KEY = 1  # a key of some index's token table (pairs included)
 _STARTS_PAIR = 2  # the first token of pairs (`"ads image"`) filed in a token table
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
@@ -342,8 +343,9 @@ class NetworkEngine:
                     type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
             # Without a known source page a request counts as third-party (adblock-rust does the same).
             bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
-        return Target(lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys,
-                      method or "GET", domain_keys)
+        path, keys = self._path_keys(lurl, host_end, origin.tokens)
+        return _new_tuple(Target, (lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin,
+                                   source_keys, method or "GET", domain_keys, path, keys))
 
     def _head(self, lurl: str, cut: int) -> tuple[Origin, int] | None:
         """(origin, where its host ends) for a lower-cased URL, kept by the URL's start when that decides it."""
@@ -429,8 +431,6 @@ class NetworkEngine:
         buckets = probe[1]
         extra = []
         keys = t.path_keys
-        if keys is None:
-            keys = self._path_keys(t)
         if keys:
             by_token = index.by_token
             for key in keys:
@@ -465,17 +465,16 @@ class NetworkEngine:
                         return rid
         return None
 
-    def _path_keys(self, t: Target) -> list[str]:
+    def _path_keys(self, lurl: str, host_end: int, origin_tokens: list[str]) -> tuple[list[str], list[str]]:
         """The keys of the token tables the request's path gives, in probe order: its tokens in URL
         order, then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token."""
         # The path's tokens: runs of [a-z0-9] (as TOKEN_RE finds them), by one byte table, not a regex.
-        path = t._path_tokens = t.url[t.host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
+        path = lurl[host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
         # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
         flags_of = self._token_flags
         keys = []
         pairs = None
-        tokens = t.origin.tokens
-        previous = tokens[-1] if tokens else ""
+        previous = origin_tokens[-1] if origin_tokens else ""
         starts_pair = flags_of.get(previous, 0) & _STARTS_PAIR
         for token in path:
             if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
@@ -492,8 +491,7 @@ class NetworkEngine:
             previous = token
         if pairs is not None:
             keys.extend(pairs)
-        t.path_keys = keys
-        return keys
+        return path, keys
 
     @staticmethod
     def _probe(index: RuleIndex, origin: Origin) -> tuple:
@@ -540,9 +538,7 @@ class NetworkEngine:
         index = self._indexes[n]
         buckets = [(probe[0],)] if probe[0] is not None and not t.bits & POPUP else []
         buckets.extend(probe[1])
-        keys = t.path_keys
-        if keys is None:
-            keys = self._path_keys(t)
+        keys = t.path_keys or ()
         buckets.extend(index.by_token[key] for key in keys if key in index.by_token)
         hit = index.always.get(t.type_bit)
         if hit is not None:

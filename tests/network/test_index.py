@@ -179,8 +179,7 @@ def test_path_tokens_are_those_of_the_token_regex():
     ]
     for url in urls:
         target = network._target(url, None, "image", "GET")
-        network._path_keys(target)
-        assert target._path_tokens == TOKEN_RE.findall(target.url, target.host_end), url
+        assert target.path_tokens == TOKEN_RE.findall(target.url, target.host_end), url
 
 
 def test_pairs_of_tokens_are_found_wherever_and_however_often_they_occur():
