@@ -194,6 +194,7 @@ class Filtering:
         self.rewrite_pool = rewrite_pool  # the page workers for the engine in use
         upstream.on_slow_page = self._slow_page
         upstream.on_large_page = self._large_page
+        upstream.on_held_chunk = self._small_body_chunk
         # Why dejunk cannot filter: then every request is refused rather than passed on unfiltered.
         self.failed: str | None = None
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
@@ -535,9 +536,9 @@ class Filtering:
             if length.isdigit() and int(length) <= min(SMALL_BODY_BYTES, self.settings.hold_limit) and not (
                     content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)):
                 # A small body of known length is held whole by mitmproxy, as without dejunk: streaming
-                # it costs the proxy more than holding it. It keeps the deadlines of a held body
-                # (see `_slow_page`).
-                f._dejunk_small_held = True  # not part of the flow's saved state
+                # it costs the proxy more than holding it. Only while it comes at once, though: one
+                # arriving in pieces streams from its first piece on (`_small_body_chunk`).
+                f._dejunk_small_held = int(length)  # not part of the flow's saved state
                 return True
             # Only pages dejunk may rewrite are held in memory; everything else flows through
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
@@ -648,9 +649,19 @@ class Filtering:
                     return connected, other
         return host, verdict
 
+    @staticmethod
+    def _small_body_chunk(f: http.HTTPFlow, held: int):
+        """A small body is held only while it comes at once: one arriving in pieces streams from its first
+        piece on, so the client gets the headers and the first bytes at once, as it would unheld."""
+        length = getattr(f, "_dejunk_small_held", None)
+        if length is None or held >= length:
+            return None
+        f._dejunk_small_held = None
+        return counting_stream(f)
+
     def _slow_page(self, f: http.HTTPFlow):
         """A held page still arriving after the response timeout: it goes on unrewritten, as it comes."""
-        if getattr(f, "_dejunk_small_held", False):
+        if getattr(f, "_dejunk_small_held", None) is not None:
             return counting_stream(f)  # a small body held only because that is cheaper: it streams on, unremarked
         host = f.request.pretty_host
         reason = f"still arriving {self.settings.response_timeout} s after its headers: sent as it comes, unrewritten"

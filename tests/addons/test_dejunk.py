@@ -506,6 +506,18 @@ class TestResponseHeaders:
         tctx.configure(addon, dejunk_max_rewrite_bytes=1000)
         assert self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500").response.stream
 
+    def test_a_small_body_arriving_in_pieces_streams_from_its_first_piece(self, addon_ctx):
+        # Held only while it comes at once: the client of a trickling download gets its first bytes at once.
+        addon, _, _ = addon_ctx
+        whole = self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500")
+        assert addon.upstream.held_body_progress(whole, 1500) is None and whole.id in addon.upstream._waiting
+        pieces = self.respond(addon, "http://friend.test/b.js", "application/javascript", length="1500")
+        stream = addon.upstream.held_body_progress(pieces, 1)
+        assert stream is not None and pieces.id not in addon.upstream._waiting
+        assert stream(b"x") == b"x" and pieces.metadata["dejunk_streamed_bytes"] == 1
+        page = self.respond(addon, "http://friend.test/", "text/html", length="1500")  # a page stays held
+        assert addon.upstream.held_body_progress(page, 1) is None and page.id in addon.upstream._waiting
+
     def test_a_small_body_still_coming_after_the_timeout_streams_on_unremarked(self, addon_ctx):
         addon, _, files = addon_ctx
         f = self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500")
