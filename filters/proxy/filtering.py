@@ -66,6 +66,9 @@ MARK_FAILED = ":warning:"  # dejunk's own failure on a flow; its comment says "d
 MARK_MODIFIED = ":pencil2:"
 MARK_REWRITTEN = ":scissors:"
 BUFFERED_TYPES = ("text/html", "application/xhtml+xml")
+# A response body of at most this many bytes, its length known from its headers, is held rather than
+# streamed (see `_on_response_headers`).
+SMALL_BODY_BYTES = 64 * 1024
 _RESPONSE_HEADERS = frozenset({b"content-type", b"content-length", b"set-cookie"})
 # Requests whose responses `##^responseheader()` rules apply to: pages and frames.
 _DOCUMENT_TYPES = frozenset({"document", "subdocument"})
@@ -133,19 +136,28 @@ def bodiless(f: http.HTTPFlow) -> bool:
 
 def decided_key(f: http.HTTPFlow) -> tuple:
     """What a decision on a flow's request was made from: if another addon changes it, decide again."""
-    request = f.request
+    data = f.request.data
     # The headers' fields tuple rides along: mitmproxy replaces it on any change, so while it is the
-    # same object the Host header cannot have changed, and reading it again (slow) is skipped.
-    data = request.data
-    return (data.host, data.port, data.path, data.authority), data.headers.fields, request.host_header
+    # same object the Host header cannot have changed; the old tuple still holds the old Host header,
+    # read only if the fields did change (reading it on every request is slow).
+    return (data.host, data.port, data.path, data.authority), data.headers.fields
+
+
+def _host_fields(fields: tuple) -> list[bytes]:
+    """The Host header's values in a headers' fields tuple."""
+    return [value for name, value in fields if name.lower() == b"host"]
 
 
 def changed_since(f: http.HTTPFlow, decided: tuple) -> bool:
-    """Whether the request changed where it goes since `decided` (a `decided_key`) was taken."""
+    """Whether the request changed where it goes since `decided` (a `decided_key`) was taken.
+
+    Where it goes: host, port, path, authority (HTTP/2's Host) and the Host header.
+    """
     data = f.request.data
     if (data.host, data.port, data.path, data.authority) != decided[0]:
         return True
-    return data.headers.fields is not decided[1] and f.request.host_header != decided[2]
+    fields = data.headers.fields
+    return fields is not decided[1] and _host_fields(fields) != _host_fields(decided[1])
 
 
 def _has_body(f: http.HTTPFlow) -> bool:
@@ -166,6 +178,9 @@ class Filtering:
 
     PASSED_SECONDS = 60.0  # how long a passed request vouches for its connection (see `server_connect`)
     PASSED_LIMIT = 8192  # connections vouched for at once, at most
+    # A connection vouched for less than this ago is not vouched for again (every request does it,
+    # twice): its vouch lasts at most this much less than PASSED_SECONDS.
+    PASSED_REFRESH = 1.0
 
     def __init__(self, upstream: UpstreamWatch, rewrite_pool: Callable[[], RewritePool]):
         self.engine: Engine | None = None
@@ -179,6 +194,7 @@ class Filtering:
         self.rewrite_pool = rewrite_pool  # the page workers for the engine in use
         upstream.on_slow_page = self._slow_page
         upstream.on_large_page = self._large_page
+        upstream.on_held_chunk = self._small_body_chunk
         # Why dejunk cannot filter: then every request is refused rather than passed on unfiltered.
         self.failed: str | None = None
         self.keep_bodies = False  # flows are kept to be looked at (mitmweb, console, -w): bodies stay
@@ -290,7 +306,11 @@ class Filtering:
         now = time.monotonic()
         key = (f.client_conn.id, request.host.lower(), request.port)
         passed = self._passed
-        passed.pop(key, None)
+        since = passed.get(key)
+        if since is not None and now - since < self.PASSED_REFRESH:
+            return  # vouched for a moment ago (its headers, or the request before on this connection)
+        if since is not None:
+            del passed[key]
         passed[key] = now
         # Oldest first: forget what expired, and the oldest beyond a bound, a few at a time.
         while passed:
@@ -464,7 +484,7 @@ class Filtering:
         self.upstream.response_headers(f, buffered)
 
     def _on_response_headers(self, f: http.HTTPFlow) -> bool:
-        """Apply image and cookie policies; returns whether the body is buffered."""
+        """Apply image and cookie policies; returns whether the body is held (a page, a body to change, a small body)."""
         data = f.metadata.get("dejunk", {})
         action = data.get("action")
         if action in ANSWERED_ACTIONS:
@@ -513,6 +533,13 @@ class Filtering:
             data["replace_held"] = True
             buffered = True
         if not buffered and not self.keep_bodies:
+            if length.isdigit() and int(length) <= min(SMALL_BODY_BYTES, self.settings.hold_limit) and not (
+                    content_type.startswith(BUFFERED_TYPES) and self._may_rewrite(f)):
+                # A small body of known length is held whole by mitmproxy, as without dejunk: streaming
+                # it costs the proxy more than holding it. Only while it comes at once, though: one
+                # arriving in pieces streams from its first piece on (`_small_body_chunk`).
+                f._dejunk_small_held = int(length)  # not part of the flow's saved state
+                return True
             # Only pages dejunk may rewrite are held in memory; everything else flows through
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
             response.stream = counting_stream(f)
@@ -622,8 +649,20 @@ class Filtering:
                     return connected, other
         return host, verdict
 
+    @staticmethod
+    def _small_body_chunk(f: http.HTTPFlow, held: int):
+        """A small body is held only while it comes at once: one arriving in pieces streams from its first
+        piece on, so the client gets the headers and the first bytes at once, as it would unheld."""
+        length = getattr(f, "_dejunk_small_held", None)
+        if length is None or held >= length:
+            return None
+        f._dejunk_small_held = None
+        return counting_stream(f)
+
     def _slow_page(self, f: http.HTTPFlow):
         """A held page still arriving after the response timeout: it goes on unrewritten, as it comes."""
+        if getattr(f, "_dejunk_small_held", None) is not None:
+            return counting_stream(f)  # a small body held only because that is cheaper: it streams on, unremarked
         host = f.request.pretty_host
         reason = f"still arriving {self.settings.response_timeout} s after its headers: sent as it comes, unrewritten"
         self.stats.add("not_rewritten_slow", host)
@@ -714,7 +753,7 @@ class Filtering:
                 self._not_replaced(f, "its body was streamed")
             return None
         content_type = response.headers.get("content-type", "")
-        rewrite = self._may_rewrite(f) and content_type.lower().startswith(BUFFERED_TYPES)
+        rewrite = content_type.lower().startswith(BUFFERED_TYPES) and self._may_rewrite(f)
         if not rewrite and not replacements:
             return None
         raw = response.raw_content

@@ -90,6 +90,8 @@ class UpstreamWatch:
         # what `on_large_page` returns, before mitmproxy's own `stream_large_bodies` would stream it bare.
         self.hold_limit: int | None = None
         self.on_large_page: Callable[[http.HTTPFlow], Callable] = lambda flow: True
+        # Asked on each chunk of a held body (`held` bytes so far): a stream function to let it go now, or None.
+        self.on_held_chunk: Callable[[http.HTTPFlow, int], Callable | None] = lambda flow, held: None
 
     def watch_held_bodies(self, watch: bool) -> None:
         """Start (or stop) seeing the chunks of held bodies: see `held_body_progress`."""
@@ -173,6 +175,10 @@ class UpstreamWatch:
         entry = self._waiting.get(flow.id)
         if entry is None or entry[1] != "body":
             return None
+        stream = self.on_held_chunk(flow, held)
+        if stream is not None:
+            del self._waiting[flow.id]
+            return stream
         now = time.time()
         if now - entry[2] < self.response_timeout:
             self._waiting[flow.id] = (flow, "body", entry[2], now)

@@ -432,11 +432,16 @@ class TestSelfCheck:
 
 
 class TestResponseHeaders:
-    def respond(self, addon, url, content_type, status=200, set_cookie=None):
+    # By default a response says it is larger than a small body (which is held: see test_small_bodies_are_held).
+    def respond(self, addon, url, content_type, status=200, set_cookie=None, length=str(1 << 20)):
         f = make_flow(url)
         addon.request(f)
         f.response = tutils.tresp(status_code=status)
         f.response.headers["content-type"] = content_type
+        if length is None:
+            del f.response.headers["content-length"]
+        else:
+            f.response.headers["content-length"] = length
         if set_cookie:
             f.response.headers["set-cookie"] = set_cookie
         addon.responseheaders(f)
@@ -488,6 +493,49 @@ class TestResponseHeaders:
         f = self.respond(addon, "http://friend.test/x", content_type, status)
         assert bool(f.response.stream) is streamed
 
+    @pytest.mark.parametrize("content_type,status,length,held", [
+        ("application/javascript", 200, "1500", True),
+        ("image/png", 200, str(filtering_module.SMALL_BODY_BYTES), True),
+        ("text/html", 404, "300", True),
+        ("application/octet-stream", 200, str(filtering_module.SMALL_BODY_BYTES + 1), False),
+        ("application/json", 200, None, False),  # no length: it may be any size
+        ("text/css", 200, "12x", False),
+    ])
+    def test_small_bodies_are_held(self, addon_ctx, content_type, status, length, held):
+        # Held whole as mitmproxy holds them without dejunk (cheaper than streaming), watched as a held body.
+        addon, _, _ = addon_ctx
+        f = self.respond(addon, "http://friend.test/x", content_type, status, length=length)
+        assert bool(f.response.stream) is not held
+        assert (f.id in addon.upstream._waiting) is held
+        assert "dejunk_streamed_bytes" not in f.metadata
+
+    def test_a_small_body_is_never_held_past_the_hold_limit(self, addon_ctx):
+        addon, tctx, _ = addon_ctx
+        assert not self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500").response.stream
+        tctx.configure(addon, dejunk_max_rewrite_bytes=1000)
+        assert self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500").response.stream
+
+    def test_a_small_body_arriving_in_pieces_streams_from_its_first_piece(self, addon_ctx):
+        # Held only while it comes at once: the client of a trickling download gets its first bytes at once.
+        addon, _, _ = addon_ctx
+        whole = self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500")
+        assert addon.upstream.held_body_progress(whole, 1500) is None and whole.id in addon.upstream._waiting
+        pieces = self.respond(addon, "http://friend.test/b.js", "application/javascript", length="1500")
+        stream = addon.upstream.held_body_progress(pieces, 1)
+        assert stream is not None and pieces.id not in addon.upstream._waiting
+        assert stream(b"x") == b"x" and pieces.metadata["dejunk_streamed_bytes"] == 1
+        page = self.respond(addon, "http://friend.test/", "text/html", length="1500")  # a page stays held
+        assert addon.upstream.held_body_progress(page, 1) is None and page.id in addon.upstream._waiting
+
+    def test_a_small_body_still_coming_after_the_timeout_streams_on_unremarked(self, addon_ctx):
+        addon, _, files = addon_ctx
+        f = self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500")
+        before = len(events(files))
+        stream = addon.filtering._slow_page(f)
+        assert stream(b"abc") == b"abc" and f.metadata["dejunk_streamed_bytes"] == 3
+        assert len(events(files)) == before and not f.marked
+        assert addon.filtering.stats.counts["not_rewritten_slow"] == 0
+
     def test_a_page_with_a_content_range_is_never_rewritten(self, addon_ctx):
         addon, _, _ = addon_ctx
         f = make_flow("http://friend.test/x")
@@ -495,6 +543,7 @@ class TestResponseHeaders:
         f.response = tutils.tresp(status_code=200, content=b'<html><body><div class="ad">x</div></body></html>')
         f.response.headers["content-type"] = "text/html"
         f.response.headers["content-range"] = "bytes 0-49/100"
+        f.response.headers["content-length"] = str(1 << 20)  # not a small body (those are held anyway)
         addon.responseheaders(f)
         assert f.response.stream
         f.response.stream = False  # as if the whole body had been held anyway

@@ -242,3 +242,31 @@ def test_connections_vouched_for_are_bounded_and_expire(addon_ctx, monkeypatch):
     late = make_flow("http://late.test/", dest="document")
     filtering._vouch(late)
     assert list(filtering._passed) == [(late.client_conn.id, "late.test", 80)]
+
+
+def test_a_decision_stands_until_where_the_request_goes_changes():
+    f = make_flow("http://news.test/a.js", dest="script")
+    f.request.headers["host"] = "news.test"
+    decided = filtering_module.decided_key(f)
+    f.request.headers["x-other"] = "1"  # the headers change, where it goes does not
+    assert not filtering_module.changed_since(f, decided)
+    f.request.headers["HOST"] = "ads.test"
+    assert filtering_module.changed_since(f, decided)
+
+
+def test_a_connection_is_vouched_for_once_a_moment_not_on_every_request(addon_ctx, monkeypatch):
+    addon, _, _ = addon_ctx
+    filtering = addon.filtering
+    now = [1000.0]
+    monkeypatch.setattr(filtering_module.time, "monotonic", lambda: now[0])
+    first, other = make_flow("http://a.test/", dest="document"), make_flow("http://b.test/", dest="document")
+    other.client_conn = first.client_conn
+    filtering._vouch(first)
+    filtering._vouch(other)
+    now[0] += filtering.PASSED_REFRESH / 2
+    filtering._vouch(first)  # a moment later: kept as it was
+    key = (first.client_conn.id, "a.test", 80)
+    assert filtering._passed[key] == 1000.0 and list(filtering._passed)[0] == key
+    now[0] += filtering.PASSED_REFRESH
+    filtering._vouch(first)  # later: vouched for anew, newest last
+    assert filtering._passed[key] == now[0] and list(filtering._passed)[-1] == key

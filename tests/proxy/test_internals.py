@@ -184,6 +184,23 @@ def test_a_held_body_is_seen_growing_and_can_be_streamed_from_then_on(options):
 # --- failing one stream --------------------------------------------------------------------------
 
 
+def test_ordinary_events_reach_the_http_layer_without_a_frame_of_dejunks(options):
+    # Every event and command of every HTTP connection passes the wrapper: it hands back mitmproxy's
+    # own command generator instead of running it inside a generator of its own.
+    import inspect
+    from mitmproxy.proxy import events
+    from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
+
+    internals.install_stream_failures()
+    assert not inspect.isgeneratorfunction(HttpLayer._handle_event)
+    client = connection.Client(peername=("127.0.0.1", 5000), sockname=("127.0.0.1", 8080), timestamp_start=0)
+    layer = HttpLayer(Context(client, options), HTTPMode.regular)
+    generator = layer._handle_event(events.Start())
+    original = getattr(HttpLayer, internals._ORIGINAL_LAYER_ATTR)
+    assert generator.gi_code is original.__code__
+    generator.close()
+
+
 def test_a_stream_failure_fails_its_stream_through_the_normal_error_path(options):
     from mitmproxy.proxy.layers.http import HttpLayer, HTTPMode
 
