@@ -306,14 +306,6 @@ def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> No
         if hosts_line(line):
             # `address name...`; a name's form is checked below, for the whole slice at once.
             names = line.split("#", 1)[0].split()
-            if len(names) == 2:
-                host = names[1].lower().rstrip(".")
-                if host in boilerplate:
-                    skipped["hosts boilerplate"] += 1
-                else:
-                    host_lines(line_no)
-                    host_names(host)
-                continue
             if len(names) < 2:
                 result.skip(line_no, line, "hosts line without a host name", bad=True)
                 continue

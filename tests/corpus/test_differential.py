@@ -50,14 +50,19 @@ def ours(lists):
     return Engine.from_lists(lists)
 
 
-@pytest.fixture(scope="module")
-def theirs(lists):
+def _reference_engine(paths):
     adblock = pytest.importorskip("adblock", reason="the reference engine is a dev dependency (requirements-dev.txt)")
     filter_set = adblock.FilterSet()
-    for path in lists:
+    for path in paths:
         with open(path, encoding="utf-8") as f:
-            filter_set.add_filter_list(f.read())
+            # The binding reads `0.0.0.0 host` lines only when told the list is a hosts file.
+            filter_set.add_filter_list(f.read(), format="hosts" if path.endswith("hosts.txt") else "standard")
     return adblock.Engine(filter_set, True)
+
+
+@pytest.fixture(scope="module")
+def theirs(lists):
+    return _reference_engine(lists)
 
 
 def _blocked(result) -> bool:
@@ -117,13 +122,7 @@ def ours_full(full_paths):
 
 @pytest.fixture(scope="module")
 def theirs_full(full_paths):
-    adblock = pytest.importorskip("adblock", reason="the reference engine is a dev dependency (requirements-dev.txt)")
-    filter_set = adblock.FilterSet()
-    for path in full_paths:
-        with open(path, encoding="utf-8") as f:
-            # The binding reads `0.0.0.0 host` lines only when told the list is a hosts file.
-            filter_set.add_filter_list(f.read(), format="hosts" if path.endswith("hosts.txt") else "standard")
-    return adblock.Engine(filter_set, True)
+    return _reference_engine(full_paths)
 
 
 def _compared_requests(corpus) -> list[tuple[str, str, str]]:
