@@ -224,7 +224,6 @@ class NetworkEngine:
         for token in frozenset().union(*(index.hot for index in self._indexes)):
             self._token_flags[token] = self._token_flags.get(token, 0) | _STARTS_PAIR
         self._domain_keys = frozenset().union(*(index.by_domain for index in self._indexes))
-        self._has_modifiers = self._removeparams.size > 0 or self._csps.size > 0 or self._replaces.size > 0
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
         self._heads: dict = {}
@@ -574,8 +573,13 @@ class NetworkEngine:
         if not important:
             rid, exception = self._exception_for(rid, t, source_url)
             if exception is not None:
-                allowed = self._decision(rid, exception=exception)
-                if self._has_modifiers:
+                key = (rid, exception)
+                allowed = self._decisions.get(key)
+                if allowed is None:
+                    if len(self._decisions) >= _CACHE_LIMIT:
+                        self._decisions.clear()
+                    allowed = self._decisions[key] = self._decision(rid, exception=exception)
+                if self._has[MODIFIERS] and self._find(MODIFIERS, t) is not None:
                     # Not blocked after all: `$removeparam` and `$csp` still apply.
                     extra = self._modifiers(t, url, source_url)
                     if extra is not ALLOWED:
