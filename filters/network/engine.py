@@ -494,7 +494,7 @@ class NetworkEngine:
 
     @staticmethod
     def _probe(index: RuleIndex, origin: Origin) -> tuple:
-        """(plain host rule or None, buckets, last origin token if it starts pairs) for an origin."""
+        """(plain host rule or None, buckets) for an origin; the pair across the host's end is a path key."""
         simple = None
         buckets = []
         by_host = index.by_host
@@ -516,8 +516,7 @@ class NetworkEngine:
                 hit = by_token.get(token + " " + tokens[i + 1][:PAIR_PREFIX])
                 if hit is not None:
                     buckets.append(hit)
-        boundary = tokens[-1] if tokens and tokens[-1] in hot else None
-        return simple, tuple(buckets), boundary
+        return simple, tuple(buckets)
 
     def _find_all(self, n: int, t: Target) -> list[int]:
         """Every rule of index `n` that matches, each once, in the order `_find` tries them."""
