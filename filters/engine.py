@@ -30,7 +30,7 @@ from .request import Request
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-ENGINE_VERSION = "4.5"
+ENGINE_VERSION = "4.6"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 
@@ -129,6 +129,7 @@ class Engine:
             lists.append(parse_list_text(text, path=path, name=display_name(path), trusted=path not in untrusted))
             del text
         engine = cls(lists, cosmetic_factory=cosmetic_factory)
+        del lists  # a hosts file's names are in the engine's tables now: free them before the cache is written
         if cache_dir is not None:
             cache.save(engine, cache_dir, key)
         return engine

@@ -16,6 +16,7 @@ from filters import Engine, Request
 from filters.network.decision import ALLOWED
 from filters.cosmetic.rules import RuleIndex, StoredIndex
 from filters.engine import ENGINE_VERSION, PageExceptions
+from filters.network import index as index_module
 
 PAGE = "https://news.example/article"
 
@@ -336,6 +337,31 @@ class TestLists:
         assert e.check("https://t.example/", None, "document").blocked
         assert not e.check("http://localhost/", PAGE).blocked
         assert not e.check("https://ads.example/", PAGE, "popup").blocked
+
+    def test_a_big_hosts_file_in_a_table_decides_as_a_small_one(self, tmp_path, monkeypatch):
+        before = tmp_path / "before.txt"
+        before.write_text("[Adblock Plus 2.0]\n||t.example^\n||x.example^$script\n@@||cdn.x.example^$image\n")
+        hosts = tmp_path / "hosts"
+        hosts.write_text("# hosts\n0.0.0.0 ads.example\n0.0.0.0 t.example\n0.0.0.0 x.example\n0.0.0.0 ads.example\n"
+                         "0.0.0.0 cdn.x.example\n0.0.0.0 w.example\n")
+        after = tmp_path / "after.txt"
+        after.write_text("[Adblock Plus 2.0]\n||w.example^\n||ads.example^$image\n@@||w.example/ok/\n")
+        paths = [str(before), str(hosts), str(after)]
+        small = Engine.from_lists(paths, cosmetic_factory=None)
+        monkeypatch.setattr(index_module, "PLAIN_TABLE_FROM", 3)
+        built = Engine.from_lists(paths, cosmetic_factory=None, cache_dir=str(tmp_path / "cache"))
+        loaded = Engine.from_lists(paths, cosmetic_factory=None, cache_dir=str(tmp_path / "cache"))
+        assert built.network._blocks.plain_hosts and loaded.network._blocks.plain_hosts
+        urls = [f"https://{host}/{path}" for host in ("ads.example", "a.ads.example", "t.example", "x.example",
+                                                       "cdn.x.example", "w.example", "other.example")
+                for path in ("a.js", "ok/b.png")]
+        for e in (built, loaded):
+            assert e.rule_count == small.rule_count
+            assert [(e.rule_text(r), e.rule_origin(r)) for r in range(e.rule_count)] == [
+                (small.rule_text(r), small.rule_origin(r)) for r in range(small.rule_count)]
+            for url in urls:
+                for kind in ("script", "image", "document"):
+                    assert e.check(url, PAGE, kind) == small.check(url, PAGE, kind), (url, kind)
 
     def test_builtin(self):
         e = Engine.from_lists(["builtin"])

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from array import array
-from itertools import accumulate
+from itertools import accumulate, repeat
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -239,7 +239,18 @@ class NetworkEngine:
         return len(self._offsets) - 1
 
     def rule_text(self, rid: int) -> str:
-        return self._texts[self._offsets[rid] : self._offsets[rid + 1] - 1]
+        start, end = self._offsets[rid], self._offsets[rid + 1]
+        if start == end:
+            return self._table_text(rid)
+        return self._texts[start : end - 1]
+
+    def _table_text(self, rid: int) -> str:
+        # A big hosts file's entries have no text of their own: their names are in its table.
+        for table in self._blocks.plain_hosts:
+            name = table.name_of(rid)
+            if name is not None:
+                return _HOSTS_PREFIX + name
+        raise IndexError(f"rule {rid} has no text")
 
     def rule_origin(self, rid: int) -> tuple[str, int]:
         """(list name, line number) of a rule."""
@@ -498,8 +509,11 @@ class NetworkEngine:
         simple = None
         buckets = []
         by_host = index.by_host
+        tables = index.plain_hosts
         for suffix in origin.suffixes:
             hit = by_host.get(suffix)
+            if hit is None and tables:
+                hit = index.host_hit(suffix)
             if hit is not None:
                 if hit.__class__ is not int:
                     buckets.append(hit)
@@ -926,14 +940,18 @@ class _Builder:
         if not names:
             return
         first = len(self.lines)
+        in_table = self.blocks.add_simple_hosts(names, first)
         self.lines.extend(lines)
         self.list_ids.extend(array("H", [list_id]) * len(names))
+        if in_table:
+            # Filed as a table, which holds the names: their texts are empty here (see `rule_text`).
+            self.offsets.extend(repeat(self.offsets[-1], len(names)))
+            return
         # One text for them all: `0.0.0.0 a\n0.0.0.0 b\n`, and each rule's end offset.
         prefix = len(_HOSTS_PREFIX) + 1
         self.texts.append("".join((_HOSTS_PREFIX, ("\n" + _HOSTS_PREFIX).join(names), "\n")))  # one copy
         self.offsets.extend(accumulate(map(prefix.__add__, map(len, names)), initial=self.offsets[-1]))
         self.offsets.pop(first)  # `initial` repeats the last offset
-        self.blocks.add_simple_hosts(names, first)
 
     def _route(self, rule: NetworkRule, rid: int) -> None:
         if rule.exception:

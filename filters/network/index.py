@@ -3,7 +3,8 @@
 A rule is filed by the first of these that applies:
 - `||host...` rules under their host name (`by_host`); a request probes its host and each parent
   domain. A bare `||host^` (or a hosts-file line) is stored as a plain rule id: finding it is the
-  whole match.
+  whole match. A big hosts file's entries go into a `PlainHosts` table instead (`plain_hosts`):
+  sorted names in one string, a tenth of a dict's memory; `by_host` is probed first.
 - other rules under the rarest of the tokens their pattern guarantees (`by_token`); a request
   probes the tokens of its URL.
 - rules without such a token but restricted by `$domain=` under each of those domains
@@ -17,8 +18,11 @@ Rule ids index the engine's rule table; the index holds only ids and keys, so it
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, pattern_bigrams, pattern_tokens
 
@@ -35,6 +39,76 @@ COMMON_TOKENS = frozenset(
 )  # fmt: skip
 
 
+# A run of plain host rules this long (a hosts file) goes into a `PlainHosts` table, not `by_host`.
+PLAIN_TABLE_FROM = 100_000
+
+
+@dataclass(slots=True)
+class PlainHosts:
+    """Plain host rules (host -> rule id) as sorted names in one string: no object per host."""
+
+    names: str  # "\n" + the sorted host names joined by "\n" + "\n"
+    starts: array  # where the "\n" before each name is, and the last "\n"
+    ids: array  # each name's rule id (a name listed twice: the first entry's id first)
+    samples: list[str]  # every BLOCK-th name, for a bisection in C
+    first_rid: int  # the entries' rule ids are first_rid on, in list order
+    slots: array  # where each entry (in list order) is among the sorted names
+
+    BLOCK = 32
+
+    @classmethod
+    def build(cls, hosts: list[str], first_rid: int) -> PlainHosts:
+        """The table for `hosts`, whose rule ids are `first_rid` on, in order."""
+        # A stable sort keeps a name's entries in list order, so a lookup finds its first one.
+        positions = array("I", sorted(range(len(hosts)), key=hosts.__getitem__))
+        ordered = list(map(hosts.__getitem__, positions))  # one pass in sorted order: the names lie in list order
+        names = "\n" + "\n".join(ordered) + "\n"
+        starts = array("I", accumulate(map((1).__add__, map(len, ordered)), initial=0))
+        del ordered
+        ids = array("I", map(first_rid.__add__, positions))
+        # Copies, not the list's own strings: once the list goes, its memory can go back to the system.
+        samples = [names[starts[k] + 1 : starts[k + 1]] for k in range(0, len(positions), cls.BLOCK)]
+        slots = array("I", bytes(4 * len(positions)))
+        for slot, entry in enumerate(positions):
+            slots[entry] = slot
+        return cls(names, starts, ids, samples, first_rid, slots)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def get(self, host: str) -> int | None:
+        """The rule id for `host`, or None."""
+        # The names before block j-1 are below `host` and those after block j's first are above it.
+        j = bisect_left(self.samples, host)
+        block = self.BLOCK
+        low = (j - 1) * block if j else 0
+        high = min(j * block + 1, len(self.ids))
+        if low >= high or "\n" in host:
+            return None
+        starts = self.starts
+        names = self.names[starts[low] : starts[high] + 1]
+        found = names.find("\n" + host + "\n")
+        if found < 0:
+            return None
+        return self.ids[low + names.count("\n", 0, found)]
+
+    def name_of(self, rid: int) -> str | None:
+        """The host name of the entry with rule id `rid`, or None if it is not one of this table's."""
+        entry = rid - self.first_rid
+        if not 0 <= entry < len(self.slots):
+            return None
+        slot = self.slots[entry]
+        return self.names[self.starts[slot] + 1 : self.starts[slot + 1]]
+
+    def items(self):
+        """(host, rule id) for each name, the first entry of a name only."""
+        previous = None
+        for host, rid in zip(self.names[1:-1].split("\n"), self.ids):
+            if host != previous:
+                yield host, rid
+                previous = host
+
+
 @dataclass(slots=True)
 class RuleIndex:
     """Rule ids of one kind (blocks, exceptions, redirects...), filed for lookup."""
@@ -47,15 +121,35 @@ class RuleIndex:
     # Tokens that start a two-token key (`"ads image"`) in `by_token`: a request probes the pair
     # made of such a token and the next one in its URL.
     hot: frozenset[str] = frozenset()
+    # Big hosts files' entries, probed after `by_host` (which holds none of their names' rules).
+    plain_hosts: tuple[PlainHosts, ...] = ()
 
     def __bool__(self) -> bool:
         return self.size > 0
 
+    def host_items(self):
+        """(host, what `host_hit` gives) for every host the index has rules under."""
+        yield from self.by_host.items()
+        for position, table in enumerate(self.plain_hosts):
+            earlier = self.plain_hosts[:position]
+            for host, rid in table.items():
+                if host not in self.by_host and not any(t.get(host) is not None for t in earlier):
+                    yield host, rid
+
+    def host_hit(self, host: str):
+        """What `by_host`, else a plain hosts table, holds for `host`: a rule id, ids, or None."""
+        hit = self.by_host.get(host)
+        if hit is None:
+            for table in self.plain_hosts:
+                hit = table.get(host)
+                if hit is not None:
+                    break
+        return hit
+
     def candidates(self, suffixes, tokens, source_keys, type_bit):
         """Every rule id worth testing for a request, in probe order (ints from `by_host` are whole matches)."""
-        by_host = self.by_host
         for suffix in suffixes:
-            hit = by_host.get(suffix)
+            hit = self.host_hit(suffix)
             if hit is not None:
                 yield from (hit,) if hit.__class__ is int else hit
         by_token = self.by_token
@@ -82,6 +176,7 @@ class IndexBuilder:
 
     def __init__(self) -> None:
         self._by_host: dict[str, list[int] | int] = {}
+        self._tables: list[PlainHosts] = []
         self._pending: list[tuple[int, list[str], frozenset[str] | None, str | None, list, int]] = []
         self._size = 0
 
@@ -90,19 +185,29 @@ class IndexBuilder:
         self._size += 1
         current = self._by_host.get(host)
         if current is None:
+            if self._tables and self._in_tables(host) is not None:
+                return  # an earlier plain rule decides
             self._by_host[host] = rid
         elif isinstance(current, list):
             current.append(rid)
         # A second plain rule for the same host adds nothing: the first one already decides.
 
-    def add_simple_hosts(self, hosts: list[str], first_rid: int) -> None:
-        """Many plain `||host^` rules at once (a hosts file's entries), with ids `first_rid` on, in order."""
+    def add_simple_hosts(self, hosts: list[str], first_rid: int) -> bool:
+        """Many plain `||host^` rules at once (a hosts file's entries), with ids `first_rid` on, in order.
+
+        Returns whether they went into a `PlainHosts` table (which then holds their names)."""
         # The same filing as `add_simple_host` for each, without a Python step per host: a hosts file
         # has millions of them.
         by_host = self._by_host
+        if len(hosts) >= PLAIN_TABLE_FROM:
+            self._add_table(hosts, first_rid)
+            return True
         self._size += len(hosts)
         last = first_rid + len(hosts) - 1
         fresh = dict(zip(reversed(hosts), range(last, first_rid - 1, -1)))  # a host's first entry is kept
+        if self._tables:
+            for host in [host for host in fresh if self._in_tables(host) is not None]:
+                del fresh[host]  # an earlier plain rule decides
         common = fresh.keys() & by_host.keys()
         if common:
             for host in common:
@@ -116,6 +221,26 @@ class IndexBuilder:
             self._by_host = fresh
         else:
             by_host.update(fresh)
+        return False
+
+    def _add_table(self, hosts: list[str], first_rid: int) -> None:
+        """A hosts file's entries as a `PlainHosts` table, filed as `add_simple_host` would file each."""
+        self._size += len(hosts)
+        by_host = self._by_host
+        # A name `by_host` already holds keeps that (looked up first): plain ids join its bucket.
+        common = by_host.keys() & hosts
+        if any(by_host[host].__class__ is list for host in common):
+            for rid, host in enumerate(hosts, first_rid):
+                if host in common and by_host[host].__class__ is list:
+                    by_host[host].append(rid)
+        self._tables.append(PlainHosts.build(hosts, first_rid))
+
+    def _in_tables(self, host: str) -> int | None:
+        for table in self._tables:
+            rid = table.get(host)
+            if rid is not None:
+                return rid
+        return None
 
     def add(self, rid: int, rule: NetworkRule) -> None:
         self._size += 1
@@ -127,6 +252,8 @@ class IndexBuilder:
 
     def _file_host(self, host: str, rid: int) -> None:
         current = self._by_host.get(host)
+        if current is None and self._tables:
+            current = self._in_tables(host)
         if current is None:
             self._by_host[host] = [rid]
         elif isinstance(current, list):
@@ -193,6 +320,7 @@ class IndexBuilder:
             always={bit: tuple(v) for bit, v in always.items()},
             size=self._size,
             hot=frozenset(hot),
+            plain_hosts=tuple(self._tables),
         )
 
 
@@ -227,7 +355,7 @@ def merge_indexes(*indexes: RuleIndex) -> RuleIndex:
     by_domain: dict[str, list[int]] = {}
     always: dict[int, list[int]] = {}
     for index in indexes:
-        for host, hit in index.by_host.items():
+        for host, hit in index.host_items():
             current = by_host.get(host)
             if current is None:
                 by_host[host] = hit if hit.__class__ is int else list(hit)

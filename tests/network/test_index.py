@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pickle
 
-from filters.network.index import COMMON_TOKENS, IndexBuilder, RuleIndex
+from filters.network import index as index_module
+from filters.network.index import COMMON_TOKENS, IndexBuilder, PlainHosts, RuleIndex, merge_indexes
 from filters.network.rules import DOCUMENT, TYPE_BITS, parse_network_rule
 
 SCRIPT = TYPE_BITS["script"]
@@ -204,3 +205,76 @@ def test_a_pair_across_the_hosts_end_is_found():
     assert "test api" in engine.network._indexes[0].by_token
     assert engine.check("https://a.test/api/ad.gif", None, "image").filter == ".test/api/ad$image"
     assert not engine.check("https://a.test/apx/ad.gif", None, "image").blocked
+
+
+class TestPlainHostsTable:
+    """A big hosts file's entries in a sorted table: the same answers as `by_host` would give."""
+
+    def test_every_name_is_found_with_its_first_entry(self):
+        names = [f"h{n % 97}.example" for n in range(500)]  # each name listed five or six times
+        table = PlainHosts.build(names, 1000)
+        for name in set(names):
+            assert table.get(name) == 1000 + names.index(name)
+        assert table.get("h97.example") is None and table.get("a.example") is None and table.get("zz") is None
+        assert table.get("h1.example\nh2.example") is None
+
+    def test_a_name_repeated_across_a_block_boundary_keeps_its_first_entry(self):
+        block = PlainHosts.BLOCK
+        names = ["a.example"] * (block - 1) + ["b.example"] * (2 * block + 3) + ["c.example"]
+        table = PlainHosts.build(list(reversed(names)), 0)
+        assert table.get("b.example") == names[::-1].index("b.example")
+        assert table.get("a.example") == names[::-1].index("a.example")
+
+    def test_names_of_entries(self):
+        names = ["z.example", "a.example", "m.example", "a.example"]
+        table = PlainHosts.build(names, 10)
+        assert [table.name_of(rid) for rid in range(10, 14)] == names
+        assert table.name_of(9) is None and table.name_of(14) is None
+        assert list(table.items()) == [("a.example", 11), ("m.example", 12), ("z.example", 10)]
+
+    def test_pickles(self):
+        table = PlainHosts.build(["b.example", "a.example"], 3)
+        copy = pickle.loads(pickle.dumps(table))
+        assert (copy.get("a.example"), copy.get("b.example"), copy.name_of(3)) == (4, 3, "b.example")
+
+
+class TestPlainHostsFiling:
+    """With a table, the first plain rule for a host still decides, and other rules still join it."""
+
+    def builder(self, monkeypatch) -> IndexBuilder:
+        monkeypatch.setattr(index_module, "PLAIN_TABLE_FROM", 3)
+        return IndexBuilder()
+
+    def test_a_big_run_becomes_a_table(self, monkeypatch):
+        builder = self.builder(monkeypatch)
+        builder.add_simple_hosts(["a.example", "b.example", "a.example"], 0)
+        index = builder.finish()
+        assert index.by_host == {} and len(index.plain_hosts) == 1 and index.size == 3
+        assert (index.host_hit("a.example"), index.host_hit("b.example"), index.host_hit("c.example")) == (0, 1, None)
+
+    def test_an_earlier_plain_rule_keeps_its_host(self, monkeypatch):
+        builder = self.builder(monkeypatch)
+        builder.add_simple_host("b.example", 0)
+        builder.add_simple_hosts(["a.example", "b.example", "c.example"], 1)
+        builder.add_simple_host("c.example", 4)  # later: the table's entry decides
+        builder.add_simple_hosts(["c.example", "d.example"], 5)  # a small run after the table
+        index = builder.finish()
+        assert [index.host_hit(h) for h in ("a.example", "b.example", "c.example", "d.example")] == [1, 0, 3, 6]
+
+    def test_rules_with_options_join_a_table_entry(self, monkeypatch):
+        builder = self.builder(monkeypatch)
+        builder.add(0, parse_network_rule("||a.example^$script"))
+        builder.add_simple_hosts(["a.example", "b.example", "a.example"], 1)
+        builder.add(4, parse_network_rule("||b.example^$image"))
+        index = builder.finish()
+        assert index.host_hit("a.example") == (0, 1, 3)  # as `add_simple_host` files each entry
+        assert index.host_hit("b.example") == (2, 4)
+        assert dict(index.host_items()) == {"a.example": (0, 1, 3), "b.example": (2, 4)}
+
+    def test_merged_with_a_table(self, monkeypatch):
+        builder = self.builder(monkeypatch)
+        builder.add_simple_hosts(["a.example", "b.example", "c.example"], 0)
+        other = IndexBuilder()
+        other.add(3, parse_network_rule("||b.example^$script"))
+        merged = merge_indexes(builder.finish(), other.finish())
+        assert merged.by_host == {"a.example": 0, "b.example": (1, 3), "c.example": 2}
