@@ -35,7 +35,6 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     result = culprit.find_culprits(replay, progress=say)
     if result.culprits:
         say("checking the exceptions with the lists")
-        result.verification = _verify(result, replay, paths, untrusted)
+        result.verification = culprit.verify_with_lists(result, replay, paths, untrusted)
     result.seconds = time.perf_counter() - started
     applied = None
     if args.apply and result.culprits:
@@ -170,16 +169,6 @@ def _compiled_dir(args) -> str | None:
     return os.path.join(subscriptions.default_cache_dir(), "compiled")
 
 
-def _verify(result, replay, paths: list[str], untrusted: list[str]):
-    """The replay again with an engine built from the lists plus the exceptions (as a list of their own)."""
-    with tempfile.TemporaryDirectory(prefix="dejunk-culprit-") as folder:
-        extra = os.path.join(folder, "exceptions.txt")
-        with open(extra, "w", encoding="utf-8") as f:
-            f.write("".join(f"{c.exception}\n" for c in result.culprits))
-        engine = Engine.from_lists([*paths, extra], untrusted=untrusted)
-        return culprit.verify(result, replay, engine)
-
-
 def _apply(path: str | None, result, expectation) -> str:
     if not path:
         return "not applied: your filters file is turned off (--myfilters '')"
@@ -206,40 +195,10 @@ def _print(result, expectation, as_json: bool, applied: str | None) -> None:
         json.dump(document, sys.stdout, indent=1, ensure_ascii=False)
         print()
         return
-    lines = []
-    if result.status == "holds":
-        lines.append(f"{expectation.describe()} with every rule: no rule breaks it ({len(result.fired)} rules fired)")
-    elif result.status == "not_filtering":
-        lines.append(f"broken even with none of the {len(result.fired)} rules that fired ({result.why}): "
-                     "filtering is not the cause")
-        if result.untried:
-            lines.append(f"({len(result.untried)} scriptlet/style rules act in a browser only: "
-                         "dejunk.bisect.start in the proxy tries them)")
-    else:
-        together = " together" if len(result.culprits) > 1 else ""
-        lines.append(f"{result.page_url}: {result.why}")
-        lines.append(f"culprit{'s' if len(result.culprits) > 1 else ''}{together} "
-                     f"({result.steps} replays of {len(result.fired)} rules that fired, {result.seconds:.1f} s):")
-        for c in result.culprits:
-            lines.append(f"  {c.rule.text}    ({c.rule.where()})")
-        lines.append("exception" + ("s" if len(result.culprits) > 1 else "") + f" for {result.site}:")
-        for c in result.culprits:
-            lines.append(f"  {c.exception}")
-        check = result.verification
-        if check is not None:
-            if check.ok:
-                lines.append(f"checked: with the exception{'s' if len(result.culprits) > 1 else ''}, "
-                             f"{expectation.describe()} and every other rule still fires")
-            elif not check.holds:
-                lines.append(f"CHECK FAILED: with the exceptions the page is still broken: {check.why}")
-            else:
-                lines.append("CHECK: with the exceptions these other rules no longer fire: "
-                             + "; ".join(f"{r.text} ({r.where()})" for r in check.stopped))
-        if result.status == "incomplete":
-            lines.append("the search stopped after several rounds: more rules may break the page")
-        if applied:
-            lines.append(applied)
-    print(printable("\n".join(lines), newlines=True))
+    text = culprit.describe_replayed(result, expectation)
+    if applied:
+        text += "\n" + applied
+    print(printable(text, newlines=True))
 
 
 def _cannot(message: str) -> int:

@@ -26,7 +26,9 @@ it, so they are named (`Result.untried`) but not tried; the live bisection tries
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -496,3 +498,196 @@ def _let_through(before: Replay, after: Replay) -> set[tuple[str, int]]:
         target = places if rids and not rids_after else kept
         target.update(network.rule_origin(rid) for rid in rids)
     return places - kept
+
+
+def verify_with_lists(result: Result, replay: Replay, paths: Sequence[str], untrusted: Sequence[str] = ()) -> Verification:
+    """`verify` with an engine built from the list files `paths` plus the exceptions (as a list of their own)."""
+    from ..engine import Engine
+
+    with tempfile.TemporaryDirectory(prefix="dejunk-culprit-") as folder:
+        extra = os.path.join(folder, "exceptions.txt")
+        with open(extra, "w", encoding="utf-8") as f:
+            f.write("".join(f"{c.exception}\n" for c in result.culprits))
+        engine = Engine.from_lists([*paths, extra], untrusted=untrusted)
+    return verify(result, replay, engine)
+
+
+# --- the live search (the proxy's dejunk.bisect.start) --------------------------------------------------
+
+
+class LiveBisect:
+    """`git bisect` for a live site: the proxy applies subsets of the rules that fired on it, the user judges.
+
+    First every rule applies and the rules that fire on the site's pages and their requests are
+    noted (`collecting`); after the user says the page is broken, `Search` names the subsets to try,
+    each applied to that site only (`engine` routes the site's requests and pages to the subset and
+    everything else to the engine as it was), until the culprit is named.
+    """
+
+    def __init__(self, engine, site: str):
+        site = site.strip().lower().lstrip(".")
+        if site.startswith(("http://", "https://")):
+            site = host_of(site)
+        if not site or "/" in site:
+            raise ValueError("give the site as a host name, such as example.com")
+        self.base = engine
+        self.site = site
+        self.phase = "collecting"  # then "searching", then "done"
+        self.fired: dict[tuple[str, int], FiredRule] = {}
+        self.search: Search | None = None
+        self.current = engine  # the engine the site gets now
+        self.result: Result | None = None
+        self.engine = self._routing_engine()
+
+    def on_site(self, host: str) -> bool:
+        return host == self.site or host.endswith("." + self.site)
+
+    def _routing_engine(self):
+        """An engine like the base one whose answers for the site come from `decide` and `page_rules`."""
+        base = self.base
+        engine = type(base).__new__(type(base))
+        engine.__setstate__(base.__getstate__())
+        base_check, base_cosmetic = base.check_request, base.cosmetic
+        site, dotted = self.site, "." + self.site
+
+        def check_request(request):
+            host = request.source_host or request.host
+            if host == site or host.endswith(dotted):
+                return self.decide(request)
+            return base_check(request)
+
+        def cosmetic(url: str):
+            host = host_of(url)
+            if host == site or host.endswith(dotted):
+                return self.page_rules(url)
+            return base_cosmetic(url)
+
+        engine.check_request = check_request
+        engine.cosmetic = cosmetic
+        return engine
+
+    def decide(self, request):
+        if self.phase != "collecting":
+            return self.current.check_request(request)
+        decision = self.base.check_request(request)
+        if decision.blocked or decision.removeparam_url or decision.csp or decision.replace:
+            network = self.base.network
+            for rid in network.fired(request):
+                name, line = network.rule_origin(rid)
+                self.fired.setdefault((name, line), FiredRule(NETWORK, network.rule_text(rid), name, line, rid))
+        return decision
+
+    def page_rules(self, url: str):
+        rules = self.current.cosmetic(url)
+        if self.phase == "collecting" and rules is not None:
+            for text, (name, line) in zip(rules.injected_rules, rules.injected_at):
+                kind = SCRIPTLET if "+js(" in text else STYLE
+                self.fired.setdefault((name, line), FiredRule(kind, text, name, line))
+        return rules
+
+    def note_page(self, url: str, texts: Sequence[str], places: Sequence[Sequence]) -> None:
+        """The cosmetic rules that removed or changed elements of a page of the site (from its rewrite)."""
+        if self.phase != "collecting" or not self.on_site(host_of(url)):
+            return
+        for text, place in zip(texts, places):
+            name, line = str(place[0]), int(place[1])
+            self.fired.setdefault((name, line), FiredRule(COSMETIC, str(text), name, line))
+
+    def start_message(self) -> str:
+        return (f"bisecting {self.site}: reload its broken page now, with every rule on, then say dejunk.bisect.bad "
+                f"(or dejunk.bisect.good if it works after all); dejunk.bisect.stop ends it")
+
+    def answer(self, broken: bool) -> str:
+        """The user's verdict on the page as it is now; returns what to do next (or the culprit)."""
+        if self.phase == "done":
+            return "the bisection is over: dejunk.bisect.start SITE begins another"
+        if self.phase == "collecting":
+            if not broken:
+                return self._finish(Result("holds", site=self.site, fired=self._fired_list()))
+            if not self.fired:
+                return (f"no rule has fired on {self.site} since dejunk.bisect.start: reload the page (through this "
+                        f"proxy) and say dejunk.bisect.bad again, or dejunk.bisect.stop")
+            self.phase = "searching"
+            self.search = Search(self._fired_list())
+        else:
+            self.search.answer(broken)
+        if self.search.done:
+            return self._finish(self._search_result())
+        self._apply(self.search.subset)
+        subset = self.search.subset
+        return (f"step {self.search.steps + 1}: {len(subset)} of the {len(self.search.candidates)} rules that fired on "
+                f"{self.site} apply now; reload the page and say dejunk.bisect.good or dejunk.bisect.bad")
+
+    def _fired_list(self) -> list[FiredRule]:
+        return sorted(self.fired.values(), key=lambda rule: rule.place)
+
+    def _apply(self, subset: Sequence[FiredRule]) -> None:
+        applied = set(subset)
+        off = [rule for rule in self.search.candidates if rule not in applied]
+        self.current = self.base.subset(frozenset(r.rid for r in off if r.kind == NETWORK),
+                                        frozenset(r.place for r in off if r.kind != NETWORK))
+
+    def _search_result(self) -> Result:
+        search = self.search
+        result = Result(search.status, steps=search.steps, fired=list(search.candidates), site=self.site)
+        result.culprits = [Culprit(rule, exception_for(rule, self.site)) for rule in search.culprits]
+        return result
+
+    def _finish(self, result: Result) -> str:
+        self.phase = "done"
+        self.current = self.base
+        self.result = result
+        return describe_live(result)
+
+    def stop(self) -> None:
+        self.phase = "done"
+        self.current = self.base
+
+
+def describe_live(result: Result) -> str:
+    """The end of a live bisection in words."""
+    if result.status == "holds":
+        return f"{result.site} works with every rule: no rule to find; bisection over"
+    if result.status == "not_filtering":
+        return (f"{result.site} is broken even with none of the {len(result.fired)} rules that fired on it: filtering "
+                f"is not the cause (or the rule did not fire on the first load); bisection over")
+    culprits = "; ".join(f"{c.rule.text} ({c.rule.where()})" for c in result.culprits)
+    exceptions = "  ".join(c.exception for c in result.culprits)
+    more = " (the search stopped early: more rules may break it)" if result.status == "incomplete" else ""
+    return (f"{result.site}: culprit{'s together' if len(result.culprits) > 1 else ''} after {result.steps} steps: "
+            f"{culprits}; add to your filters: {exceptions}{more}; bisection over")
+
+
+def describe_replayed(result: Result, expectation: Expectation) -> str:
+    """A search over a recording, in words (what scripts/culprit.py prints)."""
+    lines = []
+    many = len(result.culprits) > 1
+    if result.status == "holds":
+        lines.append(f"{expectation.describe()} with every rule: no rule breaks it ({len(result.fired)} rules fired)")
+    elif result.status == "not_filtering":
+        lines.append(f"broken even with none of the {len(result.fired)} rules that fired ({result.why}): "
+                     "filtering is not the cause")
+        if result.untried:
+            lines.append(f"({len(result.untried)} scriptlet and style rules act in a browser only: "
+                         "dejunk.bisect.start in the proxy tries them)")
+    else:
+        lines.append(f"{result.page_url}: {result.why}")
+        lines.append(f"culprit{'s, together' if many else ''} ({result.steps} replays of the {len(result.fired)} "
+                     f"rules that fired, {result.seconds:.1f} s):")
+        lines.extend(f"  {c.rule.text}    ({c.rule.where()})" for c in result.culprits)
+        lines.append(f"exception{'s' if many else ''} for {result.site}:")
+        lines.extend(f"  {c.exception}" for c in result.culprits)
+        check = result.verification
+        if check is not None:
+            if check.ok:
+                lines.append(f"checked: with {'them' if many else 'it'}, {expectation.describe()}, and every other "
+                             "rule still fires")
+            elif not check.holds:
+                lines.append(f"CHECK FAILED: with the exception{'s' if many else ''} the page is still broken: "
+                             f"{check.why}")
+            else:
+                lines.append("CHECK: with the exceptions these other rules no longer fire: "
+                             + "; ".join(f"{r.text} ({r.where()})" for r in check.stopped))
+        if result.status == "incomplete":
+            lines.append("the search stopped after several rounds: more rules may break the page")
+    return "\n".join(lines)
