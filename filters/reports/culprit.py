@@ -111,6 +111,10 @@ class Replay:
         self.expectation = expectation
         exchanges = [r for r in records if r.is_exchange and r.request is not None]
         self.page = _find_page(exchanges, page_url, required=expectation.kind != "allowed")
+        if expectation.kind != "allowed" and self.page.action == "rewritten" and (self.page.removed or self.page.selectors):
+            raise CulpritError(f"the recording holds {self.page.url} as dejunk rewrote it ({self.page.removed or 'some'} "
+                               "elements already removed): record the page again with dejunk stepping aside on its "
+                               "site (dejunk.allow SITE), or use dejunk.bisect.start SITE in the proxy")
         if expectation.kind == "allowed":
             self.targets = [r for r in exchanges if expectation.value in r.url]
             if not self.targets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -260,3 +261,14 @@ class TestPlanted:
                            page_url="https://other.test/")
         with pytest.raises(ValueError, match="not a CSS selector"):
             culprit.Expectation("selector", "div[")
+
+
+def test_a_page_recorded_as_dejunk_rewrote_it_is_refused_with_the_way_out(planted):
+    page = next(r for r in planted["records"] if r.page is not None)
+    rewritten = dataclasses.replace(page, action="rewritten", removed=4, selectors=("##.ad",))
+    records = [rewritten if r is page else r for r in planted["records"]]
+    with pytest.raises(culprit.CulpritError, match=r"as dejunk rewrote it \(4 elements .*dejunk.allow SITE"):
+        culprit.Replay(planted["engine"], records, culprit.Expectation("text", ARTICLE))
+    # A network expectation does not need the page's body.
+    replay = culprit.Replay(planted["engine"], records, culprit.Expectation("allowed", "oil.1.3.5"))
+    assert [r.text for r in replay.fired] == [PLANTED["script"]]
