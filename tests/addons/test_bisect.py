@@ -10,14 +10,21 @@ from mitmproxy.test import taddons
 
 from filters.request import Request
 from tests.addons.test_dejunk import dejunk, make_flow, serve_page
-from tests.reports.test_culprit import ARTICLE, PLANTED, planted  # noqa: F401 (a fixture)
+from tests.reports.test_culprit import ARTICLE, PLANTED, make_planted
+
+
+@pytest.fixture(scope="module")
+def planted(corpus, tmp_path_factory):
+    """Corpus page 1 recorded, and EasyList with culprits planted (see tests/reports/test_culprit.py)."""
+    return make_planted(corpus, tmp_path_factory.mktemp("culprit"))
+
 
 SCRIPT_URL = "https://slate.com/media/components/oil/oil.1.3.5-RELEASE.min.js"
 MAX_STEPS = 40  # a search over a handful of rules needs far fewer answers
 
 
 @pytest.fixture
-def proxy(planted, tmp_path, monkeypatch):  # noqa: F811
+def proxy(planted, tmp_path, monkeypatch):
     import filters.proxy.pool
 
     monkeypatch.setattr(filters.proxy.pool, "default_workers", lambda: 0)  # pages rewritten in a thread
@@ -29,20 +36,20 @@ def proxy(planted, tmp_path, monkeypatch):  # noqa: F811
         addon.done()
 
 
-def load_page(addon, planted) -> bytes:  # noqa: F811
+def load_page(addon, planted) -> bytes:
     """The page and its script through the proxy, as a browser reloading it; returns the page as delivered."""
     page = next(r for r in planted["records"] if r.page is not None)
     f = serve_page(addon, url=planted["url"], body=page.page)
     return f.response.raw_content
 
 
-def script_blocked(addon, planted) -> bool:  # noqa: F811
+def script_blocked(addon, planted) -> bool:
     f = make_flow(SCRIPT_URL, dest="script", referer=planted["url"])
     addon.requestheaders(f)
     return f.response is not None
 
 
-def test_bisect_over_flows_logs_the_culprit_and_its_checked_exception(proxy, planted):  # noqa: F811
+def test_bisect_over_flows_logs_the_culprit_and_its_checked_exception(proxy, planted):
     addon, tctx = proxy
     with open(planted["recording"], "rb") as fo:
         flows = list(io.FlowReader(fo).stream())
@@ -71,7 +78,7 @@ def answer_until_done(tctx, broken) -> str:
     raise AssertionError(f"no culprit after {MAX_STEPS} answers: {said}")
 
 
-def test_live_bisection_finds_the_cosmetic_culprit(proxy, planted):  # noqa: F811
+def test_live_bisection_finds_the_cosmetic_culprit(proxy, planted):
     addon, tctx = proxy
     engine = addon.filtering.engine
     said = tctx.master.commands.call("dejunk.bisect.start", "slate.com")
@@ -88,7 +95,7 @@ def test_live_bisection_finds_the_cosmetic_culprit(proxy, planted):  # noqa: F81
     assert ARTICLE.encode() not in load_page(addon, planted)
 
 
-def test_live_bisection_finds_the_network_culprit_and_spares_other_sites(proxy, planted):  # noqa: F811
+def test_live_bisection_finds_the_network_culprit_and_spares_other_sites(proxy, planted):
     addon, tctx = proxy
     other = Request.from_strings("https://securepubads.g.doubleclick.net/tag/js/gpt.js", "https://news.test/", "script")
     assert addon.filtering.engine.check_request(other).blocked
@@ -103,7 +110,7 @@ def test_live_bisection_finds_the_network_culprit_and_spares_other_sites(proxy, 
     assert f"add to your filters: @@{PLANTED['script']}$domain=slate.com" in said
 
 
-def test_live_bisection_when_the_page_works_or_nothing_fired(proxy, planted):  # noqa: F811
+def test_live_bisection_when_the_page_works_or_nothing_fired(proxy, planted):
     addon, tctx = proxy
     tctx.master.commands.call("dejunk.bisect.start", "slate.com")
     said = tctx.master.commands.call("dejunk.bisect.bad")
@@ -114,7 +121,7 @@ def test_live_bisection_when_the_page_works_or_nothing_fired(proxy, planted):  #
         tctx.master.commands.call("dejunk.bisect.good")
 
 
-def test_stop_and_a_list_change_end_the_live_bisection(proxy, planted):  # noqa: F811
+def test_stop_and_a_list_change_end_the_live_bisection(proxy, planted):
     addon, tctx = proxy
     engine = addon.filtering.engine
     tctx.master.commands.call("dejunk.bisect.start", "slate.com")

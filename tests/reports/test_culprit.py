@@ -136,8 +136,11 @@ ARTICLE = "Three years ago, over breakfast"
 
 @pytest.fixture(scope="module")
 def planted(corpus, tmp_path_factory):
+    return make_planted(corpus, tmp_path_factory.mktemp("culprit"))
+
+
+def make_planted(corpus, folder) -> dict:
     """A recording of corpus page 1 with its subresources, and a copy of EasyList with the culprits planted."""
-    folder = tmp_path_factory.mktemp("culprit")
     pages, problems = recordings.read_pages_index(str(corpus / "pages"))
     assert not problems
     subresources, _ = recordings.read_subresources(str(corpus / "requests" / "page-subresources.jsonl"))

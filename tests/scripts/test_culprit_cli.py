@@ -8,7 +8,16 @@ import sys
 import time
 from pathlib import Path
 
-from tests.reports.test_culprit import ARTICLE, PLANTED, planted  # noqa: F401 (a fixture)
+import pytest
+
+from tests.reports.test_culprit import ARTICLE, PLANTED, make_planted
+
+
+@pytest.fixture(scope="module")
+def planted(corpus, tmp_path_factory):
+    """Corpus page 1 recorded, and EasyList with culprits planted (see tests/reports/test_culprit.py)."""
+    return make_planted(corpus, tmp_path_factory.mktemp("culprit"))
+
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "culprit.py"
@@ -19,7 +28,7 @@ def run(env, *args, timeout=240) -> subprocess.CompletedProcess:
                           timeout=timeout)
 
 
-def test_names_the_rule_its_list_and_line_and_the_checked_exception(planted, env):  # noqa: F811
+def test_names_the_rule_its_list_and_line_and_the_checked_exception(planted, env):
     done = run(env, planted["recording"], "--list", planted["list"], "--expect-text", ARTICLE, "--myfilters", "")
     assert done.returncode == 0, done.stderr
     line = planted["lines"]["text"]
@@ -30,7 +39,7 @@ def test_names_the_rule_its_list_and_line_and_the_checked_exception(planted, env
     assert "culprit:" not in done.stdout
 
 
-def test_json(planted, env):  # noqa: F811
+def test_json(planted, env):
     done = run(env, planted["recording"], "--list", planted["list"], "--expect-allowed", "oil.1.3.5-RELEASE",
                "--myfilters", "", "--json", "--quiet")
     assert done.returncode == 0 and done.stderr == ""
@@ -42,7 +51,7 @@ def test_json(planted, env):  # noqa: F811
     assert document["verified"]["ok"] is True
 
 
-def test_exit_1_when_broken_with_no_rule_and_2_when_fine_with_all(planted, env):  # noqa: F811
+def test_exit_1_when_broken_with_no_rule_and_2_when_fine_with_all(planted, env):
     broken = run(env, planted["recording"], "--list", planted["list"], "--expect-text", "words this page never had",
                  "--myfilters", "")
     assert broken.returncode == 1
@@ -53,7 +62,7 @@ def test_exit_1_when_broken_with_no_rule_and_2_when_fine_with_all(planted, env):
     assert json.loads(fine.stdout)["culprits"] == []
 
 
-def test_exit_3_when_it_cannot_run(planted, env, tmp_path):  # noqa: F811
+def test_exit_3_when_it_cannot_run(planted, env, tmp_path):
     missing = run(env, tmp_path / "none.flows", "--list", planted["list"], "--expect-text", "x")
     assert missing.returncode == 3 and "no such file" in missing.stderr
     bad = run(env, planted["recording"], "--list", planted["list"], "--expect-selector", "div[")
@@ -62,7 +71,7 @@ def test_exit_3_when_it_cannot_run(planted, env, tmp_path):  # noqa: F811
     assert usage.returncode == 3
 
 
-def test_apply_appends_the_exception_to_my_filters_and_the_page_is_fixed(planted, env, tmp_path):  # noqa: F811
+def test_apply_appends_the_exception_to_my_filters_and_the_page_is_fixed(planted, env, tmp_path):
     mine = tmp_path / "state" / "my-filters.txt"
     done = run(env, planted["recording"], "--list", planted["list"], "--expect-text", ARTICLE, "--myfilters", mine,
                "--apply")
@@ -75,7 +84,7 @@ def test_apply_appends_the_exception_to_my_filters_and_the_page_is_fixed(planted
     assert again.returncode == 2, again.stdout
 
 
-def test_lists_default_to_the_proxys_with_my_filters_last(planted, env, tmp_path):  # noqa: F811
+def test_lists_default_to_the_proxys_with_my_filters_last(planted, env, tmp_path):
     # No cached copy of the `default` set: the proxy would use the built-in list, and the user's filters.
     env = {**env, "XDG_DATA_HOME": str(tmp_path / "data")}
     mine = tmp_path / "data" / "dejunk" / "my-filters.txt"
@@ -88,7 +97,7 @@ def test_lists_default_to_the_proxys_with_my_filters_last(planted, env, tmp_path
     assert (found["list"], found["line"]) == ("my-filters.txt", 3)
 
 
-def test_time_with_easylist_easyprivacy_and_ubo_filters(planted, env, corpus, capsys):  # noqa: F811
+def test_time_with_easylist_easyprivacy_and_ubo_filters(planted, env, corpus, capsys):
     lists = [planted["list"], corpus / "lists" / "easyprivacy.txt", corpus / "lists" / "ublock-filters.txt"]
     started = time.monotonic()
     done = run(env, planted["recording"], *[a for path in lists for a in ("--list", path)], "--expect-text", ARTICLE,
