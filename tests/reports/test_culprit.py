@@ -275,3 +275,49 @@ def test_a_page_recorded_as_dejunk_rewrote_it_is_refused_with_the_way_out(plante
     # A network expectation does not need the page's body.
     replay = culprit.Replay(planted["engine"], records, culprit.Expectation("allowed", "oil.1.3.5"))
     assert [r.text for r in replay.fired] == [PLANTED["script"]]
+
+
+def test_live_bisection_tries_scriptlets_and_routes_only_the_site():
+    engine = Engine.from_text("||ads.test^\nsite.test##+js(set-constant, adsOk, true)\nsite.test##+js(nowebrtc)\n"
+                              "##.ad\n", name="l.txt")
+    live = culprit.LiveBisect(engine, "Site.test")
+    page = "https://www.site.test/a"
+    ad = Request.from_strings("https://ads.test/a.js", page, "script")
+    elsewhere = Request.from_strings("https://ads.test/a.js", "https://other.test/", "script")
+    assert live.engine.check_request(ad).blocked
+    assert len(live.engine.cosmetic(page).scriptlets) == 2  # the page loads with every rule: both noted
+    live.note_page(page, ["##.ad"], [["l.txt", 4]])
+    live.note_page("https://other.test/", ["##.ad"], [["l.txt", 4]])  # another site's page: not noted
+    assert sorted(live.fired) == [("l.txt", 1), ("l.txt", 2), ("l.txt", 3), ("l.txt", 4)]
+
+    def broken() -> bool:  # the page breaks when set-constant runs
+        return any(call.name == "set-constant" for call in live.engine.cosmetic(page).scriptlets)
+
+    said = live.answer(True)
+    assert said.startswith("step 1: 0 of the 4 rules") and not live.engine.check_request(ad).blocked
+    assert live.engine.check_request(elsewhere).blocked  # other sites keep every rule
+    for _ in range(20):
+        said = live.answer(broken())
+        if live.phase == "done":
+            break
+    assert "site.test##+js(set-constant, adsOk, true) (l.txt:2)" in said
+    assert "add to your filters: site.test#@#+js(set-constant, adsOk, true)" in said
+    assert live.engine.check_request(ad).blocked and broken()  # over: every rule again
+
+
+@pytest.mark.parametrize("rule,page,gone", [
+    ("site.test##+js(set-constant, adsOk, true)", "https://www.site.test/", "scriptlets"),
+    ("##.article", "https://www.site.test/", "generic"),
+    ("site.test,other.test##.article", "https://www.site.test/", "specific"),
+])
+def test_the_exceptions_work_in_the_engine(rule, page, gone):
+    exception = culprit.exception_for(culprit.FiredRule("cosmetic", rule, "l", 1), "site.test")
+    before = Engine.from_text(rule).cosmetic(page)
+    after = Engine.from_text(f"{rule}\n{exception}\n").cosmetic(page)
+    elsewhere = Engine.from_text(f"{rule}\n{exception}\n").cosmetic("https://other.test/")
+    if gone == "scriptlets":
+        assert before.scriptlets and not after.scriptlets
+    elif gone == "generic":
+        assert len(after.disabled) == len(before.disabled) + 1 and not elsewhere.disabled
+    else:
+        assert before.specific and not after.specific and elsewhere.specific
