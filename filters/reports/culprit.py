@@ -449,7 +449,8 @@ def find_culprits(replay: Replay, progress: Progress | None = None) -> Result:
     result = Result("holds", fired=list(replay.fired), untried=list(replay.untried), site=replay.site,
                     page_url=replay.page_url)
     network = sum(r.kind == NETWORK for r in replay.fired)
-    say(f"{len(replay.fired)} rules fired ({network} network, {len(replay.fired) - network} cosmetic)"
+    say(f"{len(replay.fired)} rule{'' if len(replay.fired) == 1 else 's'} fired ({network} network, "
+        f"{len(replay.fired) - network} cosmetic)"
         + (f"; {len(replay.untried)} scriptlet and style rules act in a browser only and are not tried"
            if replay.untried else ""))
     holds, why = replay.holds(replay.fired)
