@@ -13,7 +13,9 @@ import dataclasses
 import difflib
 import os
 import sys
+import threading
 import time
+from collections.abc import Sequence
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO_ROOT not in sys.path:
@@ -24,7 +26,7 @@ if getattr(sys.modules.get("filters"), "_loaded_by_dejunk_addon", False):
     for _name in [n for n in sys.modules if n == "filters" or n.startswith("filters.")]:
         del sys.modules[_name]
 
-from mitmproxy import command, ctx, exceptions, http  # noqa: E402
+from mitmproxy import command, ctx, exceptions, flow, http  # noqa: E402
 from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
@@ -48,6 +50,8 @@ from filters.proxy.upstream import UpstreamWatch  # noqa: E402
 from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy.events import EventLog  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
+from filters.reports import culprit  # noqa: E402
+from filters.reports.recordings import record_from_flow  # noqa: E402
 from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
 
 filters._loaded_by_dejunk_addon = True
@@ -65,8 +69,14 @@ class Dejunk:
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
         self.self_check = "not run"
+        self.bisecting: culprit.LiveBisect | None = None  # dejunk.bisect.start: a site being bisected live
+        self.bisect_job: threading.Thread | None = None  # dejunk.bisect over flows, running
+        self.bisect_said: str | None = None  # what the last dejunk.bisect over flows found
 
     def _engine_ready(self, engine) -> None:
+        if self.bisecting is not None:  # its rule ids belong to the engine it started with
+            self.bisecting = None
+            logger.warning("dejunk: the lists changed: the bisection stopped (dejunk.bisect.start SITE begins again)")
         self.filtering.engine = engine
 
     # --- options -------------------------------------------------------------------------------
@@ -284,7 +294,16 @@ class Dejunk:
     def response(self, f: http.HTTPFlow):
         # Synchronous unless a page is to be rewritten: then the coroutine that does it, which
         # mitmproxy awaits.
-        return self.filtering.response(f)
+        rewriting = self.filtering.response(f)
+        if self.bisecting is not None and rewriting is not None and self.bisecting.phase == "collecting":
+            return self._note_bisected_page(f, rewriting)
+        return rewriting
+
+    async def _note_bisected_page(self, f: http.HTTPFlow, rewriting) -> None:
+        await rewriting
+        data = f.metadata.get("dejunk") or {}
+        if self.bisecting is not None:
+            self.bisecting.note_page(f.request.pretty_url, data.get("selectors") or (), data.get("rule_places") or ())
 
     def error(self, f: http.HTTPFlow):
         return self.filtering.error(f)
@@ -441,6 +460,101 @@ class Dejunk:
         if not removed:
             return _said(f"dejunk: {host} was not allowed; nothing changed")
         return _said(f"dejunk: filtering {host} again")
+
+
+    # --- finding the rule that broke a page ---------------------------------------------------------
+
+    @command.command("dejunk.bisect")
+    def bisect_flows(self, flows: Sequence[flow.Flow], expectation: str, value: str) -> str:
+        """Find the rule that broke a page among flows (@shown: mitmweb's view): expectation text, selector or allowed.
+
+        `text`: the page's text contains `value`; `selector`: it has an element matching `value`;
+        `allowed`: every request whose URL contains `value` passes. The page is the first HTML
+        document among the flows. Runs in the background; the culprit and its exception are logged.
+        """
+        if self.bisect_job is not None and self.bisect_job.is_alive():
+            raise exceptions.CommandError("dejunk.bisect: a search is already running")
+        engine = self.filtering.engine
+        if engine is None:
+            raise exceptions.CommandError("dejunk.bisect: no engine yet")
+        try:
+            wanted = culprit.Expectation(expectation, value)
+        except ValueError as e:
+            raise exceptions.CommandError(f"dejunk.bisect: {e}") from None
+        records = [record_from_flow(f, f"flow {f.id}", keep_pages=True) for f in flows if isinstance(f, http.HTTPFlow)]
+        plan = self.engines.plan
+        paths = self.engines._with_myfilters(plan.paths) if plan is not None else None
+        untrusted = plan.untrusted if plan is not None else ()
+        self.bisect_said = None
+        self.bisect_job = threading.Thread(target=self._bisect_in_background,
+                                           args=(engine, records, wanted, paths, untrusted),
+                                           name="dejunk-bisect", daemon=True)
+        self.bisect_job.start()
+        return _said(f"dejunk: bisecting {_count(len(records), 'flow')} in the background ({wanted.describe()}); "
+                     "the culprit will be logged")
+
+    def _bisect_in_background(self, engine, records, wanted, paths, untrusted) -> None:
+        # In a thread of its own: replaying a page takes seconds, which the event loop must not wait for.
+        try:
+            replay = culprit.Replay(engine, records, wanted)
+            result = culprit.find_culprits(replay)
+            if result.culprits and paths:
+                result.verification = culprit.verify_with_lists(result, replay, paths, untrusted)
+            said = culprit.describe_replayed(result, wanted)
+        except culprit.CulpritError as e:
+            said = f"dejunk.bisect: {e}"
+        except Exception as e:  # the proxy goes on; the user learns why there is no answer
+            logger.error("dejunk.bisect failed", exc_info=True)
+            said = f"dejunk.bisect failed: {type(e).__name__}: {e}"
+        self.bisect_said = _said(said)
+
+    @command.command("dejunk.bisect.start")
+    def bisect_start(self, site: str) -> str:
+        """Bisect a live site: reload its page after each step and answer dejunk.bisect.good or .bad."""
+        if self.filtering.engine is None:
+            raise exceptions.CommandError("dejunk.bisect.start: no engine yet")
+        self._bisect_stop()
+        try:
+            bisecting = culprit.LiveBisect(self.engines.engine or self.filtering.engine, site)
+        except ValueError as e:
+            raise exceptions.CommandError(f"dejunk.bisect.start: {e}") from None
+        self.bisecting = bisecting
+        self.filtering.engine = bisecting.engine
+        return _said(f"dejunk: {bisecting.start_message()}")
+
+    @command.command("dejunk.bisect.good")
+    def bisect_good(self) -> str:
+        """The bisected site's page works now."""
+        return self._bisect_answer(False)
+
+    @command.command("dejunk.bisect.bad")
+    def bisect_bad(self) -> str:
+        """The bisected site's page is broken now."""
+        return self._bisect_answer(True)
+
+    @command.command("dejunk.bisect.stop")
+    def bisect_stop(self) -> str:
+        """End the live bisection: every rule applies to the site again."""
+        if self.bisecting is None:
+            return _said("dejunk: no bisection running")
+        site = self.bisecting.site
+        self._bisect_stop()
+        return _said(f"dejunk: bisection of {site} stopped; every rule applies again")
+
+    def _bisect_answer(self, broken: bool) -> str:
+        bisecting = self.bisecting
+        if bisecting is None:
+            raise exceptions.CommandError("dejunk.bisect: no bisection running (dejunk.bisect.start SITE)")
+        said = bisecting.answer(broken)
+        if bisecting.phase == "done":
+            self._bisect_stop()
+        return _said(f"dejunk: {said}")
+
+    def _bisect_stop(self) -> None:
+        if self.bisecting is not None:
+            self.bisecting.stop()
+            self.filtering.engine = self.bisecting.base
+            self.bisecting = None
 
 
 def _count(n: int, noun: str) -> str:

@@ -76,6 +76,8 @@ class Engine:
                 self.skipped["cosmetic rule (no cosmetic store attached)"] += cosmetic
         self._bind()
 
+    cosmetic_off: frozenset[tuple[str, int]] = frozenset()  # (list, line) of cosmetic rules a subset switches off
+
     def _bind(self) -> None:
         # The network engine's own methods, bound here: a request costs no extra call on its way.
         network = self.network
@@ -139,6 +141,14 @@ class Engine:
         """Build from list text, for tests and one-off checks (with dejunk's cosmetic store by default)."""
         return cls([parse_list_text(text, path=name, name=name)], cosmetic_factory=_cosmetic_factory(cosmetic_factory))
 
+    def subset(self, network_off: Iterable[int] = (), cosmetic_off: Iterable[tuple[str, int]] = ()) -> Engine:
+        """This engine with some rules switched off: network rules by id (`NetworkEngine.fired`), cosmetic ones
+        by (list, line). Shares everything with this engine; for trying subsets (scripts/culprit.py)."""
+        other = type(self).__new__(type(self))
+        other.__setstate__({**self.__getstate__(), "network": self.network.without(network_off)})
+        other.cosmetic_off = frozenset(cosmetic_off)
+        return other
+
     def with_cosmetic_store(self, store) -> Engine:
         """This engine's network rules (shared, not copied) with another cosmetic store."""
         other = type(self).__new__(type(self))
@@ -179,6 +189,9 @@ class Engine:
         if self.cosmetic_store is None:
             return None
         exceptions = self.network.page_exceptions(url)
+        if self.cosmetic_off:
+            return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide,
+                                                  specifichide=exceptions.specifichide, without=self.cosmetic_off)
         if exceptions.specifichide:
             return self.cosmetic_store.page_rules(url, elemhide=exceptions.elemhide, generichide=exceptions.generichide,
                                                   specifichide=True)

@@ -203,6 +203,18 @@ class RuleIndex:
             setattr(self, name, value)
         self._prefilters = None
 
+    def numbers_at(self, places: frozenset[tuple[str, int]]) -> frozenset[int]:
+        """The numbers of this index's rules written at `places` ((list name, line number) pairs)."""
+        if not places:
+            return frozenset()
+        rules = self.rules
+        if isinstance(rules, RuleTexts):
+            lines = {line for _, line in places}
+            names = rules.list_names
+            return frozenset(number for number, (line, list_id) in enumerate(zip(rules.lines, rules.list_ids))
+                             if line in lines and (names[list_id], line) in places)
+        return frozenset(number for number, rule in enumerate(rules) if (rule.list, rule.line) in places)
+
     def attribute_prefilter(self, name: str) -> tuple:
         """For one attribute: a regex finding any entry's literal, literal -> entries, entries without a literal."""
         # Built on first use in each process (compiled regexes stay out of pickles).
@@ -501,7 +513,9 @@ class PageRules:
     scriptlets: tuple[ScriptletCall, ...] = ()  # to run at the start of the page, in list order
     styles: tuple[str, ...] = ()  # CSS rules to add to the page (`:style()`, `#$#`)
     injected_rules: tuple[str, ...] = ()  # texts of the scriptlet and style rules behind those
+    injected_at: tuple[tuple[str, int], ...] = ()  # (list, line) of each of those
     live: str = ""  # the page runtime's description of the site-specific procedural rules (`live.description`)
+    without: frozenset[tuple[str, int]] = frozenset()  # (list, line) of rules switched off: generic ones go in rewriting
 
     @property
     def empty(self) -> bool:
@@ -669,11 +683,12 @@ class CosmeticStore:
         return other
 
     def page_rules(self, url: str, *, elemhide: bool = False, generichide: bool = False,
-                   specifichide: bool = False) -> PageRules:
+                   specifichide: bool = False, without: frozenset[tuple[str, int]] = frozenset()) -> PageRules:
         """The rules that apply to the page at `url`."""
         # `elemhide=True` (an `@@...$elemhide` exception for the page) means no cosmetic rule at all;
         # `generichide=True` (`$generichide`) means no generic rule, `specifichide=True` (`$shide`) no
-        # site-specific one.
+        # site-specific one. `without`: (list, line) of rules switched off (scripts/culprit.py tries
+        # subsets); the generic ones among them are left out by the rewriter, which holds the index.
         host = host_of(url)
         if elemhide:
             return PageRules(url, host, elemhide=True, generichide=generichide)
@@ -700,6 +715,8 @@ class CosmeticStore:
                 rule = table.rules[number]
                 if rule.key in excepted or not applies(rule.domains, rule.excluded, host, names):
                     continue
+                if without and (rule.list, rule.line) in without:
+                    continue
                 try:
                     rule = rule.with_plan()
                 except SelectorError as error:
@@ -709,7 +726,7 @@ class CosmeticStore:
                     continue
                 specific.append(rule)
         specific.sort(key=lambda rule: (rule.list, rule.line))
-        injected = (self._injected_for(host, names, path, generichide, specifichide, applied_exceptions)
+        injected = (self._injected_for(host, names, path, generichide, specifichide, applied_exceptions, without)
                     if self.injected else {})
         live = live_description(specific, injected.pop("live_styles", ()))
         if generichide or not len(self.generic):
@@ -725,11 +742,12 @@ class CosmeticStore:
                 disabled.add(number)
         return PageRules(
             url, host, tuple(specific), self.generic, self.generic.fingerprint, frozenset(disabled),
-            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, **injected,
+            exceptions=tuple(applied_exceptions), bad_lines=tuple(bad), live=live, without=frozenset(without),
+            **injected,
         )
 
     def _injected_for(self, host: str, names: tuple[str, ...], path: str, generichide: bool, specifichide: bool,
-                      applied: list[str]) -> dict:
+                      applied: list[str], without: frozenset[tuple[str, int]] = frozenset()) -> dict:
         """PageRules' `scriptlets`, `styles` and `injected_rules` for a page (texts of exceptions used go to `applied`)."""
         # Generic ones (no domain) are switched off by `$generichide` like generic hiding rules; `$specifichide`
         # switches off the site's `:style()` rules with its hiding rules, not its scriptlets, which have
@@ -753,6 +771,8 @@ class CosmeticStore:
                     continue
                 if (no_scriptlets if rule.kind == SCRIPTLET else specifichide):
                     continue
+                if without and (rule.list, rule.line) in without:
+                    continue
                 if applies(rule.domains, rule.excluded, host, names) and (
                         rule.path is None or _path_matches(rule.path, path)):
                     found[number] = rule
@@ -765,6 +785,7 @@ class CosmeticStore:
             "live_styles": tuple((rule.selector, rule.declarations) for rule in chosen if rule.kind == STYLE
                                  and not rule.css),
             "injected_rules": tuple(rule.text for rule in chosen),
+            "injected_at": tuple((rule.list, rule.line) for rule in chosen),
         }
 
 

@@ -309,8 +309,11 @@ def _unchanged(body: bytes, started: float, mode: str, reason: str | None, encod
 
 def _indexes(rules: PageRules, generic: RuleIndex | None) -> list[tuple[RuleIndex, frozenset]]:
     indexes = []
-    if generic is not None and len(generic) > len(rules.disabled):
-        indexes.append((generic, rules.disabled))
+    disabled = rules.disabled
+    if generic is not None and rules.without:  # rules switched off by place (a subset being tried)
+        disabled = disabled | generic.numbers_at(rules.without)
+    if generic is not None and len(generic) > len(disabled):
+        indexes.append((generic, disabled))
     # Rules only the page runtime can evaluate (`:matches-css()`) are left to it.
     specific = [rule for rule in rules.specific if rule.plan.server]
     if specific:

@@ -309,6 +309,42 @@ class NetworkEngine:
             specifichide_rule=specifichide,
         )
 
+    # --- subsets: which rules changed a request, and the engine without some of them ----------------
+
+    def fired(self, request: Request) -> tuple[int, ...]:
+        """Ids of every rule that blocks, redirects or modifies this request (all that match, not only the
+        first), in list order; none when nothing changes it. Exceptions are never among them."""
+        decision = self.check_request(request)
+        if not decision.blocked and not (decision.removeparam_url or decision.csp or decision.replace):
+            return ()
+        t = self._target(request.url, request.source_url, request.type, request.method)
+        if t is None:
+            return ()
+        found: set[int] = set()
+        for n in (BLOCKS, PAGE_BLOCKS, REDIRECTS, REMOVEPARAMS, CSPS, REPLACES):
+            if not self._has[n] or (n == PAGE_BLOCKS and not t.bits & PAGE_TYPES):
+                continue
+            for rid in self._find_all(n, t):
+                rule = self._rule(rid)
+                if rule is None or not rule.exception:
+                    found.add(rid)
+        return tuple(sorted(found))
+
+    def without(self, rids: Iterable[int]) -> NetworkEngine:
+        """This engine with the rules `rids` switched off (exceptions stay in force): a view sharing its tables.
+
+        For trying subsets of the rules that fired on a page (scripts/culprit.py); the view decides
+        more slowly than the engine, which itself is left as it was.
+        """
+        off = frozenset(rids)
+        if not off:
+            return self
+        view = object.__new__(_NetworkSubset)
+        view.__dict__.update(self.__dict__)
+        view._off = off
+        view._page_cache = {}
+        return view
+
     # --- the request -----------------------------------------------------------------------------
 
     def _target(self, url: str, source_url, request_type, method, page: bool = False) -> Target | None:
@@ -806,6 +842,23 @@ class NetworkEngine:
             self._page_cache.clear()
         self._page_cache[url] = result
         return result
+
+
+class _NetworkSubset(NetworkEngine):
+    """A NetworkEngine with some rules switched off (`NetworkEngine.without`); only its lookups differ."""
+
+    _off: frozenset[int] = frozenset()
+
+    def _find(self, n: int, t: Target) -> int | None:
+        found = self._find_all(n, t)
+        return found[0] if found else None
+
+    def _find_all(self, n: int, t: Target) -> list[int]:
+        off = self._off
+        return [rid for rid in NetworkEngine._find_all(self, n, t) if rid not in off]
+
+    def __getstate__(self) -> dict:
+        raise TypeError("a subset of an engine is not saved: save the engine")
 
 
 def _split_priority(name: str) -> tuple[str, int]:

@@ -884,6 +884,7 @@ class Filtering:
         )
         self._note(f, MARK_REWRITTEN, result.summary(), action="rewritten", removed=result.removed,
                    hidden=result.hidden, selectors=result.selectors, bytes_before=result.bytes_before,
+                   rule_places=[[hit.list, hit.line] for hit in result.rule_hits],
                    bytes_after=result.bytes_after, injected=result.injected)
 
     def _not_injected(self, f: http.HTTPFlow, reasons: list[str]) -> None:
