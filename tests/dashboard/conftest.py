@@ -1,4 +1,4 @@
-"""A dashboard over a real engine, engines and Filtering, with the store as the contract describes it."""
+"""A dashboard over a real state store, engine, engines and Filtering."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from filters.dashboard.static import Files
 from filters.proxy.engines import Engines
 from filters.proxy.filtering import Filtering
 from filters.proxy.upstream import UpstreamWatch
-
-from .fakes import MemoryStore
+from filters.state.store import StateStore
 
 TOKEN = "test-token"
 LIST = """! Title: dashboard test list
@@ -40,12 +39,12 @@ class Recent:
 def world(tmp_path):
     list_path = tmp_path / "list.txt"
     list_path.write_text(LIST)
-    myfilters = tmp_path / "state" / "my-filters.txt"
+    myfilters = tmp_path / "mine" / "my-filters.txt"
     myfilters.parent.mkdir()
     myfilters.write_text("! mine\n")
     filtering = Filtering(UpstreamWatch(lambda: None), rewrite_pool=lambda: None)
     engines = Engines(on_engine=lambda engine: setattr(filtering, "engine", engine))
-    store = MemoryStore()
+    store = StateStore.open(str(tmp_path / "state"))
     configured = ["configured.test"]
     arguments = lambda: ([str(list_path), *store.subscriptions()], None, str(tmp_path / "cache"), [], str(myfilters))  # noqa: E731
     engines.load(*arguments())
@@ -63,6 +62,7 @@ def world(tmp_path):
     yield SimpleNamespace(dashboard=dashboard, api=dashboard.api, filtering=filtering, engines=engines, store=store,
                           changes=changes, myfilters=myfilters, list_path=list_path, tmp_path=tmp_path)
     engines.close()
+    store.close()
 
 
 def call(dashboard, method, target, body=b"", **headers):

@@ -27,13 +27,19 @@ def send(world, method, target, data=None):
 
 
 def test_stats_come_from_the_store(world):
-    world.store.count(requests=5, blocked=2, bytes_saved=300)
+    world.store.count(requests=3, bytes_saved=100)
+    for _ in range(2):
+        world.store.count(requests=1, blocked=1, bytes_saved=100, blocked_host="ads.test", rule="||ads.test^")
+    world.store.count(upstream_error="dns")
     status, stats = get(world, "/api/stats?range=days")
     assert status == 200
     assert (stats["requests"], stats["blocked"], stats["bytes_saved"]) == (5, 2, 300)
-    assert stats["since"] and stats["history"][0]["requests"] == 5
+    assert stats["since"] and len(stats["history"]) == 7 * 24 and stats["history"][-1]["requests"] == 5
     assert stats["top_blocked_hosts"] == [["ads.test", 2]] and stats["top_rules"] == [["||ads.test^", 2]]
-    assert stats["upstream_errors"] == {}
+    assert stats["upstream_errors"] == {"dns": 1}
+    world.store.flush()
+    status, stats = get(world, "/api/stats")
+    assert len(stats["history"]) == 60 and stats["history"][-1] == {**stats["history"][-1], "requests": 5, "blocked": 2}
     assert get(world, "/api/stats?range=year")[0] == 400
 
 
