@@ -418,8 +418,8 @@ class Api:
         refresher = engines.refresher
         for url, error in (refresher.failing.items() if refresher is not None else ()):
             problems.append(f"cannot fetch {url} (retrying): {error}")
-        problems.extend(f"a mitmproxy internal changed ({name}: {problem}): {loss}"
-                        for name, problem, loss in internal_problems())
+        changed = await asyncio.to_thread(internal_problems)  # about a millisecond: not on the event loop
+        problems.extend(f"a mitmproxy internal changed ({name}: {problem}): {loss}" for name, problem, loss in changed)
         if self.sources.store() is None:
             problems.append("the state store is not open: site changes and statistics are not kept")
         engine = filtering.engine

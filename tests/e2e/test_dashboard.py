@@ -216,3 +216,31 @@ def test_a_bad_dashboard_name_stops_the_start(workdir, test_list):
     with pytest.raises(RuntimeError, match="dejunk_dashboard: 'not a name' is not a host name"):
         Proxy(workdir, name="badname", options={"dejunk_lists": [test_list], "dejunk_dashboard": "not a name",
                                                 "dejunk_state": workdir / "state-bad"})
+
+
+def test_over_http2(dash):
+    client = Client(dash, "https")
+    result = fetch(dash, f"https://{NAME}/api/sites/allow", http2=True, headers={
+        "Content-Type": "application/json", "X-Dejunk-Token": client.token},
+        extra=["--data-binary", json.dumps({"site": "h2.test"})])
+    assert result.http_version == "2" and result.status == 200, result.text()
+    assert "h2.test" in client.get("/api/sites")["allowed"]
+
+
+def test_dashboard_requests_are_not_counted_nor_logged_and_logged_urls_stay_text(dash, origin):
+    client = Client(dash)
+    hostile = f"http://news.test:{origin.port}/<script>alert(1)</script>"
+    before = client.get("/api/stats")["requests"]
+    fetch(dash, hostile, extra=["--path-as-is"])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and client.get("/api/stats")["requests"] < before + 1:
+        time.sleep(0.1)
+    for _ in range(3):
+        client.get("/api/status")
+    assert client.get("/api/stats")["requests"] == before + 1
+    raw = fetch(dash, f"http://{NAME}/api/log?limit=500")
+    assert raw.status == 200 and b"<" not in raw.body and b">" not in raw.body
+    log = json.loads(raw.body)
+    assert [entry["url"] for entry in log if "alert" in entry["url"]] == [hostile]
+    assert not [entry for entry in log if NAME in entry["url"]]
+    assert NAME not in dash.lookups()
