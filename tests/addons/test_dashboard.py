@@ -64,14 +64,14 @@ def test_a_dashboard_request_is_answered_and_not_decided_or_counted(addon_ctx):
 def test_a_request_with_a_body_is_answered_once_the_body_is_in(addon_ctx):
     addon, _ = addon_ctx
     token = addon.dashboard.dashboard.token
-    body = json.dumps({"url": "http://x.test/"}).encode()
-    f, body = dashboard_flow("/api/lists/remove", "POST", body,
+    body = json.dumps({"site": "body.test"}).encode()
+    f, body = dashboard_flow("/api/sites/allow", "POST", body,
                              [("content-type", "application/json"), ("x-dejunk-token", token)])
     assert addon.requestheaders(f) is None and f.response is None and not f.request.stream
     f.request.content = body
     settle(addon.request(f))
-    assert f.response.status_code == 503  # no state store in this test: the endpoint says so, nothing else ran
-    assert "state store" in json.loads(f.response.content)["error"]
+    assert f.response.status_code == 200 and json.loads(f.response.content)["allowed"] == ["body.test"]
+    assert addon.store.allowed() == ["body.test"] and "body.test" in addon.filtering.allow  # in force at once
 
 
 def test_a_body_larger_than_the_cap_is_refused_on_its_headers(addon_ctx):

@@ -25,16 +25,6 @@ LIST = """! Title: dashboard test list
 """
 
 
-class Recent:
-    """Recent decisions as `Filtering.recent` gives them (see filters.proxy.events.RecentLog)."""
-
-    def __init__(self, entries):
-        self.entries = entries  # newest first
-
-    def latest(self, limit, since_id=0):
-        return [e for e in self.entries if e["id"] > since_id][:limit]
-
-
 @pytest.fixture
 def world(tmp_path):
     list_path = tmp_path / "list.txt"
@@ -46,13 +36,15 @@ def world(tmp_path):
     engines = Engines(on_engine=lambda engine: setattr(filtering, "engine", engine))
     store = StateStore.open(str(tmp_path / "state"))
     configured = ["configured.test"]
+    filtering.store, filtering.configured_allow = store, configured
+    filtering.apply_state()
     arguments = lambda: ([str(list_path), *store.subscriptions()], None, str(tmp_path / "cache"), [], str(myfilters))  # noqa: E731
     engines.load(*arguments())
     changes = []
 
     def sites_changed():
         changes.append(store.allowed())
-        filtering.allow = configured + store.allowed()
+        filtering.apply_state()
 
     sources = Sources(filtering=filtering, engines=engines, store=lambda: store,
                       configured_allow=lambda: configured, sites_changed=sites_changed,

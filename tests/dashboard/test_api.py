@@ -10,7 +10,7 @@ import pytest
 from filters.proxy.explain import request_to_explain
 from tests.list_server import ListServer
 
-from .conftest import TOKEN, Recent, call
+from .conftest import TOKEN, call
 
 JSON = "application/json"
 
@@ -43,25 +43,23 @@ def test_stats_come_from_the_store(world):
     assert get(world, "/api/stats?range=year")[0] == 400
 
 
-def entry(id, url, action, site, rule=None):
-    return {"id": id, "time": "2026-01-01T00:00:00+00:00", "url": url, "type": "script", "site": site,
-            "action": action, "rule": rule, "list": "list.txt" if rule else None, "line": 3 if rule else None}
-
-
 def test_the_log_gives_newest_first_with_ready_exception_rules(world):
-    world.filtering.recent = Recent([
-        entry(4, "http://ads.test/<script>alert(1)</script>", "blocked", "news.test", "||ads.test^"),
-        entry(3, "http://cdn.test/adlib/x.js", "redirected", "cdn.test", "/adlib/*$script,redirect=noopjs"),
-        entry(2, "http://fine.test/", "allowed", "news.test"),
-        entry(1, "http://weird$host.test/", "blocked", "news.test", "x"),
-    ])
+    recent = world.filtering.recent
+    recent.add("http://weird$host.test/", "script", "news.test", "blocked", "x", "list.txt", 9)
+    recent.add("http://fine.test/", "script", "news.test", "allowed")
+    recent.add("http://cdn.test/adlib/x.js", "script", "cdn.test", "redirected", "/adlib/*$script,redirect=noopjs",
+               "list.txt", 4)
+    recent.add("http://ads.test/<script>alert(1)</script>", "script", "news.test", "blocked", "||ads.test^",
+               "list.txt", 3)
     status, log = get(world, "/api/log?limit=3")
-    assert status == 200 and [e["id"] for e in log] == [4, 3, 2]
+    first = log[-1]["id"]
+    assert status == 200 and [e["id"] for e in log] == [first + 2, first + 1, first]
+    assert log[0]["line"] == 3 and log[0]["list"] == "list.txt" and log[0]["type"] == "script"
     assert log[0]["url"] == "http://ads.test/<script>alert(1)</script>"
     assert log[0]["exception"] == "@@||ads.test^$domain=news.test"
     assert log[1]["exception"] == "@@||cdn.test^"
     assert log[2]["exception"] is None
-    assert get(world, "/api/log?since=3")[1][0]["id"] == 4
+    assert [e["id"] for e in get(world, "/api/log?since=" + str(first + 1))[1]] == [first + 2]
     assert get(world, "/api/log?limit=9")[1][3]["exception"] is None  # no rule for a host a rule cannot hold
     assert get(world, "/api/log?limit=x")[0] == 400
 
