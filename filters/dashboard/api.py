@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mitmproxy import exceptions
+
 from ..engine import ENGINE_VERSION, Engine
 from ..lists import subscriptions as subs
 from ..lists.syntax import BUILTIN_PATH, display_name
@@ -342,10 +344,8 @@ class Api:
         arguments = self.sources.list_arguments()  # read here, on the event loop, where the options live
         try:
             await asyncio.to_thread(self.sources.engines.load, *arguments)
-        except Exception as e:
-            if type(e).__name__ == "OptionsError":
-                raise ApiError(400, f"the lists cannot be loaded: {e}") from None
-            raise
+        except exceptions.OptionsError as e:
+            raise ApiError(400, f"the lists cannot be loaded: {e}") from None
 
     # --- my filters ----------------------------------------------------------------------------
 

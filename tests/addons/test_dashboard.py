@@ -140,3 +140,19 @@ def test_another_name_and_a_bad_name(addon_ctx):
     with pytest.raises(exceptions.OptionsError, match="dejunk_dashboard"):
         tctx.configure(addon, dejunk_dashboard="not a host")
     assert addon.dashboard.name == "admin.lan"
+
+
+def test_lists_added_in_the_dashboard_are_loaded_again_at_the_next_start(tmp_path):
+    (tmp_path / "list.txt").write_text(LIST)
+    url = "http://127.0.0.1:1/added.txt"  # loopback, where nothing listens: a fetch fails at once
+    options = {"dejunk_lists": [str(tmp_path / "list.txt")], "dejunk_state": str(tmp_path / "state")}
+    for start in range(2):
+        addon = dejunk.Dejunk()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, **options)
+            if start == 0:
+                assert addon.engines.plan.subscriptions == ()
+                addon.store.add_subscription(url)
+            else:
+                assert addon.engines.plan.subscriptions == (url,)
+            addon.done()
