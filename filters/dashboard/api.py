@@ -420,8 +420,11 @@ class Api:
             problems.append(f"cannot fetch {url} (retrying): {error}")
         changed = await asyncio.to_thread(internal_problems)  # about a millisecond: not on the event loop
         problems.extend(f"a mitmproxy internal changed ({name}: {problem}): {loss}" for name, problem, loss in changed)
-        if self.sources.store() is None:
+        store = self.sources.store()
+        if store is None:
             problems.append("the state store is not open: site changes and statistics are not kept")
+        elif getattr(store, "problem", None):
+            problems.append(store.problem)  # a damaged database moved aside, or none kept on disk
         engine = filtering.engine
         summaries = getattr(engine, "lists", ())
         return {
