@@ -156,3 +156,12 @@ def test_lists_added_in_the_dashboard_are_loaded_again_at_the_next_start(tmp_pat
             else:
                 assert addon.engines.plan.subscriptions == (url,)
             addon.done()
+
+
+def test_the_dashboard_answers_while_dejunk_is_disabled_and_says_so(addon_ctx):
+    addon, tctx = addon_ctx
+    tctx.configure(addon, dejunk_enabled=False)
+    f, _ = dashboard_flow()
+    settle(addon.requestheaders(f))
+    status = json.loads(f.response.content)
+    assert status["filtering"] is False and "disabled" in status["problems"][0]
