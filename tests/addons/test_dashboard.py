@@ -142,21 +142,15 @@ def test_another_name_and_a_bad_name(addon_ctx):
     assert addon.dashboard.name == "admin.lan"
 
 
-def test_lists_added_in_the_dashboard_are_loaded_again_at_the_next_start(tmp_path):
-    (tmp_path / "list.txt").write_text(LIST)
+def test_lists_added_in_the_dashboard_are_loaded_again_when_the_store_is_opened_again(addon_ctx, tmp_path):
+    addon, tctx = addon_ctx
     url = "http://127.0.0.1:1/added.txt"  # loopback, where nothing listens: a fetch fails at once
-    options = {"dejunk_lists": [str(tmp_path / "list.txt")], "dejunk_state": str(tmp_path / "state")}
-    for start in range(2):
-        addon = dejunk.Dejunk()
-        with taddons.context(addon) as tctx:
-            tctx.configure(addon, **options)
-            if start == 0:
-                assert addon.engines.plan.subscriptions == ()
-                addon.store.add_subscription(url)
-            else:
-                assert addon.engines.plan.subscriptions == (url,)
-            addon.done()
-
+    assert addon.engines.plan.subscriptions == ()
+    addon.store.add_subscription(url)
+    tctx.configure(addon, dejunk_state=str(tmp_path / "other-state"))
+    assert addon.engines.plan.subscriptions == ()
+    tctx.configure(addon, dejunk_state=str(tmp_path / "state"))  # read again from its file, as at a start
+    assert addon.engines.plan.subscriptions == (url,)
 
 def test_the_dashboard_answers_while_dejunk_is_disabled_and_says_so(addon_ctx):
     addon, tctx = addon_ctx
