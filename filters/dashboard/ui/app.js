@@ -94,24 +94,16 @@
     constructor(status, message) { super(message); this.status = status; }
   }
 
+  const OFFLINE = "Cannot reach dejunk: the proxy is not running, or this device is offline. Retrying…";
+
   /** Plain words for what went wrong, for the banner. */
   function describe(error) {
     if (!(error instanceof ApiError)) return "dejunk's dashboard failed: " + error.message;
-    if (error.status === 0) return "Cannot reach dejunk: the proxy is not running, or this device is offline. Retrying…";
+    if (error.status === 0) return OFFLINE;
     if (error.status === 401) return "The dashboard needs its password: reload the page and sign in.";
     if (error.status === 403) return "dejunk refused the change (403: " + error.message + "). Reload the page if the proxy restarted.";
     if (error.status >= 500) return "dejunk failed (" + error.status + "): " + error.message;
     return error.message + " (" + error.status + ")";
-  }
-
-  function showError(error) {
-    const box = $("error");
-    box.textContent = describe(error);
-    box.hidden = false;
-  }
-
-  function clearError() {
-    $("error").hidden = true;
   }
 
   async function api(method, path, body) {
@@ -138,14 +130,41 @@
     return data;
   }
 
+  // What failed, by what was asked (a path, or "change" for any POST/PUT): a later success of the
+  // same clears it, so one page's refresh does not hide another call's failure.
+  const failures = new Map();
+  let changeTimer = 0;
+
+  function renderErrors() {
+    const box = $("error");
+    clear(box);
+    const messages = Array.from(new Set(failures.values()));
+    for (const message of messages) box.appendChild(el("p", "", message));
+    if (messages.length) {
+      const dismiss = el("button", "small quiet", "Dismiss");
+      dismiss.type = "button";
+      dismiss.addEventListener("click", () => { failures.clear(); renderErrors(); });
+      box.appendChild(dismiss);
+    }
+    box.hidden = messages.length === 0;
+  }
+
   /** Call the API; on failure show the banner and return null (so callers can just stop). */
   async function call(method, path, body) {
+    const key = method === "GET" ? path.split("?")[0] : "change";
     try {
       const data = await api(method, path, body);
-      clearError();
+      // Being reachable again clears "offline" from every call.
+      for (const [k, message] of failures) if (k === key || message === OFFLINE) failures.delete(k);
+      renderErrors();
       return data;
     } catch (e) {
-      showError(e);
+      failures.set(key, describe(e));
+      if (key === "change") {
+        clearTimeout(changeTimer);
+        changeTimer = setTimeout(() => { failures.delete("change"); renderErrors(); }, 30000);
+      }
+      renderErrors();
       return null;
     }
   }

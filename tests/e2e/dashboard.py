@@ -1,0 +1,50 @@
+"""Helpers for the dashboard's browser tests: Playwright on the system's Chromium, the API through the proxy.
+
+Playwright drives the Chromium the machine has (`executable_path`); it never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+
+from .chromium import QUIET_FLAGS
+
+DASHBOARD = "dejunk.home.arpa"
+DASHBOARD_URL = f"http://{DASHBOARD}/"
+
+
+@contextmanager
+def browser_through(proxy_url: str, chromium: str):
+    """A headless Chromium (Playwright) whose every request goes through the proxy at `proxy_url`."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright says headless itself; the rest keeps Chromium from calling home through the proxy.
+    flags = [flag for flag in QUIET_FLAGS if not flag.startswith("--headless")]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags,
+                                             proxy={"server": proxy_url, "bypass": "<-loopback>"}, timeout=60_000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def api(proxy_url: str, path: str, *, method: str = "GET", body: dict | None = None,
+        headers: dict[str, str] | None = None) -> tuple[int, object]:
+    """One API call through the proxy, as any client of it makes it: (status, decoded JSON or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(DASHBOARD_URL.rstrip("/") + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy_url, "https": proxy_url}))
+    try:
+        with opener.open(request, timeout=15) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
