@@ -7,7 +7,6 @@ resolver), and what the pages did is checked through the API.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -146,8 +145,6 @@ def test_overview_shows_the_requests_sent(dash_proxy, origin, page):
     page.get_by_role("radio", name="Last 7 days").check()
     expect(page.locator("#chart svg title")).to_contain_text("last 7 days")
     expect(page.locator("#chart rect.bar-blocked")).to_have_count(1)
-    if os.environ.get("DEJUNK_SCREENSHOT"):  # scripts/screenshot_dashboard.py asks for one
-        page.screenshot(path=os.environ["DEJUNK_SCREENSHOT"], full_page=True)
     _no_page_problems(page)
 
 
