@@ -33,6 +33,10 @@
     return numberFormat.format(Number(n) || 0);
   }
 
+  function plural(n, word) {
+    return count(n) + " " + word + (Number(n) === 1 ? "" : "s");
+  }
+
   function bytes(n) {
     n = Number(n) || 0;
     const units = ["B", "KB", "MB", "GB", "TB"];
@@ -218,7 +222,7 @@
     const status = $("status");
     status.className = "status " + (data.filtering ? "on" : "off");
     status.textContent = (data.filtering ? "Filtering" : "Not filtering") +
-      " · " + count(data.lists) + " lists · " + count(data.rules) + " rules";
+      " · " + plural(data.lists, "list") + " · " + plural(data.rules, "rule");
     const problems = Array.isArray(data.problems) ? data.problems : [];
     const box = $("problems");
     clear(box);
@@ -494,6 +498,7 @@
     const sites = Object.keys(overrides).sort();
     for (const site of sites) rows.appendChild(overrideRow(site, overrides[site] || {}));
     $("overrides-empty").hidden = sites.length > 0;
+    $("overrides-table").hidden = sites.length === 0;
   }
 
   function siteItem(site, on) {
@@ -691,8 +696,8 @@
     myFilters.saved = text;
     markDirty();
     const errors = Array.isArray(data.errors) ? data.errors : [];
-    $("mf-state").textContent = "Saved: " + count(data.rules) + (data.rules === 1 ? " rule" : " rules") + " in use" +
-      (errors.length ? ", " + errors.length + (errors.length === 1 ? " line" : " lines") + " with errors." : ".");
+    $("mf-state").textContent = "Saved: " + plural(data.rules, "rule") + " in use" +
+      (errors.length ? ", " + plural(errors.length, "line") + " with errors." : ".");
     for (const error of errors) {
       const item = el("li", "error-line");
       const jump = el("button", "link", "Line " + error.line);
