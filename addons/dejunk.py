@@ -29,6 +29,9 @@ from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
 from filters.proxy import selfcheck  # noqa: E402
+from filters.dashboard.api import Api, Sources  # noqa: E402
+from filters.dashboard.hooks import DashboardHooks, LastWordOnTls, is_dashboard_flow  # noqa: E402
+from filters.dashboard.server import Dashboard  # noqa: E402
 from filters.lists.listset import myfilters_path, state_dir_for  # noqa: E402
 from filters.proxy.engines import Engines  # noqa: E402
 from filters.proxy.filtering import Filtering, ProxySettings, times  # noqa: E402
@@ -48,7 +51,7 @@ from filters.proxy.upstream import UpstreamWatch  # noqa: E402
 from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy.events import EventLog  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
-from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
+from filters.proxy.explain import request_to_explain  # noqa: E402
 
 filters._loaded_by_dejunk_addon = True
 logger = printable_logger("dejunk")
@@ -65,6 +68,12 @@ class Dejunk:
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
         self.self_check = "not run"
+        self._dashboard_tls = None  # see LastWordOnTls, put in place when the proxy runs
+        self.dashboard = DashboardHooks(Dashboard(Api(Sources(
+            filtering=self.filtering, engines=self.engines, store=lambda: getattr(self, "store", None),
+            configured_allow=lambda: list(ctx.options.dejunk_allow), sites_changed=self._sites_changed,
+            list_arguments=self._list_arguments, myfilters=self._myfilters,
+        ))))
 
     def _engine_ready(self, engine) -> None:
         self.filtering.engine = engine
@@ -121,6 +130,9 @@ class Dejunk:
             problem = check_value(name, getattr(opts, name))
             if problem:
                 raise exceptions.OptionsError(problem)
+        if updated & {"dejunk_dashboard", "dejunk_dashboard_password"}:
+            # Before anything else can fail: the dashboard shows why dejunk does not filter.
+            self.dashboard.configure(opts.dejunk_dashboard, opts.dejunk_dashboard_password)
         # A body mitmproxy would stream (`stream_large_bodies`, if smaller) is not held either.
         hold_limit = opts.dejunk_max_rewrite_bytes
         try:
@@ -171,10 +183,27 @@ class Dejunk:
             install_error_pages()
 
     def _load_lists(self) -> None:
+        self.engines.load(*self._list_arguments())
+
+    def _list_arguments(self) -> tuple:
+        """`Engines.load`'s arguments: the lists of the options, then those added in the dashboard (the store's)."""
         opts = ctx.options
-        myfilters = myfilters_path(opts.dejunk_myfilters, state_dir_for(opts.dejunk_state))
-        self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
-                          list(opts.dejunk_trusted_lists), myfilters)
+        specs = list(opts.dejunk_lists)
+        store = getattr(self, "store", None)
+        if store is not None:
+            specs += [url for url in store.subscriptions() if url not in specs]
+        return specs, opts.dejunk_config, opts.dejunk_cache, list(opts.dejunk_trusted_lists), self._myfilters()
+
+    @staticmethod
+    def _myfilters() -> str | None:
+        return myfilters_path(ctx.options.dejunk_myfilters, state_dir_for(ctx.options.dejunk_state))
+
+    def _sites_changed(self) -> None:
+        """The store's allowlist or overrides changed (in the dashboard): in force from the next request."""
+        store = getattr(self, "store", None)
+        configured = [p.strip().lower() for p in ctx.options.dejunk_allow]
+        added = store.allowed() if store is not None else []
+        self.filtering.allow = configured + [site for site in added if site not in configured]
 
     @staticmethod
     def _load_policies(path: str | None) -> Policies:
@@ -254,8 +283,14 @@ class Dejunk:
                 f"dejunk: the proxy ({mode}) listens on every network interface: anyone who can reach this "
                 "machine can use it. To serve this machine only, start it with --listen-host 127.0.0.1"
             )
+        self._dashboard_tls = LastWordOnTls.install(ctx.master.addons, self.dashboard)
+        if self.dashboard.name:
+            logger.info(f"dejunk: dashboard at http://{self.dashboard.name}/ for clients of this proxy"
+                        + (" (password set)" if ctx.options.dejunk_dashboard_password else ""))
 
     def done(self):
+        if self._dashboard_tls is not None and ctx.master.addons.get(LastWordOnTls.name) is self._dashboard_tls:
+            ctx.master.addons.remove(self._dashboard_tls)
         skip_header_size_check(False)  # dejunk unloaded: mitmproxy decides on response headers again
         self.engines.close()
         self.upstream.cancel_all()
@@ -268,33 +303,51 @@ class Dejunk:
 
     # --- hooks: each flow goes to `Filtering` -----------------------------------------------------
 
+    # The dashboard's flows (dejunk_dashboard's host name) are answered by it and kept from `Filtering`.
+
     def requestheaders(self, f: http.HTTPFlow):
+        if self.dashboard.name and self.dashboard.wants(f):
+            return self.dashboard.requestheaders(f)
         # The decision is made here, before mitmproxy reads (or streams) the body.
         return self.filtering.requestheaders(f)
 
     def request(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return self.dashboard.request(f)
         return self.filtering.request(f)
 
     def http_connect(self, f: http.HTTPFlow):
+        if self.dashboard.name and self.dashboard.http_connect(f):
+            return
         return self.filtering.http_connect(f)
 
     def responseheaders(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         return self.filtering.responseheaders(f)
 
     def response(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         # Synchronous unless a page is to be rewritten: then the coroutine that does it, which
         # mitmproxy awaits.
         return self.filtering.response(f)
 
     def error(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         return self.filtering.error(f)
 
     def http_connect_error(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         return self.filtering.http_connect_error(f)
 
     # Connection hooks refuse connections to refused hosts and feed the upstream deadlines.
 
     def server_connect(self, data):
+        if self.dashboard.name and self.dashboard.server_connect(data.server):
+            return
         self.filtering.server_connect(data.client, data.server)
         if not data.server.error:
             self.upstream.server_connect(data.client, data.server)
@@ -358,17 +411,10 @@ class Dejunk:
         """
         if target.startswith(("@", "~", "!")):
             return self._explain_flows(target)
-        if request_type:
-            named = type_by_name(request_type)
-            if named is None:
-                raise exceptions.CommandError(f"dejunk.explain: unknown type {request_type!r} (types: "
-                                              f"{', '.join(RESOURCE_TYPES)})")
-            request_type = named
-        else:
-            request_type = infer_type(target, source or None)  # as scripts/check.py infers it
-        # The source as the proxy takes it from a Referer: a page is its own source.
-        page = source_from_headers(target, request_type, referer=source or None)
-        request = Request.from_strings(target, page, request_type)
+        try:
+            request, request_type = request_to_explain(target, source, request_type)
+        except ValueError as e:
+            raise exceptions.CommandError(f"dejunk.explain: {e}") from None
         return printable(f"{target} ({request_type}{', from ' + source if source else ''}): "
                          f"{self.filtering.outcome(request)}")
 

@@ -142,6 +142,12 @@ class Engines:
     def _myfilters_changed(self) -> None:
         self._rebuild(f"my filters changed ({self._specs[3]})")
 
+    def myfilters_saved(self) -> None:
+        """The user's filters file was just written by dejunk (the dashboard): build with it now, in this thread."""
+        if self.watcher is not None:
+            self.watcher.remember()  # not built a second time when the watcher looks next
+        self._myfilters_changed()
+
     def _rebuild(self, why: str) -> None:
         # Runs in the refresher's or the watcher's thread: build the new engine there, then swap it
         # in with one assignment, so every request sees either the old engine or the new one.
