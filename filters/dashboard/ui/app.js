@@ -612,7 +612,7 @@
   function listCard(list) {
     const card = el("article", "card list" + (list.last_error ? " has-error" : ""));
     const head = el("div", "card-head");
-    head.appendChild(el("h2", "", list.name || list.source || list.url || "list"));
+    head.appendChild(el("h2", "", list.title || list.name || list.url || "list"));
     if (list.removable && list.url) {
       const remove = el("button", "small quiet", "Remove");
       remove.type = "button";
@@ -625,11 +625,13 @@
     card.appendChild(head);
     const numbers = el("p", "list-numbers");
     numbers.appendChild(el("strong", "", count(list.rules)));
-    numbers.appendChild(document.createTextNode(" rules · " + count(list.network) + " network · " + count(list.cosmetic) + " cosmetic · " + count(list.hosts) + " hosts"));
+    numbers.appendChild(document.createTextNode((Number(list.rules) === 1 ? " rule: " : " rules: ") +
+      count(list.network) + " network, " + count(list.cosmetic) + " cosmetic, " + count(list.hosts) + " hosts"));
     card.appendChild(numbers);
     if (list.last_error) card.appendChild(el("p", "list-error", "Last error: " + list.last_error));
     const dl = el("dl", "facts");
-    fact(dl, "Source", list.source, "mono");
+    if (list.title && list.name !== list.title) fact(dl, "File", list.name, "mono");
+    fact(dl, "Source", list.source);
     if (list.url && list.url !== list.source) fact(dl, "URL", list.url, "mono");
     fact(dl, "Version", list.version);
     fact(dl, "Last update", list.last_update ? timeText(list.last_update, true) + " (" + ago(list.last_update) + ")" : "never");
