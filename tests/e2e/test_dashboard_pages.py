@@ -224,7 +224,7 @@ def test_my_filters_errors_by_line_then_a_good_rule_blocks(dash_proxy, origin, p
     mine = f"http://mine.test:{origin.port}/thing.js"
     assert fetch(dash_proxy, mine).status == 200
     page.goto(DASHBOARD_URL + "#/myfilters")
-    editor = page.get_by_label("My filters")
+    editor = page.get_by_role("textbox", name="My filters")
     expect(editor).to_be_editable()
     editor.fill("! mine\n||mine.test^$nosuchoption\n")
     page.get_by_role("button", name="Save").click()

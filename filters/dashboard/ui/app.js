@@ -442,7 +442,7 @@
 
   async function unallowSite(site) {
     const done = await call("POST", "/api/sites/unallow", { site: site });
-    if (done) toast("dejunk filters " + site + " again.");
+    if (done) toast(typeof done.note === "string" ? done.note : "dejunk filters " + site + " again.");
     if (current === "/sites") refreshSites();
   }
 
@@ -518,6 +518,7 @@
       const done = await call("POST", toggle.checked ? "/api/sites/allow" : "/api/sites/unallow", { site: site });
       toggle.disabled = false;
       if (!done) toggle.checked = !toggle.checked;
+      else if (typeof done.note === "string") toast(done.note);
       state.textContent = toggle.checked ? "not filtered" : "filtered";
     });
     const remove = el("button", "small quiet", "Remove");
