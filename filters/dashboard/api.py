@@ -171,6 +171,13 @@ class Api:
             raise ApiError(503, "the state store is not open")
         return store
 
+    def _change(self, name: str, *arguments):
+        """A config change in the store (`name` its method); a value it refuses is the request's error."""
+        try:
+            return getattr(self._store(), name)(*arguments)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+
     # --- statistics and the log ------------------------------------------------------------------
 
     async def stats(self, query: dict, data=None) -> dict:
@@ -206,13 +213,13 @@ class Api:
                 "overrides": store.overrides()}
 
     async def allow(self, query: dict, data: dict) -> dict:
-        changed = self._store().allow(_site(data))
+        changed = self._change("allow", _site(data))
         self.sources.sites_changed()
         return {"changed": changed, **await self.sites()}
 
     async def unallow(self, query: dict, data: dict) -> dict:
         site = _site(data)
-        changed = self._store().unallow(site)
+        changed = self._change("unallow", site)
         self.sources.sites_changed()
         answer = {"changed": changed, **await self.sites()}
         if not changed and site in [p.strip().lower() for p in answer["configured"]]:
@@ -226,7 +233,7 @@ class Api:
             raise ApiError(400, f"'policy' is one of {', '.join(POLICIES)}")
         if value is not None and value not in VALUES:
             raise ApiError(400, "'value' is accept, reject or null (the configured policy)")
-        self._store().set_override(site, policy, value)
+        self._change("set_override", site, policy, value)
         self.sources.sites_changed()
         return await self.sites()
 
@@ -312,7 +319,7 @@ class Api:
     async def add_list(self, query: dict, data: dict) -> dict:
         url = self._list_url(data)
         store = self._store()
-        added = store.add_subscription(url)
+        added = self._change("add_subscription", url)
         if added:
             try:
                 await self._reload_lists()
@@ -326,7 +333,7 @@ class Api:
         store = self._store()
         if url not in store.subscriptions():
             raise ApiError(400, "that list was not added here (it comes from dejunk_lists or the config file)")
-        removed = store.remove_subscription(url)
+        removed = self._change("remove_subscription", url)
         if removed:
             await self._reload_lists()
         return {"removed": removed}
@@ -411,8 +418,8 @@ class Api:
         refresher = engines.refresher
         for url, error in (refresher.failing.items() if refresher is not None else ()):
             problems.append(f"cannot fetch {url} (retrying): {error}")
-        problems.extend(f"a mitmproxy internal changed ({name}: {problem}): {loss}"
-                        for name, problem, loss in internal_problems())
+        changed = await asyncio.to_thread(internal_problems)  # about a millisecond: not on the event loop
+        problems.extend(f"a mitmproxy internal changed ({name}: {problem}): {loss}" for name, problem, loss in changed)
         if self.sources.store() is None:
             problems.append("the state store is not open: site changes and statistics are not kept")
         engine = filtering.engine
