@@ -86,7 +86,7 @@ def main() -> int:
         try:
             traffic(proxy.url, origin.port, args.minutes)
             with browser_through(proxy.url, chromium) as browser:
-                page = browser.new_page(viewport={"width": 1280, "height": 960}, device_scale_factor=1)
+                page = browser.new_context(viewport={"width": 1280, "height": 960}, device_scale_factor=1).new_page()
                 page.goto(DASHBOARD_URL)
                 page.wait_for_selector("#chart rect.bar-blocked", timeout=30_000)
                 page.wait_for_timeout(500)  # the bars' fonts and layout settle

@@ -16,18 +16,36 @@ DASHBOARD = "dejunk.home.arpa"
 DASHBOARD_URL = f"http://{DASHBOARD}/"
 
 
+# Where the browser itself (not a page) sends requests: a loopback port nothing listens on.
+# Chromium checks for component updates even with --disable-component-update; through dejunk those
+# checks would count as requests (and leave for the internet without the test resolver).
+NOWHERE_PROXY = "http://127.0.0.1:1"
+
+
+class ProxiedBrowser:
+    """A Playwright browser whose pages (each context) go through dejunk, and nothing else does."""
+
+    def __init__(self, browser, proxy_url: str):
+        self.browser = browser
+        self.proxy_url = proxy_url
+
+    def new_context(self, **options):
+        """A browser context (own cookies and cache) whose every request goes through the proxy."""
+        return self.browser.new_context(proxy={"server": self.proxy_url, "bypass": "<-loopback>"}, **options)
+
+
 @contextmanager
 def browser_through(proxy_url: str, chromium: str):
-    """A headless Chromium (Playwright) whose every request goes through the proxy at `proxy_url`."""
+    """A headless Chromium (Playwright) whose pages' requests go through the proxy at `proxy_url`."""
     from playwright.sync_api import sync_playwright
 
-    # Playwright says headless itself; the rest keeps Chromium from calling home through the proxy.
+    # Playwright says headless itself; the rest keeps Chromium from calling home.
     flags = [flag for flag in QUIET_FLAGS if not flag.startswith("--headless")]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=flags,
-                                             proxy={"server": proxy_url, "bypass": "<-loopback>"}, timeout=60_000)
+                                             proxy={"server": NOWHERE_PROXY}, timeout=60_000)
         try:
-            yield browser
+            yield ProxiedBrowser(browser, proxy_url)
         finally:
             browser.close()
 

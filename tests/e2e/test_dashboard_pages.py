@@ -139,12 +139,15 @@ def test_overview_shows_the_requests_sent(dash_proxy, origin, page):
     expect(page.locator("#ov-blocked")).to_have_text(str(SENT_BLOCKED))
     expect(page.locator("#ov-hosts")).to_contain_text("ads.test")
     expect(page.locator("#ov-rules")).to_contain_text("||ads.test^")
-    # The plot has a bar for the minute the requests were sent, in each series.
-    expect(page.locator("#chart rect.bar-blocked")).to_have_count(1)
-    assert page.locator("#chart rect.bar-requests").count() >= 1
-    page.get_by_role("radio", name="Last 7 days").check()
-    expect(page.locator("#chart svg title")).to_contain_text("last 7 days")
-    expect(page.locator("#chart rect.bar-blocked")).to_have_count(1)
+    # The plot has a slot for each bucket the API gives, and bars for the minute the requests were sent.
+    for span, words in (("hour", "last hour"), ("days", "last 7 days")):
+        page.get_by_role("radio", name="Last 7 days" if span == "days" else "Last hour").check()
+        expect(page.locator("#chart-title")).to_contain_text(words)
+        buckets = api(dash_proxy.url, f"/api/stats?range={span}")[1]["history"]
+        expect(page.locator("#chart rect.hit")).to_have_count(len(buckets))
+        # (one bar, or two if the requests were sent across a minute's or hour's end)
+        assert 1 <= page.locator("#chart rect.bar-blocked").count() <= 2
+        expect(page.locator("#chart-title")).to_contain_text(f"{SENT_ALLOWED + SENT_BLOCKED} requests, {SENT_BLOCKED} blocked")
     _no_page_problems(page)
 
 
