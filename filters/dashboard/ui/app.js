@@ -362,6 +362,12 @@
 
   async function pollLog() {
     if (log.paused) return;
+    log.polls = (log.polls || 0) + 1;
+    if (log.lastId && log.polls % 10 === 0) {
+      // A restarted proxy numbers its decisions from 1 again: start over from its newest.
+      const newest = await call("GET", "/api/log?limit=1");
+      if (Array.isArray(newest) && newest.length && Number(newest[0].id) < log.lastId) log.lastId = 0;
+    }
     const query = log.lastId ? "?limit=500&since=" + log.lastId : "?limit=500";
     const data = await call("GET", "/api/log" + query);
     if (!Array.isArray(data) || !data.length) return;
