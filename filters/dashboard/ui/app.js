@@ -330,17 +330,26 @@
       chart.appendChild(group);
     });
     chart.appendChild(svg("line", { class: "baseline", x1: pad.left, x2: width - pad.right, y1: y(0), y2: y(0) }));
-    // Time labels: about one every 110 pixels, at round positions.
-    const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(plotW / 110))));
-    for (let i = 0; i < history.length; i += every) {
-      const date = parseTime(history[i].t);
-      if (!date) continue;
+    // Time labels at round times: every 5-30 minutes (hour), at midnights (days), as room allows.
+    const days = chartData.range === "days";
+    const room = Math.max(2, Math.floor(plotW / (days ? 56 : 64)));
+    const minutes = days ? [1440, 2880] : [5, 10, 15, 20, 30];
+    const every = minutes.find((m) => (days ? 7 * 1440 : 60) / m <= room) || minutes[minutes.length - 1];
+    const dayFormat = new Intl.DateTimeFormat(undefined, plotW < 520 ? { weekday: "short" } : { weekday: "short", day: "numeric" });
+    const minuteFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+    let previousDay = null;
+    history.forEach((bucket, i) => {
+      const date = parseTime(bucket.t);
+      if (!date) return;
+      const dayNumber = Math.floor((date.getTime() - date.getTimezoneOffset() * 60000) / 86400000);
+      const newDay = previousDay !== null && dayNumber !== previousDay;  // the first bucket of a day
+      previousDay = dayNumber;
+      const sinceMidnight = date.getHours() * 60 + date.getMinutes();
+      if (days ? !newDay || (every > 1440 && dayNumber % 2) : sinceMidnight % every !== 0) return;
       const label = svg("text", { class: "axis", x: pad.left + i * slot + slot / 2, y: height - 6, "text-anchor": "middle" });
-      label.textContent = chartData.range === "days"
-        ? new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit" }).format(date)
-        : new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" }).format(date);
+      label.textContent = days ? dayFormat.format(date) : minuteFormat.format(date);
       chart.appendChild(label);
-    }
+    });
     box.appendChild(chart);
   }
 
