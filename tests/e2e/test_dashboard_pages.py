@@ -7,6 +7,7 @@ resolver), and what the pages did is checked through the API.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -18,8 +19,12 @@ from .dashboard import DASHBOARD, DASHBOARD_URL, api, browser_through
 from .dashboard_fake import FakeDashboard
 from .harness import Proxy, fetch
 
-pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install -r requirements-dev.txt)")
-from playwright.sync_api import expect  # noqa: E402
+try:
+    from playwright.sync_api import expect
+except ImportError:
+    if os.environ.get("CI"):  # CI installs requirements-dev.txt: a missing Playwright is a broken install
+        raise
+    pytest.skip("Playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
 
 WAIT_MS = 20_000  # for the pages to show what the proxy has (they poll every few seconds)
 
@@ -29,8 +34,8 @@ SENT_BLOCKED = 3
 HOSTILE_QUERY = "q=<img/src=x/onerror=window.pwned=1>"
 
 
-def _hostile_page(port: int) -> bytes:
-    """A page on another site that tries to allow itself on the dashboard: a form post and fetches."""
+def _hostile_page() -> bytes:
+    """A page on another site that tries to change the dashboard's state: fetches, then a form post."""
     target = f"http://{DASHBOARD}/api/sites/allow"
     return f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>evil</title></head><body>
 <form id="f" method="POST" action="{target}" enctype="text/plain">
@@ -42,6 +47,10 @@ const tries = [
   fetch("{target}", {{method: "POST", headers: {{"Content-Type": "application/json",
                       "X-Dejunk-Token": "__DEJUNK_TOKEN__"}}, body: JSON.stringify({{site: "evil-cors.test"}})}}),
   fetch("http://{DASHBOARD}/").then((r) => r.text()).then((t) => {{ window.stolen = t; }}),
+  fetch("http://{DASHBOARD}/api/myfilters", {{method: "PUT", headers: {{"Content-Type": "application/json"}},
+                                              body: JSON.stringify({{text: "||evil-put.test^"}})}}),
+  fetch("http://{DASHBOARD}/api/lists/add", {{method: "POST", mode: "no-cors", headers: {{"Content-Type": "text/plain"}},
+                                             body: JSON.stringify({{url: "http://evil.test/list.txt"}})}}),
 ];
 Promise.allSettled(tries).then((results) => {{
   window.fetchResults = results.map((r) => r.status);
@@ -54,14 +63,12 @@ class HostileSite:
     """A loopback server that serves the hostile page to any host name (evil.test here)."""
 
     def __init__(self):
-        site = self
-
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
             def do_GET(self):
-                body = _hostile_page(site.port)
+                body = _hostile_page()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -177,16 +184,16 @@ def test_site_toggle_takes_effect(dash_proxy, origin, page):
 
 
 def test_hostile_page_changes_nothing(dash_proxy, hostile_site, page):
-    before = _allowed(dash_proxy)
+    state = {path: api(dash_proxy.url, path) for path in ("/api/sites", "/api/myfilters", "/api/lists")}
     answers: list[tuple[str, int]] = []
     page.on("response", lambda r: answers.append((r.request.method, r.status)) if "/api/" in r.url else None)
     with page.expect_navigation(url=re.compile(re.escape(DASHBOARD)), timeout=WAIT_MS):
         page.goto(f"http://evil.test:{hostile_site.port}/")
     # The form's post reached the proxy and was refused.
     assert ("POST", 403) in answers, answers
-    after = _allowed(dash_proxy)
-    assert after == before
-    assert not {"evil-form.test", "evil-fetch.test", "evil-cors.test"} & set(after)
+    for path, before in state.items():
+        assert api(dash_proxy.url, path) == before, path
+    assert not {"evil-form.test", "evil-fetch.test", "evil-cors.test"} & set(_allowed(dash_proxy))
 
 
 def test_log_shows_a_hostile_url_as_text(dash_proxy, origin, page):
@@ -210,8 +217,9 @@ def test_log_shows_a_hostile_url_as_text(dash_proxy, origin, page):
     _no_page_problems(page)
 
 
-def test_copy_exception_rule(dash_proxy, origin, page):
-    assert fetch(dash_proxy, f"http://ads.test:{origin.port}/copy.js").status != 200
+def test_log_row_copies_the_exception_and_allows_the_site(dash_proxy, origin, page):
+    ad = f"http://ads.test:{origin.port}/copy.js"
+    assert fetch(dash_proxy, ad).status != 200
     page.goto(DASHBOARD_URL + "#/log")
     row = page.locator("table.log tbody tr", has_text="/copy.js").first
     row.get_by_role("button", name=re.compile("Copy the exception rule")).click()
@@ -221,6 +229,16 @@ def test_copy_exception_rule(dash_proxy, origin, page):
     expect(copied).to_have_value(re.compile(r"^@@\|\|ads\.test\^"))
     assert page.evaluate("document.activeElement.selectionEnd - document.activeElement.selectionStart") == \
         len(copied.input_value())
+    # One click turns filtering off for the site; the toast's Undo turns it on again.
+    row.get_by_role("button", name=re.compile("Allow ads.test")).click()
+    expect(page.locator("#toast")).to_contain_text("ads.test is allowed")
+    assert "ads.test" in _allowed(dash_proxy)
+    assert fetch(dash_proxy, ad).status == 200
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator("#toast")).to_contain_text("filters ads.test again")
+    assert "ads.test" not in _allowed(dash_proxy)
+    assert fetch(dash_proxy, ad).status != 200
+    _no_page_problems(page)
 
 
 def test_my_filters_errors_by_line_then_a_good_rule_blocks(dash_proxy, origin, page):
