@@ -58,7 +58,9 @@ def traffic(proxy_url: str, port: int, minutes: float) -> None:
         for i in range(loads):
             page = PAGES[(burst + i) % len(PAGES)]
             send(opener, f"http://{page}:{port}/bytes?size=2000&b={burst}&i={i}")
-            for j, junk in enumerate(JUNK[: 1 + (burst + i) % len(JUNK)]):
+            for j in range(2 + (burst + 3 * i) % 5):  # the page's own scripts, styles and images
+                send(opener, f"http://{page}:{port}/bytes?size=500&b={burst}&i={i}&r={j}")
+            for j, junk in enumerate(JUNK[(burst + i) % 2: 1 + (burst + i) % 3 + (burst + i) % 2]):
                 host, _, path = junk.partition("/")
                 send(opener, f"http://{host}:{port}/{path}?b={burst}&i={i}&j={j}")
         if burst % 4 == 1:

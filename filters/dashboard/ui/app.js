@@ -346,7 +346,11 @@
       previousDay = dayNumber;
       const sinceMidnight = date.getHours() * 60 + date.getMinutes();
       if (days ? !newDay || (every > 1440 && dayNumber % 2) : sinceMidnight % every !== 0) return;
-      const label = svg("text", { class: "axis", x: pad.left + i * slot + slot / 2, y: height - 6, "text-anchor": "middle" });
+      // Centred under its bucket, unless that would cut it at either end.
+      let x = pad.left + i * slot + slot / 2;
+      let anchor = "middle";
+      if (x > width - 30) { x = width - 2; anchor = "end"; } else if (x < pad.left + 20) { x = pad.left; anchor = "start"; }
+      const label = svg("text", { class: "axis", x: x, y: height - 6, "text-anchor": anchor });
       label.textContent = days ? dayFormat.format(date) : minuteFormat.format(date);
       chart.appendChild(label);
     });
