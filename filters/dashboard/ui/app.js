@@ -432,7 +432,7 @@
     const tools = el("td", "tools");
     const site = entry.site || hostOf(entry.url);
     if (site && entry.action !== "allowed_site") {
-      const allow = el("button", "small", "Allow site");
+      const allow = el("button", "small quiet", "Allow site");
       allow.type = "button";
       allow.setAttribute("aria-label", "Allow " + site + " (turn filtering off there)");
       allow.addEventListener("click", () => allowSite(site));
