@@ -70,8 +70,9 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "dejunk_state", typing.Optional[str], None,
-        "Folder for dejunk's own data (your filters file). Default: $XDG_DATA_HOME/dejunk "
-        "(~/.local/share/dejunk), created when first needed.",
+        "Folder for dejunk's own data: your filters file, and state.db (sites allowed with dejunk.allow, "
+        "per-site overrides, statistics). Default: $XDG_DATA_HOME/dejunk (~/.local/share/dejunk), created "
+        "when first needed.",
         "a folder",
     ),
     OptionSpec(
