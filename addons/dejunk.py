@@ -160,8 +160,9 @@ class Dejunk:
         if "dejunk_config" in updated:
             filtering.policies = self._load_policies(opts.dejunk_config)
         self.engines.workers_wanted = opts.dejunk_cosmetic != "off"
+        self.engines.fetch = opts.dejunk_fetch_lists
         if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache", "dejunk_trusted_lists", "dejunk_myfilters",
-                      "dejunk_state"}:
+                      "dejunk_state", "dejunk_fetch_lists"}:
             self._load_lists()
         elif self.engines.running:
             self.engines.start_workers()
@@ -407,6 +408,9 @@ class Dejunk:
     def update_lists(self) -> str:
         """Download every subscribed list now (in the background) and switch to it when ready."""
         refresher = self.engines.refresher
+        if not self.engines.fetch:
+            return _said("dejunk: this proxy does not download lists (dejunk_fetch_lists is false): the proxy sharing "
+                         "its list cache that does (dejunk serve: worker 1) updates them, and this one follows")
         if refresher is None or not refresher.urls:
             return _said("dejunk: no list subscriptions to update")
         refresher.kick(force=True)

@@ -124,6 +124,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
         "true or false",
     ),
+    OptionSpec(
+        "dejunk_worker", str, "",
+        "This proxy's name among several that share one state folder and list cache (`dejunk serve` "
+        "numbers its workers). Empty for a proxy on its own.",
+        "a short name",
+    ),
+    OptionSpec(
+        "dejunk_fetch_lists", bool, True,
+        "Download list subscriptions when they are due. False where another proxy sharing the list "
+        "cache downloads them (`dejunk serve`: all workers but the first): this one watches the cached "
+        "copies and takes the engine that proxy compiles from them into use.",
+        "true or false",
+    ),
 )
 
 BY_NAME = {spec.name: spec for spec in OPTIONS}
