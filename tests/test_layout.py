@@ -10,7 +10,7 @@ FILTERS = Path(__file__).resolve().parent.parent / "filters"
 # Each stage may import its own modules and those of lower stages only (the data's way through
 # dejunk: list text -> rules -> engine -> pages -> proxy -> reports).
 STAGES = {
-    "request": 0, "storage": 0, "printable": 0,
+    "request": 0, "storage": 0, "printable": 0, "state": 0,
     "lists": 1, "scriptlets": 1,
     "network": 2, "cosmetic": 2,
     "engine": 3,
