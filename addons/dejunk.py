@@ -47,6 +47,7 @@ from filters.proxy.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value,
 from filters.proxy.upstream import UpstreamWatch  # noqa: E402
 from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy.events import EventLog  # noqa: E402
+from filters.state.store import StateStore  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
 from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
 
@@ -61,6 +62,7 @@ class Dejunk:
         self.upstream = UpstreamWatch(lambda: ctx.master)
         self.engines = Engines(on_engine=self._engine_ready, on_update=lambda: self.filtering.stats.add("list_updates"))
         self.filtering = Filtering(self.upstream, rewrite_pool=self.engines.rewrite_pool)
+        self.store: StateStore | None = None  # opened from dejunk_state (filters.state)
         # A configuration is in force: a later bad option is refused and this one kept.
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
@@ -155,10 +157,14 @@ class Dejunk:
             error_pages=opts.dejunk_error_pages,
             eager_connect="connection_strategy" in opts and opts.connection_strategy == "eager",
         )
+        if "dejunk_state" in updated:
+            self._open_store(state_dir_for(opts.dejunk_state))
         if "dejunk_allow" in updated:
-            filtering.allow = [p.strip().lower() for p in opts.dejunk_allow]
+            filtering.configured_allow = [p.strip().lower() for p in opts.dejunk_allow]
         if "dejunk_config" in updated:
-            filtering.policies = self._load_policies(opts.dejunk_config)
+            filtering.configured_policies = self._load_policies(opts.dejunk_config)
+        if updated & {"dejunk_allow", "dejunk_config", "dejunk_state"}:
+            filtering.apply_state()  # the store's sites and overrides over the configured ones
         self.engines.workers_wanted = opts.dejunk_cosmetic != "off"
         self.engines.fetch = opts.dejunk_fetch_lists
         if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache", "dejunk_trusted_lists", "dejunk_myfilters",
@@ -185,6 +191,12 @@ class Dejunk:
             return load_policies(path)
         except ConfigError as e:
             raise exceptions.OptionsError(f"dejunk_config: {e}") from None
+
+    def _open_store(self, folder: str) -> None:
+        """Open the state store in `folder` (never fails: a damaged or unwritable one is said and replaced)."""
+        if self.store is not None:
+            self.store.close()
+        self.store = self.filtering.store = StateStore.open(folder)
 
     def _open_events(self, path: str | None) -> None:
         self.filtering.events.close()
@@ -266,6 +278,9 @@ class Dejunk:
                          f"({failure.error})")
         logger.info(self.filtering.stats.summary())
         self.filtering.events.close()
+        if self.store is not None:
+            self.store.close()  # writes the statistics counted since the last write
+            self.store = self.filtering.store = None
 
     # --- hooks: each flow goes to `Filtering` -----------------------------------------------------
 
@@ -341,6 +356,9 @@ class Dejunk:
             lines.append("  lists that cannot be fetched (retrying): " + "; ".join(
                 f"{url}: {error}" for url, error in refresher.failing.items()))
         changed = internal_problems()
+        store = self.store
+        if store is not None:
+            lines.append(f"  state: {store.location}" + (f" ({store.problem})" if store.problem else ""))
         lines.append("  mitmproxy internals: " + ("as expected" if not changed else "; ".join(
             f"{name} changed ({problem}): {loss}" for name, problem, loss in changed)))
         causes = filtering.failures.describe()
@@ -395,7 +413,8 @@ class Dejunk:
         """Re-read the filter lists and the config file."""
         started = time.perf_counter()
         opts = ctx.options
-        self.filtering.policies = self._load_policies(opts.dejunk_config)
+        self.filtering.configured_policies = self._load_policies(opts.dejunk_config)
+        self.filtering.apply_state()
         self._load_lists()
         engine = self.engines.engine
         network = sum(s.rules - s.host_rules for s in engine.lists)
@@ -419,15 +438,20 @@ class Dejunk:
 
     @command.command("dejunk.allow")
     def allow_site(self, host: str) -> str:
-        """Step aside on a site (host wildcard): its pages and their requests pass untouched."""
+        """Step aside on a site (host wildcard): its pages and their requests pass untouched, also after a restart."""
         host = host.strip().lower()
         if not host:
             raise exceptions.CommandError("dejunk.allow: give a host name or a wildcard such as *.example.com")
+        self.filtering.apply_state()  # what the store holds now (another process may have changed it)
         allowed = self.filtering.allow
         covered = host_matches(tuple(allowed), host) if not any(c in host for c in "*?[") else None
         if host in allowed or covered:
             return _said(f"dejunk: {host} is already allowed (by {covered or host}); nothing changed")
-        ctx.options.update(dejunk_allow=[*ctx.options.dejunk_allow, host])
+        try:
+            self._state().allow(host)
+        except ValueError as e:
+            raise exceptions.CommandError(f"dejunk.allow: {e}") from None
+        self.filtering.apply_state()
         return _said(f"dejunk: stepping aside on {host}: its pages and the requests they make pass untouched "
                      f"(dejunk.unallow {host} undoes it)")
 
@@ -435,16 +459,25 @@ class Dejunk:
     def unallow_site(self, host: str) -> str:
         """Filter a site again."""
         host = host.strip().lower()
-        kept = [p for p in ctx.options.dejunk_allow if p.strip().lower() != host]
-        removed = len(kept) < len(ctx.options.dejunk_allow)
-        if removed:
-            ctx.options.update(dejunk_allow=kept)
-        still = host_matches(tuple(p.strip().lower() for p in kept), host) if not any(c in host for c in "*?[") else None
+        try:
+            removed = bool(host) and self._state().unallow(host)
+        except ValueError as e:
+            raise exceptions.CommandError(f"dejunk.unallow: {e}") from None
+        self.filtering.apply_state()
+        if not removed and host in self.filtering.configured_allow:
+            return _said(f"dejunk: {host} is allowed by the dejunk_allow option, which this command does not "
+                         "change; nothing changed")
+        still = host_matches(tuple(self.filtering.allow), host) if not any(c in host for c in "*?[") else None
         if still:
             return _said(f"dejunk: {host} is still allowed by {still}" + ("" if removed else "; nothing changed"))
         if not removed:
             return _said(f"dejunk: {host} was not allowed; nothing changed")
         return _said(f"dejunk: filtering {host} again")
+
+    def _state(self) -> StateStore:
+        if self.store is None:  # only before the first configure
+            raise exceptions.CommandError("dejunk: the state store is not open yet")
+        return self.store
 
 
 def _count(n: int, noun: str) -> str:

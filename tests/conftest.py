@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import pwd
 import shutil
@@ -88,11 +89,17 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+_TEST_NUMBERS = itertools.count(1)
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory, monkeypatch):
-    """A list and compiled-engine cache and a state folder in the session's temporary folder."""
+    """A list and compiled-engine cache in the session's temporary folder, and a state folder of each test's own.
+
+    The state folder holds the state store (sites allowed, statistics): one test's must not reach another.
+    """
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data" / str(next(_TEST_NUMBERS))))
 
 
 @pytest.fixture(scope="session")

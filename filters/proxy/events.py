@@ -14,10 +14,11 @@ Every event is one JSON object per line with at least `event` and `time` (ISO 86
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +29,42 @@ TOP_HOSTS = 10
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def iso_of(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+RECENT_ACTIONS = ("blocked", "redirected", "allowed", "exception", "allowed_site", "policy")
+_RECENT_FIELDS = ("id", "time", "url", "type", "site", "action", "rule", "list", "line")
+
+
+class RecentLog:
+    """The latest decided requests, newest last, in a ring of `size` (the dashboard's log, like uBO's logger).
+
+    Each request costs one tuple appended on the event loop; dicts are made only when read.
+    """
+
+    def __init__(self, size: int = 500, clock: Callable[[], float] = time.time):
+        self._entries: deque[tuple] = deque(maxlen=size)
+        self._ids = itertools.count(1)
+        self._clock = clock
+
+    def add(self, url: str, type: str, site: str, action: str, rule: str | None = None,  # noqa: A002 (the field)
+            list: str | None = None, line: int | None = None) -> None:  # noqa: A002
+        self._entries.append((next(self._ids), self._clock(), url, type, site, action, rule, list, line))
+
+    def latest(self, limit: int = 100, since_id: int = 0) -> list[dict]:
+        """At most `limit` entries newer than `since_id`, newest first."""
+        found = []
+        # list() of a deque copies it in one step (no other thread can append meanwhile).
+        for entry in reversed(list(self._entries)):
+            if entry[0] <= since_id or len(found) >= limit:
+                break
+            record = dict(zip(_RECENT_FIELDS, entry))
+            record["time"] = iso_of(entry[1])
+            found.append(record)
+        return found
 
 
 class EventLog:

@@ -1,8 +1,11 @@
 """What dejunk does to a flow at each of mitmproxy's hooks: block, apply policies, rewrite, explain failures.
 
-The addon holds one `Filtering` and hands it every flow. What it works with (engine, policies,
-allowed sites, settings, event log) are plain attributes the addon sets when options change; the
-engine is swapped with one assignment, so a flow sees either the old engine or the new one. Each
+The addon holds one `Filtering` and hands it every flow. What it works with (engine, configured
+policies and allowed sites, settings, event log, state store) are plain attributes the addon sets
+when options change; the engine is swapped with one assignment, so a flow sees either the old
+engine or the new one. The sites allowed and the policies in force are the configured ones with the
+state store's over them (`apply_state`), looked at again when the store's version changes (checked
+at most once a second). Each decided request goes into `recent` and its counts into the store. Each
 hook contains its own failures (`_contain`): the flow goes on unfiltered, marked and counted.
 """
 
@@ -22,7 +25,7 @@ from ..html import compression, inject
 from ..html.replace import replaceable
 from ..html.rewrite import css_ascii, page_script, skip_reason
 from ..network.resources import get_resource
-from .events import EventLog, FailureLog, Stats
+from .events import EventLog, FailureLog, RecentLog, Stats
 from ..request import Request, normalize_host
 from .flows import header_values, path_of, popup_view, request_from_flow, request_views
 from .upstream import UpstreamWatch, classify_failure
@@ -37,7 +40,7 @@ from .pages import (
     not_filtering_answer,
     policy_page,
 )
-from .policy import Policies, host_matches
+from .policy import Policies, host_matches, with_overrides
 from .pool import QueueTimeout, RewritePool, UndecodableBody, WorkerDied
 from ..printable import printable, printable_logger
 
@@ -181,11 +184,20 @@ class Filtering:
     # A connection vouched for less than this ago is not vouched for again (every request does it,
     # twice): its vouch lasts at most this much less than PASSED_SECONDS.
     PASSED_REFRESH = 1.0
+    STATE_CHECK_SECONDS = 1.0  # how often the state store's version is looked at, at most
 
     def __init__(self, upstream: UpstreamWatch, rewrite_pool: Callable[[], RewritePool]):
         self.engine: Engine | None = None
+        # What the options and config file say (`dejunk_allow`, `dejunk_config`); the addon sets these and
+        # calls `apply_state`, which puts `allow` and `policies` (those in force) together with the store's.
+        self.configured_allow: list[str] = []
+        self.configured_policies = Policies()
         self.policies = Policies()
         self.allow: list[str] = []
+        self.store = None  # the StateStore (filters.state), if open
+        self.recent = RecentLog()
+        self._state_version: int | None = None
+        self._state_due = 0.0  # monotonic time of the next look at the store's version
         self.settings = ProxySettings()
         self.events = EventLog(None)
         self.stats = Stats()
@@ -245,7 +257,46 @@ class Filtering:
         f.comment = comment if not f.comment else f"{f.comment}\n{comment}"
         f.metadata.setdefault("dejunk", {}).update(data)
 
+    def apply_state(self) -> None:
+        """Put in force the configured sites and policies with the store's allowed sites and overrides over them."""
+        self._state_due = time.monotonic() + self.STATE_CHECK_SECONDS
+        allowed, overrides, store = [], {}, self.store
+        if store is not None:
+            try:
+                version = store.version()
+                allowed, overrides = store.allowed(), store.overrides()
+            except Exception as e:  # a store that fails keeps what is in force; it is said, counted
+                self._state_failed(e)
+                return
+            self._state_version = version
+        configured = self.configured_allow
+        self.allow = [*configured, *(site for site in allowed if site not in configured)]
+        self.policies = with_overrides(self.configured_policies, overrides)
+
+    def _check_state(self) -> None:
+        """Apply the store's changes if its version moved (at most once a second: see `_allowed_site`)."""
+        self._state_due = time.monotonic() + self.STATE_CHECK_SECONDS
+        if self.store is None:
+            return
+        try:
+            version = self.store.version()
+        except Exception as e:
+            self._state_failed(e)
+            return
+        if version != self._state_version:
+            self.apply_state()
+
+    def _state_failed(self, error: Exception) -> None:
+        self.stats.add("state_error")
+        failure, count = self.failures.add("state store", error)
+        if count:
+            logger.warning(f"dejunk: cannot read the state store ({failure.error}): the sites allowed and overrides "
+                           f"in force stay as they were ({times(failure.count)} in all)")
+
     def _allowed_site(self, host: str, source_host: str) -> str | None:
+        # Every decision asks here first: the place to notice the store's changes, cheaply.
+        if time.monotonic() >= self._state_due:
+            self._check_state()
         if not self.allow:
             return None
         return host_matches(self.allow, host) or (host_matches(self.allow, source_host) if source_host else None)
@@ -333,10 +384,13 @@ class Filtering:
     def _on_request(self, f: http.HTTPFlow) -> None:
         request = flow_request(f)
         self.stats.add("requests")
+        if self.store is not None:
+            self.store.count(1)
         views = request_views(f, request)
         step, found, request = self._decide_views(views)
         if step == "allowed_site":
             self.stats.add("allowed_site", request.host)
+            self._recent(request, "allowed_site", found)
             f.metadata["dejunk"] = {"action": "allowed_site", "pattern": found}
             f._dejunk_passed = True
             return
@@ -349,6 +403,7 @@ class Filtering:
                 {"Content-Type": "text/html; charset=utf-8", "X-Dejunk": f"policy connect; pattern={verdict.pattern}"},
             )
             self._policy_event(f, "connect", request.host, verdict.pattern)
+            self._recent(request, "policy", f"connect policy: {verdict.pattern or 'its default'}")
             keep_recorded_size(f)
             f.response = to_response(answer)
             f._dejunk_answered = True
@@ -370,6 +425,10 @@ class Filtering:
         if decision.exception:
             self.stats.add("exception", request.host)
             f.metadata.setdefault("dejunk", {}).update(exception=decision.exception)
+            self.recent.add(request.url, request.type, request.source_host or request.host, "exception",
+                            decision.exception, decision.exception_list, decision.exception_line)
+        else:
+            self.recent.add(request.url, request.type, request.source_host or request.host, "allowed")
         if decision.removeparam_url:
             self.stats.add("removeparam", request.host)
             self._record("removeparam", url=request.url, host=request.host, new_url=decision.removeparam_url,
@@ -394,6 +453,10 @@ class Filtering:
                     self._policy_event(f, "cookie", view.host, cookie.pattern, mark=False)
                     break
         f._dejunk_passed = True
+
+    def _recent(self, request: Request, action: str, rule: str | None = None, list_name: str | None = None,
+                line: int | None = None) -> None:
+        self.recent.add(request.url, request.type, request.source_host or request.host, action, rule, list_name, line)
 
     def _decide_views(self, views: tuple[Request, ...]):
         """`_decide` for each view of a request (see flows.request_views), the stricter answer: (step, found, view).
@@ -452,6 +515,10 @@ class Filtering:
             self.stats.add("blocked_popup", request.host)
         request_type = request.type if popup is None else popup.type
         self.stats.add("blocked", request.host)
+        if self.store is not None:
+            self.store.count(blocked=1, blocked_host=request.host, rule=decision.filter)
+        self.recent.add(request.url, request_type, request.source_host or request.host, action, decision.filter,
+                        decision.list, decision.line)
         self._record(
             "blocked", url=request.url, host=request.host, type=request_type,
             rule=decision.filter, list=decision.list, line=decision.line,
@@ -693,6 +760,9 @@ class Filtering:
         # client gets the GIF, so no image is ever held in memory. (204, 304 and other bodiless
         # answers carry no image and pass as they are: see `bodiless`.)
         response = f.response
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > len(TRANSPARENT_GIF) and self.store is not None:
+            self.store.count(bytes_saved=int(length) - len(TRANSPARENT_GIF))
         for name in ("content-encoding", "transfer-encoding", "content-length", "etag", "last-modified"):
             response.headers.pop(name, None)
         response.status_code = 200
@@ -847,9 +917,13 @@ class Filtering:
         # The worker encoded the new body as the page was encoded; Content-Length follows it, as
         # mitmproxy's own `content` setter keeps it (and leaves it out beside Transfer-Encoding).
         response = f.response
+        # Bytes saved: what the client no longer gets (as sent, encoded), for the statistics.
+        saved = len(response.raw_content or b"") - len(done.raw_content)
         response.raw_content = done.raw_content
         if "transfer-encoding" not in response.headers:
             response.headers["content-length"] = str(len(done.raw_content))
+        if saved > 0 and self.store is not None:
+            self.store.count(bytes_saved=saved)
         if done.replaced_by:
             host = flow_request(f).host
             before, after = done.replace_sizes
@@ -942,6 +1016,8 @@ class Filtering:
         timeout = self.settings.connect_timeout if connect_phase else self.settings.response_timeout
         self.stats.add("upstream_error", host)
         self.stats.add(f"upstream_error_{kind}", host)
+        if self.store is not None:
+            self.store.count(upstream_error=kind)
         self._record("upstream_error", host=host, port=port, kind=kind, message=detail, url=f.request.pretty_url)
         self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {detail}", action="upstream_error", kind=kind)
         if self.settings.error_pages:
@@ -973,6 +1049,8 @@ class Filtering:
         host, port = f.request.host, f.request.port
         self.stats.add("upstream_error", host)
         self.stats.add(f"upstream_error_{kind}", host)
+        if self.store is not None:
+            self.store.count(upstream_error=kind)
         self._record("upstream_error", host=host, port=port, kind=kind, message=message, url=f"{host}:{port}")
         self._note(f, MARK_UPSTREAM, f"upstream failed ({kind}): {message}", action="upstream_error", kind=kind)
         if self.settings.error_pages:
@@ -1008,11 +1086,15 @@ class Filtering:
         kind, found = refusal
         if kind == "policy":
             self._policy_event(f, "connect", host, found.pattern)
+            self.recent.add(f"{host}:{port}", "other", host, "policy", f"connect policy: {found.pattern or 'its default'}")
             page = policy_page(f"https://{host}:{port}/", host, found.pattern)
             header = f"policy connect; pattern={found.pattern}"
         else:
             self._record_block(f"{host}:{port}", host, "other", found, where="connect")
             self.stats.add("blocked", host)
+            if self.store is not None:
+                self.store.count(1, 1, blocked_host=host, rule=found.filter)
+            self.recent.add(f"{host}:{port}", "other", host, "blocked", found.filter, found.list, found.line)
             self._note(f, MARK_BLOCKED, f"blocked by {found.filter} ({found.rule_location}): the whole host",
                        action="blocked", rule=found.filter, list=found.list, line=found.line, type="other")
             page = blocked_answer("document", f"https://{host}:{port}/", found.filter, found.rule_location).body
@@ -1056,6 +1138,8 @@ class Filtering:
             server.error = f"dejunk: the connect policy rejects {host} ({found.pattern or 'its default'})"
         else:
             self.stats.add("blocked", host)
+            if self.store is not None:
+                self.store.count(1, 1, blocked_host=host, rule=found.filter)
             self._record_block(f"{host}:{port}", host, "other", found, where="connection")
             server.error = f"dejunk: {host} is blocked by {found.filter} ({found.rule_location})"
         # No flow shows a connection that is not HTTP to dejunk (raw TCP, TLS passed through): the log does.

@@ -14,9 +14,11 @@ The reject list is checked first, then the accept list, then the default.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 POLICY_NAMES = ("connect", "image", "cookie")
@@ -106,6 +108,43 @@ class Policies:
 
     def check(self, policy: str, host: str) -> Verdict:
         return getattr(self, policy).check(host)
+
+
+@dataclass(frozen=True, eq=False)
+class SiteOverrides:
+    """A policy with per-site verdicts over it (the dashboard's site overrides): a site's verdict holds for
+    it and its subdomains, the nearest site deciding; other hosts get the policy's own verdict."""
+
+    base: Policy
+    sites: Mapping[str, bool]  # site -> accepted
+
+    @property
+    def name(self) -> str:
+        return self.base.name
+
+    def check(self, host: str) -> Verdict:
+        name = host.lower().rstrip(".")
+        while True:
+            accepted = self.sites.get(name)
+            if accepted is not None:
+                return Verdict(self.base.name, accepted, f"override for {name}")
+            dot = name.find(".")
+            if dot < 0:
+                return self.base.check(host)
+            name = name[dot + 1:]
+
+
+def with_overrides(policies: Policies, overrides: Mapping[str, Mapping[str, str]]) -> Policies:
+    """`policies` with per-site overrides ({site: {policy: "accept"|"reject"}}) over them; the same object if none."""
+    sites: dict[str, dict[str, bool]] = {}
+    for site, verdicts in overrides.items():
+        for policy, value in verdicts.items():
+            if policy in POLICY_NAMES and value in VERDICTS:
+                sites.setdefault(policy, {})[site.lower().rstrip(".")] = value == "accept"
+    if not sites:
+        return policies
+    return dataclasses.replace(policies, **{name: SiteOverrides(getattr(policies, name), found)
+                                            for name, found in sites.items()})
 
 
 def load_policies(path: str) -> Policies:

@@ -665,12 +665,13 @@ class TestCommands:
         addon, tctx, _ = addon_ctx
         assert addon.allow_site("ads.test") == ("dejunk: stepping aside on ads.test: its pages and the requests "
                                                 "they make pass untouched (dejunk.unallow ads.test undoes it)")
-        assert list(tctx.options.dejunk_allow) == ["ads.test"]
+        # Kept in the state store, not in the option (which a restart would forget).
+        assert addon.store.allowed() == ["ads.test"] and list(tctx.options.dejunk_allow) == []
         f = make_flow("http://ads.test/x", dest="document")
         addon.request(f)
         assert f.response is None
         assert addon.unallow_site("ads.test") == "dejunk: filtering ads.test again"
-        assert list(tctx.options.dejunk_allow) == []
+        assert addon.store.allowed() == []
         g = make_flow("http://ads.test/x", dest="document")
         addon.request(g)
         assert g.response.status_code == 403
@@ -681,7 +682,7 @@ class TestCommands:
         assert addon.allow_site("www.shop.test") == "dejunk: www.shop.test is already allowed (by *.shop.test); nothing changed"
         assert addon.unallow_site("www.shop.test") == "dejunk: www.shop.test is still allowed by *.shop.test; nothing changed"
         assert addon.unallow_site("other.test") == "dejunk: other.test was not allowed; nothing changed"
-        assert list(tctx.options.dejunk_allow) == ["*.shop.test"]
+        assert addon.store.allowed() == ["*.shop.test"]
         with pytest.raises(exceptions.CommandError, match="give a host name"):
             addon.allow_site("  ")
 

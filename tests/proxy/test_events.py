@@ -99,3 +99,20 @@ def test_failures_are_counted_by_cause_and_reported_first_then_as_counts():
     assert [(f.where, f.error, n) for f, n in log.flush()] == [("request", "ValueError: x", 1)]
     assert log.flush() == [] and log.total == 8
     assert log.describe()[0] == "request: ValueError: x (6×)"
+
+
+def test_recent_log_keeps_the_latest_newest_first_with_growing_ids():
+    from filters.proxy.events import RecentLog
+
+    log = RecentLog(size=3, clock=lambda: 1_780_000_020.25)
+    for i in range(5):
+        log.add(f"http://a.test/{i}", "script", "page.test", "blocked", "||a.test^", "l.txt", i)
+    entries = log.latest(10)
+    assert [e["url"] for e in entries] == ["http://a.test/4", "http://a.test/3", "http://a.test/2"]
+    assert entries[0] == {"id": 5, "time": "2026-05-28T20:27:00.250Z", "url": "http://a.test/4", "type": "script",
+                          "site": "page.test", "action": "blocked", "rule": "||a.test^", "list": "l.txt", "line": 4}
+    assert [e["id"] for e in log.latest(2)] == [5, 4]
+    assert [e["id"] for e in log.latest(10, since_id=3)] == [5, 4]
+    assert log.latest(10, since_id=5) == []
+    log.add("http://b.test/", "document", "b.test", "allowed")
+    assert log.latest(1)[0] == {**log.latest(1)[0], "id": 6, "rule": None, "list": None, "line": None}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies, parse_policies
+from filters.proxy.policy import ConfigError, Policies, Verdict, host_matches, load_policies, parse_policies
 
 SEED = {
     "groups": {"good": ["*linuxjournal.com", "slashdot.org"], "bad": ["ads.*"]},
@@ -109,3 +109,22 @@ class TestHostMatches:
     def test_wildcards(self):
         assert host_matches(("*.example.*",), "a.example.org") == "*.example.*"
         assert host_matches(("*.example.*",), "example.org") is None
+
+
+def test_site_overrides_decide_for_the_site_and_its_subdomains_over_the_configured_policy():
+    from filters.proxy.policy import with_overrides
+
+    configured = parse_policies({"policy": {"cookie": {"default": "reject", "accept": ["friend.test"]},
+                                            "image": {"reject": ["img.test"]}}})
+    assert with_overrides(configured, {}) is configured
+    overridden = with_overrides(configured, {
+        "shop.test": {"cookie": "accept"}, "friend.test": {"cookie": "reject"}, "www.friend.test": {"cookie": "accept"},
+        "img.test": {"image": "accept"}, "odd.test": {"nonsense": "accept", "image": "maybe"}})
+    assert overridden.check("cookie", "Cart.Shop.Test.") == Verdict("cookie", True, "override for shop.test")
+    assert overridden.check("cookie", "friend.test") == Verdict("cookie", False, "override for friend.test")
+    assert overridden.check("cookie", "www.friend.test").accepted  # the nearest site decides
+    assert overridden.check("cookie", "other.test") == configured.check("cookie", "other.test")
+    assert overridden.check("cookie", "notshop.test").accepted is False  # not a subdomain
+    assert overridden.check("image", "cdn.img.test").accepted and not configured.check("image", "img.test").accepted
+    assert overridden.check("connect", "any.test") == configured.check("connect", "any.test")
+    assert overridden.source == configured.source and configured.check("cookie", "shop.test").accepted is False
