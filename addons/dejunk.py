@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import sys
+import threading
 import time
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,12 +49,37 @@ from filters.proxy.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value,
 from filters.proxy.upstream import UpstreamWatch  # noqa: E402
 from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy.events import EventLog  # noqa: E402
+from filters.state.postgres import PostgresUnavailable, is_postgres  # noqa: E402
 from filters.state.store import StateStore  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
 from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
 
 filters._loaded_by_dejunk_addon = True
 logger = printable_logger("dejunk")
+
+
+class StateWatch:
+    """A thread that puts the state store's changes in force about once a second (`Filtering._check_state`)."""
+
+    def __init__(self, filtering: Filtering, interval: float = 1.0):
+        self.filtering = filtering
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dejunk state watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.filtering._check_state()  # contains the store's failures itself (said, counted)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
 
 
 class Dejunk:
@@ -63,6 +90,7 @@ class Dejunk:
         self.engines = Engines(on_engine=self._engine_ready, on_update=lambda: self.filtering.stats.add("list_updates"))
         self.filtering = Filtering(self.upstream, rewrite_pool=self.engines.rewrite_pool)
         self.store: StateStore | None = None  # opened from dejunk_state (filters.state)
+        self.state_watch = StateWatch(self.filtering)
         # A configuration is in force: a later bad option is refused and this one kept.
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
@@ -157,8 +185,8 @@ class Dejunk:
             error_pages=opts.dejunk_error_pages,
             eager_connect="connection_strategy" in opts and opts.connection_strategy == "eager",
         )
-        if "dejunk_state" in updated:
-            self._open_store(state_dir_for(opts.dejunk_state))
+        if updated & {"dejunk_state", "dejunk_worker"}:
+            self._open_store(state_dir_for(opts.dejunk_state), opts.dejunk_worker)
         if "dejunk_allow" in updated:
             filtering.configured_allow = [p.strip().lower() for p in opts.dejunk_allow]
         if "dejunk_config" in updated:
@@ -179,7 +207,9 @@ class Dejunk:
 
     def _load_lists(self) -> None:
         opts = ctx.options
-        myfilters = myfilters_path(opts.dejunk_myfilters, state_dir_for(opts.dejunk_state))
+        # A state kept in PostgreSQL leaves the files of this machine (my filters) in the local default folder.
+        local = None if is_postgres(opts.dejunk_state or "") else opts.dejunk_state
+        myfilters = myfilters_path(opts.dejunk_myfilters, state_dir_for(local))
         self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
                           list(opts.dejunk_trusted_lists), myfilters)
 
@@ -192,11 +222,26 @@ class Dejunk:
         except ConfigError as e:
             raise exceptions.OptionsError(f"dejunk_config: {e}") from None
 
-    def _open_store(self, folder: str) -> None:
-        """Open the state store in `folder` (never fails: a damaged or unwritable one is said and replaced)."""
+    def _open_store(self, folder: str, worker: str) -> None:
+        """Open the state store in `folder` (a damaged or unwritable one is said and replaced), as `worker`.
+
+        A PostgreSQL store that cannot be reached is an option error: proxies sharing a state must not
+        each go on with one of their own.
+        """
+        self.state_watch.stop()
         if self.store is not None:
             self.store.close()
-        self.store = self.filtering.store = StateStore.open(folder)
+            self.store = self.filtering.store = None
+        try:
+            self.store = self.filtering.store = StateStore.open(folder, worker=worker)
+        except PostgresUnavailable as e:
+            raise exceptions.OptionsError(f"dejunk_state: {e}") from None
+        # On a server, looking at the store's version is a round trip: a thread does it, not the event loop.
+        self.filtering.__dict__.pop("STATE_CHECK_SECONDS", None)
+        if self.store.backend.name != "sqlite":
+            self.filtering.STATE_CHECK_SECONDS = math.inf
+            self.state_watch = StateWatch(self.filtering)
+            self.state_watch.start()
 
     def _open_events(self, path: str | None) -> None:
         self.filtering.events.close()
@@ -278,6 +323,7 @@ class Dejunk:
                          f"({failure.error})")
         logger.info(self.filtering.stats.summary())
         self.filtering.events.close()
+        self.state_watch.stop()
         if self.store is not None:
             self.store.close()  # writes the statistics counted since the last write
             self.store = self.filtering.store = None

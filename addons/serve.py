@@ -325,8 +325,9 @@ class Cluster:
         if problems:
             raise ServeError("dejunk serve: " + "; ".join(problems))
         states = _set_values(self.mitmdump_args, "dejunk_state")
-        self.run_dir = os.path.abspath(os.path.expanduser(args.run_dir or os.path.join(
-            state_dir_for(states[-1] if states else None), "serve")))
+        local_state = states[-1] if states and not states[-1].startswith(("postgresql:", "postgres:")) else None
+        self.run_dir = os.path.abspath(os.path.expanduser(args.run_dir or os.path.join(state_dir_for(local_state),
+                                                                                        "serve")))
         os.makedirs(self.run_dir, mode=0o700, exist_ok=True)
         self._lock_file = open(os.path.join(self.run_dir, "serve.lock"), "a+")
         try:

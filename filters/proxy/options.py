@@ -53,8 +53,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "dejunk_state", typing.Optional[str], None,
         "Folder for dejunk's own data (your filters file). Default: $XDG_DATA_HOME/dejunk "
-        "(~/.local/share/dejunk), created when first needed.",
-        "a folder",
+        "(~/.local/share/dejunk), created when first needed. Or postgresql://user:password@host/database: "
+        "the state store (sites allowed, overrides, statistics) in PostgreSQL, shared by proxies on "
+        "several machines (needs psycopg); your filters file then stays in the default folder.",
+        "a folder or a postgresql:// URL",
     ),
     OptionSpec(
         "dejunk_trusted_lists", collections.abc.Sequence[str], [],

@@ -111,7 +111,8 @@ def curl(cluster: Cluster, url: str, max_time: float = 15, *, background: bool =
 
 @pytest.fixture(scope="module")
 def cluster(workdir, test_list):
-    instance = Cluster(workdir, 2, ["--set", f"dejunk_lists={test_list}", "--set", "flow_detail=0"])
+    instance = Cluster(workdir, 2, ["--set", f"dejunk_lists={test_list}", "--set", "flow_detail=0",
+                                    "--set", f"dejunk_state={workdir / 'state'}"])
     yield instance
     instance.stop()
 
@@ -155,6 +156,54 @@ def test_a_killed_worker_loses_only_its_own_requests_and_comes_back(cluster, ori
             if p.poll() is None:
                 p.kill()
             p.wait(5)
+
+
+def _spread_answers(cluster: Cluster, url: str, count: int) -> tuple[list[int], dict[str, int]]:
+    """`count` requests, each on a connection of its own; their statuses and how many each worker got."""
+    before = {name: int(row["stot"]) for name, row in cluster.stats().items()}
+    answers = [curl(cluster, url) for _ in range(count)]
+    after = {name: int(row["stot"]) for name, row in cluster.stats().items()}
+    return answers, {name: after[name] - before.get(name, 0) for name in after}
+
+
+def test_a_site_allowed_by_one_worker_is_allowed_by_both_within_a_second_or_so(cluster, origin, workdir):
+    from filters.state.store import StateStore
+
+    url = f"http://ads.test:{origin.port}/ad.js"
+    assert _spread_answers(cluster, url, 4)[0] == [403] * 4
+    # What dejunk.allow (or the dashboard) does in whichever worker serves it: a write to the shared store.
+    state = StateStore.open(str(workdir / "state"), worker="elsewhere", flush_interval=0)
+    try:
+        state.allow("ads.test")
+        started = time.monotonic()
+        assert _wait(lambda: _spread_answers(cluster, url, 4)[0] == [200] * 4, 15, 0.1)
+        took = time.monotonic() - started
+        answers, served = _spread_answers(cluster, url, 6)
+        assert answers == [200] * 6 and served["w1"] >= 2 and served["w2"] >= 2, served
+        assert took < 5, f"in force in both workers only after {took:.1f} s"
+        state.unallow("ads.test")
+        assert _wait(lambda: _spread_answers(cluster, url, 4)[0] == [403] * 4, 15, 0.1)
+    finally:
+        state.close()
+
+
+def test_the_statistics_of_both_workers_add_up(cluster, origin, workdir):
+    import sqlite3
+
+    from filters.state.store import StateStore
+
+    state = StateStore.open(str(workdir / "state"), worker="reader", flush_interval=0)
+    try:
+        before = state.totals()["requests"]
+        answers, served = _spread_answers(cluster, f"http://127.0.0.1:{origin.port}/bytes?size=5", 10)
+        assert answers == [200] * 10 and served["w1"] and served["w2"]
+        # Each worker writes its counts every few seconds, as rows of its own; a read sums them.
+        assert _wait(lambda: state.totals()["requests"] >= before + 10, 15, 0.2), state.totals()
+        with sqlite3.connect(workdir / "state" / "state.db") as db:
+            workers = {worker for (worker,) in db.execute("SELECT worker FROM totals WHERE requests > 0")}
+        assert {"1", "2"} <= workers
+    finally:
+        state.close()
 
 
 def test_sigterm_stops_every_process_it_started(cluster):

@@ -10,7 +10,6 @@ skip, saying so; in CI (which installs both) they fail instead.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import pytest
@@ -18,7 +17,9 @@ import pytest
 from filters.state.postgres import is_postgres
 from filters.state.store import StateStore
 
-from .postgres_server import PostgresServer, find_binaries
+from .postgres_server import postgres_server
+
+__all__ = ["postgres_server"]  # the session's PostgreSQL server, for these tests and the end-to-end ones
 
 BACKENDS = ("sqlite", "postgresql")
 # Tests of the SQLite file (its bytes, its pages, its permissions): nothing of them applies to a server.
@@ -34,25 +35,6 @@ def pytest_generate_tests(metafunc):
     if "state_backend" in metafunc.fixturenames:
         backends = getattr(metafunc.module, "STATE_BACKENDS", BACKENDS)
         metafunc.parametrize("state_backend", backends, indirect=True)
-
-
-def _unavailable(message: str):
-    if os.environ.get("CI"):
-        pytest.fail(message + "; CI must install it (.ci/run)")
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    if importlib.util.find_spec("psycopg") is None:
-        _unavailable('psycopg is not installed (pip install -r requirements-dev.txt, or pip install "psycopg[binary]")')
-    binaries = find_binaries()
-    if binaries is None:
-        _unavailable("PostgreSQL is not installed (Debian: apt-get install postgresql; initdb and postgres are looked "
-                     "for on PATH, in /usr/local/bin and in /usr/lib/postgresql/*/bin)")
-    server = PostgresServer(binaries)
-    yield server
-    server.stop()
 
 
 def _pg_rows(url: str, sql: str) -> list[tuple]:

@@ -17,6 +17,8 @@ import tempfile
 import time
 import uuid
 
+import pytest
+
 PROGRAMS = ("initdb", "postgres")
 
 
@@ -108,3 +110,25 @@ class PostgresServer:
         if getattr(self, "_log", None) is not None:
             self._log.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _unavailable(message: str):
+    if os.environ.get("CI"):
+        pytest.fail(message + "; CI must install it (.ci/run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server for the session; skips saying why without one (fails in CI, which installs it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
+        _unavailable('psycopg is not installed (pip install -r requirements-dev.txt, or pip install "psycopg[binary]")')
+    binaries = find_binaries()
+    if binaries is None:
+        _unavailable("PostgreSQL is not installed (Debian: apt-get install postgresql; initdb and postgres are looked "
+                     "for on PATH, in /usr/local/bin and in /usr/lib/postgresql/*/bin)")
+    server = PostgresServer(binaries)
+    yield server
+    server.stop()
