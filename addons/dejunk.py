@@ -31,6 +31,9 @@ from mitmproxy.utils import human  # noqa: E402
 
 import filters  # noqa: E402
 from filters.proxy import selfcheck  # noqa: E402
+from filters.dashboard.api import Api, Sources  # noqa: E402
+from filters.dashboard.hooks import DashboardHooks, LastWordOnTls, is_dashboard_flow  # noqa: E402
+from filters.dashboard.server import Dashboard  # noqa: E402
 from filters.lists.listset import myfilters_path, state_dir_for  # noqa: E402
 from filters.proxy.engines import Engines  # noqa: E402
 from filters.proxy.filtering import Filtering, ProxySettings, times  # noqa: E402
@@ -52,17 +55,17 @@ from filters.proxy.events import EventLog  # noqa: E402
 from filters.state.postgres import PostgresUnavailable, is_postgres  # noqa: E402
 from filters.state.store import StateStore  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
-from filters.request import RESOURCE_TYPES, Request, infer_type, source_from_headers, type_by_name  # noqa: E402
+from filters.proxy.explain import request_to_explain  # noqa: E402
 
 filters._loaded_by_dejunk_addon = True
 logger = printable_logger("dejunk")
 
 
 class StateWatch:
-    """A thread that puts the state store's changes in force about once a second (`Filtering._check_state`)."""
+    """A thread that calls `look()` about once a second, to follow the state store other proxies share (see `Dejunk._look_at_state`)."""
 
-    def __init__(self, filtering: Filtering, interval: float = 1.0):
-        self.filtering = filtering
+    def __init__(self, look, interval: float = 1.0):
+        self.look = look
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -73,13 +76,24 @@ class StateWatch:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.filtering._check_state()  # contains the store's failures itself (said, counted)
+            try:
+                self.look()
+            except Exception as e:  # a store that fails now may work at the next look; said at debug level only:
+                logger.debug(f"dejunk: looking at the state store failed: {e}")  # the proxy's own reads say it
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
             self._thread = None
+
+
+# Proxies serving one dashboard behind a load balancer (dejunk serve) share its token: the page one
+# of them served must work with whichever gets the next request. Else each start makes its own.
+DASHBOARD_TOKEN_VARIABLE = "DEJUNK_DASHBOARD_TOKEN"
+# The setting by which a proxy that does not fetch lists asks the one that does (dejunk serve: worker 1) to update them.
+UPDATE_ASKED = "lists_update_asked"
+_UNSEEN = object()
 
 
 class Dejunk:
@@ -90,11 +104,20 @@ class Dejunk:
         self.engines = Engines(on_engine=self._engine_ready, on_update=lambda: self.filtering.stats.add("list_updates"))
         self.filtering = Filtering(self.upstream, rewrite_pool=self.engines.rewrite_pool)
         self.store: StateStore | None = None  # opened from dejunk_state (filters.state)
-        self.state_watch = StateWatch(self.filtering)
+        self.state_watch = StateWatch(self._look_at_state)
+        self._subscriptions_loaded: list[str] | None = None  # the store's subscriptions the engine was built with
+        self._state_seen: tuple[int | None, object] = (None, _UNSEEN)  # the store's version and UPDATE_ASKED, last looked at
+        self.engines.ask_for_update = self._ask_for_update
         # A configuration is in force: a later bad option is refused and this one kept.
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
         self.self_check = "not run"
+        self._dashboard_tls = None  # see LastWordOnTls, put in place when the proxy runs
+        self.dashboard = DashboardHooks(Dashboard(Api(Sources(
+            filtering=self.filtering, engines=self.engines, store=lambda: self.store,
+            configured_allow=lambda: list(ctx.options.dejunk_allow), sites_changed=self.filtering.apply_state,
+            list_arguments=self._list_arguments, myfilters=self._myfilters,
+        )), token=os.environ.get(DASHBOARD_TOKEN_VARIABLE) or None))
 
     def _engine_ready(self, engine) -> None:
         self.filtering.engine = engine
@@ -151,6 +174,9 @@ class Dejunk:
             problem = check_value(name, getattr(opts, name))
             if problem:
                 raise exceptions.OptionsError(problem)
+        if updated & {"dejunk_dashboard", "dejunk_dashboard_password"}:
+            # Before anything else can fail: the dashboard shows why dejunk does not filter.
+            self.dashboard.configure(opts.dejunk_dashboard, opts.dejunk_dashboard_password)
         # A body mitmproxy would stream (`stream_large_bodies`, if smaller) is not held either.
         hold_limit = opts.dejunk_max_rewrite_bytes
         try:
@@ -206,12 +232,22 @@ class Dejunk:
             install_error_pages()
 
     def _load_lists(self) -> None:
+        self.engines.load(*self._list_arguments())
+
+    def _list_arguments(self) -> tuple:
+        """`Engines.load`'s arguments: the lists of the options, then those added in the dashboard (the store's)."""
         opts = ctx.options
+        specs = list(opts.dejunk_lists)
+        if self.store is not None:
+            self._subscriptions_loaded = self.store.subscriptions()
+            specs += [url for url in self._subscriptions_loaded if url not in specs]
+        return specs, opts.dejunk_config, opts.dejunk_cache, list(opts.dejunk_trusted_lists), self._myfilters()
+
+    @staticmethod
+    def _myfilters() -> str | None:
         # A state kept in PostgreSQL leaves the files of this machine (my filters) in the local default folder.
-        local = None if is_postgres(opts.dejunk_state or "") else opts.dejunk_state
-        myfilters = myfilters_path(opts.dejunk_myfilters, state_dir_for(local))
-        self.engines.load(list(opts.dejunk_lists), opts.dejunk_config, opts.dejunk_cache,
-                          list(opts.dejunk_trusted_lists), myfilters)
+        state = ctx.options.dejunk_state
+        return myfilters_path(ctx.options.dejunk_myfilters, state_dir_for(None if is_postgres(state or "") else state))
 
     @staticmethod
     def _load_policies(path: str | None) -> Policies:
@@ -236,12 +272,45 @@ class Dejunk:
             self.store = self.filtering.store = StateStore.open(folder, worker=worker)
         except PostgresUnavailable as e:
             raise exceptions.OptionsError(f"dejunk_state: {e}") from None
-        # On a server, looking at the store's version is a round trip: a thread does it, not the event loop.
+        # On a server, looking at the store's version is a round trip: the watch thread does it, not the event loop.
         self.filtering.__dict__.pop("STATE_CHECK_SECONDS", None)
         if self.store.backend.name != "sqlite":
             self.filtering.STATE_CHECK_SECONDS = math.inf
-            self.state_watch = StateWatch(self.filtering)
-            self.state_watch.start()
+        self._state_seen = (None, _UNSEEN)
+        self.state_watch = StateWatch(self._look_at_state)
+        self.state_watch.start()
+
+    def _look_at_state(self) -> None:
+        """In the watch thread, once a second: what other proxies sharing the store changed.
+
+        Sites and overrides (on a server; with SQLite requests look at them, cheaply), the lists
+        subscribed in the dashboard (loaded again when they differ from those in use), and a list
+        update asked for by a proxy that does not fetch lists (done here, if this one does).
+        """
+        store = self.store
+        if store is None:
+            return
+        if store.backend.name != "sqlite":
+            self.filtering._check_state()
+        version, asked = store.version(), store.get(UPDATE_ASKED)
+        (seen_version, seen_asked), self._state_seen = self._state_seen, (version, asked)
+        if seen_version is None:
+            return  # the first look: what is in force was read with the options
+        if version != seen_version and self._subscriptions_loaded is not None \
+                and store.subscriptions() != self._subscriptions_loaded:
+            logger.info("dejunk: the lists subscribed in the dashboard changed (in a proxy sharing the state); "
+                        "loading them")
+            self.engines.load(*self._list_arguments(), follow=not self.engines.fetch)
+        if asked != seen_asked and self.engines.fetch and self.engines.refresher is not None:
+            logger.info("dejunk: a proxy sharing the state asked for a list update")
+            self.engines.refresher.kick(force=True)
+
+    def _ask_for_update(self) -> bool:
+        """A proxy that does not fetch lists asks the one that does (through the store); whether it could."""
+        if self.store is None:
+            return False
+        self.store.put(UPDATE_ASKED, f"{time.time():.6f} {ctx.options.dejunk_worker}")
+        return True
 
     def _open_events(self, path: str | None) -> None:
         self.filtering.events.close()
@@ -312,8 +381,14 @@ class Dejunk:
                 f"dejunk: the proxy ({mode}) listens on every network interface: anyone who can reach this "
                 "machine can use it. To serve this machine only, start it with --listen-host 127.0.0.1"
             )
+        self._dashboard_tls = LastWordOnTls.install(ctx.master.addons, self.dashboard)
+        if self.dashboard.name:
+            logger.info(f"dejunk: dashboard at http://{self.dashboard.name}/ for clients of this proxy"
+                        + (" (password set)" if ctx.options.dejunk_dashboard_password else ""))
 
     def done(self):
+        if self._dashboard_tls is not None and ctx.master.addons.get(LastWordOnTls.name) is self._dashboard_tls:
+            ctx.master.addons.remove(self._dashboard_tls)
         skip_header_size_check(False)  # dejunk unloaded: mitmproxy decides on response headers again
         self.engines.close()
         self.upstream.cancel_all()
@@ -330,33 +405,51 @@ class Dejunk:
 
     # --- hooks: each flow goes to `Filtering` -----------------------------------------------------
 
+    # The dashboard's flows (dejunk_dashboard's host name) are answered by it and kept from `Filtering`.
+
     def requestheaders(self, f: http.HTTPFlow):
+        if self.dashboard.name and self.dashboard.wants(f):
+            return self.dashboard.requestheaders(f)
         # The decision is made here, before mitmproxy reads (or streams) the body.
         return self.filtering.requestheaders(f)
 
     def request(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return self.dashboard.request(f)
         return self.filtering.request(f)
 
     def http_connect(self, f: http.HTTPFlow):
+        if self.dashboard.name and self.dashboard.http_connect(f):
+            return
         return self.filtering.http_connect(f)
 
     def responseheaders(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         return self.filtering.responseheaders(f)
 
     def response(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         # Synchronous unless a page is to be rewritten: then the coroutine that does it, which
         # mitmproxy awaits.
         return self.filtering.response(f)
 
     def error(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         return self.filtering.error(f)
 
     def http_connect_error(self, f: http.HTTPFlow):
+        if is_dashboard_flow(f):
+            return
         return self.filtering.http_connect_error(f)
 
     # Connection hooks refuse connections to refused hosts and feed the upstream deadlines.
 
     def server_connect(self, data):
+        if self.dashboard.name and self.dashboard.server_connect(data.server):
+            return
         self.filtering.server_connect(data.client, data.server)
         if not data.server.error:
             self.upstream.server_connect(data.client, data.server)
@@ -423,17 +516,10 @@ class Dejunk:
         """
         if target.startswith(("@", "~", "!")):
             return self._explain_flows(target)
-        if request_type:
-            named = type_by_name(request_type)
-            if named is None:
-                raise exceptions.CommandError(f"dejunk.explain: unknown type {request_type!r} (types: "
-                                              f"{', '.join(RESOURCE_TYPES)})")
-            request_type = named
-        else:
-            request_type = infer_type(target, source or None)  # as scripts/check.py infers it
-        # The source as the proxy takes it from a Referer: a page is its own source.
-        page = source_from_headers(target, request_type, referer=source or None)
-        request = Request.from_strings(target, page, request_type)
+        try:
+            request, request_type = request_to_explain(target, source, request_type)
+        except ValueError as e:
+            raise exceptions.CommandError(f"dejunk.explain: {e}") from None
         return printable(f"{target} ({request_type}{', from ' + source if source else ''}): "
                          f"{self.filtering.outcome(request)}")
 
@@ -473,12 +559,12 @@ class Dejunk:
     def update_lists(self) -> str:
         """Download every subscribed list now (in the background) and switch to it when ready."""
         refresher = self.engines.refresher
-        if not self.engines.fetch:
-            return _said("dejunk: this proxy does not download lists (dejunk_fetch_lists is false): the proxy sharing "
-                         "its list cache that does (dejunk serve: worker 1) updates them, and this one follows")
         if refresher is None or not refresher.urls:
             return _said("dejunk: no list subscriptions to update")
         refresher.kick(force=True)
+        if not self.engines.fetch:  # the kick asked the proxy that fetches (see Engines)
+            return _said(f"dejunk: asked the proxy that downloads the lists (dejunk serve: worker 1) to update "
+                         f"{_count(len(refresher.urls), 'subscribed list')}; this one takes the new filters when ready")
         return _said(f"dejunk: downloading {_count(len(refresher.urls), 'subscribed list')} in the background; "
                      "the new filters take over when they are ready")
 

@@ -41,6 +41,7 @@ import errno
 import fcntl
 import ipaddress
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -68,6 +69,7 @@ START_TIMEOUT = 600.0  # a first start may build the engine from large lists
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 30.0
 STEADY = 30.0  # a worker that ran this long before it exited starts again after the shortest back-off
 STOP_TIMEOUT = 15.0  # seconds the workers have to stop before they are killed
+DASHBOARD_TOKEN_VARIABLE = "DEJUNK_DASHBOARD_TOKEN"  # read by the addon (addons/dejunk.py)
 WORKER_FLAG = "--run-worker"  # `serve.py --run-worker SUPERVISOR_PID mitmdump-arguments...`: one worker
 # Options serve.py sets for every worker; given on the command line they are refused with a hint.
 OWN_FLAGS = {"-p": "--listen", "--listen-port": "--listen", "--listen-host": "--listen", "--mode": None, "-m": None}
@@ -362,6 +364,8 @@ class Cluster:
             raise ServeError(f"dejunk serve: HAProxy refuses the generated config {config_path}:\n"
                              f"{checked.stdout}{checked.stderr}")
         self.front = Child("haproxy", [self.haproxy, "-db", "-f", config_path], None)
+        # One dashboard token for all workers (this start's): a page from one works with the others.
+        self.environment = {**os.environ, DASHBOARD_TOKEN_VARIABLE: secrets.token_urlsafe(32)}
 
     def _worker_command(self, number: int, port: int) -> list[str]:
         command = [sys.executable, os.path.abspath(__file__), WORKER_FLAG, str(os.getpid()), "-s", ADDON, "--listen-host", "127.0.0.1",
@@ -379,7 +383,7 @@ class Cluster:
         if child.log is None:
             child.log = open(os.path.join(self.run_dir, f"{child.name}.log"), "ab")
         child.process = subprocess.Popen(
-            child.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            child.command, stdin=subprocess.DEVNULL, env=self.environment if is_worker else None, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             # A session of its own: a terminal's Ctrl-C reaches this process only, which stops
             # the children in order; a worker's page processes share its group, for a clean kill.
             start_new_session=True, preexec_fn=None if is_worker else _die_with_parent,

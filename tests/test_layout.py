@@ -17,6 +17,7 @@ STAGES = {
     "html": 4,
     "proxy": 5,
     "reports": 6,
+    "dashboard": 7,
 }
 
 

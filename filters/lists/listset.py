@@ -238,6 +238,10 @@ class FileWatcher:
             self._thread.join(timeout)
             self._thread = None
 
+    def remember(self) -> None:
+        """Take the files as they are now as seen (a change made by dejunk itself, handled by its caller)."""
+        self._seen = {path: self._signature(path) for path in self.paths}
+
     def check(self) -> bool:
         """Look once; call `on_change()` (in this thread) if a file changed since the last look."""
         now = {path: self._signature(path) for path in self.paths}
@@ -303,6 +307,7 @@ class BackgroundRefresher:
         self.last_results: list[subs.UpdateResult] = []
         self.rounds = 0
         self.failing: dict[str, str] = {}  # URL → why it cannot be fetched, from its first failure on
+        self.busy = False  # a round is asked for (`kick`) or under way
 
     def start(self) -> None:
         if not self.urls or self._thread is not None:
@@ -313,6 +318,7 @@ class BackgroundRefresher:
     def kick(self, force: bool = False) -> None:
         """Refresh now (every list with `force`) instead of waiting for the next due time."""
         self._force = self._force or force
+        self.busy = True
         self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -331,6 +337,13 @@ class BackgroundRefresher:
 
     def round(self, force: bool = False) -> float:
         """One refresh round (in the caller's thread); returns how long to sleep before the next."""
+        self.busy = True
+        try:
+            return self._round(force)
+        finally:
+            self.busy = self._wake.is_set()  # kicked again meanwhile: another round follows
+
+    def _round(self, force: bool) -> float:
         try:
             results = self._update(self.urls, self.cache_dir, force=force)
         except Exception:  # a refresh bug must not end the thread, nor the proxy

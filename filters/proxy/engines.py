@@ -71,6 +71,8 @@ class Engines:
         self.cache_dir = subscriptions.default_cache_dir()
         self.compiled_dir = os.path.join(self.cache_dir, "compiled")
         self.fetch = True  # this proxy downloads subscriptions (else another one sharing the cache does)
+        # Not fetching: how to ask the proxy that does for an update now (set by the addon; whether it could).
+        self.ask_for_update: Callable[[], bool] = lambda: False
         self._closing = threading.Event()
         self.pool: RewritePool | None = None
         self.workers_wanted = False  # pages are rewritten (dejunk_cosmetic is not off)
@@ -88,8 +90,12 @@ class Engines:
         self.on_engine(engine)
 
     def load(self, specs: Sequence[str], config_path: str | None, cache_option: str | None,
-             trusted_prefixes: Sequence[str] = (), myfilters: str | None = None) -> None:
-        """Plan the lists, build the engine, and (re)start the refresher and the watcher of `myfilters`."""
+             trusted_prefixes: Sequence[str] = (), myfilters: str | None = None, follow: bool = False) -> None:
+        """Plan the lists, build the engine, and (re)start the refresher and the watcher of `myfilters`.
+
+        With `follow` (not fetching, and not on the event loop), first wait for the fetching proxy's
+        engine for these lists (see `_wait_for_compiled`).
+        """
         config = read_subscription_config(config_path)
         if not specs and not config.subscriptions:
             raise exceptions.OptionsError("dejunk_lists: no lists given (use 'builtin' for dejunk's own list)")
@@ -114,6 +120,9 @@ class Engines:
         self.compiled_dir = os.path.join(cache_dir, "compiled")
         self._specs = (list(specs), config_path, tuple(trusted_prefixes), myfilters)
         with self._build_lock:
+            if follow and not self.fetch:
+                plan = self._wait_for_compiled(plan, lambda: plan_lists(specs, config.subscriptions, cache_dir,
+                                                                        trusted_prefixes))
             engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             with self._swap_lock:
                 self._use(engine)
@@ -122,12 +131,15 @@ class Engines:
         if created:  # said once the filters are in use: a start that fails says only why
             logger.info(f"dejunk: my filters: created {myfilters} for your own rules (taken into use when saved)")
         self.plan = plan
-        # Not fetching, the refresher has nothing to do: the watcher looks at the cached copies instead.
-        to_fetch = fetched if self.fetch else ()
-        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (to_fetch, cache_dir):
+        # Not fetching, the watcher looks at the cached copies too.
+        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir,
+                                      getattr(self.refresher, "fetching", True)) != (fetched, cache_dir, self.fetch):
             if self.refresher is not None:
                 self.refresher.stop()
-            self.refresher = BackgroundRefresher(to_fetch, cache_dir, self._lists_changed)
+            # Not fetching, it downloads nothing: a forced round (an update asked for) asks the fetching proxy.
+            self.refresher = BackgroundRefresher(fetched, cache_dir, self._lists_changed,
+                                                 **({} if self.fetch else {"update": self._ask_fetching_proxy}))
+            self.refresher.fetching = self.fetch
             self.refresher.start()
         watched = ([myfilters] if myfilters else []) + (
             [] if self.fetch else [subscriptions.cache_path(url, cache_dir) for url in fetched])
@@ -152,6 +164,13 @@ class Engines:
             return list(paths)
         return [path for path in paths if path != myfilters] + [myfilters]
 
+    def _ask_fetching_proxy(self, urls, cache_dir, force: bool = False) -> list:
+        """The refresher's round in a proxy that does not fetch: nothing downloaded; forced, the fetching proxy is asked."""
+        if force and not self.ask_for_update():
+            logger.warning("dejunk: this proxy does not download lists (dejunk_fetch_lists is false) and cannot ask "
+                           "the one that does: the lists are not updated")
+        return []
+
     def _lists_changed(self, results) -> None:
         self._rebuild("lists updated")
 
@@ -160,6 +179,12 @@ class Engines:
             self._rebuild(f"my filters changed ({self._specs[3]})")
         else:
             self._rebuild("my filters or the lists another proxy fetched changed", follow=True)
+
+    def myfilters_saved(self) -> None:
+        """The user's filters file was just written by dejunk (the dashboard): build with it now, in this thread."""
+        if self.watcher is not None:
+            self.watcher.remember()  # not built a second time when the watcher looks next
+        self._rebuild(f"my filters changed ({self._specs[3]})")
 
     def _rebuild(self, why: str, follow: bool = False) -> None:
         # Runs in the refresher's or the watcher's thread: build the new engine there, then swap it

@@ -26,6 +26,7 @@ from ..html.replace import replaceable
 from ..html.rewrite import css_ascii, page_script, skip_reason
 from ..network.resources import get_resource
 from .events import EventLog, FailureLog, RecentLog, Stats
+from .explain import explain
 from ..request import Request, normalize_host
 from .flows import header_values, path_of, popup_view, request_from_flow, request_views
 from .upstream import UpstreamWatch, classify_failure
@@ -1183,31 +1184,4 @@ class Filtering:
 
     def outcome(self, request: Request, *others: Request) -> str:
         """In words, what the proxy does with `request` now (`others`: the same request as sent to another host)."""
-        if not self.settings.enabled:
-            return "passes untouched: dejunk is disabled (dejunk_enabled is false)"
-        if self.failed is not None:
-            return f"refused with a 503 page: dejunk is not filtering ({self.failed})"
-        if self.engine is None:
-            return "passes untouched: no filters are loaded yet"
-        views = (request, *others)
-        try:
-            step, found, request = self._decide_views(views)
-        except Exception as e:  # what the request hook would meet too
-            return f"passes through unfiltered: dejunk fails on it ({type(e).__name__}: {e})"
-        to = f" (it names {views[0].host} but goes to {views[1].host}; the stricter answer stands)" if others else ""
-        if step == "allowed_site":
-            return f"passes untouched: dejunk steps aside on this site (allowed by {found}){to}"
-        if step == "policy_connect":
-            return (f"refused with a 403 page: the connect policy rejects {request.host} "
-                    f"({found.pattern or 'its default'}){to}")
-        words = [found.describe() + to]
-        if not found.blocked:
-            image = ("image", "images from it are replaced by a transparent GIF", views[:1])  # decided on the response
-            cookie = ("cookie", "cookies to and from it are removed", views)
-            for policy, what, hosts in (image, cookie):
-                for view in hosts:
-                    verdict = self.policies.check(policy, view.host)
-                    if not verdict.accepted:
-                        words.append(f"{what} (the {policy} policy rejects {view.host}: {verdict.pattern or 'its default'})")
-                        break
-        return "; ".join(words)
+        return explain(self, request, *others).text

@@ -236,9 +236,39 @@ def drop_request_body(flow: http.HTTPFlow) -> bool:
     return True
 
 
+_HOLD_BODY_ATTR = "_dejunk_hold_request_body"
+_TOO_LARGE_ATTR = "_dejunk_request_body_too_large"
+
+
+def hold_request_body(flow: http.HTTPFlow, limit: int) -> bool:
+    """From `requestheaders`, for a request dejunk answers once its body is in: hold the body, never stream it.
+
+    A body growing past `limit` bytes is dropped from there on (`request_body_too_large` says so).
+    False when mitmproxy's own check stays (see `install_body_size_check`): then a body past
+    `stream_large_bodies` would stream, and the caller must refuse what it cannot hold.
+    """
+    flow.request.stream = False  # mitmproxy may have chosen streaming on the headers already
+    if not body_size_check_installed():
+        return False
+    setattr(flow, _HOLD_BODY_ATTR, limit)  # not part of the flow's saved state
+    return True
+
+
+def request_body_too_large(flow: http.HTTPFlow) -> bool:
+    """Whether a body held by `hold_request_body` grew past its limit (and was dropped)."""
+    return getattr(flow, _TOO_LARGE_ATTR, False)
+
+
 def _check_body_size(self, request: bool):
     if request and getattr(self.flow, _DROP_BODY_ATTR, False):
         self.request_body_buf.clear()  # called on every chunk: the chunk just added goes
+        return False
+    if request and getattr(self.flow, _HOLD_BODY_ATTR, None) is not None:
+        if len(self.request_body_buf) > getattr(self.flow, _HOLD_BODY_ATTR):
+            self.request_body_buf.clear()
+            setattr(self.flow, _TOO_LARGE_ATTR, True)
+            setattr(self.flow, _HOLD_BODY_ATTR, None)
+            setattr(self.flow, _DROP_BODY_ATTR, True)  # the rest is read and dropped
         return False
     if not request and self.response_body_buf and _held_body_progress is not None:
         # A chunk of a held response body just arrived (mitmproxy checks the size on each one).
@@ -589,6 +619,20 @@ def _stream_failure_shape() -> str | None:
     return None
 
 
+def _connect_answer_shape() -> str | None:
+    cls = _http_stream()
+    method = getattr(cls, "handle_connect_regular", None) if cls is not None else None
+    if method is None:
+        return "HttpStream.handle_connect_regular is gone"
+    try:
+        source = inspect.getsource(method)
+    except (OSError, TypeError) as e:
+        return f"the source of HttpStream.handle_connect_regular cannot be read ({e})"
+    if "not self.flow.response" not in source or "connection_strategy" not in source:
+        return "HttpStream.handle_connect_regular no longer skips the eager connection for an answered CONNECT"
+    return None
+
+
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
@@ -603,6 +647,8 @@ INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
                         "the other requests on it too", _stream_failure_shape),
     "deferred options": ("a bad dejunk option given before the script loads is not caught at startup",
                          _deferred_shape),
+    "answered CONNECT": ("with connection_strategy=eager, https:// on the dashboard's name gets mitmproxy's 502 "
+                         "(nothing is looked up or connected)", _connect_answer_shape),
     "proxy server state": ("a start that fails prints mitmproxy's listening line before it stops",
                            lambda: None if "is_running" in inspect.get_annotations(_proxyserver()) else
                            "Proxyserver.is_running is gone"),

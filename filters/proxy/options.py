@@ -25,6 +25,24 @@ class OptionSpec:
     expected: str  # what a valid value is, in words
     minimum: int | None = None
     choices: tuple[str, ...] | None = None
+    check: typing.Callable[[object], str | None] | None = None  # what else is wrong with a value, or None
+
+
+def host_name_problem(value: object) -> str | None:
+    """What keeps `value` from being a host name the dashboard can answer on (empty is fine: off), or None."""
+    name = str(value).strip().lower().rstrip(".")
+    if not name:
+        return None
+    if len(name) > 253:
+        return "longer than 253 characters"
+    if all(part.isdigit() for part in name.split(".")) or ":" in name:
+        return "an IP address, not a host name"
+    for label in name.split("."):
+        if not label or len(label) > 63 or label.startswith("-") or label.endswith("-"):
+            return f"the label {label!r} is not a host name label"
+        if not all(c.isascii() and (c.isalnum() or c == "-") for c in label):
+            return f"the label {label!r} has characters other than letters, digits and -"
+    return None
 
 
 OPTIONS: tuple[OptionSpec, ...] = (
@@ -121,6 +139,18 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "a whole number of seconds, 1 or more", minimum=1,
     ),
     OptionSpec(
+        "dejunk_dashboard", str, "dejunk.home.arpa",
+        "Host name on which the proxy answers with dejunk's dashboard (http:// and https://, for every "
+        "client of the proxy; never forwarded, not counted). Empty turns the dashboard off.",
+        "a host name, or empty for no dashboard", check=host_name_problem,
+    ),
+    OptionSpec(
+        "dejunk_dashboard_password", str, "",
+        "Password for the dashboard (HTTP Basic authentication, any user name); for proxies shared on a "
+        "network. Empty: no password.",
+        "a password, or empty for none",
+    ),
+    OptionSpec(
         "dejunk_error_pages", bool, True,
         "Answer failed upstream connections with dejunk's error page naming host, port and cause. "
         "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
@@ -162,7 +192,8 @@ def check_value(name: str, value: object) -> str | None:
         return describe_error(name, value)
     if spec.typespec == collections.abc.Sequence[str] and any(not str(v).strip() for v in value):
         return describe_error(name, value, "an entry is empty")
-    return None
+    problem = spec.check(value) if spec.check is not None else None
+    return describe_error(name, value, problem) if problem else None
 
 
 def open_listeners(options) -> list[str]:

@@ -5,6 +5,7 @@ One cluster for the module (it starts four processes and more); the last test st
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -204,6 +205,39 @@ def test_the_statistics_of_both_workers_add_up(cluster, origin, workdir):
         assert {"1", "2"} <= workers
     finally:
         state.close()
+
+
+def dashboard(cluster: Cluster, method: str, path: str, data=None, token: str | None = None) -> tuple[int, str]:
+    """One dashboard request through the cluster, on a connection of its own: (status, body)."""
+    args = ["curl", "-s", "-w", "\n%{http_code}", "--proxy", cluster.proxy, "--noproxy", "", "--max-time", "15",
+            "-X", method, f"http://dejunk.home.arpa{path}"]
+    if data is not None:
+        args += ["-H", "Content-Type: application/json", "--data-binary", json.dumps(data)]
+    if token is not None:
+        args += ["-H", f"X-Dejunk-Token: {token}"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status or 0), body
+
+
+def test_a_dashboard_toggle_in_one_worker_holds_in_both(cluster, origin):
+    status, page = dashboard(cluster, "GET", "/")
+    assert status == 200
+    token = re.search(r'<meta name="dejunk-token" content="([^"]*)">', page).group(1)
+    url = f"http://tracker.test:{origin.port}/t.js"
+    assert _spread_answers(cluster, url, 4)[0] == [403] * 4
+    # The page came from one worker; its token works in both (each request on a connection of its own).
+    before = {name: int(row["stot"]) for name, row in cluster.stats().items()}
+    changes = [dashboard(cluster, "POST", f"/api/sites/{verb}", {"site": "tracker.test"}, token)[0]
+               for verb in ("allow", "unallow", "allow", "unallow", "allow")]
+    after = {name: int(row["stot"]) for name, row in cluster.stats().items()}
+    assert changes == [200] * 5 and all(after[name] - before[name] >= 2 for name in after), (before, after)
+    try:
+        assert _wait(lambda: _spread_answers(cluster, url, 4)[0] == [200] * 4, 15, 0.1)
+        status, sites = dashboard(cluster, "GET", "/api/sites")
+        assert status == 200 and "tracker.test" in json.loads(sites)["allowed"]
+    finally:
+        assert dashboard(cluster, "POST", "/api/sites/unallow", {"site": "tracker.test"}, token)[0] == 200
 
 
 def test_sigterm_stops_every_process_it_started(cluster):

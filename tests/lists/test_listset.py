@@ -104,6 +104,18 @@ def test_refresher_survives_a_failing_update(tmp_path):
     assert len(calls) >= 2
 
 
+def test_refresher_is_busy_from_a_kick_until_its_round_is_done(tmp_path):
+    seen_during = []
+    refresher = BackgroundRefresher(["https://x.example/l.txt"], str(tmp_path), lambda r: None,
+                                    update=lambda urls, cache_dir, force=False: seen_during.append(refresher.busy) or [])
+    assert refresher.busy is False
+    refresher.kick(force=True)
+    assert refresher.busy is True
+    refresher._wake.clear()  # as the thread does before its round
+    refresher.round(force=True)
+    assert seen_during == [True] and refresher.busy is False
+
+
 def test_refresher_without_subscriptions_starts_no_thread(tmp_path):
     refresher = BackgroundRefresher([], str(tmp_path), lambda r: None)
     refresher.start()
@@ -283,6 +295,18 @@ def test_watcher_sees_edits_renames_and_removal(tmp_path):
     path.unlink()
     assert watcher.check() and seen[-1] is None
     assert len(seen) == 3
+
+
+def test_watcher_takes_a_change_it_is_told_of_as_seen(tmp_path):
+    path = tmp_path / "my-filters.txt"
+    path.write_text("! nothing\n")
+    seen = []
+    watcher = FileWatcher([str(path)], lambda: seen.append(True))
+    path.write_text("||a.test^\n")
+    watcher.remember()  # dejunk wrote it and rebuilt itself: the watcher must not rebuild again
+    assert not watcher.check() and seen == []
+    path.write_text("||b.test^\n||c.test^\n")
+    assert watcher.check() and seen == [True]
 
 
 def test_watcher_thread_calls_back_within_its_interval(tmp_path):

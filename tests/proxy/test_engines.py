@@ -151,8 +151,14 @@ def test_a_proxy_that_does_not_fetch_takes_the_fetching_proxys_update_without_do
             built = _engines_built_in(monkeypatch)
             follower.load([url], None, cache)
             assert built == [], "the follower loaded the engine the leader compiled"
-            assert follower.refresher.urls == () and subscriptions.cache_path(url, cache) in follower.watcher.paths
+            assert subscriptions.cache_path(url, cache) in follower.watcher.paths
+            # An update asked of the follower (dejunk.update, the dashboard) goes to the leader: nothing downloaded here.
+            asked = []
+            follower.ask_for_update = lambda: asked.append(1) or True
             server.serve("/shared.txt", LIST_V2)
+            follower.refresher.kick(force=True)
+            assert _wait(lambda: asked == [1], 10)
+            assert len(server.requests_for("/shared.txt")) == 1
             leader.refresher.kick(force=True)
             assert _wait(lambda: follower.engine.check("http://two.test/x", None, "script").blocked, 30)
             assert leader.engine.check("http://two.test/x", None, "script").blocked

@@ -237,6 +237,33 @@ def test_the_body_of_a_request_dejunk_answered_is_dropped_not_streamed(options, 
         assert stream.flow.request.stream
 
 
+def test_a_held_request_body_is_never_streamed_and_past_its_limit_is_dropped(options):
+    internals.install_body_size_check()
+    options.update(stream_large_bodies="1k")
+    stream = _stream(options)
+    assert internals.hold_request_body(stream.flow, 4096)
+    stream.request_body_buf += b"x" * 2048  # past stream_large_bodies, within the hold's limit
+    _drive(stream.check_body_size(True))
+    assert not stream.flow.request.stream and len(stream.request_body_buf) == 2048
+    assert not internals.request_body_too_large(stream.flow)
+    stream.request_body_buf += b"x" * 4096
+    _drive(stream.check_body_size(True))
+    assert not stream.flow.request.stream and len(stream.request_body_buf) == 0
+    assert internals.request_body_too_large(stream.flow)
+    stream.request_body_buf += b"x" * 4096  # the rest is read and dropped
+    _drive(stream.check_body_size(True))
+    assert len(stream.request_body_buf) == 0
+
+
+def test_an_answered_connect_skipping_the_eager_connection_is_checked_in_the_source(monkeypatch):
+    def handle_connect_regular(self):
+        yield  # opens the connection whatever the hook did
+
+    monkeypatch.setattr(HttpStream, "handle_connect_regular", handle_connect_regular)
+    found = {name: problem for name, problem, _ in internals.problems()}
+    assert set(found) == {"answered CONNECT"} and "eager" in found["answered CONNECT"]
+
+
 # --- the streaming notice ------------------------------------------------------------------------
 
 
