@@ -240,6 +240,35 @@ def test_a_dashboard_toggle_in_one_worker_holds_in_both(cluster, origin):
         assert dashboard(cluster, "POST", "/api/sites/unallow", {"site": "tracker.test"}, token)[0] == 200
 
 
+def test_a_list_subscribed_in_the_dashboard_is_fetched_once_and_used_by_both(cluster, origin):
+    from tests.list_server import ListServer
+
+    status, page = dashboard(cluster, "GET", "/")
+    token = re.search(r'<meta name="dejunk-token" content="([^"]*)">', page).group(1)
+    url = f"http://sub.test:{origin.port}/s.js"
+    with ListServer() as lists:
+        list_url = lists.serve("/shared-sub.txt", "[Adblock Plus 2.0]\n! Title: shared\n||sub.test^\n")
+        assert _spread_answers(cluster, url, 2)[0] == [200, 200]
+        assert dashboard(cluster, "POST", "/api/lists/add", {"url": list_url}, token)[0] == 200
+        try:
+            # Worker 1 downloads it; the other takes the engine worker 1 compiled from it.
+            assert _wait(lambda: _spread_answers(cluster, url, 4)[0] == [403] * 4, 60, 0.2), cluster.log()[-4000:]
+            answers, served = _spread_answers(cluster, url, 4)
+            assert answers == [403] * 4 and served["w1"] and served["w2"]
+            assert len(lists.requests_for("/shared-sub.txt")) == 1
+            # An update asked of any worker is worker 1's to do: one more download, whichever was asked.
+            before = {name: int(row["stot"]) for name, row in cluster.stats().items()}
+            for _ in range(2):
+                assert dashboard(cluster, "POST", "/api/lists/update", {}, token)[0] == 200
+            assert int(cluster.stats()["w2"]["stot"]) > before["w2"], "worker 2 was asked too"
+            assert _wait(lambda: re.search(r"\[w1\].*a proxy sharing the state asked for a list update", cluster.log()),
+                         10, 0.2)
+            assert _wait(lambda: len(lists.requests_for("/shared-sub.txt")) >= 2, 15, 0.2)
+            assert len(lists.requests_for("/shared-sub.txt")) <= 3
+        finally:
+            dashboard(cluster, "POST", "/api/lists/remove", {"url": list_url}, token)
+
+
 def test_sigterm_stops_every_process_it_started(cluster):
     # Last in this module: it stops the cluster.
     started = descendants(cluster.process.pid)

@@ -55,9 +55,8 @@ def test_a_site_allowed_on_one_machine_is_allowed_on_the_other_and_counts_add_up
         assert _wait(lambda: [fetch(proxy, url).status for proxy in machines] == [200, 200], 15)
         assert time.monotonic() - started < 5
         # Each machine writes its counts under its own name (every few seconds); reads sum them.
-        assert _wait(lambda: {w for w, n in store.backend.rows("SELECT worker, requests FROM totals") if n} >= {"a", "b"},
-                     15, 0.2)
-        assert store.totals()["requests"] >= 4
+        assert _wait(lambda: {w for w, n in store.backend.rows("SELECT worker, requests FROM totals") if n} >= {"a", "b"}
+                     and store.totals()["requests"] >= 4, 15, 0.2), store.totals()
     finally:
         store.unallow("ads.test")
         store.close()
