@@ -9,10 +9,11 @@ a pool of its own, whose workers hold its generic cosmetic index (the proxy keep
 form of that index: see `RewritePool`).
 
 Several proxies may share one list cache (`dejunk serve`). Then one of them fetches
-(`fetch=True`) and the others (`fetch=False`) run no refresher: their watcher looks at the cached
-copies too, and when one changes they wait (up to `FOLLOW_WAIT` seconds) for the engine the
-fetching proxy compiles from the new copies to appear in the shared compiled-engine cache, and
-load it, so a list is downloaded and compiled once, not once per proxy.
+(`fetch=True`) and the others (`fetch=False`) download nothing (their refresher passes a forced
+update to `ask_for_update`): their watcher looks at the cached copies too, and when one changes
+they wait (up to `FOLLOW_WAIT` seconds, holding no lock) for the engine the fetching proxy compiles
+from the new copies to appear in the shared compiled-engine cache, and load it, so a list is
+downloaded and compiled once, not once per proxy.
 """
 
 from __future__ import annotations
@@ -119,10 +120,10 @@ class Engines:
         self.cache_dir = cache_dir
         self.compiled_dir = os.path.join(cache_dir, "compiled")
         self._specs = (list(specs), config_path, tuple(trusted_prefixes), myfilters)
+        if follow and not self.fetch:  # outside the lock: a configure on the event loop must not wait for this
+            plan = self._wait_for_compiled(plan, lambda: plan_lists(specs, config.subscriptions, cache_dir,
+                                                                    trusted_prefixes))
         with self._build_lock:
-            if follow and not self.fetch:
-                plan = self._wait_for_compiled(plan, lambda: plan_lists(specs, config.subscriptions, cache_dir,
-                                                                        trusted_prefixes))
             engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             with self._swap_lock:
                 self._use(engine)
@@ -189,15 +190,23 @@ class Engines:
     def _rebuild(self, why: str, follow: bool = False) -> None:
         # Runs in the refresher's or the watcher's thread: build the new engine there, then swap it
         # in with one assignment, so every request sees either the old engine or the new one.
+        if follow:  # outside the lock: a configure on the event loop must not wait for this
+            specs, config_path, trusted_prefixes, _ = self._specs
+
+            def replan() -> ListPlan:
+                return plan_lists(specs, read_subscription_config(config_path).subscriptions, self.cache_dir,
+                                  trusted_prefixes)
+
+            try:
+                self._wait_for_compiled(replan(), replan)
+            except (exceptions.OptionsError, ValueError):
+                pass  # said below, where the build fails the same way
         with self._build_lock:
             generation = self._generation
             specs, config_path, trusted_prefixes, _ = self._specs
             try:
                 config = read_subscription_config(config_path)
                 plan = plan_lists(specs, config.subscriptions, self.cache_dir, trusted_prefixes)
-                if follow:
-                    plan = self._wait_for_compiled(plan, lambda: plan_lists(
-                        specs, read_subscription_config(config_path).subscriptions, self.cache_dir, trusted_prefixes))
                 engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             except (exceptions.OptionsError, ValueError) as e:
                 logger.warning(f"dejunk: {why}, but the new filters cannot be built ({e}); the filters in use stay")

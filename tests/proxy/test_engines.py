@@ -193,3 +193,34 @@ def test_a_proxy_that_does_not_fetch_builds_itself_when_no_engine_comes(tmp_path
             assert len(server.requests_for("/shared.txt")) == 2
         finally:
             follower.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_follower_waiting_for_the_fetching_proxys_engine_does_not_hold_up_a_load(tmp_path, monkeypatch):
+    """The wait happens outside the build lock: a configure on the event loop meanwhile is not held for it."""
+    from filters.lists import subscriptions
+    from filters.proxy import engines as engines_module
+    from tests.list_server import ListServer
+
+    monkeypatch.setattr("filters.proxy.pool.default_workers", lambda: 0)
+    monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 40.0)
+    cache = str(tmp_path / "cache")
+    with ListServer() as server:
+        url = server.serve("/shared.txt", LIST_V1)
+        assert subscriptions.update([url], cache, force=True)[0].ok
+        follower = Engines(on_engine=lambda e: None)
+        follower.fetch = False
+        waiting = []
+        real_wait = follower._wait_for_compiled
+        follower._wait_for_compiled = lambda plan, replan: (waiting.append(1), real_wait(plan, replan))[1]
+        try:
+            follower.load([url], None, cache)
+            server.serve("/shared.txt", LIST_V2)
+            assert subscriptions.update([url], cache, force=True)[0].changed  # no proxy compiles it
+            assert _wait(lambda: waiting, 10), "the watcher started waiting"
+            started = time.monotonic()
+            follower.load([url], None, cache)  # what a configure does
+            assert time.monotonic() - started < 20
+            assert follower.engine.check("http://two.test/x", None, "script").blocked
+        finally:
+            follower.close()
