@@ -269,6 +269,20 @@ def test_a_list_subscribed_in_the_dashboard_is_fetched_once_and_used_by_both(clu
             dashboard(cluster, "POST", "/api/lists/remove", {"url": list_url}, token)
 
 
+def test_a_killed_haproxy_is_started_again(cluster, origin):
+    def command_name(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return ""
+
+    haproxy = next(pid for pid in descendants(cluster.process.pid) if command_name(pid) == "haproxy" and _alive(pid))
+    os.kill(haproxy, signal.SIGKILL)
+    assert _wait(lambda: "haproxy exited (killed by SIGKILL)" in cluster.log(), 10)
+    assert _wait(lambda: curl(cluster, f"http://127.0.0.1:{origin.port}/bytes?size=10", 3) == 200, 30, 0.2)
+    assert set(cluster.stats()) == {"w1", "w2"}
+
+
 def test_sigterm_stops_every_process_it_started(cluster):
     # Last in this module: it stops the cluster.
     started = descendants(cluster.process.pid)
