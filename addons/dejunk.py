@@ -62,7 +62,7 @@ logger = printable_logger("dejunk")
 
 
 class StateWatch:
-    """A thread that calls `look()` about once a second, to follow the state store other proxies share (see `Dejunk._look_at_state`)."""
+    """A thread calling `look()` about once a second: following the state other proxies share (`Dejunk._look_at_state`)."""
 
     def __init__(self, look, interval: float = 1.0):
         self.look = look
@@ -106,7 +106,8 @@ class Dejunk:
         self.store: StateStore | None = None  # opened from dejunk_state (filters.state)
         self.state_watch = StateWatch(self._look_at_state)
         self._subscriptions_loaded: list[str] | None = None  # the store's subscriptions the engine was built with
-        self._state_seen: tuple[int | None, object] = (None, _UNSEEN)  # the store's version and UPDATE_ASKED, last looked at
+        # The store's version and its UPDATE_ASKED setting, as last looked at.
+        self._state_seen: tuple[int | None, object] = (None, _UNSEEN)
         self.engines.ask_for_update = self._ask_for_update
         # A configuration is in force: a later bad option is refused and this one kept.
         self._configured = False

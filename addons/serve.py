@@ -85,7 +85,10 @@ def _set_values(args: Sequence[str], name: str) -> list[str]:
     """The values given to mitmproxy option `name` with `--set name=value` or `--set=name=value`."""
     values = []
     for i, arg in enumerate(args):
-        spec = args[i + 1] if arg == "--set" and i + 1 < len(args) else arg[len("--set="):] if arg.startswith("--set=") else None
+        if arg == "--set" and i + 1 < len(args):
+            spec = args[i + 1]
+        else:
+            spec = arg[len("--set="):] if arg.startswith("--set=") else None
         if spec is not None:
             key, _, value = spec.partition("=")
             if key == name:
@@ -104,7 +107,8 @@ def refused_arguments(args: Sequence[str]) -> list[str]:
                             " (workers run in regular mode behind HAProxy)"))
     for name, hint in OWN_SETTINGS.items():
         if _set_values(args, name):
-            problems.append(f"--set {name}: serve.py sets this for its workers" + (f"; use {hint} HOST:PORT" if hint else ""))
+            problems.append(f"--set {name}: serve.py sets this for its workers"
+                            + (f"; use {hint} HOST:PORT" if hint else ""))
     return problems
 
 
@@ -155,7 +159,7 @@ def find_haproxy(given: str | None) -> str:
     found = shutil.which(given) if given else shutil.which("haproxy") or next(
         (p for p in HAPROXY_PATHS if os.access(p, os.X_OK)), None)
     if not found:
-        raise ServeError(NO_HAPROXY if not given else f"dejunk serve: --haproxy {given}: no such program. " + NO_HAPROXY)
+        raise ServeError(f"dejunk serve: --haproxy {given}: no such program. " + NO_HAPROXY if given else NO_HAPROXY)
     return found
 
 
@@ -174,7 +178,7 @@ def listening(host: str, port: int) -> bool:
 
 
 def ensure_ca(confdir: str, key_size: int, passphrase: str | None) -> None:
-    """Create mitmproxy's CA in `confdir` now (if missing), so the workers load one CA instead of racing to make theirs."""
+    """Create mitmproxy's CA in `confdir` now (if missing): the workers load one CA instead of racing to make theirs."""
     from mitmproxy import certs
     from mitmproxy.options import CONF_BASENAME
 
@@ -266,7 +270,8 @@ def server_stats(socket_path: str) -> dict[str, dict[str, str]]:
         return {}
     header = lines[0][2:].split(",")
     rows = (dict(zip(header, line.split(","))) for line in lines[1:] if line)
-    return {row["svname"]: row for row in rows if row.get("pxname") == "workers" and row.get("svname", "").startswith("w")}
+    return {row["svname"]: row for row in rows
+            if row.get("pxname") == "workers" and row.get("svname", "").startswith("w")}
 
 
 def _die_with_parent() -> None:
@@ -341,7 +346,10 @@ class Cluster:
         self.confdir = os.path.expanduser(confdirs[-1] if confdirs else "~/.mitmproxy")
         key_sizes = _set_values(self.mitmdump_args, "key_size")
         passphrases = _set_values(self.mitmdump_args, "cert_passphrase")
-        ensure_ca(self.confdir, int(key_sizes[-1]) if key_sizes else 2048, passphrases[-1] if passphrases else None)
+        try:
+            ensure_ca(self.confdir, int(key_sizes[-1]) if key_sizes else 2048, passphrases[-1] if passphrases else None)
+        except (OSError, ValueError) as e:
+            raise ServeError(f"dejunk serve: cannot make or read mitmproxy's CA in {self.confdir}: {e}") from None
         self.stats = args.stats or ("127.0.0.1", free_port())
         self.allow = args.allow_from or list(LOCAL_NETWORKS)
         self.socket_path = os.path.join(self.run_dir, "haproxy.sock")
@@ -357,8 +365,8 @@ class Cluster:
             self.workers.append(Child(f"w{n}", self._worker_command(n, port), port))
         config_path = os.path.join(self.run_dir, "haproxy.cfg")
         with open(config_path, "w") as f:
-            f.write(haproxy_config(args.listen, self.stats, [w.port for w in self.workers], self.allow, self.socket_path,
-                                   haproxy_maxconn()))
+            f.write(haproxy_config(args.listen, self.stats, [w.port for w in self.workers], self.allow,
+                                   self.socket_path, haproxy_maxconn()))
         checked = subprocess.run([self.haproxy, "-c", "-q", "-f", config_path], capture_output=True, text=True)
         if checked.returncode != 0:
             raise ServeError(f"dejunk serve: HAProxy refuses the generated config {config_path}:\n"
@@ -368,8 +376,8 @@ class Cluster:
         self.environment = {**os.environ, DASHBOARD_TOKEN_VARIABLE: secrets.token_urlsafe(32)}
 
     def _worker_command(self, number: int, port: int) -> list[str]:
-        command = [sys.executable, os.path.abspath(__file__), WORKER_FLAG, str(os.getpid()), "-s", ADDON, "--listen-host", "127.0.0.1",
-                   "-p", str(port), "--set", f"dejunk_worker={number}"]
+        command = [sys.executable, os.path.abspath(__file__), WORKER_FLAG, str(os.getpid()), "-s", ADDON,
+                   "--listen-host", "127.0.0.1", "-p", str(port), "--set", f"dejunk_worker={number}"]
         if not _set_values(self.mitmdump_args, "confdir"):  # mitmproxy refuses a scalar option given twice
             command += ["--set", f"confdir={self.confdir}"]
         if number > 1:
@@ -383,7 +391,8 @@ class Cluster:
         if child.log is None:
             child.log = open(os.path.join(self.run_dir, f"{child.name}.log"), "ab")
         child.process = subprocess.Popen(
-            child.command, stdin=subprocess.DEVNULL, env=self.environment if is_worker else None, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            child.command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=self.environment if is_worker else None,
             # A session of its own: a terminal's Ctrl-C reaches this process only, which stops
             # the children in order; a worker's page processes share its group, for a clean kill.
             start_new_session=True, preexec_fn=None if is_worker else _die_with_parent,
@@ -444,7 +453,8 @@ class Cluster:
                     child.ready = True
                     waiting.remove(child)
             if time.monotonic() > deadline:
-                raise ServeError(f"dejunk serve: {', '.join(c.name for c in waiting)} not listening after {timeout:.0f} s")
+                names = ", ".join(c.name for c in waiting)
+                raise ServeError(f"dejunk serve: {names} not listening after {timeout:.0f} s")
             self._pump(0.1)
 
     @staticmethod

@@ -166,7 +166,7 @@ class Engines:
         return [path for path in paths if path != myfilters] + [myfilters]
 
     def _ask_fetching_proxy(self, urls, cache_dir, force: bool = False) -> list:
-        """The refresher's round in a proxy that does not fetch: nothing downloaded; forced, the fetching proxy is asked."""
+        """The refresher's round where another proxy fetches: nothing downloaded; forced, that proxy is asked."""
         if force and not self.ask_for_update():
             logger.warning("dejunk: this proxy does not download lists (dejunk_fetch_lists is false) and cannot ask "
                            "the one that does: the lists are not updated")
@@ -240,8 +240,8 @@ class Engines:
             except OSError:
                 pass  # a file gone meanwhile: plan again
             if time.monotonic() >= deadline:
-                logger.info(f"dejunk: no engine compiled by the proxy that fetches the lists within {FOLLOW_WAIT:.0f} s; "
-                            "building it here")
+                logger.info(f"dejunk: no engine compiled by the proxy that fetches the lists within "
+                            f"{FOLLOW_WAIT:.0f} s; building it here")
                 return plan
             self._closing.wait(FOLLOW_POLL)
             plan = replan()
