@@ -352,7 +352,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", help="measure scripts/serve.py instead: comma-separated worker counts, "
                         "e.g. 1,2 (the small and HTML loads through HAProxy for each)")
     parser.add_argument("--html-requests", type=int, default=600,
-                        help="with --workers: HTML pages per run (default 600)")
+                        help="with --workers: HTML pages per run (default 600; 0: small responses only)")
     args = parser.parse_args(argv)
     if args.workers:
         try:
@@ -651,12 +651,13 @@ def workers_part(bench: Bench, workdir: Path, lists: list[str]) -> dict:
             try:
                 client.run(cluster.port, bench.small_urls, min(WARM_UP, args.requests), args.connections,
                            f"{n}w warm-up")
-                client.run(cluster.port, html_urls, min(len(html_urls) * 2, args.html_requests), 2 * n,
-                           f"{n}w pages warm-up")
+                if args.html_requests:
+                    client.run(cluster.port, html_urls, min(len(html_urls) * 2, args.html_requests), 2 * n,
+                               f"{n}w pages warm-up")
                 cpu = cluster.cpu_seconds()
                 small = client.run(cluster.port, bench.small_urls, args.requests, args.connections, f"{n}w small")
                 pages = client.run(cluster.port, html_urls, args.html_requests, max(2, args.html_connections) * n,
-                                   f"{n}w pages")
+                                   f"{n}w pages") if args.html_requests else Run("no pages", 0, 0, 0, 0, 0, {})
                 cpu = cluster.cpu_seconds() - cpu
                 spread = cluster.connections()
             finally:
