@@ -409,7 +409,7 @@ class Dejunk:
     # The dashboard's flows (dejunk_dashboard's host name) are answered by it and kept from `Filtering`.
 
     def requestheaders(self, f: http.HTTPFlow):
-        if self.dashboard.name and self.dashboard.wants(f):
+        if self.dashboard.wants(f):
             return self.dashboard.requestheaders(f)
         # The decision is made here, before mitmproxy reads (or streams) the body.
         return self.filtering.requestheaders(f)

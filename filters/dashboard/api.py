@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mitmproxy import exceptions
+
 from ..engine import ENGINE_VERSION, Engine
 from ..lists import subscriptions as subs
 from ..lists.syntax import BUILTIN_PATH, display_name
@@ -342,10 +344,8 @@ class Api:
         arguments = self.sources.list_arguments()  # read here, on the event loop, where the options live
         try:
             await asyncio.to_thread(self.sources.engines.load, *arguments)
-        except Exception as e:
-            if type(e).__name__ == "OptionsError":
-                raise ApiError(400, f"the lists cannot be loaded: {e}") from None
-            raise
+        except exceptions.OptionsError as e:
+            raise ApiError(400, f"the lists cannot be loaded: {e}") from None
 
     # --- my filters ----------------------------------------------------------------------------
 
@@ -420,8 +420,11 @@ class Api:
             problems.append(f"cannot fetch {url} (retrying): {error}")
         changed = await asyncio.to_thread(internal_problems)  # about a millisecond: not on the event loop
         problems.extend(f"a mitmproxy internal changed ({name}: {problem}): {loss}" for name, problem, loss in changed)
-        if self.sources.store() is None:
+        store = self.sources.store()
+        if store is None:
             problems.append("the state store is not open: site changes and statistics are not kept")
+        elif getattr(store, "problem", None):
+            problems.append(store.problem)  # a damaged database moved aside, or none kept on disk
         engine = filtering.engine
         summaries = getattr(engine, "lists", ())
         return {

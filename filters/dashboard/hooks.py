@@ -48,10 +48,12 @@ class DashboardHooks:
     def __init__(self, dashboard: Dashboard):
         self.dashboard = dashboard
         self.name = ""
+        self._lengths = ()  # the lengths a host naming the dashboard can have (with a trailing dot)
 
     def configure(self, host: str, password: str) -> None:
         self.dashboard.configure(host, password)
         self.name = self.dashboard.host
+        self._lengths = (len(self.name), len(self.name) + 1) if self.name else ()
 
     def _is_name(self, host) -> bool:
         if not self.name or not host:
@@ -60,8 +62,9 @@ class DashboardHooks:
         return host.lower().rstrip(".") == self.name
 
     def wants(self, f: http.HTTPFlow) -> bool:
-        """Whether a request is for the dashboard (by where mitmproxy would send it)."""
-        return bool(self.name) and self._is_name(f.request.host)
+        """Whether a request is for the dashboard (by where mitmproxy would send it); cheap for every other."""
+        host = f.request.data.host
+        return len(host) in self._lengths and self._is_name(host)
 
     # --- requests ------------------------------------------------------------------------------
 

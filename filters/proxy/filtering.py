@@ -426,10 +426,9 @@ class Filtering:
         if decision.exception:
             self.stats.add("exception", request.host)
             f.metadata.setdefault("dejunk", {}).update(exception=decision.exception)
-            self.recent.add(request.url, request.type, request.source_host or request.host, "exception",
-                            decision.exception, decision.exception_list, decision.exception_line)
+            self._recent(request, "exception", decision.exception, decision.exception_list, decision.exception_line)
         else:
-            self.recent.add(request.url, request.type, request.source_host or request.host, "allowed")
+            self._recent(request, "allowed")
         if decision.removeparam_url:
             self.stats.add("removeparam", request.host)
             self._record("removeparam", url=request.url, host=request.host, new_url=decision.removeparam_url,

@@ -70,10 +70,11 @@ OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "dejunk_state", typing.Optional[str], None,
-        "Folder for dejunk's own data (your filters file). Default: $XDG_DATA_HOME/dejunk "
-        "(~/.local/share/dejunk), created when first needed. Or postgresql://user:password@host/database: "
-        "the state store (sites allowed, overrides, statistics) in PostgreSQL, shared by proxies on "
-        "several machines (needs psycopg); your filters file then stays in the default folder.",
+        "Folder for dejunk's own data: your filters file, and state.db (sites allowed with dejunk.allow, "
+        "per-site overrides, statistics). Default: $XDG_DATA_HOME/dejunk (~/.local/share/dejunk), created "
+        "when first needed. Or postgresql://user:password@host/database: the state store in PostgreSQL, "
+        "shared by proxies on several machines (needs psycopg); your filters file then stays in the "
+        "default folder.",
         "a folder or a postgresql:// URL",
     ),
     OptionSpec(

@@ -379,4 +379,7 @@ def _text(value: str, what: str) -> str:
 
 def _site(site: str) -> str:
     """A site as kept: lower case, no trailing dot."""
-    return _text(site, "a host name or pattern").lower().rstrip(".") or _text("", "a host name or pattern")
+    site = _text(site, "a host name or pattern").lower().rstrip(".")
+    if not site:
+        raise ValueError("expected a host name or pattern, not only dots")
+    return site

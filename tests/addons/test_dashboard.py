@@ -140,3 +140,22 @@ def test_another_name_and_a_bad_name(addon_ctx):
     with pytest.raises(exceptions.OptionsError, match="dejunk_dashboard"):
         tctx.configure(addon, dejunk_dashboard="not a host")
     assert addon.dashboard.name == "admin.lan"
+
+
+def test_lists_added_in_the_dashboard_are_loaded_again_when_the_store_is_opened_again(addon_ctx, tmp_path):
+    addon, tctx = addon_ctx
+    url = "http://127.0.0.1:1/added.txt"  # loopback, where nothing listens: a fetch fails at once
+    assert addon.engines.plan.subscriptions == ()
+    addon.store.add_subscription(url)
+    tctx.configure(addon, dejunk_state=str(tmp_path / "other-state"))
+    assert addon.engines.plan.subscriptions == ()
+    tctx.configure(addon, dejunk_state=str(tmp_path / "state"))  # read again from its file, as at a start
+    assert addon.engines.plan.subscriptions == (url,)
+
+def test_the_dashboard_answers_while_dejunk_is_disabled_and_says_so(addon_ctx):
+    addon, tctx = addon_ctx
+    tctx.configure(addon, dejunk_enabled=False)
+    f, _ = dashboard_flow()
+    settle(addon.requestheaders(f))
+    status = json.loads(f.response.content)
+    assert status["filtering"] is False and "disabled" in status["problems"][0]

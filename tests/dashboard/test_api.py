@@ -8,6 +8,7 @@ import time
 import pytest
 
 from filters.proxy.explain import request_to_explain
+from filters.state.store import StateStore
 from tests.list_server import ListServer
 
 from .conftest import TOKEN, call
@@ -163,3 +164,16 @@ def test_status_says_whether_dejunk_filters_and_what_is_wrong(world):
     world.filtering.failed = "a test breaks it"
     said = get(world, "/api/status")[1]
     assert said["filtering"] is False and "a test breaks it" in said["problems"][0]
+
+
+def test_status_says_when_the_state_database_was_damaged(world, tmp_path):
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / "state.db").write_bytes(b"this is not a database" * 100)
+    damaged = StateStore.open(str(folder))
+    try:
+        world.api.sources.store = lambda: damaged
+        said = get(world, "/api/status")[1]
+        assert said["problems"] == [damaged.problem] and "started a fresh one" in damaged.problem
+    finally:
+        damaged.close()

@@ -197,6 +197,9 @@ def test_https_with_eager_connections_and_a_password(eager):
         assert client.post("/api/sites/allow", {"site": f"eager-{scheme}.test"})["changed"] is True
         wrong = "Basic " + base64.b64encode(b"anyone:nope").decode()
         assert fetch(eager, f"{scheme}://{NAME}/api/status", headers={"Authorization": wrong}).status == 401
+    auth = {"Authorization": "Basic " + base64.b64encode(b"u:pa:ss").decode()}
+    over_h2 = fetch(eager, f"https://{NAME}/api/status", headers=auth, http2=True)
+    assert over_h2.status == 200 and over_h2.http_version == "2"
     assert NAME not in eager.lookups()
     assert "Unable to establish TLS connection with server" not in eager.log()
 

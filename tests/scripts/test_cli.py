@@ -312,6 +312,9 @@ def test_installed_dejunk_proxies_on_loopback_and_blocks(venv, tmp_path):
         assert status == 403, (status, headers, body[:200])
         assert headers.get("x-dejunk") == "blocked; rule=||doubleclick.net^"
         assert len(origin.seen) == 1  # answered by dejunk; the origin saw only the page
+
+        status, headers, body = _get(port, "http://dejunk.home.arpa/")  # the dashboard, packaged with its pages
+        assert status == 200 and b'<meta name="dejunk-token" content="' in body and b"__DEJUNK_TOKEN__" not in body
     finally:
         code = proxy.stop()
         origin.stop()
