@@ -306,6 +306,19 @@ def test_a_killed_supervisor_takes_its_workers_and_haproxy_with_it(workdir, test
         lone.stop()
 
 
+def test_ctrl_c_in_its_terminal_stops_everything(workdir, test_list):
+    lone = Cluster(workdir, 1, ["--set", f"dejunk_lists={test_list}", "--set", "flow_detail=0"])
+    try:
+        started = descendants(lone.process.pid)
+        assert lone.worker_pid(1) in started
+        os.killpg(lone.process.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends: the foreground group
+        assert lone.process.wait(30) == 0
+        assert _wait(lambda: not any(_alive(pid) for pid in started), 10), [pid for pid in started if _alive(pid)]
+        assert "dejunk serve: stopping" in lone.log()
+    finally:
+        lone.stop()
+
+
 def test_without_haproxy_it_says_how_to_install_it(tmp_path):
     done = subprocess.run([sys.executable, str(SERVE), "--haproxy", str(tmp_path / "no-haproxy")],
                           capture_output=True, text=True, timeout=60)
