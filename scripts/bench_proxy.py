@@ -713,6 +713,15 @@ def workers_part(bench: Bench, workdir: Path, lists: list[str]) -> dict:
         print(f"  {n:<10}{row['small_rps']:>12.0f}{row['small_p99_ms']:>8.1f}{row['small_ratio']:>7.2f}"
               f"{row['proxy_cores']:>6.2f}{row['machine_cores']:>8.2f}{row['pages_per_second']:>9.1f}{row['pages_p99_ms']:>8.0f}{row['pages_ratio']:>7.2f}"
               + (f"   errors {row['errors']}" if row["errors"] else ""))
+    # Other work on the machine takes cores from the proxies (see "cores"): per core they kept busy,
+    # the throughput says whether the workers scale, whoever else shares the machine.
+    for n in counts:
+        per_core = [r["small"]["per_second"] / r["small"]["extra"]["proxy_cores"] for r in runs[n]
+                    if r["small"]["extra"]["proxy_cores"]]
+        summary[n]["small_rps_per_core"] = median(per_core)
+    print("  small req/s per core the proxies kept busy: " + ", ".join(
+        f"{n} worker{'s' if n != 1 else ''} {summary[n]['small_rps_per_core']:.0f}" for n in counts)
+        + f" (ratio {summary[counts[-1]]['small_rps_per_core'] / summary[base]['small_rps_per_core']:.2f})")
     if base == 1 and 2 in summary:
         ratio = summary[2]["small_ratio"]
         print(f"  SCALING 2 workers / 1 worker, small responses: {ratio:.2f}x on {os.cpu_count()} cores (a machine busy "
