@@ -9,9 +9,6 @@ from mitmproxy.test import taddons
 
 from filters.state.store import StateStore
 from tests.addons.test_dejunk import dejunk
-from tests.state.postgres_server import postgres_server
-
-__all__ = ["postgres_server"]  # the session's PostgreSQL server (a fixture)
 
 
 def _wait(predicate, seconds: float) -> bool:

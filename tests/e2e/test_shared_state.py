@@ -1,6 +1,6 @@
 """Proxies on several machines sharing one state in PostgreSQL (`dejunk_state=postgresql://...`).
 
-Two mitmdumps stand for two machines; the PostgreSQL server is the state tests' own (tests/state).
+Two mitmdumps stand for two machines; the PostgreSQL server is the session's (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ import time
 import pytest
 
 from filters.state.store import StateStore
-from tests.state.postgres_server import postgres_server
 
 from .harness import Proxy, fetch
-
-__all__ = ["postgres_server"]  # the session's PostgreSQL server (a fixture)
 
 
 def _wait(predicate, seconds: float, step: float = 0.1) -> bool:

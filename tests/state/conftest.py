@@ -17,9 +17,6 @@ import pytest
 from filters.state.postgres import is_postgres
 from filters.state.store import StateStore
 
-from .postgres_server import postgres_server
-
-__all__ = ["postgres_server"]  # the session's PostgreSQL server, for these tests and the end-to-end ones
 
 BACKENDS = ("sqlite", "postgresql")
 # Tests of the SQLite file (its bytes, its pages, its permissions): nothing of them applies to a server.

@@ -109,3 +109,10 @@ def test_the_backend_seam_is_the_same_as_sqlites():
         assert callable(getattr(postgres.PostgresBackend, name)), name
         assert callable(getattr(SqliteBackend, name)), name
     assert postgres.PostgresBackend.add_sql("t", ("k",), ("n",)) == SqliteBackend.add_sql("t", ("k",), ("n",))
+
+
+def test_the_tests_kept_to_sqlite_exist():
+    # A renamed SQLite-file test must not slip onto PostgreSQL unnoticed (it would fail there, not skip).
+    from tests.state import conftest, test_store
+
+    assert all(callable(getattr(test_store, name, None)) for name in conftest.SQLITE_FILE_TESTS)
