@@ -3,6 +3,8 @@
     dejunk [mitmdump options]            the proxy, in the terminal (mitmdump)
     dejunk web [mitmweb options]         the proxy with mitmproxy's web interface (mitmweb)
     dejunk console [mitmproxy options]   the proxy in mitmproxy's console
+    dejunk serve [--workers N] [--listen HOST:PORT] [mitmdump options]
+                                         N proxies behind HAProxy, as one (addons/serve.py)
 
 Every argument after the (optional) tool name goes to that tool unchanged, e.g.
 `dejunk --set dejunk_lists=builtin --set dejunk_lists=~/easylist.txt`. Unlike plain mitmproxy,
@@ -25,6 +27,8 @@ USAGE = """\
 usage: dejunk [mitmdump options]            the proxy, in the terminal
        dejunk web [mitmweb options]         with mitmproxy's web interface
        dejunk console [mitmproxy options]   in mitmproxy's console
+       dejunk serve [--workers N] [--listen HOST:PORT] [mitmdump options]
+                                            N proxies (default: one per core) behind HAProxy
        dejunk --version
 
 The proxy listens on 127.0.0.1 only unless you choose the address: --listen-host 0.0.0.0
@@ -114,6 +118,15 @@ def run_tool(tool: str, args: list[str]) -> None:
     getattr(tools, tool)(args)
 
 
+def serve_module():
+    """addons/serve.py, imported as this package's module, or beside this file when run as a script."""
+    try:
+        from . import serve
+    except ImportError:
+        import serve
+    return serve
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] in (["-h"], ["--help"]):
@@ -122,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["--version"]:
         print(version_text())
         return 0
+    if argv[:1] == ["serve"]:
+        return serve_module().main(argv[1:])
     tool, args = split_command(argv)
     full, local_only = tool_arguments(args)
     if local_only and not ({"-h", "--help", "--options", "--commands"} & set(args)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import sys
 import threading
@@ -52,6 +53,7 @@ from filters.proxy.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value,
 from filters.proxy.upstream import UpstreamWatch  # noqa: E402
 from filters.proxy.policy import ConfigError, Policies, host_matches, load_policies  # noqa: E402
 from filters.proxy.events import EventLog  # noqa: E402
+from filters.state.postgres import PostgresUnavailable, is_postgres  # noqa: E402
 from filters.state.store import StateStore  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
 from filters.reports import culprit  # noqa: E402
@@ -62,6 +64,41 @@ filters._loaded_by_dejunk_addon = True
 logger = printable_logger("dejunk")
 
 
+class StateWatch:
+    """A thread calling `look()` about once a second: following the state other proxies share (`Dejunk._look_at_state`)."""
+
+    def __init__(self, look, interval: float = 1.0):
+        self.look = look
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dejunk state watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.look()
+            except Exception as e:  # a store that fails now may work at the next look; said at debug level only:
+                logger.debug(f"dejunk: looking at the state store failed: {e}")  # the proxy's own reads say it
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+
+# Proxies serving one dashboard behind a load balancer (dejunk serve) share its token: the page one
+# of them served must work with whichever gets the next request. Else each start makes its own.
+DASHBOARD_TOKEN_VARIABLE = "DEJUNK_DASHBOARD_TOKEN"
+# The setting by which a proxy that does not fetch lists asks the one that does (dejunk serve: worker 1) to update them.
+UPDATE_ASKED = "lists_update_asked"
+_UNSEEN = object()
+
+
 class Dejunk:
     """Blocks ad and tracker requests, applies host policies, explains upstream failures."""
 
@@ -70,6 +107,11 @@ class Dejunk:
         self.engines = Engines(on_engine=self._engine_ready, on_update=lambda: self.filtering.stats.add("list_updates"))
         self.filtering = Filtering(self.upstream, rewrite_pool=self.engines.rewrite_pool)
         self.store: StateStore | None = None  # opened from dejunk_state (filters.state)
+        self.state_watch = StateWatch(self._look_at_state)
+        self._subscriptions_loaded: list[str] | None = None  # the store's subscriptions the engine was built with
+        # The store's version and its UPDATE_ASKED setting, as last looked at.
+        self._state_seen: tuple[int | None, object] = (None, _UNSEEN)
+        self.engines.ask_for_update = self._ask_for_update
         # A configuration is in force: a later bad option is refused and this one kept.
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
@@ -82,7 +124,7 @@ class Dejunk:
             filtering=self.filtering, engines=self.engines, store=lambda: self.store,
             configured_allow=lambda: list(ctx.options.dejunk_allow), sites_changed=self.filtering.apply_state,
             list_arguments=self._list_arguments, myfilters=self._myfilters,
-        ))))
+        )), token=os.environ.get(DASHBOARD_TOKEN_VARIABLE) or None))
 
     def _engine_ready(self, engine) -> None:
         if self.bisecting is not None:  # its rule ids belong to the engine it started with
@@ -179,8 +221,8 @@ class Dejunk:
             error_pages=opts.dejunk_error_pages,
             eager_connect="connection_strategy" in opts and opts.connection_strategy == "eager",
         )
-        if "dejunk_state" in updated:
-            self._open_store(state_dir_for(opts.dejunk_state))
+        if updated & {"dejunk_state", "dejunk_worker"}:
+            self._open_store(state_dir_for(opts.dejunk_state), opts.dejunk_worker)
         if "dejunk_allow" in updated:
             filtering.configured_allow = [p.strip().lower() for p in opts.dejunk_allow]
         if "dejunk_config" in updated:
@@ -188,8 +230,9 @@ class Dejunk:
         if updated & {"dejunk_allow", "dejunk_config", "dejunk_state"}:
             filtering.apply_state()  # the store's sites and overrides over the configured ones
         self.engines.workers_wanted = opts.dejunk_cosmetic != "off"
+        self.engines.fetch = opts.dejunk_fetch_lists
         if updated & {"dejunk_lists", "dejunk_config", "dejunk_cache", "dejunk_trusted_lists", "dejunk_myfilters",
-                      "dejunk_state"}:
+                      "dejunk_state", "dejunk_fetch_lists"}:
             self._load_lists()
         elif self.engines.running:
             self.engines.start_workers()
@@ -206,12 +249,15 @@ class Dejunk:
         opts = ctx.options
         specs = list(opts.dejunk_lists)
         if self.store is not None:
-            specs += [url for url in self.store.subscriptions() if url not in specs]
+            self._subscriptions_loaded = self.store.subscriptions()
+            specs += [url for url in self._subscriptions_loaded if url not in specs]
         return specs, opts.dejunk_config, opts.dejunk_cache, list(opts.dejunk_trusted_lists), self._myfilters()
 
     @staticmethod
     def _myfilters() -> str | None:
-        return myfilters_path(ctx.options.dejunk_myfilters, state_dir_for(ctx.options.dejunk_state))
+        # A state kept in PostgreSQL leaves the files of this machine (my filters) in the local default folder.
+        state = ctx.options.dejunk_state
+        return myfilters_path(ctx.options.dejunk_myfilters, state_dir_for(None if is_postgres(state or "") else state))
 
     @staticmethod
     def _load_policies(path: str | None) -> Policies:
@@ -222,11 +268,59 @@ class Dejunk:
         except ConfigError as e:
             raise exceptions.OptionsError(f"dejunk_config: {e}") from None
 
-    def _open_store(self, folder: str) -> None:
-        """Open the state store in `folder` (never fails: a damaged or unwritable one is said and replaced)."""
+    def _open_store(self, folder: str, worker: str) -> None:
+        """Open the state store in `folder` (a damaged or unwritable one is said and replaced), as `worker`.
+
+        A PostgreSQL store that cannot be reached is an option error: proxies sharing a state must not
+        each go on with one of their own.
+        """
+        self.state_watch.stop()
         if self.store is not None:
             self.store.close()
-        self.store = self.filtering.store = StateStore.open(folder)
+            self.store = self.filtering.store = None
+        try:
+            self.store = self.filtering.store = StateStore.open(folder, worker=worker)
+        except PostgresUnavailable as e:
+            raise exceptions.OptionsError(f"dejunk_state: {e}") from None
+        # On a server, looking at the store's version is a round trip: the watch thread does it, not the event loop.
+        self.filtering.__dict__.pop("STATE_CHECK_SECONDS", None)
+        if self.store.backend.name != "sqlite":
+            self.filtering.STATE_CHECK_SECONDS = math.inf
+        self._state_seen = (None, _UNSEEN)
+        self.state_watch = StateWatch(self._look_at_state)
+        self.state_watch.start()
+
+    def _look_at_state(self) -> None:
+        """In the watch thread, once a second: what other proxies sharing the store changed.
+
+        Sites and overrides (on a server; with SQLite requests look at them, cheaply), the lists
+        subscribed in the dashboard (loaded again when they differ from those in use), and a list
+        update asked for by a proxy that does not fetch lists (done here, if this one does).
+        """
+        store = self.store
+        if store is None:
+            return
+        if store.backend.name != "sqlite":
+            self.filtering._check_state()
+        version, asked = store.version(), store.get(UPDATE_ASKED)
+        (seen_version, seen_asked), self._state_seen = self._state_seen, (version, asked)
+        if seen_version is None:
+            return  # the first look: what is in force was read with the options
+        if version != seen_version and self._subscriptions_loaded is not None \
+                and store.subscriptions() != self._subscriptions_loaded:
+            logger.info("dejunk: the lists subscribed in the dashboard changed (in a proxy sharing the state); "
+                        "loading them")
+            self.engines.load(*self._list_arguments(), follow=not self.engines.fetch)
+        if asked != seen_asked and self.engines.fetch and self.engines.refresher is not None:
+            logger.info("dejunk: a proxy sharing the state asked for a list update")
+            self.engines.refresher.kick(force=True)
+
+    def _ask_for_update(self) -> bool:
+        """A proxy that does not fetch lists asks the one that does (through the store); whether it could."""
+        if self.store is None:
+            return False
+        self.store.put(UPDATE_ASKED, f"{time.time():.6f} {ctx.options.dejunk_worker}")
+        return True
 
     def _open_events(self, path: str | None) -> None:
         self.filtering.events.close()
@@ -314,6 +408,7 @@ class Dejunk:
                          f"({failure.error})")
         logger.info(self.filtering.stats.summary())
         self.filtering.events.close()
+        self.state_watch.stop()
         if self.store is not None:
             self.store.close()  # writes the statistics counted since the last write
             self.store = self.filtering.store = None
@@ -486,6 +581,9 @@ class Dejunk:
         if refresher is None or not refresher.urls:
             return _said("dejunk: no list subscriptions to update")
         refresher.kick(force=True)
+        if not self.engines.fetch:  # the kick asked the proxy that fetches (see Engines)
+            return _said(f"dejunk: asked the proxy that downloads the lists (dejunk serve: worker 1) to update "
+                         f"{_count(len(refresher.urls), 'subscribed list')}; this one takes the new filters when ready")
         return _said(f"dejunk: downloading {_count(len(refresher.urls), 'subscribed list')} in the background; "
                      "the new filters take over when they are ready")
 

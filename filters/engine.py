@@ -43,6 +43,16 @@ def _cosmetic_factory(factory):
     return factory
 
 
+def _read_files(paths: Iterable[str]) -> list[tuple[str, bytes]]:
+    """(path, bytes) of each list file (`builtin` resolved); OSError if one is unreadable."""
+    files = []
+    for spec in paths:
+        path = resolve_path(spec)
+        with open(path, "rb") as f:
+            files.append((path, f.read()))
+    return files
+
+
 class Engine:
     """Network rules and cosmetic store of a set of lists; rebuild it to change the lists."""
 
@@ -111,11 +121,7 @@ class Engine:
         from . import cache
 
         cosmetic_factory = _cosmetic_factory(cosmetic_factory)
-        files = []
-        for spec in paths:
-            path = resolve_path(spec)
-            with open(path, "rb") as f:
-                files.append((path, f.read()))
+        files = _read_files(paths)
         untrusted = {resolve_path(spec) for spec in untrusted}
         key = None
         if cache_dir is not None:
@@ -135,6 +141,16 @@ class Engine:
         if cache_dir is not None:
             cache.save(engine, cache_dir, key)
         return engine
+
+    @classmethod
+    def compiled_path(cls, paths: Iterable[str], cache_dir: str, *, untrusted: Iterable[str] = (),
+                      cosmetic_factory=DEFAULT_COSMETIC) -> str:
+        """The file `from_lists` would load these lists from (or save them to) in `cache_dir`. OSError as it."""
+        from . import cache
+
+        key = cache.cache_key(_read_files(paths), ENGINE_VERSION, _cosmetic_factory(cosmetic_factory),
+                              {resolve_path(spec) for spec in untrusted})
+        return str(cache.cache_path(cache_dir, key))
 
     @classmethod
     def from_text(cls, text: str, name: str = "inline", *, cosmetic_factory=DEFAULT_COSMETIC) -> Engine:

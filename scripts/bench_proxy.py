@@ -11,6 +11,12 @@
    not there, against no page traffic at all). Target: p99 of the small requests <= 1.2x.
 3. A large download (default 1 GiB) through dejunk: sha256 identical, proxy RSS growth <= 20 MB.
 
+With `--workers 1,2,...` it measures scaling out instead (`scripts/serve.py`: N dejunk workers
+behind HAProxy): for each N, small responses and then the corpus's HTML pages (rewritten) through
+HAProxy, alternating the order of N in each repeat; requests/s and p99 latency per N, and the
+ratio to one worker (the median of the ratios within each repeat). Target: 2 workers on 2 cores
+>= 1.6x one worker for the small responses.
+
 The origin is nginx (Debian's package) with a config written into a temporary folder, or a small
 Python server when nginx is missing; the load generator is wrk (Debian's package) with a Lua
 script that stops after exactly N responses per run, or an asyncio client when wrk is missing.
@@ -52,6 +58,7 @@ SMALL_FILES = {  # name -> size in bytes: what a page pulls in besides itself
 FALLBACK_PAGE = REPO / "tests" / "e2e" / "site" / "news.test" / "index.html"
 WARM_UP = 1_000
 RATIO_TARGET, P99_TARGET, DOWNLOAD_RSS_TARGET_MB = 0.98, 1.2, 20
+SCALE_TARGET = 1.6  # 2 workers / 1 worker on 2 cores, small responses
 
 WRK_SCRIPT = """-- Cycle through absolute-form request targets (a forward proxy's request line).
 -- The thread stops after its quota of responses and says so; wrk itself would sleep out its -d
@@ -342,7 +349,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--origin", choices=("nginx", "python"), default="nginx")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    parser.add_argument("--workers", help="measure scripts/serve.py instead: comma-separated worker counts, "
+                        "e.g. 1,2 (the small and HTML loads through HAProxy for each)")
+    parser.add_argument("--html-requests", type=int, default=600,
+                        help="with --workers: HTML pages per run (default 600; 0: small responses only)")
     args = parser.parse_args(argv)
+    if args.workers:
+        try:
+            args.worker_counts = sorted({int(n) for n in args.workers.split(",") if n.strip()})
+        except ValueError:
+            parser.error(f"--workers {args.workers!r}: give worker counts like 1,2")
+        if not args.worker_counts or min(args.worker_counts) < 1:
+            parser.error("--workers: counts of 1 or more")
 
     corpus = args.corpus if (args.corpus / "README.md").is_file() else None
     if args.lists:
@@ -408,6 +426,12 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
     print("compiled engine: saved by one unmeasured start first, so every measured proxy loads it, "
           "as a user's proxy does after its first start")
     print()
+    if args.workers:
+        results.update(workers_part(bench, workdir, lists))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, default=str))
+            print(f"\nfigures written to {args.json}")
+        return 0
     results.update(small_part(bench))
     if args.html_connections > 0 and isinstance(client, Wrk):
         results.update(pages_part(bench))
@@ -544,3 +568,163 @@ def download_part(bench: Bench) -> dict:
           f"{mb(result.rss_end_kb):.1f} MB after: growth {growth:+.1f} MB "
           f"(target <= {DOWNLOAD_RSS_TARGET_MB} MB: {verdict(growth <= DOWNLOAD_RSS_TARGET_MB)})")
     return {"download": {**asdict(result), "identical": same, "rss_growth_mb": growth}}
+
+
+# --- scaling out: scripts/serve.py ---------------------------------------------------------------
+
+
+class ServeCluster:
+    """scripts/serve.py with N workers behind HAProxy on a free loopback port, its output in a file."""
+
+    def __init__(self, workdir: Path, workers: int, lists: list[str], addon_options: dict[str, object], number: int):
+        from addons import serve
+        from tests.e2e.harness import RESOLVER
+
+        self.port = load.free_port()
+        name = f"serve-{workers}w-{number}"
+        self.run_dir = workdir / name
+        self.output = workdir / f"{name}.log"
+        self._out = open(self.output, "wb")
+        args = [sys.executable, str(REPO / "scripts" / "serve.py"), "--workers", str(workers),
+                "--listen", f"127.0.0.1:{self.port}", "--run-dir", str(self.run_dir),
+                "--set", f"confdir={workdir / 'mitmproxy-conf'}", "-s", str(RESOLVER),
+                "--set", "flow_detail=0", "--set", "connection_strategy=lazy"]
+        for path in lists:
+            args += ["--set", f"dejunk_lists={path}"]
+        for key, value in addon_options.items():
+            args += ["--set", f"{key}={value}"]
+        env = {**os.environ, "XDG_CACHE_HOME": str(workdir / "xdg-cache"), "XDG_DATA_HOME": str(workdir / "xdg-data")}
+        self.process = subprocess.Popen(args, stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                        env=env, start_new_session=True, cwd=workdir)
+        self.socket = str(self.run_dir / "haproxy.sock")
+        self._serve = serve
+        deadline = time.monotonic() + 600
+        while "HAProxy statistics" not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"serve.py did not start:\n{self.log()}")
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def connections(self) -> dict[str, int]:
+        """Connections HAProxy handed each worker so far."""
+        return {name: int(row.get("stot") or 0) for name, row in self._serve.server_stats(self.socket).items()}
+
+    def cpu_seconds(self) -> float:
+        return load.tree_cpu_seconds(self.process.pid)
+
+    def stop(self) -> None:
+        load.stop_process(self.process, timeout=30)
+        self._out.close()
+
+
+def machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has been busy, and in all (busy and idle), summed over its cores (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    idle = fields[3] + fields[4]
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / ticks, sum(fields) / ticks / (os.cpu_count() or 1)
+
+
+def workers_part(bench: Bench, workdir: Path, lists: list[str]) -> dict:
+    """Scaling out: the small and the HTML load through HAProxy for each worker count, ratios to one worker."""
+    args, client = bench.args, bench.client
+    counts = args.worker_counts
+    if not isinstance(client, Wrk):
+        print("scaling out needs wrk (apt-get install wrk): the Python client would be the bottleneck")
+        return {}
+    from addons import serve
+
+    try:
+        serve.find_haproxy(None)
+    except serve.ServeError as e:
+        print(e)
+        return {}
+    html_urls = [bench.origin.url(name).replace("://127.0.0.1:", "://news.test:", 1) for name in bench.files["html"]]
+    rewriting, how = rewriter_state(args.addon.resolve())
+    print(f"scaling out: scripts/serve.py with {', '.join(map(str, counts))} workers behind HAProxy (TCP, leastconn) "
+          f"on {os.cpu_count()} cores; per run: {args.requests} small requests at {args.connections} connections, then "
+          f"{args.html_requests} HTML pages ({len(html_urls)} {'corpus news pages' if bench.corpus else 'test pages'}, "
+          f"{'rewritten' if rewriting else 'not rewritten: ' + how}) at {max(2, args.html_connections)} connections per "
+          f"worker; {args.repeats} repeats, the order of the worker counts alternating", flush=True)
+    print("  (small: CPU ms per request of the proxies' processes, the cores they kept busy, and those of the whole "
+          "machine, wrk and the origin and anyone else's included)")
+    print(f"  {'run':<22}{'small req/s':>12}{'p50 ms':>8}{'p99 ms':>8}{'errors':>7}{'CPU ms':>7}{'cores':>6}"
+          f"{'machine':>8}{'pages/s':>9}{'p99 ms':>8}{'errors':>7}{'CPU s':>7}  connections per worker")
+    runs: dict[int, list[dict]] = {n: [] for n in counts}
+    for repeat in range(args.repeats):
+        order = counts if repeat % 2 == 0 else list(reversed(counts))
+        for n in order:
+            cluster = ServeCluster(workdir, n, lists, {}, repeat)
+            try:
+                client.run(cluster.port, bench.small_urls, min(WARM_UP, args.requests), args.connections,
+                           f"{n}w warm-up")
+                if args.html_requests:
+                    client.run(cluster.port, html_urls, min(len(html_urls) * 2, args.html_requests), 2 * n,
+                               f"{n}w pages warm-up")
+                cpu, machine = cluster.cpu_seconds(), machine_cpu()
+                small = client.run(cluster.port, bench.small_urls, args.requests, args.connections, f"{n}w small")
+                small_cpu = cluster.cpu_seconds() - cpu
+                busy, elapsed = (after - before for after, before in zip(machine_cpu(), machine))
+                # Cores the proxies (workers, HAProxy) kept busy during the small run, and the whole machine's.
+                small.extra.update(cpu_ms_per_request=small_cpu / small.requests * 1000 if small.requests else 0.0,
+                                   proxy_cores=small_cpu / small.seconds if small.seconds else 0.0,
+                                   machine_cores=busy / elapsed if elapsed else 0.0)
+                pages = client.run(cluster.port, html_urls, args.html_requests, max(2, args.html_connections) * n,
+                                   f"{n}w pages") if args.html_requests else Run("no pages", 0, 0, 0, 0, 0, {})
+                cpu = cluster.cpu_seconds() - cpu
+                spread = cluster.connections()
+            finally:
+                cluster.stop()
+            run = {"workers": n, "repeat": repeat + 1, "small": asdict(small), "pages": asdict(pages),
+                   "cpu_seconds": cpu, "connections": spread}
+            runs[n].append(run)
+            print(f"  {f'{n} worker(s) #{repeat + 1}':<22}{small.per_second:>12.0f}{small.p50_ms:>8.1f}"
+                  f"{small.p99_ms:>8.1f}{small.error_count:>7}{small.extra['cpu_ms_per_request']:>7.2f}"
+                  f"{small.extra['proxy_cores']:>6.2f}{small.extra['machine_cores']:>8.2f}{pages.per_second:>9.1f}{pages.p99_ms:>8.0f}"
+                  f"{pages.error_count:>7}{cpu:>7.1f}  {', '.join(f'{k} {v}' for k, v in sorted(spread.items()))}",
+                  flush=True)
+    base = counts[0]
+    summary = {}
+    print(f"  medians (ratios: to {base} worker{'s' if base != 1 else ''}, within each repeat, then the median):")
+    print(f"  {'workers':<10}{'small req/s':>12}{'p99 ms':>8}{'ratio':>7}{'cores':>6}{'machine':>8}{'pages/s':>9}"
+          f"{'p99 ms':>8}{'ratio':>7}")
+    for n in counts:
+        small_ratios = [r["small"]["per_second"] / b["small"]["per_second"] for r, b in zip(runs[n], runs[base])
+                        if b["small"]["per_second"]]
+        page_ratios = [r["pages"]["per_second"] / b["pages"]["per_second"] for r, b in zip(runs[n], runs[base])
+                       if b["pages"]["per_second"]]
+        row = {
+            "small_rps": median(r["small"]["per_second"] for r in runs[n]),
+            "small_p99_ms": median(r["small"]["p99_ms"] for r in runs[n]),
+            "small_ratio": median(small_ratios),
+            "pages_per_second": median(r["pages"]["per_second"] for r in runs[n]),
+            "pages_p99_ms": median(r["pages"]["p99_ms"] for r in runs[n]),
+            "pages_ratio": median(page_ratios),
+            "proxy_cores": median(r["small"]["extra"]["proxy_cores"] for r in runs[n]),
+            "machine_cores": median(r["small"]["extra"]["machine_cores"] for r in runs[n]),
+            "errors": sum(r["small"]["errors"].get(k, 0) + r["pages"]["errors"].get(k, 0) for r in runs[n]
+                          for k in ("connect", "read", "write", "status", "timeout")),
+        }
+        summary[n] = row
+        print(f"  {n:<10}{row['small_rps']:>12.0f}{row['small_p99_ms']:>8.1f}{row['small_ratio']:>7.2f}"
+              f"{row['proxy_cores']:>6.2f}{row['machine_cores']:>8.2f}{row['pages_per_second']:>9.1f}{row['pages_p99_ms']:>8.0f}{row['pages_ratio']:>7.2f}"
+              + (f"   errors {row['errors']}" if row["errors"] else ""))
+    # Other work on the machine takes cores from the proxies (see "cores"): per core they kept busy,
+    # the throughput says whether the workers scale, whoever else shares the machine.
+    for n in counts:
+        per_core = [r["small"]["per_second"] / r["small"]["extra"]["proxy_cores"] for r in runs[n]
+                    if r["small"]["extra"]["proxy_cores"]]
+        summary[n]["small_rps_per_core"] = median(per_core)
+    print("  small req/s per core the proxies kept busy: " + ", ".join(
+        f"{n} worker{'s' if n != 1 else ''} {summary[n]['small_rps_per_core']:.0f}" for n in counts)
+        + f" (ratio {summary[counts[-1]]['small_rps_per_core'] / summary[base]['small_rps_per_core']:.2f})")
+    if base == 1 and 2 in summary:
+        ratio = summary[2]["small_ratio"]
+        print(f"  SCALING 2 workers / 1 worker, small responses: {ratio:.2f}x on {os.cpu_count()} cores (a machine busy "
+              f"with other work leaves the proxies less: see the cores columns); target >= "
+              f"{SCALE_TARGET} ({'met' if ratio >= SCALE_TARGET else 'MISSED'})")
+    return {"workers": {str(n): v for n, v in runs.items()}, "workers_summary": {str(n): v for n, v in summary.items()}}

@@ -102,6 +102,12 @@ def _private_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.getbasetemp() / "xdg-data" / str(next(_TEST_NUMBERS))))
 
 
+# A PostgreSQL server on loopback for the session, started when a test first asks for it (tests/state).
+from tests.state.postgres_server import postgres_server  # noqa: E402
+
+__all__ = ["postgres_server"]
+
+
 @pytest.fixture(scope="session")
 def chromium_binary() -> str:
     """The system's Chromium for browser tests: they skip without it, and fail in CI, which installs it."""

@@ -7,6 +7,13 @@ each builds the next engine in its own thread. Every new engine is handed to `on
 see the old engine or the new one, never a mixture. With page workers running, each engine gets
 a pool of its own, whose workers hold its generic cosmetic index (the proxy keeps only the stored
 form of that index: see `RewritePool`).
+
+Several proxies may share one list cache (`dejunk serve`). Then one of them fetches
+(`fetch=True`) and the others (`fetch=False`) download nothing (their refresher passes a forced
+update to `ask_for_update`): their watcher looks at the cached copies too, and when one changes
+they wait (up to `FOLLOW_WAIT` seconds, holding no lock) for the engine the fetching proxy compiles
+from the new copies to appear in the shared compiled-engine cache, and load it, so a list is
+downloaded and compiled once, not once per proxy.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from .pool import RewritePool
 from ..printable import printable_logger
 
 logger = printable_logger("dejunk")
+FOLLOW_WAIT = 120.0  # seconds a proxy that does not fetch waits for the fetching one's new engine
+FOLLOW_POLL = 0.5
 
 
 def settle_heap() -> None:
@@ -60,7 +69,12 @@ class Engines:
         self.engine: Engine | None = None
         self.plan: ListPlan | None = None
         self.refresher: BackgroundRefresher | None = None
-        self.compiled_dir = os.path.join(subscriptions.default_cache_dir(), "compiled")
+        self.cache_dir = subscriptions.default_cache_dir()
+        self.compiled_dir = os.path.join(self.cache_dir, "compiled")
+        self.fetch = True  # this proxy downloads subscriptions (else another one sharing the cache does)
+        # Not fetching: how to ask the proxy that does for an update now (set by the addon; whether it could).
+        self.ask_for_update: Callable[[], bool] = lambda: False
+        self._closing = threading.Event()
         self.pool: RewritePool | None = None
         self.workers_wanted = False  # pages are rewritten (dejunk_cosmetic is not off)
         self.running = False  # the proxy serves: start workers as soon as an engine is there
@@ -77,8 +91,12 @@ class Engines:
         self.on_engine(engine)
 
     def load(self, specs: Sequence[str], config_path: str | None, cache_option: str | None,
-             trusted_prefixes: Sequence[str] = (), myfilters: str | None = None) -> None:
-        """Plan the lists, build the engine, and (re)start the refresher and the watcher of `myfilters`."""
+             trusted_prefixes: Sequence[str] = (), myfilters: str | None = None, follow: bool = False) -> None:
+        """Plan the lists, build the engine, and (re)start the refresher and the watcher of `myfilters`.
+
+        With `follow` (not fetching, and not on the event loop), first wait for the fetching proxy's
+        engine for these lists (see `_wait_for_compiled`).
+        """
         config = read_subscription_config(config_path)
         if not specs and not config.subscriptions:
             raise exceptions.OptionsError("dejunk_lists: no lists given (use 'builtin' for dejunk's own list)")
@@ -99,8 +117,12 @@ class Engines:
         created, problem = prepare_myfilters(myfilters) if myfilters else (False, None)
         if problem:
             logger.warning(f"dejunk: my filters: {problem}; starting without them (dejunk_myfilters)")
+        self.cache_dir = cache_dir
         self.compiled_dir = os.path.join(cache_dir, "compiled")
         self._specs = (list(specs), config_path, tuple(trusted_prefixes), myfilters)
+        if follow and not self.fetch:  # outside the lock: a configure on the event loop must not wait for this
+            plan = self._wait_for_compiled(plan, lambda: plan_lists(specs, config.subscriptions, cache_dir,
+                                                                    trusted_prefixes))
         with self._build_lock:
             engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             with self._swap_lock:
@@ -110,15 +132,22 @@ class Engines:
         if created:  # said once the filters are in use: a start that fails says only why
             logger.info(f"dejunk: my filters: created {myfilters} for your own rules (taken into use when saved)")
         self.plan = plan
-        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir) != (fetched, cache_dir):
+        # Not fetching, the watcher looks at the cached copies too.
+        if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir,
+                                      getattr(self.refresher, "fetching", True)) != (fetched, cache_dir, self.fetch):
             if self.refresher is not None:
                 self.refresher.stop()
-            self.refresher = BackgroundRefresher(fetched, cache_dir, self._lists_changed)
+            # Not fetching, it downloads nothing: a forced round (an update asked for) asks the fetching proxy.
+            self.refresher = BackgroundRefresher(fetched, cache_dir, self._lists_changed,
+                                                 **({} if self.fetch else {"update": self._ask_fetching_proxy}))
+            self.refresher.fetching = self.fetch
             self.refresher.start()
-        if self.watcher is None or self.watcher.paths != ((myfilters,) if myfilters else ()):
+        watched = ([myfilters] if myfilters else []) + (
+            [] if self.fetch else [subscriptions.cache_path(url, cache_dir) for url in fetched])
+        if self.watcher is None or self.watcher.paths != tuple(watched):
             if self.watcher is not None:
                 self.watcher.stop()
-            self.watcher = FileWatcher([myfilters] if myfilters else [], self._myfilters_changed)
+            self.watcher = FileWatcher(watched, self._files_changed)
             self.watcher.start()
         if self.running:
             self.start_workers()
@@ -136,27 +165,48 @@ class Engines:
             return list(paths)
         return [path for path in paths if path != myfilters] + [myfilters]
 
+    def _ask_fetching_proxy(self, urls, cache_dir, force: bool = False) -> list:
+        """The refresher's round where another proxy fetches: nothing downloaded; forced, that proxy is asked."""
+        if force and not self.ask_for_update():
+            logger.warning("dejunk: this proxy does not download lists (dejunk_fetch_lists is false) and cannot ask "
+                           "the one that does: the lists are not updated")
+        return []
+
     def _lists_changed(self, results) -> None:
         self._rebuild("lists updated")
 
-    def _myfilters_changed(self) -> None:
-        self._rebuild(f"my filters changed ({self._specs[3]})")
+    def _files_changed(self) -> None:
+        if self.fetch:
+            self._rebuild(f"my filters changed ({self._specs[3]})")
+        else:
+            self._rebuild("my filters or the lists another proxy fetched changed", follow=True)
 
     def myfilters_saved(self) -> None:
         """The user's filters file was just written by dejunk (the dashboard): build with it now, in this thread."""
         if self.watcher is not None:
             self.watcher.remember()  # not built a second time when the watcher looks next
-        self._myfilters_changed()
+        self._rebuild(f"my filters changed ({self._specs[3]})")
 
-    def _rebuild(self, why: str) -> None:
+    def _rebuild(self, why: str, follow: bool = False) -> None:
         # Runs in the refresher's or the watcher's thread: build the new engine there, then swap it
         # in with one assignment, so every request sees either the old engine or the new one.
+        if follow:  # outside the lock: a configure on the event loop must not wait for this
+            specs, config_path, trusted_prefixes, _ = self._specs
+
+            def replan() -> ListPlan:
+                return plan_lists(specs, read_subscription_config(config_path).subscriptions, self.cache_dir,
+                                  trusted_prefixes)
+
+            try:
+                self._wait_for_compiled(replan(), replan)
+            except (exceptions.OptionsError, ValueError):
+                pass  # said below, where the build fails the same way
         with self._build_lock:
             generation = self._generation
             specs, config_path, trusted_prefixes, _ = self._specs
             try:
                 config = read_subscription_config(config_path)
-                plan = plan_lists(specs, config.subscriptions, self.refresher.cache_dir, trusted_prefixes)
+                plan = plan_lists(specs, config.subscriptions, self.cache_dir, trusted_prefixes)
                 engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             except (exceptions.OptionsError, ValueError) as e:
                 logger.warning(f"dejunk: {why}, but the new filters cannot be built ({e}); the filters in use stay")
@@ -174,6 +224,28 @@ class Engines:
                 cosmetic = sum(s.cosmetic for s in engine.lists)
                 logger.info(f"dejunk: {why}, new filters in use: {network} network and {cosmetic} cosmetic rules, "
                             f"{hosts} host entries from {len(engine.lists)} lists")
+
+    def _wait_for_compiled(self, plan: ListPlan, replan: Callable[[], ListPlan]) -> ListPlan:
+        """Wait until the fetching proxy has saved the engine for the lists as they now are; the plan to build.
+
+        Planned again at every look: a list update may replace several files one after another.
+        After `FOLLOW_WAIT` seconds (that proxy is down, or cannot build them) this one builds itself.
+        """
+        deadline = time.monotonic() + FOLLOW_WAIT
+        while not self._closing.is_set():
+            try:
+                if os.path.exists(Engine.compiled_path(self._with_myfilters(plan.paths), self.compiled_dir,
+                                                       untrusted=plan.untrusted)):
+                    return plan
+            except OSError:
+                pass  # a file gone meanwhile: plan again
+            if time.monotonic() >= deadline:
+                logger.info(f"dejunk: no engine compiled by the proxy that fetches the lists within "
+                            f"{FOLLOW_WAIT:.0f} s; building it here")
+                return plan
+            self._closing.wait(FOLLOW_POLL)
+            plan = replan()
+        return plan
 
     def _build(self, paths: Sequence[str], untrusted: Sequence[str] = ()) -> Engine:
         started = time.perf_counter()
@@ -254,6 +326,7 @@ class Engines:
         return engine
 
     def close(self) -> None:
+        self._closing.set()
         if self.refresher is not None:
             self.refresher.stop()
         if self.watcher is not None:

@@ -72,8 +72,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "dejunk_state", typing.Optional[str], None,
         "Folder for dejunk's own data: your filters file, and state.db (sites allowed with dejunk.allow, "
         "per-site overrides, statistics). Default: $XDG_DATA_HOME/dejunk (~/.local/share/dejunk), created "
-        "when first needed.",
-        "a folder",
+        "when first needed. Or postgresql://user:password@host/database: the state store in PostgreSQL, "
+        "shared by proxies on several machines (needs psycopg); your filters file then stays in the "
+        "default folder.",
+        "a folder or a postgresql:// URL",
     ),
     OptionSpec(
         "dejunk_trusted_lists", collections.abc.Sequence[str], [],
@@ -153,6 +155,19 @@ OPTIONS: tuple[OptionSpec, ...] = (
         "dejunk_error_pages", bool, True,
         "Answer failed upstream connections with dejunk's error page naming host, port and cause. "
         "Switches connection_strategy to lazy so that HTTPS clients can be shown the page too.",
+        "true or false",
+    ),
+    OptionSpec(
+        "dejunk_worker", str, "",
+        "This proxy's name among several that share one state folder and list cache (`dejunk serve` "
+        "numbers its workers). Empty for a proxy on its own.",
+        "a short name",
+    ),
+    OptionSpec(
+        "dejunk_fetch_lists", bool, True,
+        "Download list subscriptions when they are due. False where another proxy sharing the list "
+        "cache downloads them (`dejunk serve`: all workers but the first): this one watches the cached "
+        "copies and takes the engine that proxy compiles from them into use.",
         "true or false",
     ),
 )

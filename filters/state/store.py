@@ -19,6 +19,7 @@ import weakref
 from collections import Counter
 from datetime import datetime, timezone
 
+from .postgres import is_postgres, open_postgres
 from .sqlite import open_sqlite
 
 # The addon's logger (it makes every message printable: paths may hold anything).
@@ -93,7 +94,10 @@ class StateStore:
     @classmethod
     def open(cls, folder: str, *, worker: str = "", clock=time.time, flush_interval: float = FLUSH_SECONDS) -> StateStore:
         """The store in `<folder>/state.db`; a file that cannot be used is moved aside (never raises for it)."""
-        backend, problem = open_sqlite(folder, _prepare, clock)
+        if is_postgres(folder):  # dejunk_state=postgresql://...: proxies on several machines share it
+            backend, problem = open_postgres(folder, _prepare)
+        else:
+            backend, problem = open_sqlite(folder, _prepare, clock)
         return cls(backend, worker=worker, problem=problem, clock=clock, flush_interval=flush_interval)
 
     @property

@@ -102,3 +102,125 @@ def test_a_list_update_during_the_first_start_of_workers_is_not_undone(tmp_path,
         assert not engines.engine.check("https://first.test/x.js", "https://news.test/", "script").blocked
     finally:
         engines.close()
+
+
+LIST_V1 = "[Adblock Plus 2.0]\n! Title: shared\n||one.test^\n"
+LIST_V2 = "[Adblock Plus 2.0]\n! Title: shared\n||one.test^\n||two.test^\n"
+
+
+def _engines_built_in(monkeypatch) -> list[str]:
+    """Names of the threads that built an engine from list text (a load from the compiled cache builds none)."""
+    import threading
+
+    from filters.engine import Engine
+
+    built, init = [], Engine.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(threading.current_thread().name)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(Engine, "__init__", counting)
+    return built
+
+
+def _wait(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@pytest.mark.timeout(90)
+def test_a_proxy_that_does_not_fetch_takes_the_fetching_proxys_update_without_downloading_or_compiling(
+        tmp_path, monkeypatch):
+    from filters.lists import subscriptions
+    from tests.list_server import ListServer
+
+    monkeypatch.setattr("filters.proxy.pool.default_workers", lambda: 0)
+    cache = str(tmp_path / "cache")
+    with ListServer() as server:
+        url = server.serve("/shared.txt", LIST_V1)
+        assert subscriptions.update([url], cache, force=True)[0].ok
+        leader, follower = Engines(on_engine=lambda e: None), Engines(on_engine=lambda e: None)
+        follower.fetch = False
+        try:
+            leader.load([url], None, cache)
+            built = _engines_built_in(monkeypatch)
+            follower.load([url], None, cache)
+            assert built == [], "the follower loaded the engine the leader compiled"
+            assert subscriptions.cache_path(url, cache) in follower.watcher.paths
+            # An update asked of the follower (dejunk.update, the dashboard) goes to the leader: nothing downloaded here.
+            asked = []
+            follower.ask_for_update = lambda: asked.append(1) or True
+            server.serve("/shared.txt", LIST_V2)
+            follower.refresher.kick(force=True)
+            assert _wait(lambda: asked == [1], 10)
+            assert len(server.requests_for("/shared.txt")) == 1
+            leader.refresher.kick(force=True)
+            assert _wait(lambda: follower.engine.check("http://two.test/x", None, "script").blocked, 30)
+            assert leader.engine.check("http://two.test/x", None, "script").blocked
+            # Downloaded twice in all (the first copy, the leader's update), compiled once (by the leader).
+            assert len(server.requests_for("/shared.txt")) == 2
+            assert built == ["dejunk list refresh"]
+        finally:
+            leader.close()
+            follower.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_proxy_that_does_not_fetch_builds_itself_when_no_engine_comes(tmp_path, monkeypatch):
+    from filters.lists import subscriptions
+    from filters.proxy import engines as engines_module
+    from tests.list_server import ListServer
+
+    monkeypatch.setattr("filters.proxy.pool.default_workers", lambda: 0)
+    monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 1.0)
+    cache = str(tmp_path / "cache")
+    with ListServer() as server:
+        url = server.serve("/shared.txt", LIST_V1)
+        assert subscriptions.update([url], cache, force=True)[0].ok
+        follower = Engines(on_engine=lambda e: None)
+        follower.fetch = False
+        try:
+            follower.load([url], None, cache)
+            server.serve("/shared.txt", LIST_V2)
+            # Another proxy fetched the list, but is gone before it compiled it.
+            assert subscriptions.update([url], cache, force=True)[0].changed
+            assert _wait(lambda: follower.engine.check("http://two.test/x", None, "script").blocked, 20)
+            assert len(server.requests_for("/shared.txt")) == 2
+        finally:
+            follower.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_follower_waiting_for_the_fetching_proxys_engine_does_not_hold_up_a_load(tmp_path, monkeypatch):
+    """The wait happens outside the build lock: a configure on the event loop meanwhile is not held for it."""
+    from filters.lists import subscriptions
+    from filters.proxy import engines as engines_module
+    from tests.list_server import ListServer
+
+    monkeypatch.setattr("filters.proxy.pool.default_workers", lambda: 0)
+    monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 40.0)
+    cache = str(tmp_path / "cache")
+    with ListServer() as server:
+        url = server.serve("/shared.txt", LIST_V1)
+        assert subscriptions.update([url], cache, force=True)[0].ok
+        follower = Engines(on_engine=lambda e: None)
+        follower.fetch = False
+        waiting = []
+        real_wait = follower._wait_for_compiled
+        follower._wait_for_compiled = lambda plan, replan: (waiting.append(1), real_wait(plan, replan))[1]
+        try:
+            follower.load([url], None, cache)
+            server.serve("/shared.txt", LIST_V2)
+            assert subscriptions.update([url], cache, force=True)[0].changed  # no proxy compiles it
+            assert _wait(lambda: waiting, 10), "the watcher started waiting"
+            started = time.monotonic()
+            follower.load([url], None, cache)  # what a configure does
+            assert time.monotonic() - started < 20
+            assert follower.engine.check("http://two.test/x", None, "script").blocked
+        finally:
+            follower.close()

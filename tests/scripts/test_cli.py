@@ -342,3 +342,9 @@ def test_installed_dejunk_web(venv, tmp_path):
     finally:
         code = web.stop()
     assert code == 0, web.log()
+
+
+def test_dejunk_serve_runs_serve_py(capsys, tmp_path):
+    # `dejunk serve` is addons/serve.py: here it stops at once, saying how to get HAProxy.
+    assert cli.main(["serve", "--haproxy", str(tmp_path / "no-haproxy")]) == 2
+    assert "apt-get install haproxy" in capsys.readouterr().err

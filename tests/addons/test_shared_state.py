@@ -1,0 +1,55 @@
+"""The addon on a shared state: its worker name tags its counts; a state on a server is watched off the event loop."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from mitmproxy.test import taddons
+
+from filters.state.store import StateStore
+from tests.addons.test_dejunk import dejunk
+
+
+def _wait(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+def test_the_worker_name_tags_the_counts_written(tmp_path):
+    (tmp_path / "list.txt").write_text("||ads.test^\n")
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "list.txt")], dejunk_state=str(tmp_path / "state"),
+                       dejunk_worker="7")
+        assert addon.store.worker == "7"
+        addon.store.count(requests=1)
+        addon.done()
+    reader = StateStore.open(str(tmp_path / "state"), flush_interval=0)
+    assert reader.backend.rows("SELECT worker, requests FROM totals") == [("7", 1)]
+    reader.close()
+
+
+def test_a_state_on_postgresql_is_looked_at_by_a_thread_not_on_the_event_loop(tmp_path, postgres_server):
+    (tmp_path / "list.txt").write_text("||ads.test^\n")
+    database = postgres_server.new_database()
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "list.txt")], dejunk_state=database, dejunk_worker="1")
+        try:
+            filtering = addon.filtering
+            # Requests never make the round trip to the server: their check is never due ...
+            assert filtering.STATE_CHECK_SECONDS == math.inf and filtering._state_due == math.inf
+            assert filtering._allowed_site("ads.test", "") is None
+            # ... while the watch thread puts another machine's change in force, with no request at all.
+            other = StateStore.open(database, worker="other", flush_interval=0)
+            other.allow("ads.test")
+            other.close()
+            assert _wait(lambda: "ads.test" in filtering.allow, 5)
+        finally:
+            addon.done()
+        assert addon.state_watch._thread is None
