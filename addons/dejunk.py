@@ -304,13 +304,14 @@ class Dejunk:
             self.filtering._check_state()
         version, asked = store.version(), store.get(UPDATE_ASKED)
         (seen_version, seen_asked), self._state_seen = self._state_seen, (version, asked)
-        if seen_version is None:
-            return  # the first look: what is in force was read with the options
+        # The first look compares too: another proxy may have subscribed between the load and now.
         if version != seen_version and self._subscriptions_loaded is not None \
                 and store.subscriptions() != self._subscriptions_loaded:
             logger.info("dejunk: the lists subscribed in the dashboard changed (in a proxy sharing the state); "
                         "loading them")
             self.engines.load(*self._list_arguments(), follow=not self.engines.fetch)
+        if seen_version is None:
+            return  # an update asked for before this proxy looked was asked of the one in force then
         if asked != seen_asked and self.engines.fetch and self.engines.refresher is not None:
             logger.info("dejunk: a proxy sharing the state asked for a list update")
             self.engines.refresher.kick(force=True)

@@ -53,3 +53,20 @@ def test_a_state_on_postgresql_is_looked_at_by_a_thread_not_on_the_event_loop(tm
         finally:
             addon.done()
         assert addon.state_watch._thread is None
+
+
+def test_a_list_subscribed_by_another_proxy_before_the_first_look_is_still_loaded(tmp_path):
+    (tmp_path / "list.txt").write_text("||ads.test^\n")
+    (tmp_path / "more.txt").write_text("||more.test^\n")
+    addon = dejunk.Dejunk()
+    with taddons.context(addon) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "list.txt")], dejunk_state=str(tmp_path / "state"))
+        try:
+            addon.state_watch.stop()  # looks are made by hand below, in the order that once lost the change
+            other = StateStore.open(str(tmp_path / "state"), worker="other", flush_interval=0)
+            other.add_subscription(str(tmp_path / "more.txt"))  # after this proxy loaded its lists ...
+            other.close()
+            addon._look_at_state()  # ... and before its first look at the store
+            assert _wait(lambda: addon.filtering.engine.check("https://more.test/x.js", None, "script").blocked, 10)
+        finally:
+            addon.done()
