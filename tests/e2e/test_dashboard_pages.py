@@ -27,6 +27,8 @@ except ImportError:
     pytest.skip("Playwright is not installed (pip install -r requirements-dev.txt)", allow_module_level=True)
 
 WAIT_MS = 20_000  # for the pages to show what the proxy has (they poll every few seconds)
+# Every other wait too: a save that rebuilds the engine takes longer than Playwright's 5 s on a busy machine.
+expect.set_options(timeout=WAIT_MS)
 
 # A list rule blocks ads.test: the numbers on the overview come from requests sent to it.
 SENT_ALLOWED = 5
