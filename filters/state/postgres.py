@@ -21,6 +21,8 @@ import contextlib
 import re
 from urllib.parse import urlsplit, urlunsplit
 
+from .upserts import PortableUpserts
+
 SCHEMES = ("postgresql://", "postgres://")
 CONNECT_TIMEOUT = 10  # seconds
 INSTALL_HINT = 'the PostgreSQL state backend needs psycopg: pip install "psycopg[binary]"'
@@ -52,7 +54,7 @@ def translate(sql: str) -> str:
     return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
 
 
-class PostgresBackend:
+class PostgresBackend(PortableUpserts):
     """One psycopg connection, shared by the store's threads under the store's lock."""
 
     name = "postgresql"
@@ -106,25 +108,6 @@ class PostgresBackend:
         with self._connection().transaction():
             yield
 
-    # The upserts: the same statements as SQLite's (`excluded` and ON CONFLICT are PostgreSQL's too).
-
-    @staticmethod
-    def add_sql(table: str, keys: tuple[str, ...], counts: tuple[str, ...]) -> str:
-        columns = (*keys, *counts)
-        added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}")
-
-    @staticmethod
-    def insert_new_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO NOTHING")
-
-    @staticmethod
-    def put_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
-        others = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {others}")
 
     def close(self) -> None:
         self._db.close()

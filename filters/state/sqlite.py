@@ -21,6 +21,8 @@ import os
 import sqlite3
 import time
 
+from .upserts import PortableUpserts
+
 
 # The addon's logger (it makes every message printable: paths may hold anything).
 logger = logging.getLogger("dejunk")
@@ -31,7 +33,7 @@ MEMORY = ":memory:"
 BUSY_SECONDS = 2.0
 
 
-class SqliteBackend:
+class SqliteBackend(PortableUpserts):
     """One SQLite connection (WAL mode), shared by the store's threads under the store's lock."""
 
     name = "sqlite"
@@ -78,23 +80,6 @@ class SqliteBackend:
             raise
         self._db.execute("COMMIT")
 
-    @staticmethod
-    def add_sql(table: str, keys: tuple[str, ...], counts: tuple[str, ...]) -> str:
-        columns = (*keys, *counts)
-        added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}")
-
-    @staticmethod
-    def insert_new_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO NOTHING")
-
-    @staticmethod
-    def put_sql(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> str:
-        others = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {others}")
 
     def close(self) -> None:
         self._db.close()

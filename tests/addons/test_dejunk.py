@@ -42,11 +42,16 @@ accept = ["friend.test"]
 """
 
 
+def write_list_and_config(folder):
+    """The unit list (`list.txt`) and policies (`dejunk.toml`) in `folder`, which is returned."""
+    (folder / "list.txt").write_text(LIST)
+    (folder / "dejunk.toml").write_text(CONFIG)
+    return folder
+
+
 @pytest.fixture
 def files(tmp_path):
-    (tmp_path / "list.txt").write_text(LIST)
-    (tmp_path / "dejunk.toml").write_text(CONFIG)
-    return tmp_path
+    return write_list_and_config(tmp_path)
 
 
 @pytest.fixture

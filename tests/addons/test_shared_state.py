@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import math
-import time
 
 from mitmproxy.test import taddons
 
 from filters.state.store import StateStore
 from tests.addons.test_dejunk import dejunk
+from tests.waiting import wait_until as _wait
 
 
-def _wait(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def test_the_worker_name_tags_the_counts_written(tmp_path):

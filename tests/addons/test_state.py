@@ -11,28 +11,11 @@ from mitmproxy.test import taddons, tutils
 
 from filters.proxy.pages import TRANSPARENT_GIF
 from filters.state.store import StateStore
-from tests.addons.test_dejunk import dejunk, make_flow
-
-LIST = """! Title: unit list
-||ads.test^
-@@||ok.ads.test^
-"""
-
-CONFIG = """
-[policy.connect]
-reject = ["*.forbidden.test"]
-[policy.image]
-reject = ["noimg.test"]
-[policy.cookie]
-default = "reject"
-"""
-
+from tests.addons.test_dejunk import dejunk, make_flow, write_list_and_config
 
 @pytest.fixture
 def files(tmp_path):
-    (tmp_path / "list.txt").write_text(LIST)
-    (tmp_path / "dejunk.toml").write_text(CONFIG)
-    return tmp_path
+    return write_list_and_config(tmp_path)
 
 
 class Running:

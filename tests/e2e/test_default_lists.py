@@ -18,6 +18,11 @@ from filters.lists.listset import MYFILTERS_HEADER
 
 from ..list_server import ListServer
 from .harness import Proxy, fetch
+from tests.waiting import wait_until as _wait_until
+
+
+def wait_until(condition, timeout: float):
+    return _wait_until(condition, timeout, 0.2)
 
 FETCH_ON = {sets.FETCH_ENV: "1"}
 
@@ -41,13 +46,6 @@ def blocked(proxy, url) -> bool:
     return fetch(proxy, url, headers={"Sec-Fetch-Dest": "script"}).status == 403
 
 
-def wait_until(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def test_first_start_fetches_the_default_set_in_the_background_then_uses_the_cache(tmp_path, origin):

@@ -20,6 +20,7 @@ import pytest
 from addons import serve
 from .harness import REPO, RESOLVER
 from .load import descendants, free_port
+from tests.waiting import wait_until as _wait
 
 SERVE = REPO / "scripts" / "serve.py"
 HAPROXY = serve.find_haproxy(None) if (shutil.which("haproxy") or any(map(os.path.exists, serve.HAPROXY_PATHS))) else None
@@ -36,14 +37,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _wait(predicate, seconds: float, step: float = 0.05):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
 
 
 class Cluster:

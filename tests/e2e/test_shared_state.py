@@ -12,15 +12,13 @@ import pytest
 from filters.state.store import StateStore
 
 from .harness import Proxy, fetch
+from tests.waiting import wait_until
 
 
-def _wait(predicate, seconds: float, step: float = 0.1) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return bool(predicate())
+def _wait(predicate, seconds: float, step: float = 0.1):
+    return wait_until(predicate, seconds, step)
+
+
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pytest
 
 from filters.cosmetic.rules import StoredIndex
 from filters.proxy.engines import Engines
+from tests.waiting import wait_until as _wait
 
 URL = "https://news.test/a"
 PAGE = b'<html><body><p>Story</p><div class="ad">x</div><div class="promo">y</div></body></html>'
@@ -124,13 +125,6 @@ def _engines_built_in(monkeypatch) -> list[str]:
     return built
 
 
-def _wait(predicate, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @pytest.mark.timeout(90)
@@ -170,14 +164,13 @@ def test_a_proxy_that_does_not_fetch_takes_the_fetching_proxys_update_without_do
             follower.close()
 
 
-@pytest.mark.timeout(60)
-def test_a_proxy_that_does_not_fetch_builds_itself_when_no_engine_comes(tmp_path, monkeypatch):
+@pytest.fixture
+def follower_setup(tmp_path, monkeypatch):
+    """(list server, the list's URL, cache folder, a proxy that does not fetch), the list downloaded once."""
     from filters.lists import subscriptions
-    from filters.proxy import engines as engines_module
     from tests.list_server import ListServer
 
     monkeypatch.setattr("filters.proxy.pool.default_workers", lambda: 0)
-    monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 1.0)
     cache = str(tmp_path / "cache")
     with ListServer() as server:
         url = server.serve("/shared.txt", LIST_V1)
@@ -185,42 +178,42 @@ def test_a_proxy_that_does_not_fetch_builds_itself_when_no_engine_comes(tmp_path
         follower = Engines(on_engine=lambda e: None)
         follower.fetch = False
         try:
-            follower.load([url], None, cache)
-            server.serve("/shared.txt", LIST_V2)
-            # Another proxy fetched the list, but is gone before it compiled it.
-            assert subscriptions.update([url], cache, force=True)[0].changed
-            assert _wait(lambda: follower.engine.check("http://two.test/x", None, "script").blocked, 20)
-            assert len(server.requests_for("/shared.txt")) == 2
+            yield server, url, cache, follower
         finally:
             follower.close()
 
 
 @pytest.mark.timeout(60)
-def test_a_follower_waiting_for_the_fetching_proxys_engine_does_not_hold_up_a_load(tmp_path, monkeypatch):
+def test_a_proxy_that_does_not_fetch_builds_itself_when_no_engine_comes(follower_setup, monkeypatch):
+    from filters.lists import subscriptions
+    from filters.proxy import engines as engines_module
+
+    monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 1.0)
+    server, url, cache, follower = follower_setup
+    follower.load([url], None, cache)
+    server.serve("/shared.txt", LIST_V2)
+    # Another proxy fetched the list, but is gone before it compiled it.
+    assert subscriptions.update([url], cache, force=True)[0].changed
+    assert _wait(lambda: follower.engine.check("http://two.test/x", None, "script").blocked, 20)
+    assert len(server.requests_for("/shared.txt")) == 2
+
+
+@pytest.mark.timeout(60)
+def test_a_follower_waiting_for_the_fetching_proxys_engine_does_not_hold_up_a_load(follower_setup, monkeypatch):
     """The wait happens outside the build lock: a configure on the event loop meanwhile is not held for it."""
     from filters.lists import subscriptions
     from filters.proxy import engines as engines_module
-    from tests.list_server import ListServer
 
-    monkeypatch.setattr("filters.proxy.pool.default_workers", lambda: 0)
     monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 40.0)
-    cache = str(tmp_path / "cache")
-    with ListServer() as server:
-        url = server.serve("/shared.txt", LIST_V1)
-        assert subscriptions.update([url], cache, force=True)[0].ok
-        follower = Engines(on_engine=lambda e: None)
-        follower.fetch = False
-        waiting = []
-        real_wait = follower._wait_for_compiled
-        follower._wait_for_compiled = lambda plan, replan: (waiting.append(1), real_wait(plan, replan))[1]
-        try:
-            follower.load([url], None, cache)
-            server.serve("/shared.txt", LIST_V2)
-            assert subscriptions.update([url], cache, force=True)[0].changed  # no proxy compiles it
-            assert _wait(lambda: waiting, 10), "the watcher started waiting"
-            started = time.monotonic()
-            follower.load([url], None, cache)  # what a configure does
-            assert time.monotonic() - started < 20
-            assert follower.engine.check("http://two.test/x", None, "script").blocked
-        finally:
-            follower.close()
+    server, url, cache, follower = follower_setup
+    waiting = []
+    real_wait = follower._wait_for_compiled
+    follower._wait_for_compiled = lambda plan, replan: (waiting.append(1), real_wait(plan, replan))[1]
+    follower.load([url], None, cache)
+    server.serve("/shared.txt", LIST_V2)
+    assert subscriptions.update([url], cache, force=True)[0].changed  # no proxy compiles it
+    assert _wait(lambda: waiting, 10), "the watcher started waiting"
+    started = time.monotonic()
+    follower.load([url], None, cache)  # what a configure does
+    assert time.monotonic() - started < 20
+    assert follower.engine.check("http://two.test/x", None, "script").blocked
