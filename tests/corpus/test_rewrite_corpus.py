@@ -110,6 +110,8 @@ def test_page_text_answers_as_str_does():
     for name in ("top-ad", "banner", "ad", "x", "", "top-ads", "nner'", "anner", "class='top-ad banner'>x</div>", "bannerx"):
         assert (name in text) == (name in str(text)), name
     assert "top-ad" in text and "top-ads" not in text and "ad b" in text
+    split = PageText("abcde bcdef")  # every 4 characters of "abcdef" are there, but not "abcdef" itself
+    assert all(piece in split.pieces for piece in ("abcd", "bcde", "cdef")) and "abcdef" not in split
 
 
 def compare_with_reference(page: dict, store: CosmeticStore) -> int:
