@@ -34,7 +34,7 @@ def bodies():
     return {
         "gzip-bomb.html": (gzip_bomb(BOMB_SIZE), "gzip"),
         "br-bomb.html": (brotli_bomb(BOMB_SIZE), "br"),
-        "big.html": (brotli.compress(BIG_PAGE, quality=11), "br"),
+        "big.html": (brotli.compress(BIG_PAGE, quality=5), "br"),  # (quality 11 takes seconds; any is fine)
         "page.html": (SMALL_PAGE, None),
         "hostile.html": (hostile_page(), None),
     }
@@ -86,11 +86,25 @@ def rewritten(fetched) -> bool:
     return fetched.status == 200 and b"ad-slot" not in fetched.body and b"Headline" in fetched.body
 
 
+def first_page_rewritten(proxy: Proxy, url: str, timeout: float = 60) -> bool:
+    """Whether pages through a fresh proxy are rewritten once its workers are up.
+
+    On a busy machine the workers may take longer to start than a page's budget, and a page that
+    comes first then goes out unrewritten (as it should); the next ones must be rewritten.
+    """
+    deadline = time.monotonic() + timeout
+    while not rewritten(get(proxy.port, url)):
+        if time.monotonic() > deadline:
+            return False
+        wait_for_workers(proxy, 1, timeout=max(0.0, deadline - time.monotonic()))
+    return True
+
+
 @pytest.mark.timeout(240)
 def test_bombs_and_a_big_brotli_page_do_not_stall_the_proxy(workdir, page_list, bodies, hostile_origin):
     proxy = Proxy(workdir, name="bombs", options={"dejunk_lists": [page_list]})
     try:
-        assert rewritten(get(proxy.port, hostile_origin.url("page.html")))  # workers up
+        assert first_page_rewritten(proxy, hostile_origin.url("page.html"))  # workers up
         small = hostile_origin.url("small")
         baseline, _ = probe_while(proxy.port, proxy.process.pid, small,
                                   lambda: [get(proxy.port, hostile_origin.url("page.html")) for _ in range(3)])
@@ -123,7 +137,7 @@ def test_bombs_and_a_big_brotli_page_do_not_stall_the_proxy(workdir, page_list, 
 def test_a_hostile_page_is_cut_off_and_other_pages_are_still_rewritten(workdir, page_list, hostile_origin):
     proxy = Proxy(workdir, name="starve", options={"dejunk_lists": [page_list], "dejunk_rewrite_timeout": 3})
     try:
-        assert rewritten(get(proxy.port, hostile_origin.url("page.html")))
+        assert first_page_rewritten(proxy, hostile_origin.url("page.html"))
         results = {}
         thread = threading.Thread(target=lambda: results.update(hostile=get(proxy.port, hostile_origin.url("hostile.html"))))
         thread.start()
@@ -146,7 +160,7 @@ def test_a_hostile_page_is_cut_off_and_other_pages_are_still_rewritten(workdir, 
 def test_a_killed_worker_is_replaced_and_pages_are_rewritten_again(workdir, page_list, hostile_origin):
     proxy = Proxy(workdir, name="killed", options={"dejunk_lists": [page_list]})
     try:
-        assert rewritten(get(proxy.port, hostile_origin.url("page.html")))
+        assert first_page_rewritten(proxy, hostile_origin.url("page.html"))
         victims = wait_for_workers(proxy, 1)
         for pid in victims:
             os.kill(pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
@@ -178,7 +192,7 @@ def test_after_a_reload_pages_are_rewritten_as_fast_as_before(workdir, hostile_o
     proxy = Proxy(workdir, name="reload", options={"dejunk_lists": [path]}, scripts=[CONTROL])
     try:
         url = hostile_origin.url("page.html")
-        assert rewritten(get(proxy.port, url))
+        assert first_page_rewritten(proxy, url)
         wait_for_workers(proxy, 1)
         before = max(_pages_per_second(proxy, url) for _ in range(2))
         old_workers = set(worker_pids(proxy))
@@ -202,7 +216,7 @@ def test_ctrl_c_stops_the_proxy_quietly_and_promptly(workdir, page_list, hostile
     proxy = Proxy(workdir, name=f"ctrl-c-{when.split()[-1]}", options={"dejunk_lists": [page_list]}, new_session=True)
     try:
         if when == "after a page":
-            assert rewritten(get(proxy.port, hostile_origin.url("page.html")))
+            assert first_page_rewritten(proxy, hostile_origin.url("page.html"))
             workers = wait_for_workers(proxy, 1)
         else:
             time.sleep(0.2)  # the proxy listens; its workers are still importing and loading the index

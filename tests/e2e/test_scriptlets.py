@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.chromium import Chromium, find_chromium
 from tests.e2e.harness import Proxy, fetch
 from tests.e2e.origin import big_page_block
-from tests.scriptlets.batch import probe_all
+from tests.scriptlets.batch import BROWSER_FLAGS, probe_all
 from tests.scriptlets.cases import Case, all_cases
 from tests.scriptlets.origin import CaseOrigin
 
@@ -101,8 +101,8 @@ def browsers(workdir):
     bare = Proxy(workdir, dejunk=False, name="scriptlets-bare")
     started = {}
     try:
-        started["dejunk"] = Chromium(workdir, dejunk.url, name="scriptlets-dejunk-chromium")
-        started["bare"] = Chromium(workdir, bare.url, name="scriptlets-bare-chromium")
+        started["dejunk"] = Chromium(workdir, dejunk.url, name="scriptlets-dejunk-chromium", extra_args=BROWSER_FLAGS)
+        started["bare"] = Chromium(workdir, bare.url, name="scriptlets-bare-chromium", extra_args=BROWSER_FLAGS)
         yield started, dejunk
     finally:
         for browser in started.values():

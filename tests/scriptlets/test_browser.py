@@ -6,7 +6,7 @@ import pytest
 
 from tests.e2e.chromium import BrowserError, Chromium, find_chromium
 
-from .batch import probe_all
+from .batch import BROWSER_FLAGS, probe_all
 from .cases import all_cases
 from .origin import CaseOrigin
 
@@ -22,7 +22,7 @@ def results(tmp_path_factory):
     # Each case and run on a site of its own (`ID.test`, `ID.with.test`, resolved to the origin by the browser), as through the
     # proxy: pages loaded side by side must not share storage or cookies.
     browser = Chromium(tmp_path_factory.mktemp("scriptlets"), "direct://", name="scriptlets",
-                       extra_args=("--host-resolver-rules=MAP *.test 127.0.0.1",))
+                       extra_args=("--host-resolver-rules=MAP *.test 127.0.0.1", *BROWSER_FLAGS))
     try:
         def url(case, site, query=""):
             return f"http://{site}.test:{origin.port}/case/{case.id}{query}"
