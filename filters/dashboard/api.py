@@ -433,6 +433,10 @@ class Api:
             problems.append("the state store is not open: site changes and statistics are not kept")
         elif getattr(store, "problem", None):
             problems.append(store.problem)  # a damaged database moved aside, or none kept on disk
+        bisecting = self.sources.bisection.state()
+        if bisecting["active"]:  # rules are off on that site until it ends: say so on every page
+            problems.append(f"bisecting {bisecting['site']}: some rules are off there until the bisection ends "
+                            "(Bisect page, or dejunk.bisect.stop)")
         engine = filtering.engine
         summaries = getattr(engine, "lists", ())
         return {

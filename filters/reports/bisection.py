@@ -45,11 +45,11 @@ class Bisection:
     def start(self, site: str) -> str:
         """Bisect `site` with every rule on at first; what to do next. Another running is stopped first."""
         with self._lock:
-            self._end()
-            engine = self.engine() or self.filtering.engine
+            engine = self.engine() or (self.live.base if self.live is not None else self.filtering.engine)
             if engine is None:
                 raise NoEngine("no engine yet")
-            live = LiveBisect(engine, site)  # ValueError for what is not a site
+            live = LiveBisect(engine, site)  # ValueError for what is not a site: one running goes on
+            self._end()
             self.live = self.last = live
             self.stopped, self.applied = False, None
             self.filtering.engine = live.engine

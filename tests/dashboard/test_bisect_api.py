@@ -133,3 +133,15 @@ def test_apply_with_my_filters_off_is_refused(world):
     answer_until_named(world)
     status, error = send(world, "POST", "/api/bisect/apply", {})
     assert status == 409 and "my filters are off" in error["error"]
+
+
+def test_a_bad_site_leaves_the_bisection_running_and_the_status_says_one_runs(world):
+    assert not [p for p in get(world, "/api/status")[1]["problems"] if "bisecting" in p]
+    send(world, "POST", "/api/bisect/start", {"site": "news.test"})
+    assert send(world, "POST", "/api/bisect/start", {"site": "bad/site"})[0] == 400
+    state = get(world, "/api/bisect")[1]
+    assert state["active"] and state["site"] == "news.test"
+    problems = get(world, "/api/status")[1]["problems"]
+    assert [p for p in problems if p.startswith("bisecting news.test: some rules are off there")]
+    send(world, "POST", "/api/bisect/stop", {})
+    assert not [p for p in get(world, "/api/status")[1]["problems"] if "bisecting" in p]

@@ -855,7 +855,9 @@
     } finally {
       bisect.busy = false;
     }
+    const wasActive = !!(bisect.state && bisect.state.active);
     if (data) renderBisect(data); else if (bisect.state) renderBisect(bisect.state);
+    if (data && !!data.active !== wasActive) refreshStatus();  // the banner says while one runs
     return data;
   }
 
