@@ -293,6 +293,7 @@ def test_bisect_from_the_log_names_the_culprit_and_its_exception_fixes_the_page(
     expect(page.locator("#bi-title")).to_have_text("Bisecting broken.test")
     expect(page.locator("#bi-next")).to_be_focused()
     expect(page.locator("#bi-next")).to_contain_text("Reload the broken page on broken.test")
+    expect(page.locator("#problems")).to_contain_text("bisecting broken.test: some rules are off there")
     for answer in range(MAX_ANSWERS):
         site.goto(url)
         article, _ = _site_state(site)
@@ -304,6 +305,7 @@ def test_bisect_from_the_log_names_the_culprit_and_its_exception_fixes_the_page(
         expect(page.locator("#bi-next")).to_contain_text("Reload the page, then say Good or Bad")
     assert answer >= 2  # the list's ad rules fired on the page too: they were tried and cleared
     expect(page.locator("#bi-next")).to_have_text("Found: this rule breaks the page.")
+    expect(page.locator("#problems")).to_be_hidden()  # every rule applies again
     culprit = page.locator("#bi-culprits li")
     expect(culprit).to_have_count(1)
     expect(culprit.locator("code.rule")).to_have_text("broken.test##article")
