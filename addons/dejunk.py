@@ -57,6 +57,7 @@ from filters.state.postgres import PostgresUnavailable, is_postgres  # noqa: E40
 from filters.state.store import StateStore  # noqa: E402
 from filters.printable import printable, printable_logger  # noqa: E402
 from filters.reports import culprit  # noqa: E402
+from filters.reports.bisection import Bisection, NoEngine, NotRunning  # noqa: E402
 from filters.reports.recordings import record_from_flow  # noqa: E402
 from filters.proxy.explain import request_to_explain  # noqa: E402
 
@@ -116,20 +117,24 @@ class Dejunk:
         self._configured = False
         self._option_errors: list[str] = []  # bad option values found when the script was loaded
         self.self_check = "not run"
-        self.bisecting: culprit.LiveBisect | None = None  # dejunk.bisect.start: a site being bisected live
+        # dejunk.bisect.start and the dashboard: a site being bisected live.
+        self.bisection = Bisection(self.filtering, lambda: self.engines.engine)
         self.bisect_job: threading.Thread | None = None  # dejunk.bisect over flows, running
         self.bisect_said: str | None = None  # what the last dejunk.bisect over flows found
         self._dashboard_tls = None  # see LastWordOnTls, put in place when the proxy runs
         self.dashboard = DashboardHooks(Dashboard(Api(Sources(
             filtering=self.filtering, engines=self.engines, store=lambda: self.store,
             configured_allow=lambda: list(ctx.options.dejunk_allow), sites_changed=self.filtering.apply_state,
-            list_arguments=self._list_arguments, myfilters=self._myfilters,
+            list_arguments=self._list_arguments, myfilters=self._myfilters, bisection=self.bisection,
         )), token=os.environ.get(DASHBOARD_TOKEN_VARIABLE) or None))
 
+    @property
+    def bisecting(self) -> culprit.LiveBisect | None:
+        return self.bisection.live
+
     def _engine_ready(self, engine) -> None:
-        if self.bisecting is not None:  # its rule ids belong to the engine it started with
-            self.bisecting = None
-            logger.warning("dejunk: the lists changed: the bisection stopped (dejunk.bisect.start SITE begins again)")
+        if self.bisection.engine_changed():  # its rule ids belong to the engine it started with
+            logger.warning(f"dejunk: {self.bisection.message}")
         self.filtering.engine = engine
 
     # --- options -------------------------------------------------------------------------------
@@ -681,16 +686,11 @@ class Dejunk:
     @command.command("dejunk.bisect.start")
     def bisect_start(self, site: str) -> str:
         """Bisect a live site: reload its page after each step and answer dejunk.bisect.good or .bad."""
-        if self.filtering.engine is None:
-            raise exceptions.CommandError("dejunk.bisect.start: no engine yet")
-        self._bisect_stop()
         try:
-            bisecting = culprit.LiveBisect(self.engines.engine or self.filtering.engine, site)
-        except ValueError as e:
+            said = self.bisection.start(site)
+        except (ValueError, NoEngine) as e:
             raise exceptions.CommandError(f"dejunk.bisect.start: {e}") from None
-        self.bisecting = bisecting
-        self.filtering.engine = bisecting.engine
-        return _said(f"dejunk: {bisecting.start_message()}")
+        return _said(f"dejunk: {said}")
 
     @command.command("dejunk.bisect.good")
     def bisect_good(self) -> str:
@@ -705,26 +705,16 @@ class Dejunk:
     @command.command("dejunk.bisect.stop")
     def bisect_stop(self) -> str:
         """End the live bisection: every rule applies to the site again."""
-        if self.bisecting is None:
-            return _said("dejunk: no bisection running")
-        site = self.bisecting.site
-        self._bisect_stop()
-        return _said(f"dejunk: bisection of {site} stopped; every rule applies again")
+        try:
+            return _said(f"dejunk: {self.bisection.stop()}")
+        except NotRunning as e:
+            return _said(f"dejunk: {e}")
 
     def _bisect_answer(self, broken: bool) -> str:
-        bisecting = self.bisecting
-        if bisecting is None:
-            raise exceptions.CommandError("dejunk.bisect: no bisection running (dejunk.bisect.start SITE)")
-        said = bisecting.answer(broken)
-        if bisecting.phase == "done":
-            self._bisect_stop()
-        return _said(f"dejunk: {said}")
-
-    def _bisect_stop(self) -> None:
-        if self.bisecting is not None:
-            self.bisecting.stop()
-            self.filtering.engine = self.bisecting.base
-            self.bisecting = None
+        try:
+            return _said(f"dejunk: {self.bisection.answer(broken)}")
+        except NotRunning as e:
+            raise exceptions.CommandError(f"dejunk.bisect: {e}") from None
 
 
 def _count(n: int, noun: str) -> str:

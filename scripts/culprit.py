@@ -31,7 +31,6 @@ Progress goes to stderr. Exit status: 0 culprits found; 1 the expectation fails 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
@@ -44,12 +43,12 @@ from filters.engine import Engine  # noqa: E402
 from filters.lists import subscriptions  # noqa: E402
 from filters.lists.listset import (  # noqa: E402
     ListsUnavailable,
+    append_myfilters,
     cache_dir_for,
     default_state_dir,
     myfilters_path,
     plan_from_options,
     plan_lists,
-    prepare_myfilters,
 )
 from filters.printable import printable  # noqa: E402
 from filters.reports import culprit  # noqa: E402
@@ -172,19 +171,11 @@ def _compiled_dir(args) -> str | None:
 def _apply(path: str | None, result, expectation) -> str:
     if not path:
         return "not applied: your filters file is turned off (--myfilters '')"
-    _, problem = prepare_myfilters(path)
+    added, problem = append_myfilters(path, [c.exception for c in result.culprits],
+                                      f"scripts/culprit.py on {result.page_url}: {expectation.describe()}")
     if problem:
         return f"not applied: {problem}"
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"! {stamp}: scripts/culprit.py on {result.page_url}: {expectation.describe()}"]
-    lines += [c.exception for c in result.culprits]
-    try:
-        with open(path, "r+", encoding="utf-8") as f:
-            text = f.read()
-            f.write(("" if not text or text.endswith("\n") else "\n") + "\n".join(lines) + "\n")
-    except OSError as e:
-        return f"not applied: cannot write {path}: {e.strerror or e}"
-    return f"appended to {path}"
+    return f"appended to {path}" if added else f"already in {path}: nothing appended"
 
 
 def _print(result, expectation, as_json: bool, applied: str | None) -> None:

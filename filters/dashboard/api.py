@@ -26,6 +26,7 @@ from ..lists.syntax import BUILTIN_PATH, display_name
 from ..proxy.explain import explain, request_to_explain
 from ..proxy.internals import problems as internal_problems
 from ..proxy.selfcheck import versions
+from ..reports.bisection import NoEngine, NothingToApply, NotRunning
 
 MAX_LOG = 500
 MAX_FILTERS_CHARS = 1024 * 1024
@@ -56,6 +57,7 @@ class Sources:
     sites_changed: Callable[[], None]  # after the store's allowlist or overrides changed: in force now
     list_arguments: Callable[[], tuple]  # Engines.load's arguments as the options and the store say now
     myfilters: Callable[[], str | None]  # the user's filters file, None when off
+    bisection: object  # filters.reports.bisection.Bisection: the live bisection the commands share
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -154,6 +156,12 @@ class Api:
         ("PUT", "/api/myfilters"): "save_myfilters",
         ("GET", "/api/explain"): "explain",
         ("GET", "/api/status"): "status",
+        ("GET", "/api/bisect"): "bisect",
+        ("POST", "/api/bisect/start"): "bisect_start",
+        ("POST", "/api/bisect/good"): "bisect_good",
+        ("POST", "/api/bisect/bad"): "bisect_bad",
+        ("POST", "/api/bisect/stop"): "bisect_stop",
+        ("POST", "/api/bisect/apply"): "bisect_apply",
     }
 
     def __init__(self, sources: Sources):
@@ -425,6 +433,10 @@ class Api:
             problems.append("the state store is not open: site changes and statistics are not kept")
         elif getattr(store, "problem", None):
             problems.append(store.problem)  # a damaged database moved aside, or none kept on disk
+        bisecting = self.sources.bisection.state()
+        if bisecting["active"]:  # rules are off on that site until it ends: say so on every page
+            problems.append(f"bisecting {bisecting['site']}: some rules are off there until the bisection ends "
+                            "(Bisect page, or dejunk.bisect.stop)")
         engine = filtering.engine
         summaries = getattr(engine, "lists", ())
         return {
@@ -434,3 +446,61 @@ class Api:
             "lists": len(summaries),
             "rules": sum(summary.rules + summary.cosmetic for summary in summaries),
         }
+
+    # --- the live bisection (the same as dejunk.bisect.start/good/bad/stop) -------------------------
+
+    async def bisect(self, query: dict | None = None, data=None) -> dict:
+        return self.sources.bisection.state()
+
+    async def bisect_start(self, query: dict, data: dict) -> dict:
+        site = _text(data, "site", 253)
+        try:
+            self.sources.bisection.start(site)
+        except ValueError as e:
+            raise ApiError(400, str(e)) from None
+        except NoEngine as e:
+            raise ApiError(503, str(e)) from None
+        return await self.bisect()
+
+    async def bisect_good(self, query: dict, data=None) -> dict:
+        return await self._bisect_answer(False)
+
+    async def bisect_bad(self, query: dict, data=None) -> dict:
+        return await self._bisect_answer(True)
+
+    async def _bisect_answer(self, broken: bool) -> dict:
+        try:
+            self.sources.bisection.answer(broken)
+        except NotRunning as e:
+            raise ApiError(409, str(e)) from None
+        return await self.bisect()
+
+    async def bisect_stop(self, query: dict, data=None) -> dict:
+        try:
+            self.sources.bisection.stop()
+        except NotRunning as e:
+            raise ApiError(409, str(e)) from None
+        return await self.bisect()
+
+    async def bisect_apply(self, query: dict, data=None) -> dict:
+        """The last bisection's exceptions added to my filters, and the engine built with them."""
+        path = self._myfilters_path()
+        bisection, engines = self.sources.bisection, self.sources.engines
+        try:
+            bisection.exceptions()  # refused here, before a thread, when there is nothing to add
+        except NothingToApply as e:
+            raise ApiError(409, str(e)) from None
+
+        def apply() -> list[str]:
+            added = bisection.apply(path)
+            if added:
+                engines.myfilters_saved()  # in force now, not at the watcher's next look
+            return added
+
+        try:
+            added = await asyncio.to_thread(apply)
+        except NothingToApply as e:  # another bisection started meanwhile
+            raise ApiError(409, str(e)) from None
+        except OSError as e:
+            raise ApiError(409, f"not added: {e}") from None
+        return {"added": added, "path": path, **await self.bisect()}

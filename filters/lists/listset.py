@@ -13,10 +13,11 @@ when they can again, and backs off in between (`subscriptions` keeps each list's
 
 from __future__ import annotations
 
+import datetime
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from . import sets
@@ -201,6 +202,28 @@ def prepare_myfilters(path: str) -> tuple[bool, str | None]:
     except OSError as e:
         return False, f"cannot create {path}: {e.strerror or e}"
     return True, None
+
+
+def append_myfilters(path: str, rules: Sequence[str], note: str) -> tuple[list[str], str | None]:
+    """Add rules to the end of the user's filters file under a dated `! note` line (the file made if missing).
+
+    Rules already a line of the file are not added again. Returns (the rules added, problem): a
+    problem is a sentence saying why nothing could be written.
+    """
+    _, problem = prepare_myfilters(path)
+    if problem:
+        return [], problem
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        with open(path, "r+", encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+            present = {line.strip() for line in text.splitlines()}
+            added = [rule for rule in dict.fromkeys(r.strip() for r in rules) if rule and rule not in present]
+            if added:
+                f.write(("" if not text or text.endswith("\n") else "\n") + "\n".join([f"! {stamp}: {note}", *added]) + "\n")
+    except OSError as e:
+        return [], f"cannot write {path}: {e.strerror or e}"
+    return added, None
 
 
 class FileWatcher:

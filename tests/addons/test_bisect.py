@@ -133,3 +133,29 @@ def test_stop_and_a_list_change_end_the_live_bisection(proxy, planted):
     assert addon.bisecting is None and addon.filtering.engine is engine
     with pytest.raises(Exception, match="host name"):
         tctx.master.commands.call("dejunk.bisect.start", "bad/site")
+
+
+def dashboard_call(addon, method, path, data=None):
+    """The dashboard's API as the proxy serves it (token included for changes)."""
+    import asyncio
+    import json
+
+    headers = {} if method == "GET" else {"content-type": ["application/json"],
+                                          "x-dejunk-token": [addon.dashboard.dashboard.token]}
+    body = json.dumps(data).encode() if data is not None else b""
+    reply = asyncio.run(addon.dashboard.dashboard.handle(method, path, headers, body))
+    return reply.status, json.loads(reply.body)
+
+
+def test_commands_and_the_dashboard_drive_the_same_bisection(proxy, planted):
+    addon, tctx = proxy
+    said = tctx.master.commands.call("dejunk.bisect.start", "slate.com")
+    status, state = dashboard_call(addon, "GET", "/api/bisect")
+    assert status == 200 and state["active"] and state["site"] == "slate.com"
+    assert said == f"dejunk: {state['message']}"  # the same words
+    load_page(addon, planted)
+    status, state = dashboard_call(addon, "POST", "/api/bisect/bad", {})
+    assert status == 200 and state["phase"] == "searching" and state["step"] == 1
+    said = tctx.master.commands.call("dejunk.bisect.stop")
+    assert said == "dejunk: " + dashboard_call(addon, "GET", "/api/bisect")[1]["message"]
+    assert dashboard_call(addon, "POST", "/api/bisect/good", {})[0] == 409

@@ -13,6 +13,7 @@ from filters.dashboard.static import Files
 from filters.proxy.engines import Engines
 from filters.proxy.filtering import Filtering
 from filters.proxy.upstream import UpstreamWatch
+from filters.reports.bisection import Bisection
 from filters.state.store import StateStore
 
 TOKEN = "test-token"
@@ -48,10 +49,12 @@ def world(tmp_path):
 
     sources = Sources(filtering=filtering, engines=engines, store=lambda: store,
                       configured_allow=lambda: configured, sites_changed=sites_changed,
-                      list_arguments=arguments, myfilters=lambda: str(myfilters))
+                      list_arguments=arguments, myfilters=lambda: str(myfilters),
+                      bisection=Bisection(filtering, lambda: engines.engine))
     dashboard = Dashboard(Api(sources), token=TOKEN)
     dashboard.configure("dejunk.home.arpa", "")
     yield SimpleNamespace(dashboard=dashboard, api=dashboard.api, filtering=filtering, engines=engines, store=store,
+                          bisection=sources.bisection,
                           changes=changes, myfilters=myfilters, list_path=list_path, tmp_path=tmp_path)
     engines.close()
     store.close()

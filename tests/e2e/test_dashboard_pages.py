@@ -88,11 +88,22 @@ class HostileSite:
         self.thread.join(timeout=5)
 
 
+# A list with a rule that breaks broken.test's page (it removes the article), for the bisection.
+PLANTED_LIST = """! Title: planted
+! the next rule breaks broken.test
+broken.test##article
+"""
+ARTICLE = "The article text that must survive"  # the test origin's page (tests/e2e/origin.py)
+MAX_ANSWERS = 12  # three rules fire on the page: the search needs far fewer
+
+
 @pytest.fixture(scope="module")
 def dash_proxy(workdir, test_list):
-    """dejunk with the test list and a fresh state folder of its own."""
+    """dejunk with the test list, the planted list and a fresh state folder of its own."""
+    planted = workdir / "planted.txt"
+    planted.write_text(PLANTED_LIST)
     instance = Proxy(workdir, name="dashboard", options={
-        "dejunk_lists": [test_list],
+        "dejunk_lists": [test_list, planted],
         "dejunk_state": workdir / "state",
         "dejunk_connect_timeout": 2,
         "dejunk_response_timeout": 3,
@@ -262,6 +273,61 @@ def test_my_filters_errors_by_line_then_a_good_rule_blocks(dash_proxy, origin, p
     while fetch(dash_proxy, mine).status == 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert fetch(dash_proxy, mine).status != 200
+    _no_page_problems(page)
+
+
+def _site_state(site) -> tuple[bool, bool]:
+    """(the article is there, the ad slot is there) in the site's tab, as loaded now."""
+    return site.locator("article").count() > 0, site.locator(".ad-slot").count() > 0
+
+
+def test_bisect_from_the_log_names_the_culprit_and_its_exception_fixes_the_page(dash_proxy, origin, page):
+    url = f"http://broken.test:{origin.port}/bisect-me.html"
+    site = page.context.new_page()  # the broken page, in another tab of the same browser, through the proxy
+    site.goto(url)
+    assert _site_state(site) == (False, False)  # the planted rule took the article, the list's rule the ad slot
+    page.goto(DASHBOARD_URL + "#/log")
+    row = page.locator("table.log tbody tr", has_text="/bisect-me.html").first
+    row.get_by_role("button", name="Bisect this site: find the rule that broke broken.test").click()
+    expect(page).to_have_url(re.compile(r"#/bisect$"))
+    expect(page.locator("#bi-title")).to_have_text("Bisecting broken.test")
+    expect(page.locator("#bi-next")).to_be_focused()
+    expect(page.locator("#bi-next")).to_contain_text("Reload the broken page on broken.test")
+    expect(page.locator("#problems")).to_contain_text("bisecting broken.test: some rules are off there")
+    for answer in range(MAX_ANSWERS):
+        site.goto(url)
+        article, _ = _site_state(site)
+        message = page.locator("#bi-message").text_content()
+        page.locator("#bi-good" if article else "#bi-bad").press("Enter")  # by keyboard
+        expect(page.locator("#bi-message")).not_to_have_text(message)
+        if page.locator("#bi-answer").is_hidden():
+            break
+        expect(page.locator("#bi-next")).to_contain_text("Reload the page, then say Good or Bad")
+    assert answer >= 2  # the list's ad rules fired on the page too: they were tried and cleared
+    expect(page.locator("#bi-next")).to_have_text("Found: this rule breaks the page.")
+    expect(page.locator("#problems")).to_be_hidden()  # every rule applies again
+    culprit = page.locator("#bi-culprits li")
+    expect(culprit).to_have_count(1)
+    expect(culprit.locator("code.rule")).to_have_text("broken.test##article")
+    expect(culprit.locator(".where")).to_have_text("planted.txt:3")
+    expect(culprit.locator(".exception code")).to_have_text("broken.test#@#article")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    page.set_viewport_size({"width": 390, "height": 800})  # a phone: nothing wider than the screen
+    expect(page.get_by_role("button", name="Add to my filters")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.get_by_role("button", name="Add to my filters").click()
+    expect(page.locator("#bi-apply")).to_have_text("Added to my filters")
+    expect(page.locator("#bi-apply")).to_be_disabled()
+    assert "broken.test#@#article" in api(dash_proxy.url, "/api/myfilters")[1]["text"].splitlines()
+    # The page is whole again, while the list's rules still work on it.
+    deadline = time.monotonic() + 20
+    site.goto(url)
+    while _site_state(site) != (True, False) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        site.goto(url)
+    assert _site_state(site) == (True, False)
+    assert ARTICLE in site.content()
+    assert fetch(dash_proxy, f"http://ads.test:{origin.port}/after-bisect.js").status != 200
     _no_page_problems(page)
 
 

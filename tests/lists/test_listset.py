@@ -320,3 +320,20 @@ def test_watcher_thread_calls_back_within_its_interval(tmp_path):
     finally:
         watcher.stop()
     assert watcher._thread is None
+
+
+def test_append_myfilters_adds_what_the_file_lacks_under_a_dated_note(tmp_path):
+    from filters.lists.listset import MYFILTERS_HEADER, append_myfilters
+
+    path = tmp_path / "state" / "my-filters.txt"
+    assert append_myfilters(str(path), ["a.test##.x", " @@||b.test^ ", "a.test##.x"], "found") == \
+        (["a.test##.x", "@@||b.test^"], None)
+    text = path.read_text()
+    assert text.startswith(MYFILTERS_HEADER) and text.endswith(": found\na.test##.x\n@@||b.test^\n")
+    path.write_text("! mine\nc.test##.y")  # no newline at the end
+    assert append_myfilters(str(path), ["c.test##.y", "d.test##.z"], "again") == (["d.test##.z"], None)
+    assert path.read_text().splitlines()[1:] == ["c.test##.y", path.read_text().splitlines()[2], "d.test##.z"]
+    assert append_myfilters(str(path), ["d.test##.z"], "twice") == ([], None)
+    (tmp_path / "file").write_text("")
+    added, problem = append_myfilters(str(tmp_path / "file" / "my-filters.txt"), ["e.test##.w"], "x")
+    assert added == [] and "cannot create" in problem

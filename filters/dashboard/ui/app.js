@@ -438,6 +438,14 @@
       allow.addEventListener("click", () => allowSite(site));
       tools.appendChild(allow);
     }
+    if (site && entry.action !== "allowed_site") {
+      const bisect = el("button", "small quiet", "Bisect");
+      bisect.type = "button";
+      bisect.setAttribute("aria-label", "Bisect this site: find the rule that broke " + site);
+      bisect.title = "Bisect this site: find the rule that broke a page of " + site;
+      bisect.addEventListener("click", () => startBisect(site));
+      tools.appendChild(bisect);
+    }
     if (entry.exception) {
       const copy = el("button", "small quiet", "Copy exception");
       copy.type = "button";
@@ -769,6 +777,111 @@
     },
   };
 
+  // ---- bisect ----------------------------------------------------------------------------
+
+  const bisect = { state: null, busy: false };
+
+  /** What the user does next, in the dashboard's words (the message says it as the commands do). */
+  function bisectNext(state) {
+    const site = state.site || "the site";
+    if (state.phase === "collecting") {
+      return Number(state.fired) > 0
+        ? "Reload the broken page on " + site + " now, with every rule on, then say Good or Bad."
+        : "Reload the broken page on " + site + " now (through this proxy), then say Good or Bad.";
+    }
+    if (state.phase === "searching") {
+      return "Step " + state.step + ": some rules are off on " + site + ". Reload the page, then say Good or Bad.";
+    }
+    if (state.phase === "stopped") return "Stopped: every rule applies to " + site + " again.";
+    const result = state.result || {};
+    if (result.status === "holds") return site + " works with every rule: there is no rule to find.";
+    if (result.status === "not_filtering") return site + " is broken even with the rules off: filtering is not the cause.";
+    const culprits = Array.isArray(result.culprits) ? result.culprits : [];
+    if (!culprits.length) return "Over: no culprit named.";
+    return culprits.length > 1 ? "Found: these rules break the page together." : "Found: this rule breaks the page.";
+  }
+
+  function renderBisect(state) {
+    bisect.state = state;
+    const running = !!state.active;
+    $("bi-idle").hidden = state.phase !== "idle";
+    $("bi-run").hidden = state.phase === "idle";
+    $("bi-title").textContent = state.site ? "Bisecting " + state.site : "";
+    const phase = $("bi-phase");
+    phase.className = "badge phase-" + String(state.phase || "").replace(/[^a-z]/g, "");
+    phase.textContent = { collecting: "first look", searching: "step " + state.step, done: "over", stopped: "stopped" }[state.phase] || "";
+    const next = bisectNext(state);
+    if ($("bi-next").textContent !== next) $("bi-next").textContent = next;
+    $("bi-message").textContent = state.message ? "dejunk: " + state.message : "";
+    $("bi-answer").hidden = !running;
+    for (const id of ["bi-good", "bi-bad", "bi-stop"]) $(id).disabled = bisect.busy;
+    const result = state.result;
+    const culprits = result && Array.isArray(result.culprits) ? result.culprits : [];
+    const box = $("bi-result");
+    box.hidden = culprits.length === 0;
+    if (!culprits.length) return;
+    $("bi-result-title").textContent = culprits.length > 1 ? "Culprits (together)" : "Culprit";
+    const list = $("bi-culprits");
+    clear(list);
+    for (const culprit of culprits) {
+      const item = el("li", "culprit");
+      item.appendChild(el("code", "rule", culprit.rule));
+      item.appendChild(el("span", "where", (culprit.list || "?") + (culprit.line ? ":" + culprit.line : "")));
+      const exception = el("span", "exception", "Exception for " + (state.site || "the site") + ": ");
+      exception.appendChild(el("code", "", culprit.exception));
+      item.appendChild(exception);
+      list.appendChild(item);
+    }
+    const applied = Array.isArray(state.applied);
+    const button = $("bi-apply");
+    button.disabled = applied || bisect.busy;
+    button.textContent = applied ? "Added to my filters" : "Add to my filters";
+    $("bi-applied").textContent = applied ? "In force now: reload the page to see it whole." : "";
+  }
+
+  async function refreshBisect() {
+    const data = await call("GET", "/api/bisect");
+    if (data) renderBisect(data);
+  }
+
+  /** A change (start, answer, stop, apply): one at a time, the buttons off meanwhile. */
+  async function bisectChange(path, body) {
+    if (bisect.busy) return null;
+    bisect.busy = true;
+    if (bisect.state) renderBisect(bisect.state);
+    let data;
+    try {
+      data = await call("POST", path, body || {});
+    } finally {
+      bisect.busy = false;
+    }
+    const wasActive = !!(bisect.state && bisect.state.active);
+    if (data) renderBisect(data); else if (bisect.state) renderBisect(bisect.state);
+    if (data && !!data.active !== wasActive) refreshStatus();  // the banner says while one runs
+    return data;
+  }
+
+  async function startBisect(site) {
+    site = cleanSite(site);
+    if (!site) return;
+    const data = await bisectChange("/api/bisect/start", { site: site });
+    if (!data) return;
+    if (location.hash !== "#/bisect") {
+      location.hash = "#/bisect";
+      route();  // now, so that the instruction can take the focus (hashchange comes later)
+    }
+    $("bi-next").focus();
+  }
+
+  const bisectPoller = new Poller(refreshBisect, 2000);  // commands (dejunk.bisect.*) change it too
+  pages["/bisect"] = {
+    enter(params) {
+      if (params.has("site")) $("bi-site").value = params.get("site");
+      bisectPoller.start();
+    },
+    leave() { bisectPoller.stop(); },
+  };
+
   // ---- wiring ----------------------------------------------------------------------------
 
   function wire() {
@@ -849,6 +962,18 @@
       const params = new URLSearchParams({ url: $("ex-url").value.trim(), type: $("ex-type").value, source: $("ex-source").value.trim() });
       const target = "#/explain?" + params.toString();
       if (location.hash !== target) location.hash = target; else explain();
+    });
+
+    $("bi-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      startBisect($("bi-site").value);
+    });
+    $("bi-good").addEventListener("click", () => bisectChange("/api/bisect/good"));
+    $("bi-bad").addEventListener("click", () => bisectChange("/api/bisect/bad"));
+    $("bi-stop").addEventListener("click", () => bisectChange("/api/bisect/stop"));
+    $("bi-apply").addEventListener("click", async () => {
+      const data = await bisectChange("/api/bisect/apply");
+      if (data) toast(Array.isArray(data.added) && data.added.length ? "Added to my filters: " + data.added.join("  ") : "Already in my filters.");
     });
 
     window.addEventListener("hashchange", route);
