@@ -31,6 +31,8 @@ SQLITE_FILE_TESTS = {
 def pytest_generate_tests(metafunc):
     if "state_backend" in metafunc.fixturenames:
         backends = getattr(metafunc.module, "STATE_BACKENDS", BACKENDS)
+        if metafunc.function.__name__ in SQLITE_FILE_TESTS:
+            backends = [b for b in backends if b == "sqlite"]  # no run made for a server, none skipped
         metafunc.parametrize("state_backend", backends, indirect=True)
 
 
@@ -47,8 +49,6 @@ def state_backend(request, monkeypatch):
     backend = getattr(request, "param", "sqlite")
     if backend == "sqlite":
         return backend
-    if request.node.originalname in SQLITE_FILE_TESTS:
-        pytest.skip("a test of the SQLite file itself")
     server = request.getfixturevalue("postgres_server")
     databases: dict[str, str] = {}
 
