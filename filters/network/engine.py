@@ -507,7 +507,7 @@ class NetworkEngine:
                     literal = c[1]
                     if literal is not None and literal not in url:
                         continue
-                    if (c[2] is None or c[2](t)) and (c[3] is None or c[3](t)):
+                    if (c[3] is None or c[3](t)) and (c[2] is None or c[2](t)):
                         return rid
         return None
 
@@ -600,7 +600,7 @@ class NetworkEngine:
             return False
         if c[1] is not None and c[1] not in t.url:
             return False
-        return (c[2] is None or c[2](t)) and (c[3] is None or c[3](t))
+        return (c[3] is None or c[3](t)) and (c[2] is None or c[2](t))
 
     def _rule(self, rid: int) -> NetworkRule | None:
         """The parsed rule behind an id (None for a hosts-file line)."""
