@@ -6,9 +6,9 @@ request's type and party bits with one AND; `literal` is text the URL must conta
 for a plain substring, or when the host lookup decides); `options(target)` tests `$domain=`,
 `$to=`, `$denyallow=` and `$method=` (None when the rule has none of them).
 
-Wildcard patterns are matched segment by segment with `str.find` or a fixed-width regex per
-segment, taking the leftmost occurrence of each: for `*`-separated segments of fixed width that is
-always correct and linear in the URL length, so a hostile 8 KB URL cannot make matching slow.
+Wildcard patterns are matched segment by segment, taking the leftmost occurrence of each (one
+regex of atomic groups): for `*`-separated segments of fixed width that is always correct and
+linear in the URL length, so a hostile 8 KB URL cannot make matching slow.
 `/regex/` rules run on RE2 for the same reason.
 """
 
@@ -120,77 +120,43 @@ def host_suffixes(host: str) -> tuple[str, ...]:
 # --- wildcard patterns ---------------------------------------------------------------------------
 
 
-class _Segment:
-    """A run of pattern text between `*`s: a literal, or a fixed-width regex when it holds `^`."""
-
-    __slots__ = ("literal", "regex", "width")
-
-    def __init__(self, text: str, last: bool):
-        if "^" not in text:
-            self.literal = text
-            self.regex = None
-            self.width = len(text)
-            return
-        self.literal = None
-        parts = [re.escape(chunk) for chunk in text.split("^")]
-        if last and text.endswith("^"):
-            # A final `^` also matches the end of the URL.
-            body = SEPARATOR_CLASS.join(parts[:-1]) + f"(?:{SEPARATOR_CLASS}|$)"
-        else:
-            body = SEPARATOR_CLASS.join(parts)
-        self.regex = re.compile(body, re.ASCII)
-        self.width = len(text)
-
-    def match_at(self, s: str, pos: int) -> int:
-        """End of the segment if it matches at `pos`, else -1."""
-        if self.literal is not None:
-            return pos + self.width if s.startswith(self.literal, pos) else -1
-        m = self.regex.match(s, pos)
-        return m.end() if m else -1
-
-    def search(self, s: str, pos: int) -> tuple[int, int]:
-        """(start, end) of the leftmost occurrence at or after `pos`, or (-1, -1)."""
-        if self.literal is not None:
-            at = s.find(self.literal, pos)
-            return (at, at + self.width) if at >= 0 else (-1, -1)
-        m = self.regex.search(s, pos)
-        return m.span() if m else (-1, -1)
+def _segment_regex(text: str, last: bool) -> str:
+    """A run of pattern text between `*`s as a regex: literal text, with `^` as one separator."""
+    body = SEPARATOR_CLASS.join(re.escape(chunk) for chunk in text.split("^"))
+    if last and text.endswith("^"):
+        # A final `^` also matches the end of the URL.
+        body = body[: -len(SEPARATOR_CLASS)] + f"(?:{SEPARATOR_CLASS}|$)"
+    return body
 
 
 class Glob:
-    """A `*`/`^` pattern, optionally anchored at a given start position and/or the URL's end."""
+    """A `*`/`^` pattern, optionally anchored at a given start position and/or the URL's end.
 
-    __slots__ = ("segments", "anchored_start", "anchored_end")
+    Compiled into one regex in which each segment after a `*` is an atomic group `(?>.*?segment)`:
+    it takes the leftmost occurrence and is never tried again, so matching stays linear in the URL's
+    length, as a scan segment by segment would be, but runs in one C call.
+    """
+
+    __slots__ = ("regex",)
 
     def __init__(self, pattern: str, anchored_start: bool, anchored_end: bool):
         texts = pattern.split("*")
-        self.segments = tuple(_Segment(t, i == len(texts) - 1) for i, t in enumerate(texts))
-        self.anchored_start = anchored_start
-        self.anchored_end = anchored_end
+        bodies = [_segment_regex(text, i == len(texts) - 1) for i, text in enumerate(texts)]
+        parts = []
+        if anchored_start:
+            parts.append(bodies.pop(0))
+        tail = bodies.pop() if anchored_end and bodies else None
+        parts.extend(f"(?>.*?{body})" for body in bodies)
+        if tail is not None:
+            # The last segment must end the URL (a final `^` may match nothing there): the rightmost
+            # place it can, at or after where the others left off.
+            parts.append(f".*{tail}")
+        if anchored_end:
+            parts.append(r"\Z")
+        self.regex = re.compile("".join(parts), re.ASCII | re.DOTALL)
 
     def match(self, s: str, pos: int = 0) -> bool:
-        segments = self.segments
-        first = 0
-        if self.anchored_start:
-            pos = segments[0].match_at(s, pos)
-            if pos < 0:
-                return False
-            first = 1
-            if len(segments) == 1:
-                return not self.anchored_end or pos == len(s)
-        last = len(segments) - 1 if self.anchored_end else len(segments)
-        for i in range(first, last):
-            start, pos = segments[i].search(s, pos)
-            if start < 0:
-                return False
-        if not self.anchored_end:
-            return True
-        tail = segments[-1]
-        # The last segment must end the URL; a final `^` may match nothing there.
-        for start in (len(s) - tail.width, len(s) - tail.width + 1):
-            if start >= pos and tail.match_at(s, start) == len(s):
-                return True
-        return False
+        return self.regex.match(s, pos) is not None
 
 
 # --- compiling a rule ----------------------------------------------------------------------------
@@ -226,11 +192,10 @@ def compile_pattern(rule: NetworkRule):
         if right:
             return (lambda t: t.raw_url.endswith(pattern)) if rule.match_case else (lambda t: t.url.endswith(pattern))
         return (lambda t: pattern in t.raw_url) if rule.match_case else (lambda t: pattern in t.url)
-    glob = Glob(pattern, left, right)
-    match = glob.match
+    match = Glob(pattern, left, right).regex.match
     if rule.match_case:
-        return lambda t: match(t.raw_url)
-    return lambda t: match(t.url)
+        return lambda t: match(t.raw_url) is not None
+    return lambda t: match(t.url) is not None
 
 
 def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: bool):
@@ -245,12 +210,12 @@ def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: b
             return (host == hostname or host.endswith(dotted)) and t.url.startswith(rest, t.host_end)
 
         return plain
-    match = Glob(rest, True, anchor_end).match
+    match = Glob(rest, True, anchor_end).regex.match
     field = "raw_url" if match_case else "url"
 
     def general(t) -> bool:
         host = t.host
-        return (host == hostname or host.endswith(dotted)) and match(getattr(t, field), t.host_end)
+        return (host == hostname or host.endswith(dotted)) and match(getattr(t, field), t.host_end) is not None
 
     return general
 
@@ -277,17 +242,17 @@ def _label_matcher(pattern: str, anchor_end: bool, field: str):
             return False
 
         return labels
-    match = Glob(pattern, True, anchor_end).match
+    match = Glob(pattern, True, anchor_end).regex.match
 
     def anchored(t) -> bool:
         s = getattr(t, field)
         host = t.host
         start = t.host_start
-        if match(s, start):
+        if match(s, start) is not None:
             return True
         at = host.find(".")
         while at >= 0:
-            if match(s, start + at + 1):
+            if match(s, start + at + 1) is not None:
                 return True
             at = host.find(".", at + 1)
         return False

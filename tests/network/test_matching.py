@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from filters.network.matching import (
@@ -88,6 +90,20 @@ class TestGlob:
         # A greedy leftmost scan must still find the later, longer occurrence.
         assert Glob("ab*abc", False, False).match("ab ab abc")
         assert Glob("a^b*c", False, False).match("a-b a/b c")
+
+    @pytest.mark.parametrize("anchored_start", [False, True])
+    @pytest.mark.parametrize("anchored_end", [False, True])
+    def test_agrees_with_a_segment_by_segment_scan(self, anchored_start, anchored_end):
+        # The compiled regex must say what the plain definition says: each segment at its leftmost
+        # occurrence after the previous one, the first at `pos` when anchored, the last ending the
+        # text when anchored (a final `^` may match the end).
+        rng = random.Random(f"{anchored_start}{anchored_end}")
+        for _ in range(3000):
+            pattern = "".join(rng.choice("ab/.^*") for _ in range(rng.randint(1, 7)))
+            text = "".join(rng.choice("ab/.-?") for _ in range(rng.randint(0, 12)))
+            pos = rng.randint(0, min(2, len(text)))
+            expected = _scan_glob(pattern, anchored_start, anchored_end, text, pos)
+            assert Glob(pattern, anchored_start, anchored_end).match(text, pos) is expected, (pattern, text, pos)
 
     def test_long_hostile_url_is_handled(self):
         hostile = "https://example.com/?" + "a/" * 4000 + "b"
@@ -230,3 +246,40 @@ class TestKeys:
         mask, literal, test, options = compile_rule(parse_network_rule("/banner/ad."))
         assert literal == "/banner/ad." and test is None and options is None
         assert compile_rule(parse_network_rule("/banner/*ad."))[2] is not None
+
+
+def _scan_glob(pattern: str, anchored_start: bool, anchored_end: bool, text: str, pos: int) -> bool:
+    """The reference: a `*`/`^` pattern matched one segment at a time, each at its leftmost place."""
+    segments = pattern.split("*")
+
+    def fits(segment: str, at: int, last: bool) -> bool:
+        for offset, char in enumerate(segment):
+            if at + offset == len(text):
+                return last and char == "^" and offset == len(segment) - 1
+            found = text[at + offset]
+            if char == "^" and (found.isalnum() or found in "_.%-") or char != "^" and char != found:
+                return False
+        return True
+
+    def width(segment: str, at: int) -> int:
+        return min(len(segment), len(text) - at)
+
+    first = 0
+    if anchored_start:
+        if not fits(segments[0], pos, len(segments) == 1):
+            return False
+        pos += width(segments[0], pos)
+        first = 1
+        if len(segments) == 1:
+            return not anchored_end or pos == len(text)
+    middle_end = len(segments) - 1 if anchored_end else len(segments)
+    for i in range(first, middle_end):
+        last = i == len(segments) - 1
+        at = next((at for at in range(pos, len(text) + 1) if fits(segments[i], at, last)), None)
+        if at is None:
+            return False
+        pos = at + width(segments[i], at)
+    if not anchored_end:
+        return True
+    tail = segments[-1]
+    return any(fits(tail, at, True) and at + width(tail, at) == len(text) for at in range(pos, len(text) + 1))
