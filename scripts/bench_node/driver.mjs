@@ -62,11 +62,29 @@ async function makeUbo() {
         await snfe.useLists(lists.map(({ name, raw }) => ({ name, raw })));
     };
     const detailsOf = requests.map(([url, originURL, type]) => ({ url, originURL, type: UBO_TYPES[type] || type }));
+    // What dejunk's `check` also answers: the redirect resource of a blocked request; the
+    // `$removeparam`, `$csp` and `$replace` filters of one let through (as uBO's extension asks).
+    const sameWork = i => {
+        const details = detailsOf[i];
+        const blocked = snfe.matchRequest(details) === 1;
+        if (blocked) {
+            snfe.matchAndFetchModifiers(details, 'redirect-rule');
+        } else {
+            if (details.url.includes('?')) { snfe.filterQuery(details); }
+            if (details.type === 'main_frame' || details.type === 'sub_frame') {
+                snfe.matchAndFetchModifiers(details, 'csp');
+            }
+            snfe.matchAndFetchModifiers(details, 'replace');
+        }
+        return blocked;
+    };
     return {
         version: packageVersion('@gorhill/ubo-core'),
-        notes: 'network filters only (ubo-core has no cosmetic engine)',
+        notes: 'network filters only (ubo-core has no cosmetic engine); "ubo-same-work": matchRequest,'
+            + ' then redirect-rule if blocked, else removeparam (with a query), csp (frames), replace',
         build,
         check: i => snfe.matchRequest(detailsOf[i]) === 1,
+        variants: { 'ubo-same-work': sameWork },
     };
 }
 
@@ -103,6 +121,11 @@ for (const name of spec.engines) {
         const decisions = requests.map((_, i) => engine.check(i));  // the warm-up pass
         engines[name] = { ...engine, samples: requests.map(() => []) };
         header.engines[name] = { version: engine.version, notes: engine.notes, build_s: builds, blocked: decisions };
+        for (const [variant, check] of Object.entries(engine.variants || {})) {
+            const blocked = requests.map((_, i) => check(i));  // its warm-up pass
+            engines[variant] = { check, samples: requests.map(() => []) };
+            header.engines[variant] = { version: engine.version, notes: engine.notes, build_s: builds, blocked, variant_of: name };
+        }
     } catch (error) {
         header.engines[name] = { error: String(error && error.stack || error) };
     }
