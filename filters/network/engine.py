@@ -389,7 +389,31 @@ class NetworkEngine:
                     type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
             # Without a known source page a request counts as third-party (adblock-rust does the same).
             bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
-        path, keys = self._path_keys(lurl, host_end, origin.tokens)
+        # The keys of the token tables the path gives, in probe order: its tokens in URL order,
+        # then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token.
+        # The path's tokens: runs of [a-z0-9] (as TOKEN_RE finds them), by one byte table, not a regex.
+        path = lurl[host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
+        # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
+        flags_of = self._token_flags
+        keys = []
+        pairs = None
+        previous = origin.tokens[-1] if origin.tokens else ""
+        starts_pair = flags_of.get(previous, 0) & _STARTS_PAIR
+        for token in path:
+            if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
+                pair = previous + " " + token[:PAIR_PREFIX]
+                if pair in flags_of:
+                    if pairs is None:
+                        pairs = [pair]
+                    else:
+                        pairs.append(pair)
+            flags = flags_of.get(token, 0)
+            if flags & _IS_KEY and token not in keys:
+                keys.append(token)
+            starts_pair = flags & _STARTS_PAIR
+            previous = token
+        if pairs is not None:
+            keys.extend(pairs)
         return _new_tuple(Target, (lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin,
                                    source_keys, method or "GET", domain_keys, path, keys))
 
@@ -510,34 +534,6 @@ class NetworkEngine:
                     if (c[3] is None or c[3](t)) and (c[2] is None or c[2](t)):
                         return rid
         return None
-
-    def _path_keys(self, lurl: str, host_end: int, origin_tokens: list[str]) -> tuple[list[str], list[str]]:
-        """The keys of the token tables the request's path gives, in probe order: its tokens in URL
-        order, then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token."""
-        # The path's tokens: runs of [a-z0-9] (as TOKEN_RE finds them), by one byte table, not a regex.
-        path = lurl[host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
-        # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
-        flags_of = self._token_flags
-        keys = []
-        pairs = None
-        previous = origin_tokens[-1] if origin_tokens else ""
-        starts_pair = flags_of.get(previous, 0) & _STARTS_PAIR
-        for token in path:
-            if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
-                pair = previous + " " + token[:PAIR_PREFIX]
-                if pair in flags_of:
-                    if pairs is None:
-                        pairs = [pair]
-                    else:
-                        pairs.append(pair)
-            flags = flags_of.get(token, 0)
-            if flags & _IS_KEY and token not in keys:
-                keys.append(token)
-            starts_pair = flags & _STARTS_PAIR
-            previous = token
-        if pairs is not None:
-            keys.extend(pairs)
-        return path, keys
 
     @staticmethod
     def _probe(index: RuleIndex, origin: Origin) -> tuple:
