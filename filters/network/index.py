@@ -24,7 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, pattern_bigrams, pattern_tokens
+from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, rule_keys
 
 # Tokens that appear in most URLs: a rule filed under one would be tested for nearly every request.
 COMMON_TOKENS = frozenset(
@@ -243,12 +243,16 @@ class IndexBuilder:
         return None
 
     def add(self, rid: int, rule: NetworkRule) -> None:
+        """A rule (a `NetworkRule`, or the `RuleFields` it is made from)."""
         self._size += 1
-        if rule.host_only:
-            self._file_host(rule.hostname, rid)
+        hostname = rule.hostname
+        if hostname is not None and rule.rest in ("", "^"):  # `rule.host_only`
+            self._file_host(hostname, rid)
             return
-        domains = rule.domains.include if rule.domains is not None and rule.domains.include else None
-        self._pending.append((rid, pattern_tokens(rule), domains, rule.hostname, pattern_bigrams(rule), rule.mask))
+        domains = rule.domains
+        domains = domains.include if domains is not None and domains.include else None
+        tokens, pairs = rule_keys(rule)
+        self._pending.append((rid, tokens, domains, hostname, pairs, rule.mask))
 
     def _file_host(self, host: str, rid: int) -> None:
         current = self._by_host.get(host)
