@@ -1,10 +1,11 @@
 """The engine builder's short cuts give what the plain way gives, on the corpus' full list set.
 
-The builder reads each option string once (a cache shared by the rules that repeat it), scans a
+The network builder reads each option string once (a cache shared by the rules that repeat it), scans a
 pattern once for its tokens and pairs, works out a rule's `$badfilter` identity only when its
 text could have one that a `$badfilter` rule names, and builds no `NetworkRule` for the rules it
-files. Each test holds one of those against the plain computation on every network line of
-EasyList, EasyPrivacy, uBO filters and the hosts list.
+files; the cosmetic store makes no rule object for `domains##.class` lines. Each test holds one of
+those against the plain computation on every line of EasyList, EasyPrivacy, uBO filters and the
+hosts list.
 """
 
 from __future__ import annotations
@@ -136,3 +137,118 @@ def test_badfilter_cancels_rules_whatever_their_option_order(lists, network_line
     assert len(targets) > 500
     assert before - kept == set(targets)
     assert kept <= before
+
+
+def _reference_store(lists):
+    """The cosmetic store made the plain way: every line through `parse_rule`, rule objects, `RuleIndex(compact=True)`."""
+    from filters.cosmetic.injected import InjectedException, InjectedRule
+    from filters.cosmetic.rules import (
+        _RESPONSE_HEADER,
+        CosmeticException,
+        CosmeticStore,
+        RuleIndex,
+        RuleTable,
+        RuleTexts,
+        parse_rule,
+    )
+    from filters.cosmetic.selectors import SelectorError, Unsupported
+    from filters.lists.syntax import BadLine
+
+    store = CosmeticStore()
+    generic, specific_rules, specific, exceptions = [], [], {}, {}
+    injected_rules, injected_trust, injected, injected_exceptions = [], [], {}, {}
+    seen = set()
+    for filter_list in lists:
+        for line_no, text in filter_list.cosmetic:
+            if _RESPONSE_HEADER.search(text):
+                continue
+            try:
+                parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=filter_list.trusted)
+            except Unsupported as skip:
+                store.skipped[skip.reason] += 1
+                continue
+            except SelectorError as error:
+                store.skipped["bad cosmetic rule"] += 1
+                store.bad_lines.append(BadLine(filter_list.name, line_no, text, str(error)))
+                continue
+            if isinstance(parsed, (CosmeticException, InjectedException)):
+                into = exceptions if isinstance(parsed, CosmeticException) else injected_exceptions
+                for domain in parsed.domains or ("",):
+                    into.setdefault(domain, []).append(parsed)
+                store.in_force[filter_list.name] += 1
+                continue
+            injected_rule = isinstance(parsed, InjectedRule)
+            identity = (parsed.kind, parsed.key if injected_rule else parsed.selector, parsed.domains, parsed.excluded)
+            if identity in seen:
+                store.skipped["duplicate cosmetic rule"] += 1
+                continue
+            seen.add(identity)
+            store.rule_count += 1
+            store.in_force[filter_list.name] += 1
+            if injected_rule:
+                for domain in parsed.domains or ("",):
+                    injected.setdefault(domain, []).append(len(injected_rules))
+                injected_rules.append(parsed)
+                injected_trust.append(filter_list.trusted)
+            elif parsed.generic:
+                generic.append(parsed)
+            else:
+                for domain in parsed.domains:
+                    specific.setdefault(domain, []).append(len(specific_rules))
+                specific_rules.append(parsed)
+    store.specific = RuleTable.of(RuleTexts.of(specific_rules), specific)
+    store.exceptions = {domain: tuple(found) for domain, found in exceptions.items()}
+    everywhere = {e.key for e in store.exceptions.get("", ()) if not e.excluded}
+    kept = [rule for rule in generic if rule.key not in everywhere]
+    if len(kept) < len(generic):
+        store.skipped["cosmetic rule excepted everywhere"] += len(generic) - len(kept)
+        for rule in generic:
+            if rule.key in everywhere:
+                store.in_force[rule.list] -= 1
+    store.generic = RuleIndex(kept, compact=True)
+    named = {e.key for found in store.exceptions.values() for e in found}
+    by_key, excluded, with_path = {}, {}, []
+    for number, rule in enumerate(kept):
+        if rule.key in named:
+            by_key.setdefault(rule.key, []).append(number)
+        for domain in rule.excluded:
+            excluded.setdefault(domain, []).append(number)
+        if rule.plan.path is not None:
+            with_path.append((number, rule.plan.path))
+    store.generic_numbers_by_key = {k: tuple(v) for k, v in by_key.items()}
+    store.generic_excluded = {k: tuple(v) for k, v in excluded.items()}
+    store.generic_with_path = tuple(with_path)
+    store.injected = RuleTable.of(RuleTexts.of(injected_rules, injected_trust), injected)
+    store.injected_exceptions = {domain: tuple(found) for domain, found in injected_exceptions.items()}
+    return store
+
+
+def _store_state(store):
+    """Everything a store holds, as plain comparable data."""
+    def texts(rules):
+        return (rules.text, list(rules.offsets), list(rules.lines), list(rules.list_ids), rules.list_names,
+                rules.untrusted)
+
+    def table(found):
+        return texts(found.rules), {key: list(found.numbers(key)) for key in found}
+
+    generic = store.generic
+    return {
+        "generic": (texts(generic.rules), generic.by_class, generic.by_id, generic.by_tag, generic.by_attribute,
+                    generic.anywhere, generic.gate_attributes, generic.fingerprint),
+        "specific": table(store.specific),
+        "injected": table(store.injected),
+        "rest": (store.exceptions, store.injected_exceptions, store.generic_numbers_by_key, store.generic_excluded,
+                 store.generic_with_path, dict(store.skipped), [str(bad) for bad in store.bad_lines], store.rule_count,
+                 dict(store.in_force)),
+    }
+
+
+def test_cosmetic_store_is_the_plain_build(lists):
+    from filters.cosmetic.rules import CosmeticStore
+
+    store, reference = CosmeticStore.from_lists(lists), _reference_store(lists)
+    assert len(store.generic) > 10_000 and len(store.specific) > 5_000
+    built, expected = _store_state(store), _store_state(reference)
+    for part in expected:
+        assert built[part] == expected[part], part
