@@ -252,3 +252,11 @@ def test_cosmetic_store_is_the_plain_build(lists):
     built, expected = _store_state(store), _store_state(reference)
     for part in expected:
         assert built[part] == expected[part], part
+
+
+def test_hosts_list_in_bulk_is_read_as_line_by_line(corpus):
+    from tests.lists.test_syntax import TestLargeHostsFiles
+
+    text = (corpus / "lists" / "hosts.txt").read_text(encoding="utf-8")
+    result = TestLargeHostsFiles()._same(text)
+    assert len(result.hosts) > 50_000
