@@ -76,6 +76,7 @@ _COSMETIC_LINE = re.compile(r"[^#$]*(?:#@?(?:\$\?|\?|\$|%)?#|\$@?\$)")
 
 # A hosts-file line: one of the addresses, then a space or a tab.
 _HOSTS_LINE = re.compile("(?:" + "|".join(map(re.escape, sorted(_HOSTS_ADDRESSES, key=len, reverse=True))) + ")[ \t]")
+_HOSTS_FIRST = frozenset(address[0] for address in _HOSTS_ADDRESSES)  # how such a line can start
 
 # What makes a name fail `_BARE_HOST`, for many names one per line (each between newlines) in one
 # pass: a character outside [a-z0-9_.-], an empty label, a label that starts or ends with `-` or is
@@ -307,7 +308,7 @@ def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> No
         if ("#" in line or "$" in line) and cosmetic_line(line):
             cosmetic((line_no, line))
             continue
-        if hosts_line(line):
+        if first in _HOSTS_FIRST and hosts_line(line):
             # `address name...`; a name's form is checked below, for the whole slice at once.
             names = line.split("#", 1)[0].split()
             if len(names) < 2:
@@ -321,7 +322,7 @@ def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> No
                     host_lines(line_no)
                     host_names(host)
             continue
-        if bare_host(line.lower()):
+        if (first.isalnum() or first == "_") and bare_host(line.lower()):
             if state.adblock_header or result.network or result.cosmetic:
                 network((line_no, line))
             else:
