@@ -236,3 +236,11 @@ class TestCommentedHostsFiles:
             syntax._parse_lines = original
         assert len(result.hosts) > 20_000
         assert len(read) < 2_000  # the comments and odd lines between them
+
+
+def test_hosts_and_bare_lines_whatever_they_start_with():
+    result = parse("Ads.Example.COM", "_sub.example.org", "9x.example.net", "fe80::1%lo0 f.example", "::1 ip6-localhost",
+                   "255.255.255.255 broadcasthost", "127.0.0.1 one.example two.example")
+    assert list(result.hosts) == [(1, "ads.example.com"), (2, "_sub.example.org"), (3, "9x.example.net"),
+                                  (4, "f.example"), (7, "one.example"), (7, "two.example")]
+    assert result.skipped["hosts boilerplate"] == 2 and not result.network
