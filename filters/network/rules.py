@@ -127,6 +127,7 @@ _HOST_PART = re.compile(r"[A-Za-z0-9._\-\u0080-\U0010ffff]*")
 _DOMAIN_VALUE = re.compile(r"^(?:[a-z0-9._\-]+(?:\.\*)?|[0-9a-f:.]+)$")
 _TOKEN = re.compile(r"[a-z0-9]+")  # the same runs `matching.TOKEN_RE` finds in URLs
 _STARS = re.compile(r"\*\*+")
+_PLAIN_HOST_PATTERN = re.compile(r"\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")  # `||host^`
 
 
 class RuleError(ValueError):
@@ -314,8 +315,17 @@ def parse_rule_fields(text: str) -> RuleFields:
         raise RuleError(*options)
     fields = {"text": line, "exception": exception}
     fields.update(options.fields)
-    _parse_pattern(body[:at] if at >= 0 else body, options.match_case, fields)
-    mask, error = options.outcomes[fields.pop("host_document", False)]
+    pattern = body[:at] if at >= 0 else body
+    plain = _PLAIN_HOST_PATTERN.fullmatch(pattern)
+    if plain is not None:
+        # `||host^`, what `_parse_pattern` makes of it.
+        host = plain.group(1)
+        fields.update(pattern=host + "^", anchor_start=2, anchor_end=False, hostname=host, rest="^")
+        host_document = True
+    else:
+        _parse_pattern(pattern, options.match_case, fields)
+        host_document = fields.pop("host_document", False)
+    mask, error = options.outcomes[host_document]
     if error is not None:
         raise RuleError(*error)
     fields["mask"] = mask
