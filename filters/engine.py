@@ -19,6 +19,7 @@ when it exists and is valid, and otherwise builds the engine and saves it there 
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -59,6 +60,18 @@ class Engine:
     def __init__(self, lists: Iterable[FilterList], *,
                  cosmetic_factory: Callable[[list[FilterList]], object] | None = None):
         lists = list(lists)
+        # Hundreds of thousands of small objects, none of them in cycles: the cyclic collector would
+        # only rescan them over and over while they are made.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(lists, cosmetic_factory)
+        finally:
+            if collecting:
+                gc.enable()
+        self._bind()
+
+    def _build(self, lists: list[FilterList], cosmetic_factory) -> None:
         self.network = NetworkEngine(lists)
         self.skipped: Counter = Counter(self.network.skipped)
         self.bad_lines: list[BadLine] = list(self.network.bad_lines)
@@ -84,7 +97,6 @@ class Engine:
             cosmetic = sum(len(fl.cosmetic) for fl in lists) - headers
             if cosmetic:
                 self.skipped["cosmetic rule (no cosmetic store attached)"] += cosmetic
-        self._bind()
 
     cosmetic_off: frozenset[tuple[str, int]] = frozenset()  # (list, line) of cosmetic rules a subset switches off
 

@@ -587,3 +587,34 @@ class TestCosmeticPlugin:
         assert loaded.cosmetic_store.selectors == ["##.ad"]
         assert Engine.from_lists([str(path)], cache_dir=str(cache), cosmetic_factory=None).cosmetic_store is None
         assert type(Engine.from_lists([str(path)], cache_dir=str(cache)).cosmetic_store).__name__ == "CosmeticStore"
+
+
+class TestCollectorDuringBuild:
+    """The build runs without the cyclic collector (nothing it makes is in a cycle), and gives it back as it was."""
+
+    def test_collector_off_while_building_and_on_after(self):
+        seen = []
+
+        def store(lists):
+            seen.append(gc.isenabled())
+            return FakeCosmeticStore(lists)
+
+        assert gc.isenabled()
+        engine("||ads.example^", "##.ad", cosmetic_factory=store)
+        assert seen == [False] and gc.isenabled()
+
+    def test_collector_back_on_when_the_build_fails(self):
+        def broken(lists):
+            raise RuntimeError("no store")
+
+        with pytest.raises(RuntimeError):
+            engine("##.ad", cosmetic_factory=broken)
+        assert gc.isenabled()
+
+    def test_collector_left_off_when_it_was_off(self):
+        gc.disable()
+        try:
+            engine("||ads.example^")
+            assert not gc.isenabled()
+        finally:
+            gc.enable()

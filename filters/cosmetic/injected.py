@@ -71,6 +71,28 @@ def parse_scriptlet(body: str, *, exception: bool, trusted: bool) -> tuple[str, 
     Unsupported for an unknown scriptlet or a trusted-only one from an untrusted list (rules only:
     an exception may name anything); SelectorError for a body that cannot be read.
     """
+    # Lists repeat calls for many sites (`+js(aopr, ...)`): each is read once. The answer is immutable.
+    key = (body, exception, trusted)
+    found = _SCRIPTLETS.get(key)
+    if found is None:
+        try:
+            found = _read_scriptlet(body, exception, trusted)
+        except (Unsupported, SelectorError) as error:
+            found = (type(error), str(error))
+        if len(_SCRIPTLETS) >= _SCRIPTLETS_LIMIT:
+            _SCRIPTLETS.clear()
+        _SCRIPTLETS[key] = found
+    if found[0] is Unsupported or found[0] is SelectorError:
+        raise found[0](found[1]) from None
+    return found
+
+
+# (body, exception, trusted) -> what `parse_scriptlet` gives, or (error class, message).
+_SCRIPTLETS: dict[tuple[str, bool, bool], tuple] = {}
+_SCRIPTLETS_LIMIT = 16384
+
+
+def _read_scriptlet(body: str, exception: bool, trusted: bool) -> tuple[str, ScriptletCall | None]:
     if not body.strip():
         if exception:
             return "", None

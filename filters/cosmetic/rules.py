@@ -149,19 +149,40 @@ class RuleIndex:
     def __init__(self, rules: list[CosmeticRule], *, compact: bool = False):
         # `compact`: keep the rules as text (`RuleTexts`), each parsed again when a page first needs it;
         # otherwise the given objects (a page's own small index of site-specific rules).
-        self.rules = RuleTexts.of(rules) if compact else rules
+        self._fill(RuleTexts.of(rules) if compact else rules, [(rule.plan.gate, rule.plan.element_keys) for rule in rules],
+                   "\n".join(f"{rule.list}\0{rule.line}\0{rule.text}" for rule in rules))
+
+    @classmethod
+    def compact(cls, rules: RuleTexts, keys: list[tuple]) -> RuleIndex:
+        """`RuleIndex(objects, compact=True)` for the rules in `rules`, given each one's plan's (gate, element keys)."""
+        index = cls.__new__(cls)
+        index._fill(rules, keys, rules.listing())
+        return index
+
+    def _fill(self, rules, keys: list[tuple], listing: str) -> None:
+        # `keys`: each rule's plan's (gate, element keys); `listing`: `RuleTexts.listing()` of the rules.
+        self.rules = rules
         by_class: dict[str, list[int]] = {}
         by_id: dict[str, list[int]] = {}
         by_tag: dict[str, list[int]] = {}
         by_attribute: dict[str, list[tuple]] = {}
         anywhere: list[int] = []
         gate_attributes: set[str] = set()
-        for number, rule in enumerate(rules):
-            for token in rule.plan.gate:
+        for number, (gate, element_keys) in enumerate(keys):
+            for token in gate:
                 if token[0] == "@":
                     gate_attributes.add(token[1:].partition("\0")[0])
+            if len(element_keys) == 1:  # most rules: nothing to tell apart
+                key = element_keys[0]
+                kind = key[0]
+                if kind == "class":
+                    by_class.setdefault(key[1], []).append(number)
+                    continue
+                if kind == "id":
+                    by_id.setdefault(key[1], []).append(number)
+                    continue
             seen: set[tuple] = set()
-            for key in rule.plan.element_keys:
+            for key in element_keys:
                 if key in seen:
                     continue
                 seen.add(key)
@@ -182,7 +203,6 @@ class RuleIndex:
         self.by_attribute = {k: tuple(v) for k, v in by_attribute.items()}
         self.anywhere = tuple(anywhere)
         self.gate_attributes = frozenset(gate_attributes)
-        listing = "\n".join(f"{rule.list}\0{rule.line}\0{rule.text}" for rule in rules)
         self.fingerprint = hashlib.sha256(listing.encode("utf-8", "surrogatepass")).hexdigest()[:16]
         self._prefilters: dict | None = None
 
@@ -260,19 +280,22 @@ class RuleTexts:
     @classmethod
     def of(cls, rules: Iterable, trusted: Iterable[bool] | None = None) -> RuleTexts:
         """From parsed rules (anything with `text`, `list`, `line`), with whether each one's list is trusted."""
+        rules = list(rules)
+        return cls.of_columns([rule.text for rule in rules], [rule.list for rule in rules],
+                              [rule.line for rule in rules], trusted)
+
+    @classmethod
+    def of_columns(cls, texts: list[str], lists: list[str], lines: list[int],
+                   trusted: Iterable[bool] | None = None) -> RuleTexts:
+        """From the rules' texts, list names and line numbers, with whether each one's list is trusted."""
         ids: dict[tuple[str, bool], int] = {}
-        texts = []
-        lines = array("I")
-        list_ids = array("H")
-        for rule, is_trusted in zip(rules, trusted if trusted is not None else repeat(True)):
-            texts.append(rule.text)
-            lines.append(rule.line)
-            list_ids.append(ids.setdefault((rule.list, is_trusted), len(ids)))
+        places = zip(lists, trusted if trusted is not None else repeat(True))
+        list_ids = array("H", [ids.setdefault(place, len(ids)) for place in places])
         offsets = array("I", [0])
-        offsets.extend(accumulate(len(text) + 1 for text in texts))
+        offsets.extend(accumulate(map((1).__add__, map(len, texts))))
         untrusted = frozenset(number for (_, is_trusted), number in ids.items() if not is_trusted)
-        return cls("\n".join(texts) + "\n" if texts else "", offsets, lines, list_ids, tuple(name for name, _ in ids),
-                   untrusted)
+        return cls("\n".join(texts) + "\n" if texts else "", offsets, array("I", lines), list_ids,
+                   tuple(name for name, _ in ids), untrusted)
 
     def __reduce__(self):
         return RuleTexts, (self.text, self.offsets, self.lines, self.list_ids, self.list_names, self.untrusted)
@@ -568,52 +591,78 @@ class CosmeticStore:
     @classmethod
     def _build(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:
         store = cls()
-        generic: list[CosmeticRule] = []
-        specific_rules: list[CosmeticRule] = []
-        specific: dict[str, list[int]] = {}  # numbers in `specific_rules`
+        # Generic rules as (text, list, line, key, excluded, gate, element keys, `:matches-path()` test), what
+        # `_index` needs of them; site-specific ones as their lines, kept as `RuleTexts`. No rule object is made
+        # for the lines of the most common form, `domains##.class` or `##.id`.
+        generic: list[tuple] = []
+        specific_texts: list[str] = []
+        specific_lists: list[str] = []
+        specific_lines: list[int] = []
+        specific: dict[str, list[int]] = {}  # numbers in the three lists above
         exceptions: dict[str, list[CosmeticException]] = {}
         injected_rules: list[InjectedRule] = []
         injected_trust: list[bool] = []
         injected: dict[str, list[int]] = {}  # numbers in `injected_rules`
         injected_exceptions: dict[str, list[InjectedException]] = {}
         seen: set[tuple] = set()
+        skipped = store.skipped
+        in_force = store.in_force
+        simple_hide = _SIMPLE_HIDE.fullmatch
         for filter_list in filter_lists:
             trusted = getattr(filter_list, "trusted", True)
+            name = filter_list.name
             for line_no, text in filter_list.cosmetic:
                 if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
                     continue
                 try:
-                    simple = _SIMPLE_HIDE.fullmatch(text)
+                    simple = simple_hide(text)
                     if simple is not None:
                         # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
                         domains, excluded = parse_domains(simple.group(1))
-                        selector = text[simple.end(1) + 2 :]
-                        plan = Plan(selector, (), (("class" if simple.group(2) == "." else "id", simple.group(3)),),
-                                    frozenset((selector,)), True)
-                        parsed = CosmeticRule(text, filter_list.name, line_no, HIDE, selector, plan, domains, excluded)
+                        parsed = None
                     else:
-                        parsed = parse_rule(text, filter_list.name, line_no, with_plan=False, trusted=trusted)
+                        parsed = parse_rule(text, name, line_no, with_plan=False, trusted=trusted)
                 except Unsupported as skip:
-                    store.skipped[skip.reason] += 1
+                    skipped[skip.reason] += 1
                     continue
                 except SelectorError as error:
-                    store.skipped["bad cosmetic rule"] += 1
-                    store.bad_lines.append(BadLine(filter_list.name, line_no, text, str(error)))
+                    skipped["bad cosmetic rule"] += 1
+                    store.bad_lines.append(BadLine(name, line_no, text, str(error)))
+                    continue
+                if simple is not None:
+                    selector = text[simple.end(1) + 2 :]
+                    identity = (HIDE, selector, domains, excluded)
+                    if identity in seen:
+                        skipped["duplicate cosmetic rule"] += 1
+                        continue
+                    seen.add(identity)
+                    if domains:
+                        for domain in domains:
+                            specific.setdefault(domain, []).append(len(specific_texts))
+                        specific_texts.append(text)
+                        specific_lists.append(name)
+                        specific_lines.append(line_no)
+                    else:
+                        # The plan `parse_rule` makes for these: its gate holds the selector, no attribute.
+                        keys = (("class" if simple.group(2) == "." else "id", simple.group(3)),)
+                        generic.append((text, name, line_no, (HIDE, selector), excluded, (), keys, None))
+                    store.rule_count += 1
+                    in_force[name] += 1
                     continue
                 if isinstance(parsed, CosmeticException):
                     for domain in parsed.domains or ("",):
                         exceptions.setdefault(domain, []).append(parsed)
-                    store.in_force[filter_list.name] += 1
+                    in_force[name] += 1
                     continue
                 if isinstance(parsed, InjectedException):
                     for domain in parsed.domains or ("",):
                         injected_exceptions.setdefault(domain, []).append(parsed)
-                    store.in_force[filter_list.name] += 1
+                    in_force[name] += 1
                     continue
                 if isinstance(parsed, InjectedRule):
                     identity = (parsed.kind, parsed.key, parsed.domains, parsed.excluded)
                     if identity in seen:
-                        store.skipped["duplicate cosmetic rule"] += 1
+                        skipped["duplicate cosmetic rule"] += 1
                         continue
                     seen.add(identity)
                     number = len(injected_rules)
@@ -622,51 +671,59 @@ class CosmeticStore:
                     for domain in parsed.domains or ("",):
                         injected.setdefault(domain, []).append(number)
                     store.rule_count += 1
-                    store.in_force[filter_list.name] += 1
+                    in_force[name] += 1
                     continue
                 identity = (parsed.kind, parsed.selector, parsed.domains, parsed.excluded)
                 if identity in seen:
-                    store.skipped["duplicate cosmetic rule"] += 1
+                    skipped["duplicate cosmetic rule"] += 1
                     continue
                 seen.add(identity)
                 if parsed.generic:
-                    generic.append(parsed)
+                    plan = parsed.plan
+                    generic.append((text, name, line_no, parsed.key, parsed.excluded, plan.gate, plan.element_keys,
+                                    plan.path))
                 else:
-                    number = len(specific_rules)
-                    specific_rules.append(parsed)
                     for domain in parsed.domains:
-                        specific.setdefault(domain, []).append(number)
+                        specific.setdefault(domain, []).append(len(specific_texts))
+                    specific_texts.append(text)
+                    specific_lists.append(name)
+                    specific_lines.append(line_no)
                 store.rule_count += 1
-                store.in_force[filter_list.name] += 1
+                in_force[name] += 1
         # Kept as lines and numbers (parsed again for the pages that need them), see `RuleTexts`.
-        store._index(generic, RuleTable.of(RuleTexts.of(specific_rules), specific), exceptions)
+        specific_table = RuleTable.of(RuleTexts.of_columns(specific_texts, specific_lists, specific_lines), specific)
+        store._index(generic, specific_table, exceptions)
         store.injected = RuleTable.of(RuleTexts.of(injected_rules, injected_trust), injected)
         store.injected_exceptions = {domain: tuple(found) for domain, found in injected_exceptions.items()}
         return store
 
-    def _index(self, generic, specific, exceptions) -> None:
+    def _index(self, generic: list[tuple], specific: RuleTable, exceptions: dict) -> None:
+        # `generic`: (text, list, line, key, excluded, gate, element keys, path test) of each generic rule.
         self.specific = specific
         self.exceptions = {domain: tuple(found) for domain, found in exceptions.items()}
         # Domain-less exceptions without `~domain`s apply everywhere: drop their generic rules now.
         everywhere = {e.key for e in self.exceptions.get("", ()) if not e.excluded}
-        kept = [rule for rule in generic if rule.key not in everywhere]
+        kept = [rule for rule in generic if rule[3] not in everywhere] if everywhere else generic
         if len(kept) < len(generic):
             self.skipped["cosmetic rule excepted everywhere"] += len(generic) - len(kept)
             for rule in generic:
-                if rule.key in everywhere:
-                    self.in_force[rule.list] -= 1
-        self.generic = RuleIndex(kept, compact=True)
+                if rule[3] in everywhere:
+                    self.in_force[rule[1]] -= 1
+        self.generic = RuleIndex.compact(
+            RuleTexts.of_columns([rule[0] for rule in kept], [rule[1] for rule in kept], [rule[2] for rule in kept]),
+            [(rule[5], rule[6]) for rule in kept],
+        )
         by_key: dict[tuple[str, str], list[int]] = {}
         excluded: dict[str, list[int]] = {}
         with_path = []
         named = {e.key for found in self.exceptions.values() for e in found}  # selectors some exception names
-        for number, rule in enumerate(kept):
-            if rule.key in named:
-                by_key.setdefault(rule.key, []).append(number)
-            for domain in rule.excluded:
+        for number, (_, _, _, key, excluded_domains, _, _, path) in enumerate(kept):
+            if key in named:
+                by_key.setdefault(key, []).append(number)
+            for domain in excluded_domains:
                 excluded.setdefault(domain, []).append(number)
-            if rule.plan.path is not None:
-                with_path.append((number, rule.plan.path))
+            if path is not None:
+                with_path.append((number, path))
         self.generic_numbers_by_key = {k: tuple(v) for k, v in by_key.items()}
         self.generic_excluded = {k: tuple(v) for k, v in excluded.items()}
         self.generic_with_path = tuple(with_path)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 import re
 from array import array
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import re2
 
@@ -74,6 +76,7 @@ _COSMETIC_LINE = re.compile(r"[^#$]*(?:#@?(?:\$\?|\?|\$|%)?#|\$@?\$)")
 
 # A hosts-file line: one of the addresses, then a space or a tab.
 _HOSTS_LINE = re.compile("(?:" + "|".join(map(re.escape, sorted(_HOSTS_ADDRESSES, key=len, reverse=True))) + ")[ \t]")
+_HOSTS_FIRST = frozenset(address[0] for address in _HOSTS_ADDRESSES)  # how such a line can start
 
 # What makes a name fail `_BARE_HOST`, for many names one per line (each between newlines) in one
 # pass: a character outside [a-z0-9_.-], an empty label, a label that starts or ends with `-` or is
@@ -84,8 +87,10 @@ _NOT_HOST_NAME = (r"[^a-z0-9_.\n-]|\.\.|-\.|\.-|\n-|\n\.|\.\n|\n[^.\n]*\n"
                   r"|\.(?:[^a-z.\n][^.\n]*|[^.\n]*_[^.\n]*|[^.\n]{64,})\n|[.\n][^.\n]{65}")
 try:
     _not_host_name = re2.compile(_NOT_HOST_NAME).search
+    _find_not_host_name = re2.compile(_NOT_HOST_NAME).finditer
 except re2.error:  # pragma: no cover - RE2 takes this pattern
     _not_host_name = re.compile(_NOT_HOST_NAME).search
+    _find_not_host_name = re.compile(_NOT_HOST_NAME).finditer
 
 
 # Hosts-file comments: `# text`, a lone `#`, or rulers of four or more `#` (`###id` is a rule).
@@ -219,7 +224,7 @@ def parse_list_text(text: str, path: str = "<text>", name: str | None = None, *,
         end = size if cut < 0 else cut + 1
         chunk = text[position:end] if position or end < size else text
         if not _plain_hosts(result, state, chunk):
-            _parse_lines(result, state, chunk.splitlines())
+            _parse_mixed(result, state, chunk)
         position = end
     line_no = state.line_no
     result.line_count = line_no
@@ -303,7 +308,7 @@ def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> No
         if ("#" in line or "$" in line) and cosmetic_line(line):
             cosmetic((line_no, line))
             continue
-        if hosts_line(line):
+        if first in _HOSTS_FIRST and hosts_line(line):
             # `address name...`; a name's form is checked below, for the whole slice at once.
             names = line.split("#", 1)[0].split()
             if len(names) < 2:
@@ -317,7 +322,7 @@ def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> No
                     host_lines(line_no)
                     host_names(host)
             continue
-        if bare_host(line.lower()):
+        if (first.isalnum() or first == "_") and bare_host(line.lower()):
             if state.adblock_header or result.network or result.cosmetic:
                 network((line_no, line))
             else:
@@ -371,6 +376,106 @@ def _bare_hosts_to_network(result: FilterList, state: _ParseState, text: str) ->
             result.network.append((line_no, line))
     result.hosts = kept
     result.network.sort()
+
+
+# The newline before a line that is not `0.0.0.0 name` or `127.0.0.1 name` with a name of host-name
+# characters whose last label starts with a letter, not one of the boilerplate names.
+_NOT_PLAIN_HOSTS_LINE = re.compile(r"\n(?!(?:0\.0\.0\.0|127\.0\.0\.1) (?!(?:%s)\n)[a-z0-9_.-]*\.[a-z][a-z0-9-]*\n)"
+                                   % "|".join(map(re.escape, HOSTS_BOILERPLATE)))
+# Line breaks `str.splitlines` knows besides `\n` and `\r` (here only as `\r\n`).
+_OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
+    """Classify a slice; in a hosts file (plain lines between comments), its plain `0.0.0.0 name` lines in bulk."""
+    middle = len(chunk) >> 1
+    sample = chunk[middle : middle + 4096]  # what most of the slice is
+    if (
+        not state.active
+        or (sample.count("\n0.0.0.0 ") + sample.count("\n127.0.0.1 ")) * 2 < sample.count("\n")
+        or "!#" in chunk
+        or "\r" in chunk and chunk.count("\r") != chunk.count("\r\n")
+        or any(other in chunk for other in _OTHER_BREAKS)
+    ):
+        _parse_lines(result, state, chunk.splitlines())
+        return
+    # The lines that are not plain are classified one by one, the plain ones blanked (a blank line counts
+    # as nothing); each plain line whose name is a host name is a host entry, as it would be line by line.
+    cut = chunk.rfind("\n") + 1
+    framed = "\n" + chunk[:cut]  # each line after a newline and before the next one
+    last = len(framed) - 1
+    lines: list[str] = []
+    plain: list[int] = []  # the numbers of the plain lines, from 0
+    pieces = []  # the runs of plain lines, each starting with a newline
+    number = previous = 0
+    for found in _NOT_PLAIN_HOSTS_LINE.finditer(framed):
+        at = found.start()
+        if at == last:
+            break
+        if at > previous:
+            run = framed.count("\n", previous, at)
+            plain.extend(range(number, number + run))
+            lines.extend([""] * run)
+            number += run
+            pieces.append(framed[previous:at])
+        previous = framed.index("\n", at + 1)
+        lines.append(framed[at + 1 : previous])
+        number += 1
+    if previous < last:
+        run = framed.count("\n", previous, last)
+        plain.extend(range(number, number + run))
+        lines.extend([""] * run)
+        pieces.append(framed[previous:last])
+    joined = "".join(pieces).replace("\n0.0.0.0 ", "\n").replace("\n127.0.0.1 ", "\n") + "\n"
+    names = joined[1:-1].split("\n") if plain else []
+    if not _names_ok(names, joined):
+        # The other names are for the line-by-line classification (which reports them).
+        taken = _host_names(names, list(range(len(names))))
+        every = framed[1:].split("\n")
+        for k in sorted(set(range(len(names))).difference(taken)):
+            lines[plain[k]] = every[plain[k]]
+        plain = [plain[k] for k in taken]
+        names = [names[k] for k in taken]
+    first = state.line_no + 1
+    hosts = result.hosts
+    before = len(hosts)
+    _parse_lines(result, state, lines)
+    numbers = array("I", map(first.__add__, plain))
+    # The lines classified one by one may have given entries too: each goes before the plain ones after it.
+    odd_lines = hosts.lines[before:]
+    odd_names = hosts.names[before:]
+    del hosts.lines[before:]
+    del hosts.names[before:]
+    start = 0
+    for line, name in zip(odd_lines, odd_names):
+        position = bisect_right(numbers, line, start)
+        hosts.lines.extend(numbers[start:position])
+        hosts.names.extend(names[start:position])
+        hosts.append(line, name)
+        start = position
+    hosts.lines.extend(numbers[start:])
+    hosts.names.extend(names[start:])
+    if cut < len(chunk):
+        _parse_lines(result, state, chunk[cut:].splitlines())
+
+
+def _host_names(names: list[str], positions: list[int]) -> list[int]:
+    """Those of the `positions` in `names` whose name is a host name (as `_names_ok` says of each alone)."""
+    # Where `_NOT_HOST_NAME` finds something in the names between newlines, that name is not one (a
+    # find that starts at the newline before a name is about that name). A find may take the newline
+    # that starts the next name and so hide what is wrong there: what is left is looked at again.
+    for _ in range(4):
+        chosen = [names[k] for k in positions]
+        joined = "\n" + "\n".join(chosen) + "\n"
+        if _names_ok(chosen, joined):
+            return positions
+        starts = list(accumulate(map((1).__add__, map(len, chosen)), initial=0))
+        wrong = {bisect_right(starts, found.start()) - 1 for found in _find_not_host_name(joined)}
+        if max(map(len, chosen)) > 253:
+            wrong.update(n for n, name in enumerate(chosen) if len(name) > 253)
+        for n in sorted(wrong, reverse=True):
+            del positions[n]
+    return [k for k in positions if _names_ok([names[k]])]
 
 
 def _plain_hosts(result: FilterList, state: _ParseState, chunk: str) -> bool:

@@ -60,7 +60,9 @@ from .rules import (
     TYPE_BITS,
     NetworkRule,
     RuleError,
+    RuleFields,
     parse_network_rule,
+    parse_rule_fields,
 )
 from ..request import TYPE_ALIASES, Request, is_ip_address, normalize_host, public_suffix, registrable_domain
 from .resources import canonical_name
@@ -885,6 +887,7 @@ class _Builder:
         self.page_exceptions = IndexBuilder()
         self.replaces = IndexBuilder()
         self.badfilters: set[str] | None = None
+        self.badfilter_heads: set[str] = set()
 
     def _collect_badfilters(self, lists: list[FilterList]) -> set[str]:
         # `$badfilter` cancels a rule wherever it is, before or after, in any list.
@@ -893,12 +896,24 @@ class _Builder:
             for _, text in filter_list.network:
                 if "badfilter" in text:
                     try:
-                        rule = parse_network_rule(text)
+                        rule = parse_rule_fields(text)
                     except RuleError:
                         continue
                     if rule.badfilter:
                         found.add(rule.identity())
+        # What a rule's text is up to its options (or whole) for its identity to be one of these: a rule
+        # whose head is none of them is not cancelled, and its identity need not be worked out.
+        self.badfilter_heads = {identity[:at] for identity in found for at in self._dollars(identity)}
         return found
+
+    @staticmethod
+    def _dollars(text: str):
+        """Every place a `$` is in `text`, and its end."""
+        at = text.find("$")
+        while at >= 0:
+            yield at
+            at = text.find("$", at + 1)
+        yield len(text)
 
     def _add_text(self, text: str, list_id: int, line: int) -> int:
         self.texts.append(text + "\n")
@@ -915,6 +930,7 @@ class _Builder:
         badfilters = self.badfilters
         skipped = self.skipped
         simple_host = _SIMPLE_HOST.fullmatch
+        texts, offsets, lines, list_ids = self.texts, self.offsets, self.lines, self.list_ids
         # Plain `||host^` block rules (most of EasyList and EasyPrivacy) are filed a run at a time
         # (`_add_simple_blocks`); a run ends where another rule comes, so rule ids keep list order.
         run_texts: list[str] = []
@@ -936,7 +952,7 @@ class _Builder:
                 continue
             self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
             try:
-                rule = parse_network_rule(text)
+                rule = parse_rule_fields(text)
             except RuleError as e:
                 if e.unsupported:
                     skipped[e.reason.split(":", 1)[0]] += 1
@@ -950,10 +966,17 @@ class _Builder:
             if rule.replace is not None and not filter_list.trusted:
                 skipped[TRUSTED_ONLY_REPLACE] += 1  # uBO takes `$replace` from trusted lists only
                 continue
-            if badfilters and rule.identity() in badfilters:
+            if badfilters and (rule.text[: rule.options_at] if rule.options_at >= 0 else rule.text) in \
+                    self.badfilter_heads and rule.identity() in badfilters:
                 skipped["removed by $badfilter"] += 1
                 continue
-            self._route(rule, self._add_text(rule.text, list_id, line_no))
+            # `_add_text`, inline: one call less for each of tens of thousands of rules.
+            text = rule.text
+            texts.append(text + "\n")
+            offsets.append(offsets[-1] + len(text) + 1)
+            lines.append(line_no)
+            list_ids.append(list_id)
+            self._route(rule, len(lines) - 1)
         self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
         from_hosts = len(self.lines)
         self._add_hosts(list_id, filter_list)
@@ -1002,7 +1025,7 @@ class _Builder:
         self.offsets.extend(accumulate(map(prefix.__add__, map(len, names)), initial=self.offsets[-1]))
         self.offsets.pop(first)  # `initial` repeats the last offset
 
-    def _route(self, rule: NetworkRule, rid: int) -> None:
+    def _route(self, rule: RuleFields, rid: int) -> None:
         if rule.exception:
             if rule.redirect is not None or rule.redirect_rule is not None:
                 self.redirects.add(rid, rule)

@@ -22,9 +22,10 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, chain
+from operator import itemgetter
 
-from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, pattern_bigrams, pattern_tokens
+from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, rule_keys
 
 # Tokens that appear in most URLs: a rule filed under one would be tested for nearly every request.
 COMMON_TOKENS = frozenset(
@@ -243,12 +244,16 @@ class IndexBuilder:
         return None
 
     def add(self, rid: int, rule: NetworkRule) -> None:
+        """A rule (a `NetworkRule`, or the `RuleFields` it is made from)."""
         self._size += 1
-        if rule.host_only:
-            self._file_host(rule.hostname, rid)
+        hostname = rule.hostname
+        if hostname is not None and rule.rest in ("", "^"):  # `rule.host_only`
+            self._file_host(hostname, rid)
             return
-        domains = rule.domains.include if rule.domains is not None and rule.domains.include else None
-        self._pending.append((rid, pattern_tokens(rule), domains, rule.hostname, pattern_bigrams(rule), rule.mask))
+        domains = rule.domains
+        domains = domains.include if domains is not None and domains.include else None
+        tokens, pairs = rule_keys(rule)
+        self._pending.append((rid, tokens, domains, hostname, pairs, rule.mask))
 
     def _file_host(self, host: str, rid: int) -> None:
         current = self._by_host.get(host)
@@ -262,21 +267,19 @@ class IndexBuilder:
             self._by_host[host] = [current, rid]
 
     def finish(self) -> RuleIndex:
-        counts: Counter = Counter()
-        host_counts: Counter = Counter()
-        for _, tokens, _, host, _, _ in self._pending:
-            counts.update(set(tokens))
-            if host is not None:
-                host_counts[host] += 1
-        pair_counts: Counter = Counter()
-        for _, _, _, _, pairs, _ in self._pending:
-            pair_counts.update(set(pairs))
+        pending = self._pending
+        # How many rules have each token, host and pair (a rule counted once per key).
+        counts: Counter = Counter(chain.from_iterable(map(dict.fromkeys, map(itemgetter(1), pending))))
+        host_counts: Counter = Counter(host for host in map(itemgetter(3), pending) if host is not None)
+        pair_counts: Counter = Counter(chain.from_iterable(map(dict.fromkeys, map(itemgetter(4), pending))))
+        # Each token's `_token_cost`, worked out once.
+        cost = {token: _token_cost(token, counts) for token in counts}.__getitem__
         by_token: dict[str, list[int]] = {}
         by_domain: dict[str, list[int]] = {}
         always: dict[int, list[int]] = {}
         hot: set[str] = set()
-        for rid, tokens, domains, host, pairs, mask in self._pending:
-            best = min(tokens, key=lambda t: _token_cost(t, counts), default=None)
+        for rid, tokens, domains, host, pairs, mask in pending:
+            best = min(tokens, key=cost) if tokens else None
             if domains is not None and _crowded(best, host, counts, host_counts):
                 # Site-specific rules in a crowded bucket (dozens of `||cdn.example/x.js$domain=site`
                 # twins): under their sites instead, so that a request from elsewhere never tests them.
@@ -287,7 +290,7 @@ class IndexBuilder:
             pairs = [p for p in pairs if p[0] not in COMMON_TOKENS and len(p[0]) > 1]
             if pairs and (best is None or best in COMMON_TOKENS or counts[best] > _CROWDED):
                 # A crowded token: file under the rarest pair of neighbouring tokens instead.
-                first, second = min(pairs, key=lambda p: (pair_counts[p], _token_cost(p[0], counts)))
+                first, second = min(pairs, key=lambda p: (pair_counts[p], cost(p[0])))
                 if pair_counts[(first, second)] < counts[best] if best is not None else True:
                     by_token.setdefault(first + " " + second, []).append(rid)
                     hot.add(first)

@@ -127,6 +127,7 @@ _HOST_PART = re.compile(r"[A-Za-z0-9._\-\u0080-\U0010ffff]*")
 _DOMAIN_VALUE = re.compile(r"^(?:[a-z0-9._\-]+(?:\.\*)?|[0-9a-f:.]+)$")
 _TOKEN = re.compile(r"[a-z0-9]+")  # the same runs `matching.TOKEN_RE` finds in URLs
 _STARS = re.compile(r"\*\*+")
+_PLAIN_HOST_PATTERN = re.compile(r"\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")  # `||host^`
 
 
 class RuleError(ValueError):
@@ -275,27 +276,59 @@ def _join_replace_values(parts: list[str]) -> list[str]:
 
 def parse_network_rule(text: str) -> NetworkRule:
     """Parse one network filter line. Raises RuleError."""
+    return NetworkRule(**parse_rule_fields(text).__dict__)
+
+
+class RuleFields:
+    """A parsed line's fields as `NetworkRule` holds them, in a plain object: the engine builder's form.
+
+    Reads like a `NetworkRule` (the same attributes, defaults and properties); `parse_network_rule`
+    makes the immutable rule from it. `options_at` is where the options' `$` is in `text`, or -1.
+    """
+
+    __slots__ = ("__dict__", "options_at")
+
+    def identity(self) -> str:
+        return rule_identity(self.text)
+
+
+for _field in NetworkRule.__dataclass_fields__.values():
+    setattr(RuleFields, _field.name, _field.default)
+for _name in ("host_keyed", "host_only", "is_generic", "page_flags", "modifier"):
+    setattr(RuleFields, _name, getattr(NetworkRule, _name))
+del _field, _name
+
+
+def parse_rule_fields(text: str) -> RuleFields:
+    """Parse one network filter line into its fields. Raises RuleError, as `parse_network_rule`."""
     line = text.strip()
     if not line:
         raise RuleError("empty line")
     exception = line.startswith("@@")
     body = line[2:] if exception else line
     at = options_start(body)
-    fields: dict = {}
-    if at >= 0:
-        pattern = body[:at]
-        _parse_options(body[at + 1 :], exception, fields)
+    # Many rules share their options (`$third-party`, `$popup`...): each option string is read once.
+    options = _OPTIONS.get((body[at + 1 :] if at >= 0 else None, exception))
+    if options is None:
+        options = _read_options(body[at + 1 :] if at >= 0 else None, exception)
+    if options.__class__ is tuple:
+        raise RuleError(*options)
+    fields = {"text": line, "exception": exception}
+    fields.update(options.fields)
+    pattern = body[:at] if at >= 0 else body
+    plain = _PLAIN_HOST_PATTERN.fullmatch(pattern)
+    if plain is not None:
+        # `||host^`, what `_parse_pattern` makes of it.
+        host = plain.group(1)
+        fields.update(pattern=host + "^", anchor_start=2, anchor_end=False, hostname=host, rest="^")
+        host_document = True
     else:
-        pattern = body
-    match_case = fields.get("match_case", False)
-    _parse_pattern(pattern, match_case, fields)
-    positive = fields.pop("types_on", 0)
-    negative = fields.pop("types_off", 0)
-    fields["mask"] = _type_mask(positive, negative, fields) | fields.pop("party", ANY_PARTY)
-    if not exception and any(fields.get(flag) for flag in _PAGE_FLAGS):
-        raise RuleError("$elemhide/$generichide/$genericblock/$specifichide are only valid on @@ exceptions")
-    if fields.get("removeparam") is not None and fields["removeparam"].startswith("/"):
-        _check_regex(fields["removeparam"][1:-1], False)
+        _parse_pattern(pattern, options.match_case, fields)
+        host_document = fields.pop("host_document", False)
+    mask, error = options.outcomes[host_document]
+    if error is not None:
+        raise RuleError(*error)
+    fields["mask"] = mask
     if (
         not fields.get("pattern")
         and fields.get("regex") is None
@@ -303,7 +336,57 @@ def parse_network_rule(text: str) -> NetworkRule:
         and at < 0
     ):
         raise RuleError("empty rule")
-    return NetworkRule(text=line, exception=exception, **fields)
+    parsed = RuleFields()
+    parsed.__dict__ = fields
+    parsed.options_at = at + len(line) - len(body) if at >= 0 else -1
+    return parsed
+
+
+class _Options:
+    """One option string read: the fields it gives, and the mask (or error) with and without `host_document`."""
+
+    __slots__ = ("fields", "match_case", "outcomes")
+
+    def __init__(self, fields: dict, exception: bool):
+        positive = fields.pop("types_on", 0)
+        negative = fields.pop("types_off", 0)
+        party = fields.pop("party", ANY_PARTY)
+        self.fields = fields
+        self.match_case = fields.get("match_case", False)
+        outcomes = []
+        for host_document in (False, True):
+            # What `parse_network_rule` checks once the pattern is read, in that order.
+            checked = dict(fields, host_document=True) if host_document else dict(fields)
+            try:
+                mask = _type_mask(positive, negative, checked) | party
+                if not exception and any(checked.get(flag) for flag in _PAGE_FLAGS):
+                    raise RuleError(
+                        "$elemhide/$generichide/$genericblock/$specifichide are only valid on @@ exceptions")
+                if checked.get("removeparam") is not None and checked["removeparam"].startswith("/"):
+                    _check_regex(checked["removeparam"][1:-1], False)
+                outcomes.append((mask, None))
+            except RuleError as e:
+                outcomes.append((0, (e.reason, e.unsupported)))
+        self.outcomes = tuple(outcomes)
+
+
+# (option string or None, exception) -> `_Options`, or (reason, unsupported) of the RuleError it gives.
+_OPTIONS: dict[tuple[str | None, bool], _Options | tuple[str, bool]] = {}
+_OPTIONS_LIMIT = 8192
+
+
+def _read_options(raw: str | None, exception: bool) -> _Options | tuple[str, bool]:
+    fields: dict = {}
+    try:
+        if raw is not None:
+            _parse_options(raw, exception, fields)
+        options = _Options(fields, exception)
+    except RuleError as e:
+        options = (e.reason, e.unsupported)
+    if len(_OPTIONS) >= _OPTIONS_LIMIT:
+        _OPTIONS.clear()
+    _OPTIONS[(raw, exception)] = options
+    return options
 
 
 # --- options -------------------------------------------------------------------------------------
@@ -570,9 +653,7 @@ def _check_regex(source: str, match_case: bool) -> None:
 
 def pattern_tokens(rule: NetworkRule) -> list[str]:
     """Tokens that every URL this rule matches must contain as whole tokens (`[a-z0-9]+` runs)."""
-    if rule.regex is not None:
-        return regex_tokens(rule.regex)
-    return [token for token, _, _ in _safe_runs(rule)]
+    return rule_keys(rule)[0]
 
 
 def pattern_bigrams(rule: NetworkRule) -> list[tuple[str, str]]:
@@ -582,29 +663,16 @@ def pattern_bigrams(rule: NetworkRule) -> list[tuple[str, str]]:
     characters) by a token starting with `imag`. The second part is cut to `PAIR_PREFIX` chars so
     that a run bounded only on its left (`/ads/vtrack*`) still gives a pair.
     """
-    if rule.regex is not None:
-        return []
-    pattern = (rule.rest if rule.hostname is not None else rule.pattern).lower()
-    runs = _token_runs(rule)
-    pairs = []
-    for (a, a_end, a_left, a_right), (b, b_start, b_left, b_right) in zip(runs, runs[1:]):
-        if not (a_left and a_right and b_left) or "*" in pattern[a_end:b_start]:
-            continue
-        if b_right or len(b) >= PAIR_PREFIX:
-            pairs.append((a, b[:PAIR_PREFIX]))
-    return pairs
+    return rule_keys(rule)[1]
 
 
 PAIR_PREFIX = 4
 
 
-def _safe_runs(rule: NetworkRule) -> list[tuple[str, int, int]]:
-    """(token, start, end) of the pattern's token runs that cannot be part of a longer URL token."""
-    return [(token, end - len(token), end) for token, end, left, right in _token_runs(rule) if left and right]
-
-
-def _token_runs(rule: NetworkRule) -> list[tuple[str, int, bool, bool]]:
-    """(run, end, bounded on the left, bounded on the right) for each token run of the pattern."""
+def rule_keys(rule: NetworkRule) -> tuple[list[str], list[tuple[str, str]]]:
+    """`pattern_tokens(rule)` and `pattern_bigrams(rule)`, from one scan of the pattern."""
+    if rule.regex is not None:
+        return regex_tokens(rule.regex), []
     if rule.hostname is not None:
         # What follows the host; it starts with a delimiter, so its first run is bounded on the left.
         pattern = rule.rest.lower()
@@ -615,14 +683,28 @@ def _token_runs(rule: NetworkRule) -> list[tuple[str, int, bool, bool]]:
         first_left_ok = rule.anchor_start != 0
         # `||ads.example` must end at a host label boundary (adblock-rust), so its last run is whole.
         last_right_ok = rule.anchor_end or (rule.anchor_start == 2 and _HOST_PART.fullmatch(pattern) is not None)
-    runs = []
-    last = len(pattern)
-    for m in _TOKEN.finditer(pattern):
-        start, end = m.span()
-        left_ok = first_left_ok if start == 0 else pattern[start - 1] != "*"
-        right_ok = last_right_ok if end == last else pattern[end] != "*"
-        runs.append((m.group(), end, left_ok, right_ok))
-    return runs
+    # Token runs at odd positions, each between the text before and after it ('' only at either end).
+    parts = _TOKEN_SPLIT(pattern)
+    tokens = []
+    pairs = []
+    last = len(parts) - 2
+    previous = None  # the run before, when bounded on both sides
+    for i in range(1, len(parts), 2):
+        run = parts[i]
+        before = parts[i - 1]
+        after = parts[i + 1]
+        left_ok = before[-1] != "*" if before else first_left_ok
+        right_ok = after[0] != "*" if after else last_right_ok
+        if left_ok:
+            if right_ok:
+                tokens.append(run)
+            if previous is not None and (right_ok or len(run) >= PAIR_PREFIX):
+                pairs.append((previous, run[:PAIR_PREFIX]))
+        previous = run if left_ok and right_ok and i < last and "*" not in after else None
+    return tokens, pairs
+
+
+_TOKEN_SPLIT = re.compile(r"([a-z0-9]+)").split
 
 
 _BOUNDARY = " "  # a literal non-token char: what `^`/`$` assertions and escaped punctuation give

@@ -126,3 +126,35 @@ def test_ublock_filters_leave_nothing_unsupported(corpus):
     unsupported = {reason: n for reason, n in engine.skipped.items() if reason not in not_rules}
     assert sum(unsupported.values()) < 0.01 * rule_lines, unsupported
     assert not engine.bad_lines
+
+
+class TestScriptletCallsReadOnce:
+    """A call repeated for many sites is read once; every rule still gets the answer (or the error) of its own line."""
+
+    @pytest.mark.parametrize("body, exception, trusted", [
+        ("set-constant, ads, false", False, True), ("trusted-set-cookie, a, b", False, False),
+        ("trusted-set-cookie, a, b", False, True), ("no-such-scriptlet, x", False, True),
+        ("no-such-scriptlet, x", True, True), ("'unclosed, x", False, True), ("", True, True), ("", False, True),
+    ])
+    def test_same_answer_cold_and_warm(self, body, exception, trusted):
+        from filters.cosmetic import injected
+
+        def answer():
+            try:
+                return injected.parse_scriptlet(body, exception=exception, trusted=trusted)
+            except (Unsupported, SelectorError) as error:
+                return type(error), str(error)
+
+        injected._SCRIPTLETS.clear()
+        cold = answer()
+        assert answer() == cold and answer() == cold
+        assert (body, exception, trusted) in injected._SCRIPTLETS
+
+    def test_rules_for_many_sites_share_nothing_but_the_call(self):
+        rules = [parse_rule(f"site{n}.example##+js(set-constant, ads, false)", "l", n) for n in range(3)]
+        assert [rule.domains for rule in rules] == [("site0.example",), ("site1.example",), ("site2.example",)]
+        assert {rule.call for rule in rules} == {ScriptletCall("set-constant", ("ads", "false"))}
+        with pytest.raises(Unsupported):
+            parse_rule("a.example##+js(no-such-scriptlet)", "l", 1)
+        with pytest.raises(Unsupported):
+            parse_rule("b.example##+js(no-such-scriptlet)", "l", 2)

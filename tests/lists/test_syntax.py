@@ -138,12 +138,13 @@ class TestLargeHostsFiles:
         # The same lines, each slice forced through the line-by-line classification.
         from filters.lists import syntax
 
-        original = syntax._plain_hosts
+        original = syntax._plain_hosts, syntax._parse_mixed
         syntax._plain_hosts = lambda *args: False
+        syntax._parse_mixed = lambda result, state, chunk: syntax._parse_lines(result, state, chunk.splitlines())
         try:
             return syntax.parse_list_text(text)
         finally:
-            syntax._plain_hosts = original
+            syntax._plain_hosts, syntax._parse_mixed = original
 
     def _same(self, text: str):
         from filters.lists.syntax import parse_list_text
@@ -174,3 +175,72 @@ class TestLargeHostsFiles:
 
         result = parse("0.0.0.0 a.example", "0.0.0.0 b.example")
         assert isinstance(result.hosts.lines, array) and result.hosts.names == ["a.example", "b.example"]
+
+
+class TestCommentedHostsFiles:
+    """A hosts file with comments, blank lines and odd lines between its plain ones: plain lines in bulk, same result."""
+
+    _same = TestLargeHostsFiles._same
+    _by_lines = TestLargeHostsFiles._by_lines
+
+    ODD = [
+        "# a comment", "", "   ", "0.0.0.0 localhost", "127.0.0.1 localhost.localdomain", "0.0.0.0 0.0.0.0",
+        "0.0.0.0 hhttp", "0.0.0.0 trailing.example.", "0.0.0.0 double..dots.example", "0.0.0.0 Upper.Example",
+        "0.0.0.0 1.2.3.4", "0.0.0.0 -dash.example", "0.0.0.0 " + "x" * 70 + ".example", "0.0.0.0 a.example b.example",
+        "0.0.0.0 c.example  #[Tracking.Cookie]", "::1 ip6-localhost", "0.0.0.0\ttab.example", " 0.0.0.0 lead.example",
+        "0.0.0.0 d.example ", "bare.example", "0.0.0.0 under_score.example", "0.0.0.0 last.ex_ample", "##.ad",
+        "||ads.example^", "! comment", "0.0.0.0 .dot.example", "0.0.0.0 a.example",
+    ]
+
+    def _text(self, lines: int, every: int, end: str = "\n") -> str:
+        out = ["# Title: commented", "127.0.0.1 localhost"]
+        for i in range(lines):
+            if i % every == 0:
+                out.append(self.ODD[(i // every) % len(self.ODD)])
+            out.append(f"{'127.0.0.1' if i % 7 == 0 else '0.0.0.0'} h{i}.example{i % 13}.com")
+        return "\n".join(out) + end
+
+    @pytest.mark.parametrize("every", [3, 17, 400])
+    def test_same_as_line_by_line(self, every):
+        result = self._same(self._text(3000, every))
+        assert result.title == "commented" and len(result.hosts) > 3000
+
+    @pytest.mark.parametrize("ending", ["", "\r\n", "\x85", "\n\n\n"])
+    def test_line_ends(self, ending):
+        text = self._text(2000, 11)
+        self._same(text + "0.0.0.0 tail.example" + ending)
+        self._same(text.replace("\n", "\r\n"))
+        self._same(text.replace("\n# a comment\n", "\n# a\x85comment\n"))
+        self._same(text.replace("\n# a comment\n", "\n# a\rcomment\n"))
+
+    def test_preprocessor_lines_keep_their_meaning(self):
+        text = self._text(2000, 23).replace("\n# a comment\n", "\n!#if env_mobile\n", 1).replace(
+            "\n# a comment\n", "\n!#endif\n", 1)
+        result = self._same(text)
+        assert result.skipped["preprocessor excluded"] > 0
+
+    def test_big_commented_file_in_slices(self):
+        result = self._same(self._text(150_000, 29))
+        assert len(result.hosts) > 150_000
+
+    def test_plain_lines_are_not_read_one_by_one(self):
+        from filters.lists import syntax
+
+        read = []
+        original = syntax._parse_lines
+        syntax._parse_lines = lambda result, state, lines: (read.extend(line for line in lines if line),
+                                                             original(result, state, lines))
+        try:
+            result = syntax.parse_list_text(self._text(20_000, 25))
+        finally:
+            syntax._parse_lines = original
+        assert len(result.hosts) > 20_000
+        assert len(read) < 2_000  # the comments and odd lines between them
+
+
+def test_hosts_and_bare_lines_whatever_they_start_with():
+    result = parse("Ads.Example.COM", "_sub.example.org", "9x.example.net", "fe80::1%lo0 f.example", "::1 ip6-localhost",
+                   "255.255.255.255 broadcasthost", "127.0.0.1 one.example two.example")
+    assert list(result.hosts) == [(1, "ads.example.com"), (2, "_sub.example.org"), (3, "9x.example.net"),
+                                  (4, "f.example"), (7, "one.example"), (7, "two.example")]
+    assert result.skipped["hosts boilerplate"] == 2 and not result.network
