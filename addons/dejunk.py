@@ -182,6 +182,8 @@ class Dejunk:
             return
         if not self._configured:
             self._check_hooks()
+        if self.engines.running and updated & {"connection_strategy", "dejunk_dashboard"}:
+            self._place_dashboard_tls()
 
     def _apply(self, updated: set[str]) -> None:
         opts, filtering = ctx.options, self.filtering
@@ -397,10 +399,26 @@ class Dejunk:
                 f"dejunk: the proxy ({mode}) listens on every network interface: anyone who can reach this "
                 "machine can use it. To serve this machine only, start it with --listen-host 127.0.0.1"
             )
-        self._dashboard_tls = LastWordOnTls.install(ctx.master.addons, self.dashboard)
+        self._place_dashboard_tls()
         if self.dashboard.name:
             logger.info(f"dejunk: dashboard at http://{self.dashboard.name}/ for clients of this proxy"
                         + (" (password set)" if ctx.options.dejunk_dashboard_password else ""))
+
+    def _place_dashboard_tls(self) -> None:
+        """`LastWordOnTls` at the end of mitmproxy's addon chain only while it has something to undo.
+
+        mitmproxy's tlsconfig asks a server before TLS with the client only with eager connections;
+        and every addon in the chain costs every hook of every flow its dispatch (some 14 us a flow in all).
+        """
+        addons = ctx.master.addons
+        there = addons.get(LastWordOnTls.name)  # ours, or one an earlier load of the script put there
+        wanted = bool(self.dashboard.name) and "connection_strategy" in ctx.options \
+            and ctx.options.connection_strategy == "eager"
+        if wanted and (there is None or there is not self._dashboard_tls):
+            self._dashboard_tls = LastWordOnTls.install(addons, self.dashboard)
+        elif not wanted and there is not None:
+            addons.remove(there)
+            self._dashboard_tls = None
 
     def done(self):
         if self._dashboard_tls is not None and ctx.master.addons.get(LastWordOnTls.name) is self._dashboard_tls:

@@ -10,7 +10,8 @@ For https:// the name must never be looked up (no DNS knows it): a CONNECT to it
 with 200 by the proxy itself (with `connection_strategy=eager` mitmproxy would otherwise connect
 at once, see filters.proxy.internals 8), TLS with the client does not wait for a server
 (`tls_clienthello`, from `LastWordOnTls`: mitmproxy's own tlsconfig addon sets that choice after
-the scripts' hooks, so this one goes at the end of the addon chain), and any server connection to the name is refused (`server_connect`), so
+the scripts' hooks, so this one goes at the end of the addon chain, and only with eager connections,
+the only ones with which tlsconfig asks a server first), and any server connection to the name is refused (`server_connect`), so
 nothing is ever looked up or connected for it.
 """
 

@@ -606,6 +606,7 @@ class Filtering:
                 # it costs the proxy more than holding it. Only while it comes at once, though: one
                 # arriving in pieces streams from its first piece on (`_small_body_chunk`).
                 f._dejunk_small_held = int(length)  # not part of the flow's saved state
+                f._dejunk_plain = response  # nothing for the response hook to do with this response
                 return True
             # Only pages dejunk may rewrite are held in memory; everything else flows through
             # (unless flows are kept to be looked at: then mitmproxy decides, as without dejunk).
@@ -796,6 +797,8 @@ class Filtering:
         self.upstream.flow_done(f)
         if not self.settings.enabled or f.response is None:
             return None
+        if getattr(f, "_dejunk_plain", None) is f.response:
+            return None  # held only because it is small, no page and nothing to replace: most responses
         try:
             self._reassert_block(f)
             self._finish_replaced_image(f)

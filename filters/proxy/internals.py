@@ -15,7 +15,9 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
    `ErrorCode` whose `http_status_code()` is None means none). Without it: mitmproxy's pages.
 2. `HttpStream.check_body_size(request)`, a command generator returning a bool: wrapped by
    `install_body_size_check` to skip mitmproxy's `stream_large_bodies` check on response headers
-   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`); and
+   while dejunk's `responseheaders` hook makes that decision (reads `response_body_buf`), and on
+   each chunk of a held body while `watch_held_bodies` sees it (it streams a body past dejunk's
+   hold limit, never above `stream_large_bodies`); and
    for a request dejunk answered in `requestheaders` (`drop_request_body`), to read and drop its
    body instead of streaming it (mitmproxy cannot stream a body and send an addon's response:
    it raises) or holding it (clears `request_body_buf`). Without it: the check runs twice, a
@@ -202,15 +204,19 @@ def install_body_size_check() -> bool:
     request. While dejunk filters (see `skip_header_size_check`) its `responseheaders` hook makes
     that decision itself, right after, for every response: only pages it may rewrite, with a
     length up to the limit or not yet known, are held. So the check at the headers is skipped;
-    the check on every chunk of a body being held stays, and still switches a body that grows
-    past the limit to streaming. A `body_size_limit` keeps the whole check.
+    so is mitmproxy's check on every chunk of a body being held while `watch_held_bodies` sees
+    them: the watcher switches a body that grows past dejunk's hold limit (at most
+    `stream_large_bodies`) to streaming itself. A `body_size_limit` keeps the whole check.
     """
     stream = _http_stream()
     return stream is not None and _wrap_once(stream, "check_body_size", _ORIGINAL_CHECK_ATTR, _check_body_size)
 
 
 def skip_header_size_check(skip: bool) -> None:
-    """Whether mitmproxy's size check on response headers is left to dejunk's hook (see above)."""
+    """Whether mitmproxy's size check on response headers (and held chunks, if watched) is left to dejunk (see above).
+
+    Only while the hold limit given to the watcher is at most `stream_large_bodies`.
+    """
     global _skip_header_size_check
     _skip_header_size_check = skip
 
@@ -275,6 +281,8 @@ def _check_body_size(self, request: bool):
         stream = _held_body_progress(self.flow, len(self.response_body_buf))
         if stream is not None:
             return (yield from _stream_from_now_on(self, stream))
+        if _skip_header_size_check:
+            return False  # the watch streams a body past dejunk's hold limit, at most stream_large_bodies
     if _skip_header_size_check and not request and not self.response_body_buf:
         return False
     return (yield from getattr(type(self), _ORIGINAL_CHECK_ATTR)(self, request))

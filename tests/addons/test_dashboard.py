@@ -159,3 +159,28 @@ def test_the_dashboard_answers_while_dejunk_is_disabled_and_says_so(addon_ctx):
     settle(addon.requestheaders(f))
     status = json.loads(f.response.content)
     assert status["filtering"] is False and "disabled" in status["problems"][0]
+
+
+def test_the_last_word_on_tls_is_in_the_chain_only_with_eager_connections(tmp_path):
+    # With lazy connections mitmproxy never asks a server before TLS with the client: an addon at the
+    # end of the chain would only cost every hook of every flow its dispatch.
+    from mitmproxy.addons.proxyserver import Proxyserver
+
+    (tmp_path / "list.txt").write_text(LIST)
+    addon = dejunk.Dejunk()
+    with taddons.context(addon, Proxyserver()) as tctx:
+        tctx.configure(addon, dejunk_lists=[str(tmp_path / "list.txt")], dejunk_state=str(tmp_path / "state"),
+                       dejunk_error_pages=False, dejunk_cosmetic="off", connection_strategy="lazy")
+        addon.running()
+        try:
+            assert tctx.master.addons.get(dejunk.LastWordOnTls.name) is None
+            tctx.configure(addon, connection_strategy="eager")
+            assert isinstance(tctx.master.addons.chain[-1], dejunk.LastWordOnTls)
+            tctx.configure(addon, dejunk_dashboard="")  # no dashboard: nothing to say about TLS
+            assert tctx.master.addons.get(dejunk.LastWordOnTls.name) is None
+            tctx.configure(addon, dejunk_dashboard="dejunk.home.arpa")
+            assert isinstance(tctx.master.addons.chain[-1], dejunk.LastWordOnTls)
+            tctx.configure(addon, connection_strategy="lazy")
+            assert tctx.master.addons.get(dejunk.LastWordOnTls.name) is None
+        finally:
+            addon.done()

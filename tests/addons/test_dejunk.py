@@ -532,6 +532,23 @@ class TestResponseHeaders:
         page = self.respond(addon, "http://friend.test/", "text/html", length="1500")  # a page stays held
         assert addon.upstream.held_body_progress(page, 1) is None and page.id in addon.upstream._waiting
 
+    def test_the_response_hook_leaves_a_small_held_body_alone_unless_the_response_changed(self, addon_ctx,
+                                                                                            monkeypatch):
+        # Most responses are small bodies held only because that is cheaper: nothing to look at again.
+        addon, _, _ = addon_ctx
+        looked_at = []
+        original = addon.filtering._page_to_rewrite
+        monkeypatch.setattr(addon.filtering, "_page_to_rewrite", lambda f: looked_at.append(f) or original(f))
+        small = self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500")
+        small.response.raw_content = b"x" * 1500
+        run_response(addon, small)
+        assert looked_at == [] and small.response.raw_content == b"x" * 1500
+        replaced = self.respond(addon, "http://friend.test/b.js", "application/javascript", length="1500")
+        replaced.response = tutils.tresp(content=b"<html></html>")  # another addon's response
+        replaced.response.headers["content-type"] = "text/html"
+        run_response(addon, replaced)
+        assert looked_at == [replaced]
+
     def test_a_small_body_still_coming_after_the_timeout_streams_on_unremarked(self, addon_ctx):
         addon, _, files = addon_ctx
         f = self.respond(addon, "http://friend.test/a.js", "application/javascript", length="1500")

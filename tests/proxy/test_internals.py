@@ -141,6 +141,28 @@ def test_size_check_on_real_response_headers(options, skip, buffered, checked):
     assert bool(stream.flow.response.stream) is checked
 
 
+def test_a_held_chunk_is_left_to_dejunks_watch_while_dejunk_decides(options):
+    # dejunk's watch streams a held body past its hold limit, which is at most stream_large_bodies:
+    # mitmproxy's own check on each chunk (it parses both size options again) would find nothing more.
+    internals.install_body_size_check()
+    options.update(stream_large_bodies="1k")
+    stream = _stream(options)
+    stream.flow.response = tutils.tresp(content=b"")
+    stream.response_body_buf = bytearray(4096)
+    seen = []
+    internals.watch_held_bodies(lambda flow, held: seen.append(held))
+    internals.skip_header_size_check(True)
+    try:
+        _drive(stream.check_body_size(False))
+        assert seen == [4096] and not stream.flow.response.stream  # the watch said: hold on
+        internals.skip_header_size_check(False)  # dejunk not deciding (a body_size_limit, flows kept)
+        _drive(stream.check_body_size(False))
+        assert seen == [4096, 4096] and stream.flow.response.stream  # mitmproxy checks as well
+    finally:
+        internals.skip_header_size_check(False)
+        internals.watch_held_bodies(None)
+
+
 def test_request_bodies_are_always_checked(options):
     internals.install_body_size_check()
     options.update(stream_large_bodies="1k")
