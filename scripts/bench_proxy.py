@@ -5,7 +5,9 @@
    otherwise, alternating, repeated; requests/s, p50/p99 latency, errors, proxy RSS before and
    after. dejunk runs with the corpus's EasyList and EasyPrivacy. Target: throughput ratio
    dejunk/bare >= 0.98 (the median of the ratios of each alternating bare/dejunk pair), 0 errors,
-   RSS flat.
+   RSS flat. Beside them (unless `--no-floor`), the same runs through an addon whose five per-flow
+   hooks do nothing (scripts/bench_empty_addon.py): the share of the proxy that mitmproxy's hook
+   dispatch alone takes from any script addon, and dejunk's ratio to that floor.
 2. The same small load through dejunk while HTML pages (the corpus's news pages) are fetched on
    other connections: with the page rewriter on, against rewriting off (or, while the rewriter is
    not there, against no page traffic at all). Target: p99 of the small requests <= 1.2x.
@@ -59,6 +61,8 @@ FALLBACK_PAGE = REPO / "tests" / "e2e" / "site" / "news.test" / "index.html"
 WARM_UP = 1_000
 RATIO_TARGET, P99_TARGET, DOWNLOAD_RSS_TARGET_MB = 0.98, 1.2, 20
 SCALE_TARGET = 1.6  # 2 workers / 1 worker on 2 cores, small responses
+EMPTY = "empty hooks"  # the run kind measuring an addon whose hooks do nothing
+EMPTY_ADDON = REPO / "scripts" / "bench_empty_addon.py"
 
 WRK_SCRIPT = """-- Cycle through absolute-form request targets (a forward proxy's request line).
 -- The thread stops after its quota of responses and says so; wrk itself would sleep out its -d
@@ -262,15 +266,16 @@ class ProxyFactory:
         self.addon = addon
         self.count = 0
 
-    def start(self, dejunk: bool, extra: dict | None = None) -> Proxy:
+    def start(self, dejunk: bool, extra: dict | None = None, addon: Path | None = None) -> Proxy:
+        """A mitmdump, bare or with the addon measured (or `addon`, another script, in its place)."""
         self.count += 1
         # Identical options for both: no flow printing, and the connection strategy dejunk sets anyway.
         options: dict[str, object] = {"flow_detail": 0, "connection_strategy": "lazy"}
-        if dejunk:
+        if dejunk and addon is None:
             options["dejunk_lists"] = self.lists
         options.update(extra or {})
-        name = f"{'dejunk' if dejunk else 'bare'}-{self.count}"
-        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options, addon=self.addon)
+        name = f"{'bare' if not dejunk else 'dejunk' if addon is None else addon.stem}-{self.count}"
+        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options, addon=addon or self.addon)
 
 
 def mb(kb: int) -> float:
@@ -278,8 +283,8 @@ def mb(kb: int) -> float:
 
 
 def small_run(factory: ProxyFactory, client, urls: list[str], total: int, connections: int, dejunk: bool,
-              label: str, options: dict | None = None, background=None) -> Run:
-    proxy = factory.start(dejunk, options)
+              label: str, options: dict | None = None, background=None, addon: Path | None = None) -> Run:
+    proxy = factory.start(dejunk, options, addon)
     try:
         pid = proxy.process.pid
         rss_start = load.rss_kb(pid)
@@ -346,6 +351,8 @@ def main(argv: list[str]) -> int:
                         "(default: the corpus's EasyList and EasyPrivacy, else builtin)")
     parser.add_argument("--addon", type=Path, default=ADDON, help="the addon to measure (default: addons/dejunk.py "
                         "of this checkout; another path compares a modified copy)")
+    parser.add_argument("--no-floor", dest="floor", action="store_false",
+                        help="leave out the runs with an addon of empty hooks (the floor under any addon's cost)")
     parser.add_argument("--origin", choices=("nginx", "python"), default="nginx")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -450,12 +457,16 @@ def small_part(bench: Bench) -> dict:
     args = bench.args
     print(f"1. {args.requests} small requests at {args.connections} connections", flush=True)
     runs: dict[str, list[Run]] = {"bare": [], "dejunk": []}
+    kinds = ["bare", "dejunk"]
+    if args.floor:
+        runs[EMPTY] = []
+        kinds.insert(1, EMPTY)
     print_header()
     for repeat in range(args.repeats):
-        order = ("bare", "dejunk") if repeat % 2 == 0 else ("dejunk", "bare")
+        order = kinds if repeat % 2 == 0 else kinds[::-1]
         for kind in order:
             run = small_run(bench.factory, bench.client, bench.small_urls, args.requests, args.connections,
-                            kind == "dejunk", f"{kind} #{repeat + 1}")
+                            kind != "bare", f"{kind} #{repeat + 1}", addon=EMPTY_ADDON if kind == EMPTY else None)
             runs[kind].append(run)
             print_run(run)
     bare_rate = median(r.per_second for r in runs["bare"])
@@ -481,12 +492,25 @@ def small_part(bench: Bench) -> dict:
               f"RSS {median(r.rss_before_mb for r in rs):.1f} -> {median(r.rss_after_mb for r in rs):.1f} MB over "
               f"the run (growth {median(r.rss_after_mb - r.rss_before_mb for r in rs):+.1f} MB)")
     print(f"  errors: {errors} (target 0)")
+    floor = {}
+    if args.floor:
+        # What mitmproxy's dispatch of five empty hooks costs: the ratio no script addon can pass.
+        floor_ratios = [e.per_second / b.per_second for b, e in zip(runs["bare"], runs[EMPTY]) if b.per_second]
+        over_floor = [d.per_second / e.per_second for e, d in zip(runs[EMPTY], runs["dejunk"]) if e.per_second]
+        floor_cpu = median(r.cpu_us_per_request for r in runs[EMPTY])
+        floor = {"empty_hooks_ratio": median(floor_ratios), "empty_hooks_cpu_us": floor_cpu,
+                 "dejunk_over_empty_hooks_ratio": median(over_floor)}
+        print(f"  the floor: an addon with dejunk's five per-flow hooks left empty (scripts/bench_empty_addon.py):"
+              f" throughput ratio to bare {floor['empty_hooks_ratio']:.3f} (median over {len(floor_ratios)} runs),"
+              f" CPU per request {floor_cpu:.0f} us")
+        print(f"  dejunk against that floor: throughput ratio {floor['dejunk_over_empty_hooks_ratio']:.3f},"
+              f" CPU per request bare/empty-hooks/dejunk {bare_cpu:.0f}/{floor_cpu:.0f}/{dejunk_cpu:.0f} us")
     print()
     return {
         "small": {k: [asdict(r) for r in v] for k, v in runs.items()},
         "small_summary": {"bare_rps": bare_rate, "dejunk_rps": dejunk_rate, "ratio": ratio,
                           "pair_ratios": pair_ratios, "ratio_target": RATIO_TARGET, "errors": errors,
-                          "bare_cpu_us": bare_cpu, "dejunk_cpu_us": dejunk_cpu},
+                          "bare_cpu_us": bare_cpu, "dejunk_cpu_us": dejunk_cpu, **floor},
     }
 
 
