@@ -930,7 +930,6 @@ class _Builder:
         badfilters = self.badfilters
         skipped = self.skipped
         simple_host = _SIMPLE_HOST.fullmatch
-        texts, offsets, lines, list_ids = self.texts, self.offsets, self.lines, self.list_ids
         # Plain `||host^` block rules (most of EasyList and EasyPrivacy) are filed a run at a time
         # (`_add_simple_blocks`); a run ends where another rule comes, so rule ids keep list order.
         run_texts: list[str] = []
@@ -970,13 +969,7 @@ class _Builder:
                     self.badfilter_heads and rule.identity() in badfilters:
                 skipped["removed by $badfilter"] += 1
                 continue
-            # `_add_text`, inline: one call less for each of tens of thousands of rules.
-            text = rule.text
-            texts.append(text + "\n")
-            offsets.append(offsets[-1] + len(text) + 1)
-            lines.append(line_no)
-            list_ids.append(list_id)
-            self._route(rule, len(lines) - 1)
+            self._route(rule, self._add_text(rule.text, list_id, line_no))
         self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
         from_hosts = len(self.lines)
         self._add_hosts(list_id, filter_list)
