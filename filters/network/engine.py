@@ -47,7 +47,10 @@ from dataclasses import dataclass
 from .decision import ALLOWED, Decision
 from .index import IndexBuilder, RuleIndex, merge_indexes
 from ..lists.syntax import BadLine, FilterList
-from .matching import TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
+from .matching import (
+    BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, URL, Origin, Target, compile_rule, host_keys,
+    host_suffixes,
+)
 from .regex import compile_regex
 from .rules import (
     ANY_PARTY,
@@ -89,7 +92,6 @@ _TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()
 
 # Bytes of a lower-cased URL that are not [a-z0-9] become spaces: `.split()` then gives TOKEN_RE's tokens.
 _TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
-_new_tuple = tuple.__new__
 _IS_KEY = 1  # a key of some index's token table (pairs included)
 _STARTS_PAIR = 2  # the first token of pairs (`"ads image"`) filed in a token table
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
@@ -274,7 +276,7 @@ class NetworkEngine:
         if t is None:
             return ALLOWED
         rid = self._find(BLOCKS, t)
-        if rid is None and t.bits & PAGE_TYPES and self._has[PAGE_BLOCKS]:
+        if rid is None and t[BITS] & PAGE_TYPES and self._has[PAGE_BLOCKS]:
             rid = self._find(PAGE_BLOCKS, t)
         if rid is not None:
             if self._has[AFTER_BLOCK] and self._find(AFTER_BLOCK, t) is not None:
@@ -324,7 +326,7 @@ class NetworkEngine:
             return ()
         found: set[int] = set()
         for n in (BLOCKS, PAGE_BLOCKS, REDIRECTS, REMOVEPARAMS, CSPS, REPLACES):
-            if not self._has[n] or (n == PAGE_BLOCKS and not t.bits & PAGE_TYPES):
+            if not self._has[n] or (n == PAGE_BLOCKS and not t[BITS] & PAGE_TYPES):
                 continue
             for rid in self._find_all(n, t):
                 rule = self._rule(rid)
@@ -416,8 +418,8 @@ class NetworkEngine:
             previous = token
         if pairs is not None:
             keys.extend(pairs)
-        return _new_tuple(Target, (lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin,
-                                   source_keys, method or "GET", domain_keys, path, keys))
+        return (lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET",
+                domain_keys, path, keys)  # a target: see matching.URL and the positions after it
 
     def _head(self, lurl: str, cut: int) -> tuple[Origin, int] | None:
         """(origin, where its host ends) for a lower-cased URL, kept by the URL's start when that decides it."""
@@ -492,17 +494,17 @@ class NetworkEngine:
         source page's `$domain=` rules are looked up here. Each candidate is then tested: mask,
         required literal (one `in`), exact URL test, options.
         """
-        origin = t.origin
+        origin = t[ORIGIN]
         probe = origin.probes[n]
         if probe is None:
             probe = origin.probes[n] = self._probe(self._indexes[n], origin)
-        bits = t.bits
+        bits = t[BITS]
         if probe[0] is not None and not bits & POPUP:
             return probe[0]
         index = self._indexes[n]
         buckets = probe[1]
         extra = []
-        keys = t.path_keys
+        keys = t[PATH_KEYS]
         if keys:
             by_token = index.by_token
             for key in keys:
@@ -511,12 +513,12 @@ class NetworkEngine:
                     extra.append(hit)
         always = index.always
         if always:
-            hit = always.get(t.type_bit)
+            hit = always.get(t[TYPE_BIT])
             if hit is not None:
                 extra.append(hit)
-        if t.domain_keys:
+        if t[DOMAIN_KEYS]:
             by_domain = index.by_domain
-            for key in t.domain_keys:
+            for key in t[DOMAIN_KEYS]:
                 hit = by_domain.get(key)
                 if hit is not None:
                     extra.append(hit)
@@ -524,7 +526,7 @@ class NetworkEngine:
             buckets = buckets + tuple(extra)
         if buckets:
             compiled = self._compiled
-            url = t.url
+            url = t[URL]
             for bucket in buckets:
                 for rid in bucket:
                     c = compiled[rid] or self._compile(rid)
@@ -577,26 +579,26 @@ class NetworkEngine:
 
     def _gather(self, n: int, t: Target) -> list:
         """The candidate buckets `_find` looks at, in the same order (a plain host rule as a bucket of one)."""
-        origin = t.origin
+        origin = t[ORIGIN]
         probe = origin.probes[n]
         if probe is None:
             probe = origin.probes[n] = self._probe(self._indexes[n], origin)
         index = self._indexes[n]
-        buckets = [(probe[0],)] if probe[0] is not None and not t.bits & POPUP else []
+        buckets = [(probe[0],)] if probe[0] is not None and not t[BITS] & POPUP else []
         buckets.extend(probe[1])
-        keys = t.path_keys or ()
+        keys = t[PATH_KEYS] or ()
         buckets.extend(index.by_token[key] for key in keys if key in index.by_token)
-        hit = index.always.get(t.type_bit)
+        hit = index.always.get(t[TYPE_BIT])
         if hit is not None:
             buckets.append(hit)
-        buckets.extend(index.by_domain[key] for key in t.domain_keys if key in index.by_domain)
+        buckets.extend(index.by_domain[key] for key in t[DOMAIN_KEYS] if key in index.by_domain)
         return buckets
 
     def _test(self, rid: int, t: Target) -> bool:
         c = self._compiled[rid] or self._compile(rid)
-        if c[0] & t.bits != t.bits:
+        if c[0] & t[BITS] != t[BITS]:
             return False
-        if c[1] is not None and c[1] not in t.url:
+        if c[1] is not None and c[1] not in t[URL]:
             return False
         return (c[3] is None or c[3](t)) and (c[2] is None or c[2](t))
 
@@ -660,7 +662,7 @@ class NetworkEngine:
             return rid, document
         if genericblock is not None and self._is_generic(rid):
             candidates = self._find_all(BLOCKS, t)
-            if t.bits & PAGE_TYPES:
+            if t[BITS] & PAGE_TYPES:
                 candidates += self._find_all(PAGE_BLOCKS, t)
             for other in candidates:
                 if not self._is_generic(other):
@@ -726,7 +728,7 @@ class NetworkEngine:
         if self._has[REMOVEPARAMS] and "?" in url and self._find(REMOVEPARAMS, t) is not None:
             new_url = self._removeparam_url(t, url, applied)
         csp = None
-        if self._has[CSPS] and t.bits & (DOCUMENT | SUBDOCUMENT) and self._find(CSPS, t) is not None:
+        if self._has[CSPS] and t[BITS] & (DOCUMENT | SUBDOCUMENT) and self._find(CSPS, t) is not None:
             csp = self._csp_for(t, applied)
         replace = ()
         if self._has[REPLACES] and self._find(REPLACES, t) is not None:

@@ -15,7 +15,6 @@ linear in the URL length, so a hostile 8 KB URL cannot make matching slow.
 from __future__ import annotations
 
 import re
-from collections import namedtuple
 
 from .regex import compile_regex
 from .rules import NetworkRule, regex_tokens
@@ -46,37 +45,33 @@ class Origin:
         self.probes = [None] * probe_slots
 
 
-_TargetFields = namedtuple(
-    "_TargetFields",
-    "url raw_url host host_start host_end bits type_bit origin source_keys method domain_keys path_tokens path_keys",
-    defaults=((), None, None),
-)
+# A request as the compiled rules see it (a "target") is a plain tuple, read by these positions:
+# made in one step and read with one subscript, where a named tuple costs several times both (the
+# hot loop reads it a dozen times per request).
+(
+    URL,  # the URL, lower-cased (with an IDN host in punycode)
+    RAW_URL,  # the URL as given (for `$match-case`)
+    HOST,  # the host, lower-case
+    HOST_START,  # where the host starts in the URL
+    HOST_END,  # where it ends
+    BITS,  # the request's type bit | its party bit
+    TYPE_BIT,  # the type bit alone
+    ORIGIN,  # its `Origin`
+    SOURCE_KEYS,  # the `$domain=` names of the source page
+    METHOD,  # the HTTP method, upper-case
+    DOMAIN_KEYS,  # the keys of the engine's `$domain=` tables among SOURCE_KEYS
+    PATH_TOKENS,  # the tokens of the URL after the host (None: not worked out)
+    PATH_KEYS,  # the keys of the token tables those give, in probe order (None: not worked out)
+) = range(13)
+
+Target = tuple  # for annotations: a tuple laid out as above
 
 
-class Target(_TargetFields):
-    """One request as the compiled rules see it: the URL (lower-cased and as given), where the
-    host sits in it, the type and party bits, its `Origin`, and the source page's `$domain=` names.
-
-    Also, worked out once per request for every index: `domain_keys`, the keys of the engine's
-    `$domain=` tables among the source page's names; `path_tokens`, the tokens of the URL after the
-    host; `path_keys`, the keys of its token tables those give, in probe order. A tuple: made in
-    one call, its fields read as fast as slots.
-    """
-
-    __slots__ = ()
-
-    @property
-    def tokens(self) -> list[str]:
-        path = self.path_tokens if self.path_tokens is not None else TOKEN_RE.findall(self.url, self.host_end)
-        return self.origin.tokens + path
-
-    @property
-    def suffixes(self) -> tuple[str, ...]:
-        return self.origin.suffixes
-
-    @property
-    def host_keys(self) -> frozenset[str]:
-        return self.origin.keys
+def new_target(url, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method,
+               domain_keys=(), path_tokens=None, path_keys=None) -> Target:
+    """A target from its fields by name (the engine builds its tuples in place)."""
+    return (url, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method,
+            domain_keys, path_tokens, path_keys)
 
 
 def host_keys(host: str, public_suffix: str | None) -> frozenset[str]:
@@ -171,12 +166,12 @@ def compile_pattern(rule: NetworkRule):
     if rule.regex is not None:
         search = compile_regex(rule.regex, rule.match_case).search
         if rule.match_case:
-            return lambda t: search(t.raw_url) is not None
-        return lambda t: search(t.url) is not None
+            return lambda t: search(t[RAW_URL]) is not None
+        return lambda t: search(t[URL]) is not None
     if rule.hostname is not None:
         return _host_rest_matcher(rule.hostname, rule.rest, rule.anchor_end, rule.match_case)
     pattern = rule.pattern
-    field = "raw_url" if rule.match_case else "url"
+    field = RAW_URL if rule.match_case else URL
     if rule.anchor_start == 2:
         return _label_matcher(pattern, rule.anchor_end, field)
     if not pattern:
@@ -186,16 +181,16 @@ def compile_pattern(rule: NetworkRule):
     right = rule.anchor_end
     if plain:
         if left and right:
-            return (lambda t: t.raw_url == pattern) if rule.match_case else (lambda t: t.url == pattern)
+            return (lambda t: t[RAW_URL] == pattern) if rule.match_case else (lambda t: t[URL] == pattern)
         if left:
-            return (lambda t: t.raw_url.startswith(pattern)) if rule.match_case else (lambda t: t.url.startswith(pattern))
+            return (lambda t: t[RAW_URL].startswith(pattern)) if rule.match_case else (lambda t: t[URL].startswith(pattern))
         if right:
-            return (lambda t: t.raw_url.endswith(pattern)) if rule.match_case else (lambda t: t.url.endswith(pattern))
-        return (lambda t: pattern in t.raw_url) if rule.match_case else (lambda t: pattern in t.url)
+            return (lambda t: t[RAW_URL].endswith(pattern)) if rule.match_case else (lambda t: t[URL].endswith(pattern))
+        return (lambda t: pattern in t[RAW_URL]) if rule.match_case else (lambda t: pattern in t[URL])
     match = Glob(pattern, left, right).regex.match
     if rule.match_case:
-        return lambda t: match(t.raw_url) is not None
-    return lambda t: match(t.url) is not None
+        return lambda t: match(t[RAW_URL]) is not None
+    return lambda t: match(t[URL]) is not None
 
 
 def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: bool):
@@ -206,16 +201,16 @@ def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: b
     if "*" not in rest and "^" not in rest and not anchor_end and not match_case:
 
         def plain(t) -> bool:
-            host = t.host
-            return (host == hostname or host.endswith(dotted)) and t.url.startswith(rest, t.host_end)
+            host = t[HOST]
+            return (host == hostname or host.endswith(dotted)) and t[URL].startswith(rest, t[HOST_END])
 
         return plain
     match = Glob(rest, True, anchor_end).regex.match
-    field = "raw_url" if match_case else "url"
+    field = RAW_URL if match_case else URL
 
     def general(t) -> bool:
-        host = t.host
-        return (host == hostname or host.endswith(dotted)) and match(getattr(t, field), t.host_end) is not None
+        host = t[HOST]
+        return (host == hostname or host.endswith(dotted)) and match(t[field], t[HOST_END]) is not None
 
     return general
 
@@ -230,7 +225,7 @@ def _label_matcher(pattern: str, anchor_end: bool, field: str):
         loose_right = needle.endswith(".")
 
         def labels(t) -> bool:
-            host = t.host
+            host = t[HOST]
             at = host.find(needle)
             while at >= 0:
                 end = at + len(needle)
@@ -245,9 +240,9 @@ def _label_matcher(pattern: str, anchor_end: bool, field: str):
     match = Glob(pattern, True, anchor_end).regex.match
 
     def anchored(t) -> bool:
-        s = getattr(t, field)
-        host = t.host
-        start = t.host_start
+        s = t[field]
+        host = t[HOST]
+        start = t[HOST_START]
         if match(s, start) is not None:
             return True
         at = host.find(".")
@@ -267,28 +262,28 @@ def compile_options(rule: NetworkRule):
         include = rule.domains.include
         exclude = rule.domains.exclude
         if include and exclude:
-            checks.append(lambda t: not include.isdisjoint(t.source_keys) and exclude.isdisjoint(t.source_keys))
+            checks.append(lambda t: not include.isdisjoint(t[SOURCE_KEYS]) and exclude.isdisjoint(t[SOURCE_KEYS]))
         elif include:
-            checks.append(lambda t: not include.isdisjoint(t.source_keys))
+            checks.append(lambda t: not include.isdisjoint(t[SOURCE_KEYS]))
         elif exclude:
-            checks.append(lambda t: exclude.isdisjoint(t.source_keys))
+            checks.append(lambda t: exclude.isdisjoint(t[SOURCE_KEYS]))
     if rule.to_domains is not None:
         to_include = rule.to_domains.include
         to_exclude = rule.to_domains.exclude
         if to_include:
-            checks.append(lambda t: not to_include.isdisjoint(t.origin.keys))
+            checks.append(lambda t: not to_include.isdisjoint(t[ORIGIN].keys))
         if to_exclude:
-            checks.append(lambda t: to_exclude.isdisjoint(t.origin.keys))
+            checks.append(lambda t: to_exclude.isdisjoint(t[ORIGIN].keys))
     if rule.denyallow is not None:
         denied = rule.denyallow
-        checks.append(lambda t: denied.isdisjoint(t.origin.keys))
+        checks.append(lambda t: denied.isdisjoint(t[ORIGIN].keys))
     if rule.methods is not None:
         allowed = rule.methods.include
         refused = rule.methods.exclude
         if allowed:
-            checks.append(lambda t: t.method in allowed)
+            checks.append(lambda t: t[METHOD] in allowed)
         if refused:
-            checks.append(lambda t: t.method not in refused)
+            checks.append(lambda t: t[METHOD] not in refused)
     if not checks:
         return None
     if len(checks) == 1:
@@ -334,13 +329,13 @@ def compile_rule(rule: NetworkRule) -> tuple:
 def rule_matches(rule: NetworkRule, target: Target) -> bool:
     """Whether one rule matches one request (the slow path, for tests and explanations)."""
     mask, literal, test, options = compile_rule(rule)
-    if mask & target.bits != target.bits:
+    if mask & target[BITS] != target[BITS]:
         return False
     if rule.hostname is not None:
-        host = target.host
+        host = target[HOST]
         if host != rule.hostname and not host.endswith("." + rule.hostname):
             return False
-    if literal is not None and literal not in target.url:
+    if literal is not None and literal not in target[URL]:
         return False
     if test is not None and not test(target):
         return False

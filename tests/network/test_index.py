@@ -167,7 +167,7 @@ def test_redirects_of_equal_priority_go_by_list_order_however_filed():
 
 def test_path_tokens_are_those_of_the_token_regex():
     from filters import Engine
-    from filters.network.matching import TOKEN_RE
+    from filters.network.matching import HOST_END, PATH_TOKENS, TOKEN_RE, URL
 
     network = Engine.from_text("||ads.example^\n/banner/ad-$image", cosmetic_factory=None).network
     urls = [
@@ -180,7 +180,7 @@ def test_path_tokens_are_those_of_the_token_regex():
     ]
     for url in urls:
         target = network._target(url, None, "image", "GET")
-        assert target.path_tokens == TOKEN_RE.findall(target.url, target.host_end), url
+        assert target[PATH_TOKENS] == TOKEN_RE.findall(target[URL], target[HOST_END]), url
 
 
 def test_pairs_of_tokens_are_found_wherever_and_however_often_they_occur():

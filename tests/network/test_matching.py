@@ -11,6 +11,7 @@ from filters.network.matching import (
     Origin,
     Target,
     compile_rule,
+    new_target,
     host_keys,
     host_suffixes,
     required_literal,
@@ -37,7 +38,28 @@ def target(url: str, source: str | None = None, kind: str = "script", method: st
         if registrable_domain(source_host) == registrable_domain(host):
             party = FIRST_PARTY
     bit = TYPE_BITS[kind]
-    return Target(lower, url, host, head.start(2), head.end(2), bit | party, bit, origin, source_keys, method)
+    return new_target(lower, url, host, head.start(2), head.end(2), bit | party, bit, origin, source_keys, method)
+
+
+def test_the_engine_lays_out_a_target_as_the_long_way_does():
+    """The engine builds its targets in place: each position must hold what `new_target` puts there."""
+    from filters import Engine
+    from filters.network import matching
+
+    network = Engine.from_text("||ads.example^\n/banner/ad-$image", cosmetic_factory=None).network
+    cases = [
+        ("https://Cdn.Example.com/banner/ad-1.png?x=Y", "https://news.example.com/a", "image", "POST"),
+        ("http://a.b.example.org:8080/p", None, "script", "GET"),
+        ("https://x.test/", "https://x.test/page", "xmlhttprequest", "GET"),
+    ]
+    for url, source, kind, method in cases:
+        fast = network._target(url, source, kind, method)
+        slow = target(url, source, kind, method)
+        for name in ("URL", "RAW_URL", "HOST", "HOST_START", "HOST_END", "BITS", "TYPE_BIT", "SOURCE_KEYS", "METHOD"):
+            at = getattr(matching, name)
+            assert fast[at] == slow[at], (name, url)
+        assert fast[matching.ORIGIN].host == slow[matching.HOST]
+        assert len(fast) == len(slow) == 13
 
 
 def matches(rule: str, url: str, source: str | None = None, kind: str = "script", method: str = "GET") -> bool:
