@@ -270,9 +270,12 @@ def is_third_party(host: str, source_host: str | None) -> bool:
     return registrable_domain(host) != registrable_domain(source_host)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which made
+# building one cost 0.9 us against 0.2 us, once or twice for every flow. Nothing changes a Request
+# once made; `dataclasses.replace` makes another.
+@dataclass(slots=True, eq=True)
 class Request:
-    """One request as the filters see it."""
+    """One request as the filters see it (a value: made once, never changed)."""
 
     url: str
     host: str
