@@ -401,8 +401,8 @@ class NetworkEngine:
         flags_of = self._token_flags
         keys = []
         pairs = None
-        previous = origin.tokens[-1] if origin.tokens else ""
-        starts_pair = flags_of.get(previous, 0) & _STARTS_PAIR
+        starts_pair = origin.ends_pair
+        previous = origin.tokens[-1] if starts_pair else ""
         for token in path:
             if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
                 pair = previous + " " + token[:PAIR_PREFIX]
@@ -453,6 +453,8 @@ class NetworkEngine:
             origin = Origin(
                 host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots, host_start, websocket
             )
+        if tokens:
+            origin.ends_pair = self._token_flags.get(tokens[-1], 0) & _STARTS_PAIR
         if len(self._origins) >= _CACHE_LIMIT:
             self._origins.clear()
         self._origins[origin_text] = origin
@@ -506,27 +508,25 @@ class NetworkEngine:
             return probe[0]
         index = self._indexes[n]
         buckets = probe[1]
-        extra = []
+        # Each hit is added as it is found: most requests have none or one, so no list is made.
         keys = t[PATH_KEYS]
         if keys:
             by_token = index.by_token
             for key in keys:
                 hit = by_token.get(key)
                 if hit is not None:
-                    extra.append(hit)
+                    buckets += (hit,)
         always = index.always
         if always:
             hit = always.get(t[TYPE_BIT])
             if hit is not None:
-                extra.append(hit)
+                buckets += (hit,)
         if t[DOMAIN_KEYS]:
             by_domain = index.by_domain
             for key in t[DOMAIN_KEYS]:
                 hit = by_domain.get(key)
                 if hit is not None:
-                    extra.append(hit)
-        if extra:
-            buckets = buckets + tuple(extra)
+                    buckets += (hit,)
         if buckets:
             compiled = self._compiled
             url = t[URL]

@@ -31,7 +31,8 @@ class Origin:
     parent domains, registrable domain and `$domain=` names, the tokens of the URL up to the host's
     end, and per rule index the host-table and token-table hits those produce (`probes`)."""
 
-    __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes", "host_start", "websocket")
+    __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes", "host_start", "websocket",
+                 "ends_pair")
 
     def __init__(self, host, suffixes, domain, keys, ascii_host, tokens, probe_slots, host_start=0, websocket=False):
         self.host_start = host_start
@@ -43,6 +44,8 @@ class Origin:
         self.ascii_host = ascii_host
         self.tokens = tokens
         self.probes = [None] * probe_slots
+        # Whether the last token starts pairs (a pair across the host's end): set by the engine.
+        self.ends_pair = 0
 
 
 # A request as the compiled rules see it (a "target") is a plain tuple, read by these positions:
