@@ -273,7 +273,7 @@ def is_third_party(host: str, source_host: str | None) -> bool:
 # Not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, which made
 # building one cost 0.9 us against 0.2 us, once or twice for every flow. Nothing changes a Request
 # once made; `dataclasses.replace` makes another.
-@dataclass(slots=True, eq=True)
+@dataclass(slots=True)
 class Request:
     """One request as the filters see it (a value: made once, never changed)."""
 

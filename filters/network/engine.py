@@ -496,8 +496,8 @@ class NetworkEngine:
 
         Written out in one piece because it runs for every request. The host-table and origin-token
         hits come from the origin's cache; the path's tokens, the type's `always` rules and the
-        source page's `$domain=` rules are looked up here. Each candidate is then tested: mask,
-        required literal (one `in`), exact URL test, options.
+        source page's `$domain=` rules are looked up here. Each candidate is then tested: refused
+        type and party bits and required literal (one test), options, exact URL test.
         """
         origin = t[ORIGIN]
         probe = origin.probes[n]
