@@ -99,7 +99,8 @@ def tool_arguments(args: Sequence[str]) -> tuple[list[str], bool]:
 
 
 def version_text() -> str:
-    """dejunk's version, then mitmproxy's own report (its version, Python, OpenSSL, platform)."""
+    """dejunk's version, its network hot path (compiled or not), then mitmproxy's own report (its version,
+    Python, OpenSSL, platform)."""
     from importlib import metadata
 
     from mitmproxy.utils import debug
@@ -108,7 +109,13 @@ def version_text() -> str:
         version = metadata.version("dejunk")
     except metadata.PackageNotFoundError:
         version = "(not installed; run from the source tree)"
-    return f"dejunk {version}\naddon: {ADDON}\n{debug.dump_system_info()}"
+    # The folder holding `filters` as the addon finds it: site-packages, or the checkout it runs from.
+    root = os.path.dirname(os.path.dirname(ADDON))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from filters.network.speed import HOT_PATH
+
+    return f"dejunk {version}\naddon: {ADDON}\nnetwork hot path: {HOT_PATH}\n{debug.dump_system_info()}"
 
 
 def run_tool(tool: str, args: list[str]) -> None:

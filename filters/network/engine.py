@@ -45,21 +45,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .decision import ALLOWED, Decision
-from .index import IndexBuilder, RuleIndex, merge_indexes
+from .index import (
+    BLOCKS, CSPS, EXCEPTIONS, IMPORTANTS, INDEXES, MERGED, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS,
+    PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, IndexBuilder, RuleIndex, merge_indexes,
+)
 from ..lists.syntax import BadLine, FilterList
 from .matching import (
     BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, URL, Origin, Target, compile_rule, host_keys,
     host_suffixes,
 )
+from .hotpath import EMPTY, IS_KEY, STARTS_PAIR
+from .speed import hotpath
 from .regex import compile_regex
 from .rules import (
     ANY_PARTY,
     DOCUMENT,
-    FIRST_PARTY,
     NETWORK_TYPES,
+    PAGE_TYPES,
     PAIR_PREFIX,
     POPUP,
-    THIRD_PARTY,
     TYPE_BITS,
     NetworkRule,
     RuleError,
@@ -67,7 +71,7 @@ from .rules import (
     parse_network_rule,
     parse_rule_fields,
 )
-from ..request import TYPE_ALIASES, Request, is_ip_address, normalize_host, public_suffix, registrable_domain
+from ..request import Request, is_ip_address, normalize_host, public_suffix, registrable_domain
 from .resources import canonical_name
 
 # Bump when the saved state or the matching semantics change: old caches are then rebuilt.
@@ -78,22 +82,10 @@ _URL_HEAD = re.compile(r"(?:([a-z][a-z0-9+.\-]*):)?//(?:[^/?#@]*@)?(\[[^\]/?#]*\
 _WEB_SCHEMES = frozenset({"http", "https", None})
 _SOCKET_SCHEMES = frozenset({"ws", "wss"})
 
-WEBSOCKET = TYPE_BITS["websocket"]
 SUBDOCUMENT = TYPE_BITS["subdocument"]
-OTHER = TYPE_BITS["other"]
-PAGE_TYPES = DOCUMENT | POPUP
 # A plain `||host^`: every type but popups (see network._type_mask), both parties.
 _SIMPLE_COMPILED = (~(NETWORK_TYPES | DOCUMENT | ANY_PARTY), "", None, None, None)
 _HOSTS_PREFIX = "0.0.0.0 "
-_EMPTY: frozenset[str] = frozenset()
-
-_TYPE_BIT: dict[str, int] = {name: bit for name, bit in TYPE_BITS.items()}
-_TYPE_BIT.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()})
-
-# Bytes of a lower-cased URL that are not [a-z0-9] become spaces: `.split()` then gives TOKEN_RE's tokens.
-_TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
-_IS_KEY = 1  # a key of some index's token table (pairs included)
-_STARTS_PAIR = 2  # the first token of pairs (`"ads image"`) filed in a token table
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
 
 
@@ -138,27 +130,6 @@ class PageExceptions:
 
 NO_PAGE_EXCEPTIONS = PageExceptions()
 
-# The rule indexes, by position: `_find(BLOCKS, target)` and so on.
-_INDEXES = (
-    "_blocks",  # block rules for subresources (and pages, when they also name a subresource type)
-    "_page_blocks",  # block rules for documents and popups only
-    "_importants",  # `$important` block rules (also in one of the two above)
-    "_exceptions",  # `@@` rules that let a request through
-    "_redirects",  # `$redirect=`/`$redirect-rule=` rules and their exceptions
-    "_removeparams",  # `$removeparam` rules and their exceptions
-    "_csps",  # `$csp` rules and their exceptions
-    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock/$specifichide`
-    "_replaces",  # `$replace` rules and their exceptions
-)
-BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS, REPLACES = range(
-    len(_INDEXES))
-# Indexes merged at load time (not saved), each answering one question in one lookup: does anything
-# change a blocked request's answer (an `$important` block, an exception, a redirect)? Does any
-# modifier (`$removeparam`, `$csp`, `$replace`) apply to one let through? Usually not: then the
-# separate indexes are never consulted.
-_MERGED = ((IMPORTANTS, EXCEPTIONS, REDIRECTS), (REMOVEPARAMS, CSPS, REPLACES))
-AFTER_BLOCK, MODIFIERS = range(len(_INDEXES), len(_INDEXES) + len(_MERGED))
-_PROBE_SLOTS = len(_INDEXES) + len(_MERGED)
 TRUSTED_ONLY_REPLACE = "trusted-only ($replace) in an untrusted list"
 
 # The state that is saved in the cache; everything else is rebuilt lazily at run time.
@@ -171,11 +142,14 @@ _STATE = (
     "_offsets",
     "_lines",
     "_list_ids",
-) + _INDEXES
+) + INDEXES
 
 
 class NetworkEngine:
     """The network rules of a set of lists, compiled and indexed; immutable (rebuild it to change the lists)."""
+
+    # Rules switched off (a view made by `without`): never a candidate's match, nor a host's plain rule.
+    _off: frozenset[int] = frozenset()
 
     def __init__(self, lists: Iterable[FilterList]):
         lists = list(lists)
@@ -218,15 +192,15 @@ class NetworkEngine:
         self._reset_runtime()
 
     def _reset_runtime(self) -> None:
-        # Which indexes hold rules, in `_INDEXES` order: tested once here, not per request.
-        saved = tuple(getattr(self, name) for name in _INDEXES)
-        self._indexes = saved + tuple(merge_indexes(*(saved[n] for n in parts)) for parts in _MERGED)
+        # Which indexes hold rules, in `INDEXES` order: tested once here, not per request.
+        saved = tuple(getattr(self, name) for name in INDEXES)
+        self._indexes = saved + tuple(merge_indexes(*(saved[n] for n in parts)) for parts in MERGED)
         self._has = tuple(index.size > 0 for index in self._indexes)
         # Every index's token and `$domain=` keys together: a request looks its path up once for all.
         token_keys = frozenset().union(*(index.by_token for index in self._indexes))
-        self._token_flags = dict.fromkeys(token_keys, _IS_KEY)
+        self._token_flags = dict.fromkeys(token_keys, IS_KEY)
         for token in frozenset().union(*(index.hot for index in self._indexes)):
-            self._token_flags[token] = self._token_flags.get(token, 0) | _STARTS_PAIR
+            self._token_flags[token] = self._token_flags.get(token, 0) | STARTS_PAIR
         self._domain_keys = frozenset().union(*(index.by_domain for index in self._indexes))
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
@@ -234,6 +208,8 @@ class NetworkEngine:
         self._source_info: dict = {}
         self._decisions: dict = {}
         self._page_cache: dict = {}
+        self._hot_state = hotpath.hot_state(
+            self._heads, self._source_info, self._token_flags, self._indexes, self._compiled, ALLOWED)
 
     # --- public queries --------------------------------------------------------------------------
 
@@ -264,34 +240,7 @@ class NetworkEngine:
         """Decide a request built by `Request.from_strings` or the addon."""
         return self.check(request.url, request.source_url, request.type, request.method)
 
-    def check(
-        self,
-        url: str,
-        source_url: str | None = None,
-        request_type: str | None = "other",
-        method: str = "GET",
-    ) -> Decision:
-        """Decide whether a request to `url`, made by the page `source_url`, is blocked."""
-        t = self._target(url, source_url, request_type, method)
-        if t is None:
-            return ALLOWED
-        rid = self._find(BLOCKS, t)
-        if rid is None and t[BITS] & PAGE_TYPES and self._has[PAGE_BLOCKS]:
-            rid = self._find(PAGE_BLOCKS, t)
-        if rid is not None:
-            if self._has[AFTER_BLOCK] and self._find(AFTER_BLOCK, t) is not None:
-                return self._blocked(rid, t, url, source_url)
-            if source_url and self._has[PAGE_EXCEPTIONS] and self._page_rids(source_url) is not None:
-                return self._blocked(rid, t, url, source_url)
-            # Nothing overrides the block: its decision is the same for every request it blocks.
-            decision = self._decisions.get(rid)
-            if decision is None:
-                rule = self._rule(rid)
-                decision = self._block_decision(rid, rule is not None and rule.important, None)
-            return decision
-        if self._has[MODIFIERS] and self._find(MODIFIERS, t) is not None:
-            return self._modifiers(t, url, source_url)
-        return ALLOWED
+    check = hotpath.check
 
     def page_exceptions(self, url: str) -> PageExceptions:
         """What `$document`, `$elemhide`, `$generichide` and `$genericblock` exceptions say about a page."""
@@ -337,8 +286,8 @@ class NetworkEngine:
     def without(self, rids: Iterable[int]) -> NetworkEngine:
         """This engine with the rules `rids` switched off (exceptions stay in force): a view sharing its tables.
 
-        For trying subsets of the rules that fired on a page (scripts/culprit.py); the view decides
-        more slowly than the engine, which itself is left as it was.
+        For trying subsets of the rules that fired on a page (scripts/culprit.py); the engine itself
+        is left as it was.
         """
         off = frozenset(rids)
         if not off:
@@ -346,80 +295,22 @@ class NetworkEngine:
         view = object.__new__(_NetworkSubset)
         view.__dict__.update(self.__dict__)
         view._off = off
-        view._page_cache = {}
+        # Its own compiled rules, where a rule switched off refuses every request (all its type and
+        # party bits refused), and its own per-origin caches, whose probes leave those rules out.
+        view._compiled = list(self._compiled)
+        for rid in off:
+            compiled = view._compiled[rid] or view._compile(rid)
+            view._compiled[rid] = (-1,) + compiled[1:]
+        view._origins, view._heads, view._page_cache = {}, {}, {}
+        view._hot_state = hotpath.hot_state(
+            view._heads, view._source_info, view._token_flags, view._indexes, view._compiled, ALLOWED)
         return view
 
     # --- the request -----------------------------------------------------------------------------
 
-    def _target(self, url: str, source_url, request_type, method, page: bool = False) -> Target | None:
-        lurl = url.lower()
-        # The URL up to the first `/` after its scheme's `//` decides where its host is: looked up
-        # as a whole, most requests never run the URL regex.
-        cut = lurl.find("/", 8)
-        head = self._heads.get(lurl if cut < 0 else lurl[:cut])
-        if head is None:
-            head = self._head(lurl, cut)
-            if head is None:
-                return None
-        origin, host_end = head
-        if not origin.host:
-            return None  # no host, or a scheme that is never filtered (data:, blob:, about:...)
-        host_start = origin.host_start
-        raw_url = url
-        if origin.ascii_host is not None:
-            # An IDN host is matched in its punycode form, as lists write it.
-            lurl = lurl[:host_start] + origin.ascii_host + lurl[host_end:]
-            raw_url = url[:host_start] + origin.ascii_host + url[host_end:]
-            host_end = host_start + len(origin.ascii_host)
-        if source_url:
-            source = self._source_info.get(source_url)
-            if source is None:
-                source = self._describe_source(source_url)
-            source_domain, source_keys, domain_keys = source
-        else:
-            source_domain = ""
-            source_keys = _EMPTY
-            domain_keys = ()
-        if page:
-            # Page-level rules are looked up as for the document, whatever types they name.
-            type_bit = DOCUMENT
-            bits = FIRST_PARTY
-        else:
-            if origin.websocket:
-                type_bit = WEBSOCKET
-            else:
-                type_bit = _TYPE_BIT.get(request_type) if request_type else OTHER
-                if type_bit is None:
-                    type_bit = _TYPE_BIT.get(request_type.strip().lower(), OTHER)
-            # Without a known source page a request counts as third-party (adblock-rust does the same).
-            bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
-        # The keys of the token tables the path gives, in probe order: its tokens in URL order,
-        # then the pairs of neighbouring tokens (`"ads image"`) that start with a hot token.
-        # The path's tokens: runs of [a-z0-9] (as TOKEN_RE finds them), by one byte table, not a regex.
-        path = lurl[host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
-        # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
-        flags_of = self._token_flags
-        keys = []
-        pairs = None
-        starts_pair = origin.ends_pair
-        previous = origin.tokens[-1] if starts_pair else ""
-        for token in path:
-            if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
-                pair = previous + " " + token[:PAIR_PREFIX]
-                if pair in flags_of:
-                    if pairs is None:
-                        pairs = [pair]
-                    else:
-                        pairs.append(pair)
-            flags = flags_of.get(token, 0)
-            if flags & _IS_KEY and token not in keys:
-                keys.append(token)
-            starts_pair = flags & _STARTS_PAIR
-            previous = token
-        if pairs is not None:
-            keys.extend(pairs)
-        return (lurl, raw_url, origin.host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET",
-                domain_keys, path, keys)  # a target: see matching.URL and the positions after it
+    # The decision and the lookups every request makes: see `hotpath` (compiled where possible).
+    check = hotpath.check
+    _target = hotpath.target
 
     def _head(self, lurl: str, cut: int) -> tuple[Origin, int] | None:
         """(origin, where its host ends) for a lower-cased URL, kept by the URL's start when that decides it."""
@@ -439,13 +330,13 @@ class NetworkEngine:
         return found
 
     def _describe_origin(self, origin_text: str, scheme: str | None, host_start: int, raw_host: str) -> Origin:
-        slots = _PROBE_SLOTS
+        slots = PROBE_SLOTS
         websocket = scheme in _SOCKET_SCHEMES
         host = normalize_host(raw_host) if scheme in _WEB_SCHEMES or websocket else ""
         ascii_host = host if host and not raw_host.isascii() else None
         tokens = TOKEN_RE.findall(origin_text[:host_start] + ascii_host if ascii_host else origin_text)
         if not host:
-            origin = Origin("", (), "", _EMPTY, None, tokens, slots)
+            origin = Origin("", (), "", EMPTY, None, tokens, slots)
         elif is_ip_address(host):
             origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots, host_start, websocket)
         else:
@@ -454,7 +345,7 @@ class NetworkEngine:
                 host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots, host_start, websocket
             )
         if tokens:
-            origin.ends_pair = self._token_flags.get(tokens[-1], 0) & _STARTS_PAIR
+            origin.ends_pair = self._token_flags.get(tokens[-1], 0) & STARTS_PAIR
         if len(self._origins) >= _CACHE_LIMIT:
             self._origins.clear()
         self._origins[origin_text] = origin
@@ -464,7 +355,7 @@ class NetworkEngine:
         head = _URL_HEAD.match(source_url.lower())
         host = normalize_host(head.group(2)) if head else ""
         if not host:
-            source = ("", _EMPTY, ())
+            source = ("", EMPTY, ())
         else:
             if is_ip_address(host):
                 domain, keys = host, frozenset((host,))
@@ -491,57 +382,11 @@ class NetworkEngine:
         self._compiled[rid] = compiled
         return compiled
 
-    def _find(self, n: int, t: Target) -> int | None:
-        """The first rule of index `n` (in `_INDEXES` order) that matches, or None.
+    _find = hotpath.find
 
-        Written out in one piece because it runs for every request. The host-table and origin-token
-        hits come from the origin's cache; the path's tokens, the type's `always` rules and the
-        source page's `$domain=` rules are looked up here. Each candidate is then tested: refused
-        type and party bits and required literal (one test), options, exact URL test.
-        """
-        origin = t[ORIGIN]
-        probe = origin.probes[n]
-        if probe is None:
-            probe = origin.probes[n] = self._probe(self._indexes[n], origin)
-        bits = t[BITS]
-        if probe[0] is not None and not bits & POPUP:
-            return probe[0]
-        index = self._indexes[n]
-        buckets = probe[1]
-        # Each hit is added as it is found: most requests have none or one, so no list is made.
-        keys = t[PATH_KEYS]
-        if keys:
-            by_token = index.by_token
-            for key in keys:
-                hit = by_token.get(key)
-                if hit is not None:
-                    buckets += (hit,)
-        always = index.always
-        if always:
-            hit = always.get(t[TYPE_BIT])
-            if hit is not None:
-                buckets += (hit,)
-        if t[DOMAIN_KEYS]:
-            by_domain = index.by_domain
-            for key in t[DOMAIN_KEYS]:
-                hit = by_domain.get(key)
-                if hit is not None:
-                    buckets += (hit,)
-        if buckets:
-            compiled = self._compiled
-            url = t[URL]
-            for bucket in buckets:
-                for rid in bucket:
-                    c = compiled[rid] or self._compile(rid)
-                    if c[0] & bits or c[1] not in url:
-                        continue
-                    if (c[3] is None or c[3](t)) and (c[2] is None or c[2](t)):
-                        return rid
-        return None
-
-    @staticmethod
-    def _probe(index: RuleIndex, origin: Origin) -> tuple:
+    def _probe(self, index: RuleIndex, origin: Origin) -> tuple:
         """(plain host rule or None, buckets) for an origin; the pair across the host's end is a path key."""
+        off = self._off
         simple = None
         buckets = []
         by_host = index.by_host
@@ -553,7 +398,7 @@ class NetworkEngine:
             if hit is not None:
                 if hit.__class__ is not int:
                     buckets.append(hit)
-                elif simple is None:
+                elif simple is None and hit not in off:
                     simple = hit
         by_token = index.by_token
         tokens = origin.tokens
@@ -843,17 +688,7 @@ class NetworkEngine:
 
 
 class _NetworkSubset(NetworkEngine):
-    """A NetworkEngine with some rules switched off (`NetworkEngine.without`); only its lookups differ."""
-
-    _off: frozenset[int] = frozenset()
-
-    def _find(self, n: int, t: Target) -> int | None:
-        found = self._find_all(n, t)
-        return found[0] if found else None
-
-    def _find_all(self, n: int, t: Target) -> list[int]:
-        off = self._off
-        return [rid for rid in NetworkEngine._find_all(self, n, t) if rid not in off]
+    """A NetworkEngine with some rules switched off (`NetworkEngine.without`): only its tables differ."""
 
     def __getstate__(self) -> dict:
         raise TypeError("a subset of an engine is not saved: save the engine")

@@ -40,6 +40,29 @@ COMMON_TOKENS = frozenset(
 )  # fmt: skip
 
 
+# The engine's rule indexes (the attributes that hold them), by position: `find(engine, BLOCKS, target)`
+# and so on.
+INDEXES = (
+    "_blocks",  # block rules for subresources (and pages, when they also name a subresource type)
+    "_page_blocks",  # block rules for documents and popups only
+    "_importants",  # `$important` block rules (also in one of the two above)
+    "_exceptions",  # `@@` rules that let a request through
+    "_redirects",  # `$redirect=`/`$redirect-rule=` rules and their exceptions
+    "_removeparams",  # `$removeparam` rules and their exceptions
+    "_csps",  # `$csp` rules and their exceptions
+    "_page_exceptions",  # `@@...$document/$elemhide/$generichide/$genericblock/$specifichide`
+    "_replaces",  # `$replace` rules and their exceptions
+)
+BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE_EXCEPTIONS, REPLACES = range(
+    len(INDEXES))
+# Indexes merged at load time (not saved), each answering one question in one lookup: does anything
+# change a blocked request's answer (an `$important` block, an exception, a redirect)? Does any
+# modifier (`$removeparam`, `$csp`, `$replace`) apply to one let through? Usually not: then the
+# separate indexes are never consulted.
+MERGED = ((IMPORTANTS, EXCEPTIONS, REDIRECTS), (REMOVEPARAMS, CSPS, REPLACES))
+AFTER_BLOCK, MODIFIERS = range(len(INDEXES), len(INDEXES) + len(MERGED))
+PROBE_SLOTS = len(INDEXES) + len(MERGED)
+
 # A run of plain host rules this long (a hosts file) goes into a `PlainHosts` table, not `by_host`.
 PLAIN_TABLE_FROM = 100_000
 

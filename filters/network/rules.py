@@ -24,6 +24,8 @@ from .replace import ReplaceError, parse_replace_value
 TYPE_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(RESOURCE_TYPES)}
 DOCUMENT = TYPE_BITS["document"]
 POPUP = TYPE_BITS["popup"]
+# Requests for a page itself: page-level rules (`$document`, `$popup`) apply to them.
+PAGE_TYPES = DOCUMENT | POPUP
 ALL_TYPES = (1 << len(RESOURCE_TYPES)) - 1
 # What a rule without type options applies to: every subresource, never the page or a popup.
 NETWORK_TYPES = ALL_TYPES & ~DOCUMENT & ~POPUP

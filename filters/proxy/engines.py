@@ -30,6 +30,7 @@ from ..engine import Engine
 from ..lists import sets, subscriptions
 from ..lists.listset import BackgroundRefresher, FileWatcher, ListPlan, plan_lists, prepare_myfilters
 from ..lists.syntax import display_name
+from ..network import speed
 from . import pool as pools
 from .pool import RewritePool
 from ..printable import printable_logger
@@ -285,7 +286,9 @@ class Engines:
             logger.warning(f"dejunk: my filters: {bad}")
         if len(mine) > 50:
             logger.warning(f"dejunk: my filters: ... and {len(mine) - 50} more bad lines")
-        logger.info(f"dejunk: filters ready in {elapsed:.2f} s")
+        logger.info(f"dejunk: filters ready in {elapsed:.2f} s; network decisions: {speed.HOT_PATH}")
+        if speed.UNUSED_BUILD:
+            logger.warning(f"dejunk: the compiled network hot path is not used: {speed.HOT_PATH}")
         return engine
 
     # --- page workers ----------------------------------------------------------------------------

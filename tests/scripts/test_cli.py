@@ -31,11 +31,14 @@ from packaging.version import Version
 from addons import cli
 from tests.e2e.load import free_port, stop_process
 from tests.e2e.origin import start_origin
+from tests.network.test_hotpath import cannot_compile
 
 REPO = Path(__file__).resolve().parents[2]
 RESOLVER = REPO / "tests" / "e2e" / "resolver.py"
 # What a build needs from the source tree; everything else (tests, scripts) stays out of the wheel.
-BUILD_INPUTS = ("pyproject.toml", "requirements.txt", "README.md", "addons", "filters")
+BUILD_INPUTS = ("pyproject.toml", "setup.py", "requirements.txt", "README.md", "addons", "filters")
+# What an in-place build of the hot path leaves in a checkout (ignored by git): a fresh clone has none.
+BUILT_IN_PLACE = ("*.so", "*.pyd", "hotpath.c", "hotpath.built-from")
 # The first release that builds wheels by itself (the build-system requirement in pyproject.toml).
 SETUPTOOLS_NEEDED = "70.1"
 _LISTENING = re.compile(r"proxy listening at (\S+):(\d+)")
@@ -49,6 +52,7 @@ def _source_files(folder: str) -> set[str]:
     return {
         p.relative_to(root).as_posix() for p in root.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        and not any(p.match(pattern) for pattern in BUILT_IN_PLACE)
     }
 
 
@@ -166,7 +170,8 @@ def wheel(tmp_path_factory) -> Path:
     source.mkdir()
     for name in BUILD_INPUTS:
         if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(REPO / name, source / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", *BUILT_IN_PLACE))
         else:
             shutil.copy2(REPO / name, source / name)
     out = work / "dist"
@@ -214,7 +219,13 @@ def test_wheel_contents(wheel):
     packaged = {n for n in names if ".dist-info/" not in n}
     expected = {f"filters/{n}" for n in _source_files("filters")}
     expected |= {f"dejunk_addons/{n}" for n in _source_files("addons")}
-    assert packaged == expected
+    # The network hot path compiled beside its source, with the digest of what it was built from
+    # (where this Python can compile it: else the wheel holds the source alone).
+    compiled = {n for n in packaged if n.startswith("filters/network/hotpath.") and n.endswith((".so", ".pyd"))}
+    if cannot_compile() is None:
+        assert len(compiled) == 1, compiled
+        compiled.add("filters/network/hotpath.built-from")
+    assert packaged == expected | compiled
     # The built-in list and the addon script are among them, and nothing from tests/ or scripts/.
     assert {"filters/lists/builtin.txt", "dejunk_addons/dejunk.py", "dejunk_addons/cli.py"} <= packaged
     assert {n.split("/")[0] for n in packaged} == {"filters", "dejunk_addons"}
@@ -236,6 +247,8 @@ def test_installed_version(venv, tmp_path):
     addon = Path(lines[1].removeprefix("addon: "))
     assert addon.name == "dejunk.py" and addon.parent.name == "dejunk_addons"
     assert addon.is_relative_to(venv) and addon.is_file()  # from site-packages, not the source tree
+    assert lines[2] == ("network hot path: compiled" if cannot_compile() is None
+                        else "network hot path: plain Python (not compiled)")
     assert f"Mitmproxy: {mitmproxy.version.VERSION}" in done.stdout
 
 

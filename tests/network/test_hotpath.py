@@ -1,0 +1,186 @@
+"""The network hot path: its two tokenizers cut what TOKEN_RE cuts, and compiled by Cython it decides
+exactly as its plain source does.
+
+The compiled tests build the extension in a copy of the source tree (`python setup.py build_ext
+--inplace`, as a user would) and run there in subprocesses: this checkout is left as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from filters.network.matching import TOKEN_RE
+from filters.network.speed import DIGEST_FILE, REBUILD
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCE = REPO / "filters" / "network" / "hotpath.py"
+
+# URLs (lower-cased, as the engine cuts them) whose paths stress the tokenizers.
+HARD_URLS = [
+    "https://a.example/wp-content/ads/banner_728x90.gif?x=1&utm_source=feed#top",
+    "https://a.example:8080/pfad/straße/äöü-anzeige/ad-1.png",
+    "https://a.example/%e2%82%ac/a%20b/\ud800x/i̇stanbul/k",
+    "https://a.example",
+    "https://a.example/",
+    "https://a.example/___/---/...",
+    "https://a.example/a",
+    "https://a.example/9z/z9/09az/ž9/9ž",
+    "https://a.example/" + "ab/" * 3000,
+    "https://a.example/" + "é" * 50 + "x1" + "\U0001f600" * 3,
+]
+
+
+def _source_module():
+    """hotpath.py as plain Python, whichever module the engine uses."""
+    spec = importlib.util.spec_from_file_location("filters.network._hotpath_source", SOURCE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cutting_by_character_finds_the_token_regex_tokens(corpus):
+    tokens_by_char = _source_module().tokens_by_char
+    urls = HARD_URLS + [url.lower() for url in _corpus_urls(corpus)]
+    for url in urls:
+        for start in (0, 8, min(len(url), 19)):
+            assert tokens_by_char(url, start) == TOKEN_RE.findall(url, start), (url, start)
+
+
+def _corpus_urls(corpus: Path) -> list[str]:
+    with open(corpus / "requests" / "matching-test-requests.json", encoding="utf-8") as f:
+        urls = [item["url"] for item in json.load(f)]
+    with open(corpus / "requests" / "page-subresources.jsonl", encoding="utf-8") as f:
+        urls += [json.loads(line)["url"] for line in f if line.strip()]
+    return urls
+
+
+# --- compiled -------------------------------------------------------------------------------------
+
+# What a compiled tree needs from the checkout: the build's inputs and the tests run there.
+TREE_INPUTS = ("setup.py", "pyproject.toml", "requirements.txt", "README.md", "filters", "tests")
+# Whatever an in-place build of this checkout left: the copy starts as a fresh clone does.
+_BUILT = shutil.ignore_patterns("__pycache__", "*.pyc", "*.so", "*.pyd", "hotpath.c", DIGEST_FILE)
+
+
+def cannot_compile() -> str | None:
+    """Why this Python cannot compile the hot path, or None."""
+    if importlib.util.find_spec("Cython") is None:
+        return "Cython is not installed (pip install -r requirements-dev.txt)"
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler}) on PATH (Debian: apt install gcc)"
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").is_file():
+        return f"no Python headers in {sysconfig.get_paths()['include']} (Debian: apt install python3-dev)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def compiled_tree(tmp_path_factory) -> Path:
+    """A copy of the source tree with the hot path compiled in place."""
+    reason = cannot_compile()
+    if reason is not None:
+        if os.environ.get("DEJUNK_REQUIRE_COMPILED") == "1":
+            pytest.fail(f"cannot compile the hot path: {reason}")
+        pytest.skip(f"cannot compile the hot path: {reason}")
+    tree = tmp_path_factory.mktemp("compiled") / "dejunk"
+    for name in TREE_INPUTS:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, tree / name, ignore=_BUILT)
+        else:
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, tree / name)
+    done = subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert list((tree / "filters" / "network").glob("hotpath.*.so")), done.stdout + done.stderr
+    return tree
+
+
+def _run(tree: Path, code: str, **env: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(tree), **env}, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+_STATUS = "from filters.network import speed, engine; print(speed.HOT_PATH); print(engine.NetworkEngine.check)"
+
+
+def test_the_compiled_hot_path_is_used_and_can_be_declined(compiled_tree):
+    status, check = _run(compiled_tree, _STATUS).splitlines()
+    assert status == "compiled" and "cyfunction" in check
+    status, check = _run(compiled_tree, _STATUS, DEJUNK_HOT_PATH="plain").splitlines()
+    assert status == "plain Python (chosen by DEJUNK_HOT_PATH=plain)" and "cyfunction" not in check
+
+
+def test_a_build_from_another_source_is_not_used(compiled_tree, tmp_path):
+    stale = tmp_path / "dejunk"
+    shutil.copytree(compiled_tree, stale)
+    with open(stale / "filters" / "network" / "hotpath.py", "a", encoding="utf-8") as f:
+        f.write("# edited after the build\n")
+    status, check = _run(stale, _STATUS).splitlines()
+    assert status == f"plain Python (the compiled module was built from another hotpath.py; rebuild it: {REBUILD})"
+    assert "cyfunction" not in check
+    decided = _run(stale, "from filters import Engine; print(Engine.from_text('||ads.example^')"
+                          ".check('https://ads.example/x.js', None, 'script').blocked)")
+    assert decided.strip() == "True"
+
+
+def test_the_network_tests_pass_compiled(compiled_tree, corpus):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--corpus", str(corpus),
+         "tests/network", "tests/reports/test_culprit.py", "-k", "not test_hotpath"],
+        cwd=compiled_tree, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "DEJUNK_REQUIRE_CORPUS": "1"},
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1], done.stdout[-1000:]
+    status = _run(compiled_tree, "from filters.network import speed; print(speed.HOT_PATH)")
+    assert status.strip() == "compiled"
+
+
+# Every corpus request decided with the corpus lists, each decision as plain data.
+_DECIDE = """
+import json, sys
+from pathlib import Path
+from filters import Engine
+from filters.network import speed
+corpus = Path(sys.argv[1])
+lists = [str(corpus / "lists" / name) for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt", "hosts.txt")]
+engine = Engine.from_lists(lists, cache_dir=sys.argv[2], cosmetic_factory=None)
+requests = [(i["url"], i["sourceUrl"], i["type"]) for i in json.loads((corpus / "requests" / "matching-test-requests.json").read_text())]
+with open(corpus / "requests" / "page-subresources.jsonl") as f:
+    requests += [(i["url"], i["source_url"], i["type"]) for i in map(json.loads, filter(str.strip, f))]
+decisions = [engine.check(*r).to_dict() for r in requests]
+# Twice: the second time from the per-origin caches the first filled.
+assert decisions == [engine.check(*r).to_dict() for r in requests]
+off = engine.network.without(range(0, engine.network.rule_count, 7))
+print(json.dumps({"hot_path": speed.HOT_PATH, "decisions": decisions,
+                  "without": [off.check(*r).blocked for r in requests]}))
+"""
+
+
+def _decide(tree: Path, corpus: Path, cache: Path, **env: str) -> dict:
+    return json.loads(_run(tree, f"import sys; sys.argv = ['', {str(corpus)!r}, {str(cache)!r}]\n" + _DECIDE, **env))
+
+
+@pytest.mark.corpus
+def test_compiled_decisions_are_the_plain_ones_on_every_corpus_request(compiled_tree, corpus, tmp_path):
+    compiled = _decide(compiled_tree, corpus, tmp_path / "compiled")
+    plain = _decide(compiled_tree, corpus, tmp_path / "plain", DEJUNK_HOT_PATH="plain")
+    assert compiled["hot_path"] == "compiled" and plain["hot_path"].startswith("plain Python")
+    assert len(compiled["decisions"]) > 9000
+    assert sum(d["blocked"] for d in compiled["decisions"]) > 3000  # the lists do block (not all allowed)
+    differ = [i for i, (a, b) in enumerate(zip(compiled["decisions"], plain["decisions"])) if a != b]
+    assert not differ, [(compiled["decisions"][i], plain["decisions"][i]) for i in differ[:5]]
+    assert compiled["without"] == plain["without"]
+    assert compiled["without"] != [d["blocked"] for d in compiled["decisions"]]  # switching rules off changes some
