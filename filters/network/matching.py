@@ -167,10 +167,11 @@ def compile_pattern(rule: NetworkRule):
     rules test the host themselves, as they may be filed under a token of their path instead.
     """
     if rule.regex is not None:
+        # RE2 is given the URL's UTF-8 bytes: it would encode a str itself, taking longer, and fail on
+        # the lone surrogates mitmproxy decodes a path's invalid UTF-8 bytes to.
         search = compile_regex(rule.regex, rule.match_case).search
-        if rule.match_case:
-            return lambda t: search(t[RAW_URL]) is not None
-        return lambda t: search(t[URL]) is not None
+        field = RAW_URL if rule.match_case else URL
+        return lambda t: search(t[field].encode("utf-8", "surrogatepass")) is not None
     if rule.hostname is not None:
         return _host_rest_matcher(rule.hostname, rule.rest, rule.anchor_end, rule.match_case)
     pattern = rule.pattern

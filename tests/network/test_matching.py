@@ -188,6 +188,13 @@ class TestHostAnchor:
         assert matches(r"/\/AD[0-9]+\.js/", "https://x.com/ad1.js")  # case-insensitive
         assert not matches(r"/\/AD[0-9]+\.js/$match-case", "https://x.com/ad1.js")
 
+    def test_regex_on_urls_with_non_ascii_text_and_lone_surrogates(self):
+        # mitmproxy decodes a path's invalid UTF-8 bytes to lone surrogates; RE2 still sees the rest.
+        assert matches(r"/\/stra\S+e[0-9]\//", "https://x.com/straße1/")
+        assert matches(r"/\/ad[0-9]+\.js/", "https://x.com/\udcff/ad1.js")
+        assert matches(r"/\/ad[0-9]+\.js/$match-case", "https://x.com/\ud800\udcff/ad1.js")
+        assert not matches(r"/\/ad[0-9]+\.js/", "https://x.com/\udcff/ad.js")
+
     def test_compile_regex_refuses_backreferences(self):
         with pytest.raises(ValueError):
             compile_regex(r"(a)\1", False)
