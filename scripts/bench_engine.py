@@ -21,6 +21,8 @@ targets, each `met` or `MISSED`; a target whose figure this run did not measure 
 `ubo-same-work` is uBO's engine timed doing what our `check` also does for each request (the
 redirect resource of a blocked one; `$removeparam`, `$csp`, `$replace` for one let through):
 its ratio is printed for comparison, while the targets stay against `matchRequest` alone.
+Ours runs the compiled network hot path where it is built (`python setup.py build_ext --inplace`;
+the output says which runs), the plain Python one otherwise or with `DEJUNK_HOT_PATH=plain`.
 Times are medians over the repeats; per-request figures take each request's median over the
 passes, and the contenders run in alternating passes (the Node ones between ours and
 adblock-rust's) so that machine noise hits them alike.
@@ -49,6 +51,7 @@ if str(REPO) not in sys.path:
 from filters.cosmetic.rules import CosmeticStore  # noqa: E402
 from filters.engine import Engine, forget_parse_memos  # noqa: E402
 from filters.lists.syntax import parse_list_text  # noqa: E402
+from filters.network.speed import HOT_PATH, REBUILD  # noqa: E402
 
 NODE_PACKAGES = REPO / "scripts" / "bench_node"
 FULL_SET = ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt", "hosts.txt")
@@ -180,7 +183,10 @@ def main(argv: list[str]) -> int:
     print("Full set: EasyList + EasyPrivacy + uBO filters + hosts")
     for name, note in notes.items():
         print(f"  {name}: {note}")
-    print(f"  ours: build includes the cosmetic store (network rules alone: {ours_network_build:.3f} s)")
+    print(f"  ours: build includes the cosmetic store (network rules alone: {ours_network_build:.3f} s);"
+          f" network hot path: {HOT_PATH}")
+    if HOT_PATH != "compiled":
+        print(f"        (the figures below are plain Python's; the compiled hot path's need a build: {REBUILD})")
     print()
     order = ["ours", "adblock-rust", *node_names]
     columns = (("build", "build s", 3), ("mean", "mean µs", 2), ("p50", "p50 µs", 2), ("p99", "p99 µs", 2))

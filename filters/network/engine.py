@@ -46,15 +46,14 @@ from dataclasses import dataclass
 
 from .decision import ALLOWED, Decision
 from .index import (
-    BLOCKS, CSPS, EXCEPTIONS, IMPORTANTS, INDEXES, MERGED, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS,
-    PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, IndexBuilder, RuleIndex, merge_indexes,
+    BLOCKS, CSPS, EXCEPTIONS, IMPORTANTS, INDEXES, IS_KEY, MERGED, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS,
+    PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, STARTS_PAIR, IndexBuilder, RuleIndex, merge_indexes,
 )
 from ..lists.syntax import BadLine, FilterList
 from .matching import (
     BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, URL, Origin, Target, compile_rule, host_keys,
     host_suffixes,
 )
-from .hotpath import EMPTY, IS_KEY, STARTS_PAIR
 from .speed import hotpath
 from .regex import compile_regex
 from .rules import (
@@ -86,6 +85,7 @@ SUBDOCUMENT = TYPE_BITS["subdocument"]
 # A plain `||host^`: every type but popups (see network._type_mask), both parties.
 _SIMPLE_COMPILED = (~(NETWORK_TYPES | DOCUMENT | ANY_PARTY), "", None, None, None)
 _HOSTS_PREFIX = "0.0.0.0 "
+_EMPTY: frozenset[str] = frozenset()
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
 
 
@@ -208,8 +208,11 @@ class NetworkEngine:
         self._source_info: dict = {}
         self._decisions: dict = {}
         self._page_cache: dict = {}
-        self._hot_state = hotpath.hot_state(
-            self._heads, self._source_info, self._token_flags, self._indexes, self._compiled, ALLOWED)
+        self._hot_state = self._new_hot_state()
+
+    def _new_hot_state(self) -> tuple:
+        return hotpath.hot_state(self._heads, self._source_info, self._token_flags, self._indexes, self._compiled,
+                                 self._has, self._decisions, self._page_cache, ALLOWED)
 
     # --- public queries --------------------------------------------------------------------------
 
@@ -302,8 +305,7 @@ class NetworkEngine:
             compiled = view._compiled[rid] or view._compile(rid)
             view._compiled[rid] = (-1,) + compiled[1:]
         view._origins, view._heads, view._page_cache = {}, {}, {}
-        view._hot_state = hotpath.hot_state(
-            view._heads, view._source_info, view._token_flags, view._indexes, view._compiled, ALLOWED)
+        view._hot_state = view._new_hot_state()
         return view
 
     # --- the request -----------------------------------------------------------------------------
@@ -312,8 +314,9 @@ class NetworkEngine:
     check = hotpath.check
     _target = hotpath.target
 
-    def _head(self, lurl: str, cut: int) -> tuple[Origin, int] | None:
-        """(origin, where its host ends) for a lower-cased URL, kept by the URL's start when that decides it."""
+    def _head(self, lurl: str, cut: int) -> tuple | None:
+        """The head of a lower-cased URL (`hotpath.new_head`: its origin, where its host ends...), kept by
+        the URL's start when that decides it."""
         head = _URL_HEAD.match(lurl)
         if head is None:
             return None
@@ -321,7 +324,7 @@ class NetworkEngine:
         origin = self._origins.get(origin_text)
         if origin is None:
             origin = self._describe_origin(origin_text, head.group(1), head.start(2), head.group(2))
-        found = (origin, len(origin_text))
+        found = hotpath.new_head(origin, len(origin_text))
         # The match stops before any `/`, so every URL with the same start up to `cut` has this head.
         if cut < 0 or head.end() <= cut:
             if len(self._heads) >= _CACHE_LIMIT:
@@ -336,7 +339,7 @@ class NetworkEngine:
         ascii_host = host if host and not raw_host.isascii() else None
         tokens = TOKEN_RE.findall(origin_text[:host_start] + ascii_host if ascii_host else origin_text)
         if not host:
-            origin = Origin("", (), "", EMPTY, None, tokens, slots)
+            origin = Origin("", (), "", _EMPTY, None, tokens, slots)
         elif is_ip_address(host):
             origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots, host_start, websocket)
         else:
@@ -355,7 +358,7 @@ class NetworkEngine:
         head = _URL_HEAD.match(source_url.lower())
         host = normalize_host(head.group(2)) if head else ""
         if not host:
-            source = ("", EMPTY, ())
+            source = ("", _EMPTY, ())
         else:
             if is_ip_address(host):
                 domain, keys = host, frozenset((host,))

@@ -1,20 +1,24 @@
 # C types for hotpath.py, read by Cython when it compiles that module (see its docstring): the
 # source stays plain Python. `cpdef` keeps each function callable from Python (the engine binds
 # them as methods) while calls inside the module go straight to C. A module constant typed here is
-# not visible from Python, so the ones the engine imports (COMPILED, EMPTY, IS_KEY, STARTS_PAIR)
-# stay Python objects.
+# not visible from Python: COMPILED, which `speed` reads, stays a Python object.
 cimport cython
 
 # The positions of a target, of the hot state and of the rule indexes, and the rule bits, as C numbers.
 cdef Py_ssize_t BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TYPE_BIT, URL, PAIR_PREFIX
-cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _ALLOWED
+cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _ALLOWED
+cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN
+cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
+cdef Py_ssize_t _HEAD_DOMAIN, _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN
 cdef Py_ssize_t AFTER_BLOCK, BLOCKS, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS
 cdef long long DOCUMENT, FIRST_PARTY, PAGE_TYPES, POPUP, THIRD_PARTY, WEBSOCKET, OTHER
 cdef dict BIT_OF_TYPE
+cdef frozenset EMPTY
+cdef int IS_KEY, STARTS_PAIR
 cdef bytes _TOKEN_BYTES
 
 
-@cython.locals(hot=tuple, lurl=str, raw_url=str, cut=Py_ssize_t, head=tuple, host=str, host_start=Py_ssize_t,
+@cython.locals(hot=tuple, heads=dict, source_info=dict, lurl=str, raw_url=str, cut=Py_ssize_t, head=tuple, host=str, host_start=Py_ssize_t,
                host_end=Py_ssize_t, ascii_host=str, source=tuple, source_domain=str, type_bit=cython.longlong,
                bits=cython.longlong, path=list, flags_of=dict, keys=list, pairs=list, starts_pair=int,
                previous=str, token=str, pair=str, flags=int)
@@ -25,11 +29,11 @@ cpdef tuple target(engine, str url, source_url, request_type, method, bint page=
 cpdef list tokens_by_char(str lurl, Py_ssize_t start)
 
 
-@cython.locals(hot=tuple, indexes=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, keys=list,
+@cython.locals(hot=tuple, tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, keys=list,
                by_token=dict, always=dict, domain_keys=tuple, by_domain=dict, compiled=list, url=str, bucket=tuple,
                rid=Py_ssize_t, c=tuple, refused=cython.longlong)
 cpdef find(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(t=tuple, has=tuple)
+@cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, page_cache=dict)
 cpdef check(engine, str url, source_url=*, request_type=*, method=*)

@@ -10,7 +10,7 @@ only the path's tokens are cut out another way (see `target`). `speed` chooses w
 from __future__ import annotations
 
 from ..request import TYPE_ALIASES
-from .index import AFTER_BLOCK, BLOCKS, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS
+from .index import AFTER_BLOCK, BLOCKS, IS_KEY, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS, STARTS_PAIR
 from .matching import BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TYPE_BIT, URL
 from .rules import DOCUMENT, FIRST_PARTY, PAGE_TYPES, PAIR_PREFIX, POPUP, THIRD_PARTY, TYPE_BITS
 
@@ -23,25 +23,36 @@ EMPTY: frozenset[str] = frozenset()
 BIT_OF_TYPE: dict[str, int] = {name: bit for name, bit in TYPE_BITS.items()}
 BIT_OF_TYPE.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items()})
 
-# A token's flags in the engine's `_token_flags`.
-IS_KEY = 1  # a key of some index's token table (pairs included)
-STARTS_PAIR = 2  # the first token of pairs (`"ads image"`) filed in a token table
-
 # Bytes of a lower-cased URL that are not [a-z0-9] become spaces: `.split()` then gives TOKEN_RE's tokens.
 _TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 
 
-def hot_state(heads, source_info, token_flags, indexes, compiled, allowed):
-    """What `target`, `find` and `check` read for every request, kept by the engine as `_hot_state`.
+def hot_state(heads, source_info, token_flags, indexes, compiled, has, decisions, page_cache, allowed):
+    """What `check`, `target` and `find` read for every request, kept by the engine as `_hot_state`.
 
-    One attribute read instead of one per table. `allowed` (the engine module's ALLOWED) travels
-    with them: a hot reload imports the engine afresh but cannot import a compiled module again,
-    so this module must not answer with an object of its own from an earlier import.
+    One attribute read instead of one per table; each index as (index, its token table, its
+    `always` table, its `$domain=` table). `allowed` (the engine module's ALLOWED) travels with
+    them: a hot reload imports the engine afresh but cannot import a compiled module again, so this
+    module must not answer with an object of its own from an earlier import.
     """
-    return (heads, source_info, token_flags, indexes, compiled, allowed)
+    tables = tuple((index, index.by_token, index.always, index.by_domain) for index in indexes)
+    return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, allowed)
 
 
-_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _ALLOWED = range(6)  # in `hot_state`
+def new_head(origin, host_end):
+    """What a URL's start gives `target`, kept in the engine's `_heads`: its origin, where the host
+    ends, and the origin's fields `target` reads (a tuple's item costs a fraction of an attribute)."""
+    return (origin, host_end, origin.host, origin.host_start, origin.ascii_host, origin.websocket, origin.domain,
+            origin.ends_pair, origin.tokens[-1] if origin.tokens else "")
+
+
+# The positions in a head.
+(_HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET, _HEAD_DOMAIN,
+ _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN) = range(9)
+
+# The positions in `hot_state`, and in each of its index tables.
+_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _ALLOWED = range(9)
+_INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN = range(4)
 
 
 def target(engine, url, source_url, request_type, method, page=False):
@@ -51,26 +62,28 @@ def target(engine, url, source_url, request_type, method, page=False):
     # The URL up to the first `/` after its scheme's `//` decides where its host is: looked up
     # as a whole, most requests never run the URL regex.
     cut = lurl.find("/", 8)
-    head = hot[_HEADS].get(lurl if cut < 0 else lurl[:cut])
+    heads = hot[_HEADS]
+    head = heads.get(lurl if cut < 0 else lurl[:cut])
     if head is None:
         head = engine._head(lurl, cut)
         if head is None:
             return None
-    origin = head[0]
-    host_end = head[1]
-    host = origin.host
+    host_end = head[_HEAD_HOST_END]
+    host = head[_HEAD_HOST]
     if not host:
         return None  # no host, or a scheme that is never filtered (data:, blob:, about:...)
-    host_start = origin.host_start
+    origin = head[_HEAD_ORIGIN]
+    host_start = head[_HEAD_HOST_START]
     raw_url = url
-    ascii_host = origin.ascii_host
+    ascii_host = head[_HEAD_ASCII_HOST]
     if ascii_host is not None:
         # An IDN host is matched in its punycode form, as lists write it.
         lurl = lurl[:host_start] + ascii_host + lurl[host_end:]
         raw_url = url[:host_start] + ascii_host + url[host_end:]
         host_end = host_start + len(ascii_host)
     if source_url:
-        source = hot[_SOURCE_INFO].get(source_url)
+        source_info = hot[_SOURCE_INFO]
+        source = source_info.get(source_url)
         if source is None:
             source = engine._describe_source(source_url)
         source_domain = source[0]
@@ -85,7 +98,7 @@ def target(engine, url, source_url, request_type, method, page=False):
         type_bit = DOCUMENT
         bits = FIRST_PARTY
     else:
-        if origin.websocket:
+        if head[_HEAD_WEBSOCKET]:
             type_bit = WEBSOCKET
         else:
             found = BIT_OF_TYPE.get(request_type) if request_type else OTHER
@@ -93,7 +106,7 @@ def target(engine, url, source_url, request_type, method, page=False):
                 found = BIT_OF_TYPE.get(request_type.strip().lower(), OTHER)
             type_bit = found
         # Without a known source page a request counts as third-party (adblock-rust does the same).
-        bits = type_bit | (FIRST_PARTY if source_domain and source_domain == origin.domain else THIRD_PARTY)
+        bits = type_bit | (FIRST_PARTY if source_domain and source_domain == head[_HEAD_DOMAIN] else THIRD_PARTY)
     # The keys of the token tables the path gives, in probe order: its tokens in URL order, then
     # the pairs of neighbouring tokens (`"ads image"`) that start with a token that starts pairs.
     if COMPILED:
@@ -105,8 +118,8 @@ def target(engine, url, source_url, request_type, method, page=False):
     flags_of = hot[_TOKEN_FLAGS]
     keys = []
     pairs = None
-    starts_pair = origin.ends_pair
-    previous = origin.tokens[-1] if starts_pair else ""
+    starts_pair = head[_HEAD_ENDS_PAIR]
+    previous = head[_HEAD_LAST_TOKEN]
     for token in path:
         if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
             pair = previous + " " + token[:PAIR_PREFIX]
@@ -155,33 +168,32 @@ def find(engine, n, t):
     type and party bits and required literal (one test), options, exact URL test.
     """
     hot = engine._hot_state
-    indexes = hot[_INDEXES]
+    tables = hot[_INDEXES][n]
     origin = t[ORIGIN]
     probes = origin.probes
     probe = probes[n]
     if probe is None:
-        probe = probes[n] = engine._probe(indexes[n], origin)
+        probe = probes[n] = engine._probe(tables[_INDEX], origin)
     bits = t[BITS]
     if probe[0] is not None and not bits & POPUP:
         return probe[0]
-    index = indexes[n]
     buckets = probe[1]
     # Each hit is added as it is found: most requests have none or one, so no list is made.
     keys = t[PATH_KEYS]
     if keys:
-        by_token = index.by_token
+        by_token = tables[_BY_TOKEN]
         for key in keys:
             hit = by_token.get(key)
             if hit is not None:
                 buckets += (hit,)
-    always = index.always
+    always = tables[_ALWAYS]
     if always:
         hit = always.get(t[TYPE_BIT])
         if hit is not None:
             buckets += (hit,)
     domain_keys = t[DOMAIN_KEYS]
     if domain_keys:
-        by_domain = index.by_domain
+        by_domain = tables[_BY_DOMAIN]
         for key in domain_keys:
             hit = by_domain.get(key)
             if hit is not None:
@@ -203,23 +215,30 @@ def find(engine, n, t):
 def check(engine, url, source_url=None, request_type="other", method="GET"):
     """Decide whether a request to `url`, made by the page `source_url`, is blocked (`NetworkEngine.check`)."""
     t = target(engine, url, source_url, request_type, method)
+    hot = engine._hot_state
     if t is None:
-        return engine._hot_state[_ALLOWED]
-    has = engine._has
+        return hot[_ALLOWED]
+    has = hot[_HAS]
     rid = find(engine, BLOCKS, t)
     if rid is None and t[BITS] & PAGE_TYPES and has[PAGE_BLOCKS]:
         rid = find(engine, PAGE_BLOCKS, t)
     if rid is not None:
         if has[AFTER_BLOCK] and find(engine, AFTER_BLOCK, t) is not None:
             return engine._blocked(rid, t, url, source_url)
-        if source_url and has[PAGE_EXCEPTIONS] and engine._page_rids(source_url) is not None:
-            return engine._blocked(rid, t, url, source_url)
+        if source_url and has[PAGE_EXCEPTIONS]:
+            page_cache = hot[_PAGE_CACHE]  # `_page_rids`' memo, read here for speed
+            page = page_cache.get(source_url, False)
+            if page is False:
+                page = engine._page_rids(source_url)
+            if page is not None:
+                return engine._blocked(rid, t, url, source_url)
         # Nothing overrides the block: its decision is the same for every request it blocks.
-        decision = engine._decisions.get(rid)
+        decisions = hot[_DECISIONS]
+        decision = decisions.get(rid)
         if decision is None:
             rule = engine._rule(rid)
             decision = engine._block_decision(rid, rule is not None and rule.important, None)
         return decision
     if has[MODIFIERS] and find(engine, MODIFIERS, t) is not None:
         return engine._modifiers(t, url, source_url)
-    return engine._hot_state[_ALLOWED]
+    return hot[_ALLOWED]

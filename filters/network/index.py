@@ -63,6 +63,10 @@ MERGED = ((IMPORTANTS, EXCEPTIONS, REDIRECTS), (REMOVEPARAMS, CSPS, REPLACES))
 AFTER_BLOCK, MODIFIERS = range(len(INDEXES), len(INDEXES) + len(MERGED))
 PROBE_SLOTS = len(INDEXES) + len(MERGED)
 
+# A token's flags in the engine's table of every index's token keys (`_token_flags`).
+IS_KEY = 1  # a key of some index's token table (pairs included)
+STARTS_PAIR = 2  # the first token of pairs (`"ads image"`) filed in a token table
+
 # A run of plain host rules this long (a hosts file) goes into a `PlainHosts` table, not `by_host`.
 PLAIN_TABLE_FROM = 100_000
 
