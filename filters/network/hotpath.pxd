@@ -18,21 +18,27 @@ cdef int IS_KEY, STARTS_PAIR
 cdef bytes _TOKEN_BYTES
 
 
-@cython.locals(hot=tuple, heads=dict, source_info=dict, lurl=str, raw_url=str, cut=Py_ssize_t, head=tuple, host=str, host_start=Py_ssize_t,
-               host_end=Py_ssize_t, ascii_host=str, source=tuple, source_domain=str, type_bit=cython.longlong,
+cpdef tuple target(engine, str url, source_url, request_type, method, bint page=*)
+
+
+@cython.locals(heads=dict, source_info=dict, lurl=str, raw_url=str, cut=Py_ssize_t, head=tuple, host=str,
+               host_start=Py_ssize_t, host_end=Py_ssize_t, ascii_host=str, source=tuple, source_domain=str, type_bit=cython.longlong,
                bits=cython.longlong, path=list, flags_of=dict, keys=list, pairs=list, starts_pair=int,
                previous=str, token=str, pair=str, flags=int)
-cpdef tuple target(engine, str url, source_url, request_type, method, bint page=*)
+cdef tuple _target(tuple hot, engine, str url, source_url, request_type, method, bint page)
 
 
 @cython.locals(tokens=list, token_start=Py_ssize_t, end=Py_ssize_t, i=Py_ssize_t, ch=Py_UCS4)
 cpdef list tokens_by_char(str lurl, Py_ssize_t start)
 
 
-@cython.locals(hot=tuple, tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, keys=list,
+cpdef find(engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, keys=list,
                by_token=dict, always=dict, domain_keys=tuple, by_domain=dict, compiled=list, url=str, bucket=tuple,
                rid=Py_ssize_t, c=tuple, refused=cython.longlong)
-cpdef find(engine, Py_ssize_t n, tuple t)
+cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
 
 
 @cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, page_cache=dict)

@@ -57,7 +57,11 @@ _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN = range(4)
 
 def target(engine, url, source_url, request_type, method, page=False):
     """The target of a request (see `matching.URL`), or None when no rule can apply to its URL."""
-    hot = engine._hot_state
+    return _target(engine._hot_state, engine, url, source_url, request_type, method, page)
+
+
+def _target(hot, engine, url, source_url, request_type, method, page):
+    """`target`, given the engine's hot state (`check` reads it once for all its calls)."""
     lurl = url.lower()
     # The URL up to the first `/` after its scheme's `//` decides where its host is: looked up
     # as a whole, most requests never run the URL regex.
@@ -167,7 +171,11 @@ def find(engine, n, t):
     source page's `$domain=` rules are looked up here. Each candidate is then tested: refused
     type and party bits and required literal (one test), options, exact URL test.
     """
-    hot = engine._hot_state
+    return _find(engine._hot_state, engine, n, t)
+
+
+def _find(hot, engine, n, t):
+    """`find`, given the engine's hot state."""
     tables = hot[_INDEXES][n]
     origin = t[ORIGIN]
     probes = origin.probes
@@ -214,16 +222,16 @@ def find(engine, n, t):
 
 def check(engine, url, source_url=None, request_type="other", method="GET"):
     """Decide whether a request to `url`, made by the page `source_url`, is blocked (`NetworkEngine.check`)."""
-    t = target(engine, url, source_url, request_type, method)
     hot = engine._hot_state
+    t = _target(hot, engine, url, source_url, request_type, method, False)
     if t is None:
         return hot[_ALLOWED]
     has = hot[_HAS]
-    rid = find(engine, BLOCKS, t)
+    rid = _find(hot, engine, BLOCKS, t)
     if rid is None and t[BITS] & PAGE_TYPES and has[PAGE_BLOCKS]:
-        rid = find(engine, PAGE_BLOCKS, t)
+        rid = _find(hot, engine, PAGE_BLOCKS, t)
     if rid is not None:
-        if has[AFTER_BLOCK] and find(engine, AFTER_BLOCK, t) is not None:
+        if has[AFTER_BLOCK] and _find(hot, engine, AFTER_BLOCK, t) is not None:
             return engine._blocked(rid, t, url, source_url)
         if source_url and has[PAGE_EXCEPTIONS]:
             page_cache = hot[_PAGE_CACHE]  # `_page_rids`' memo, read here for speed
@@ -239,6 +247,6 @@ def check(engine, url, source_url=None, request_type="other", method="GET"):
             rule = engine._rule(rid)
             decision = engine._block_decision(rid, rule is not None and rule.important, None)
         return decision
-    if has[MODIFIERS] and find(engine, MODIFIERS, t) is not None:
+    if has[MODIFIERS] and _find(hot, engine, MODIFIERS, t) is not None:
         return engine._modifiers(t, url, source_url)
     return hot[_ALLOWED]

@@ -110,6 +110,24 @@ def _env(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k != "DEJUNK_HOT_PATH"}, **extra}
 
 
+def test_without_a_working_compiler_the_build_goes_on_in_plain_python(tmp_path):
+    if importlib.util.find_spec("Cython") is None:
+        pytest.skip("Cython is not installed (pip install -r requirements-dev.txt)")
+    tree = tmp_path / "dejunk"
+    tree.mkdir()
+    for name in ("setup.py", "pyproject.toml", "requirements.txt", "README.md", "filters"):
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, tree / name, ignore=_BUILT)
+        else:
+            shutil.copy2(REPO / name, tree / name)
+    done = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tree, capture_output=True,
+                          text=True, timeout=600, env=_env(CC="false"), check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "the network hot path is not compiled" in done.stderr
+    assert not list((tree / "filters" / "network").glob("hotpath.*.so"))
+    assert _run(tree, "from filters.network import speed; print(speed.HOT_PATH)").strip() == "plain Python (not compiled)"
+
+
 def _run(tree: Path, code: str, **env: str) -> str:
     done = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True, timeout=300,
                           env=_env(PYTHONPATH=str(tree), **env), check=False)
