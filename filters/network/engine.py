@@ -208,6 +208,7 @@ class NetworkEngine:
         self._source_info: dict = {}
         self._decisions: dict = {}
         self._page_cache: dict = {}
+        self._redirect_choices: dict = {}
         self._hot_state = self._new_hot_state()
 
     def _new_hot_state(self) -> tuple:
@@ -243,6 +244,8 @@ class NetworkEngine:
         """Decide a request built by `Request.from_strings` or the addon."""
         return self.check(request.url, request.source_url, request.type, request.method)
 
+    # check(url, source_url=None, request_type="other", method="GET") -> Decision: whether a request
+    # to `url`, made by the page `source_url`, is blocked. In `hotpath`, compiled where possible.
     check = hotpath.check
 
     def page_exceptions(self, url: str) -> PageExceptions:
@@ -310,8 +313,7 @@ class NetworkEngine:
 
     # --- the request -----------------------------------------------------------------------------
 
-    # The decision and the lookups every request makes: see `hotpath` (compiled where possible).
-    check = hotpath.check
+    # The lookups every request makes: see `hotpath` (compiled where possible).
     _target = hotpath.target
 
     def _head(self, lurl: str, cut: int) -> tuple | None:
@@ -416,14 +418,7 @@ class NetworkEngine:
                     buckets.append(hit)
         return simple, tuple(buckets)
 
-    def _find_all(self, n: int, t: Target) -> list[int]:
-        """Every rule of index `n` that matches, each once, in the order `_find` tries them."""
-        found: list[int] = []
-        for bucket in self._gather(n, t):
-            for rid in bucket:
-                if rid not in found and self._test(rid, t):
-                    found.append(rid)
-        return found
+    _find_all = hotpath.find_all
 
     def _gather(self, n: int, t: Target) -> list:
         """The candidate buckets `_find` looks at, in the same order (a plain host rule as a bucket of one)."""
@@ -441,12 +436,6 @@ class NetworkEngine:
             buckets.append(hit)
         buckets.extend(index.by_domain[key] for key in t[DOMAIN_KEYS] if key in index.by_domain)
         return buckets
-
-    def _test(self, rid: int, t: Target) -> bool:
-        c = self._compiled[rid] or self._compile(rid)
-        if c[0] & t[BITS] or c[1] not in t[URL]:
-            return False
-        return (c[3] is None or c[3](t)) and (c[2] is None or c[2](t))
 
     def _rule(self, rid: int) -> NetworkRule | None:
         """The parsed rule behind an id (None for a hosts-file line)."""
@@ -543,9 +532,19 @@ class NetworkEngine:
     def _redirect_for(self, t: Target) -> str | None:
         """The resource a blocked request is answered with, after `@@...$redirect` exceptions."""
         # In list order: of two resources with the same priority, the first listed wins, however indexed.
-        matches = sorted(self._find_all(REDIRECTS, t))
+        matches = tuple(sorted(self._find_all(REDIRECTS, t)))
         if not matches:
             return None
+        # The choice depends on the rules alone: worked out once for each set of them.
+        chosen = self._redirect_choices.get(matches, False)
+        if chosen is False:
+            if len(self._redirect_choices) >= _CACHE_LIMIT:
+                self._redirect_choices.clear()
+            chosen = self._redirect_choices[matches] = self._choose_redirect(matches)
+        return chosen
+
+    def _choose_redirect(self, matches: tuple[int, ...]) -> str | None:
+        """The resource the redirect rules `matches` (in list order) choose, after their exceptions."""
         rules = [self._rule(rid) for rid in matches]
         cancelled = set()
         for rule in rules:

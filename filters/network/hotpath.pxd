@@ -41,5 +41,10 @@ cpdef find(engine, Py_ssize_t n, tuple t)
 cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
 
 
+@cython.locals(compiled=list, url=str, bits=cython.longlong, found=list, bucket=tuple, rid=Py_ssize_t, c=tuple,
+               refused=cython.longlong)
+cpdef list find_all(engine, Py_ssize_t n, tuple t)
+
+
 @cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, page_cache=dict)
 cpdef check(engine, str url, source_url=*, request_type=*, method=*)

@@ -220,6 +220,23 @@ def _find(hot, engine, n, t):
     return None
 
 
+def find_all(engine, n, t):
+    """Every rule of index `n` that matches, each once, in the order `find` tries them."""
+    compiled = engine._hot_state[_COMPILED_RULES]
+    url = t[URL]
+    bits = t[BITS]
+    found = []
+    for bucket in engine._gather(n, t):
+        for rid in bucket:
+            c = compiled[rid] or engine._compile(rid)
+            refused = c[0]
+            if refused & bits or c[1] not in url or rid in found:
+                continue
+            if (c[3] is None or c[3](t)) and (c[2] is None or c[2](t)):
+                found.append(rid)
+    return found
+
+
 def check(engine, url, source_url=None, request_type="other", method="GET"):
     """Decide whether a request to `url`, made by the page `source_url`, is blocked (`NetworkEngine.check`)."""
     hot = engine._hot_state
