@@ -51,8 +51,8 @@ from .index import (
 )
 from ..lists.syntax import BadLine, FilterList
 from .matching import (
-    BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, URL, Origin, Target, compile_rule, host_keys,
-    host_suffixes,
+    BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, Origin, Target, compile_rule, host_keys,
+    host_suffixes, source_domains,
 )
 from .speed import hotpath
 from .regex import compile_regex
@@ -381,9 +381,11 @@ class NetworkEngine:
         else:
             rule = parse_network_rule(text)
             mask, literal, test, options = compile_rule(rule)
+            domains = source_domains(rule)
             # In the form the hot loop tests with the fewest steps: the bits a request must not have
-            # (`refused & bits` is non-zero exactly when `mask & bits != bits`), and "" for no literal.
-            compiled = (~mask, literal or "", test, options, rule)
+            # (`refused & bits` is non-zero exactly when `mask & bits != bits`), "" for no literal,
+            # and a `$domain=` test alone as its two sets (see `hotpath.options_pass`).
+            compiled = (~mask, literal or "", test, options if domains is None else domains, rule)
         self._compiled[rid] = compiled
         return compiled
 

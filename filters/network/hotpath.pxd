@@ -5,7 +5,7 @@
 cimport cython
 
 # The positions of a target, of the hot state and of the rule indexes, and the rule bits, as C numbers.
-cdef Py_ssize_t BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TYPE_BIT, URL, PAIR_PREFIX
+cdef Py_ssize_t BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL, PAIR_PREFIX
 cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _ALLOWED
 cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN
 cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
@@ -39,6 +39,10 @@ cpdef find(engine, Py_ssize_t n, tuple t)
                by_token=dict, always=dict, domain_keys=tuple, by_domain=dict, compiled=list, url=str, bucket=tuple,
                rid=Py_ssize_t, c=tuple, refused=cython.longlong)
 cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(limited_to=frozenset, excluded=frozenset)
+cpdef bint options_pass(tuple c, tuple t)
 
 
 @cython.locals(compiled=list, url=str, bits=cython.longlong, found=list, bucket=tuple, rid=Py_ssize_t, c=tuple,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..request import TYPE_ALIASES
 from .index import AFTER_BLOCK, BLOCKS, IS_KEY, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS, STARTS_PAIR
-from .matching import BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TYPE_BIT, URL
+from .matching import BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL
 from .rules import DOCUMENT, FIRST_PARTY, PAGE_TYPES, PAIR_PREFIX, POPUP, THIRD_PARTY, TYPE_BITS
 
 # Loaded from a compiled extension (`.so`, `.pyd`) rather than from this source.
@@ -215,9 +215,28 @@ def _find(hot, engine, n, t):
                 refused = c[0]  # (a C number once compiled)
                 if refused & bits or c[1] not in url:
                     continue
-                if (c[3] is None or c[3](t)) and (c[2] is None or c[2](t)):
+                if c[3] is None and c[2] is None or options_pass(c, t):
                     return rid
     return None
+
+
+def options_pass(c, t):
+    """Whether a candidate that passed the quick test (type and party bits, literal) matches: its
+    options, then its URL test. A `$domain=` test alone comes as (sites it is limited to, sites it
+    excludes), tested here without a call; other options as a function."""
+    options = c[3]
+    if options is not None:
+        if options.__class__ is tuple:
+            source_keys = t[SOURCE_KEYS]
+            limited_to = options[0]
+            if limited_to is not None and limited_to.isdisjoint(source_keys):
+                return False
+            excluded = options[1]
+            if excluded is not None and not excluded.isdisjoint(source_keys):
+                return False
+        elif not options(t):
+            return False
+    return c[2] is None or c[2](t)
 
 
 def find_all(engine, n, t):
@@ -232,7 +251,7 @@ def find_all(engine, n, t):
             refused = c[0]
             if refused & bits or c[1] not in url or rid in found:
                 continue
-            if (c[3] is None or c[3](t)) and (c[2] is None or c[2](t)):
+            if c[3] is None and c[2] is None or options_pass(c, t):
                 found.append(rid)
     return found
 
