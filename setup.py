@@ -47,10 +47,10 @@ class OptionalBuildExt(build_ext):
             _warn(error)
 
 
-def _warn(error: Exception) -> None:
+def _warn(error: Exception, remedy: str = "Install a C compiler and the Python headers (Debian: gcc"
+                                          " python3-dev) and reinstall to compile it.") -> None:
     print(f"dejunk: the network hot path is not compiled ({error}); it runs as plain Python, slower but"
-          " deciding the same way. Install a C compiler and the Python headers (Debian: gcc python3-dev)"
-          " and reinstall to compile it.", file=sys.stderr)
+          f" deciding the same way. {remedy}", file=sys.stderr)
 
 
 def _extensions() -> list:
@@ -60,7 +60,12 @@ def _extensions() -> list:
         print("dejunk: Cython is not installed; the network hot path stays plain Python", file=sys.stderr)
         return []
     # annotation_typing off: the source's annotations are for readers, its C types are in hotpath.pxd.
-    return cythonize([HOT_PATH], language_level=3, compiler_directives={"annotation_typing": False}, quiet=True)
+    try:
+        return cythonize([HOT_PATH], language_level=3, compiler_directives={"annotation_typing": False},
+                         quiet=True)
+    except Exception as error:  # Cython refused the source (its message is printed above)
+        _warn(error, "Cython refused its source: see the message above.")
+        return []
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -110,7 +110,8 @@ def _env(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k != "DEJUNK_HOT_PATH"}, **extra}
 
 
-def test_without_a_working_compiler_the_build_goes_on_in_plain_python(tmp_path):
+@pytest.mark.parametrize("failing", ["compiler", "cython"])
+def test_when_the_build_fails_it_goes_on_in_plain_python(tmp_path, failing):
     if importlib.util.find_spec("Cython") is None:
         pytest.skip("Cython is not installed (pip install -r requirements-dev.txt)")
     tree = tmp_path / "dejunk"
@@ -120,8 +121,13 @@ def test_without_a_working_compiler_the_build_goes_on_in_plain_python(tmp_path):
             shutil.copytree(REPO / name, tree / name, ignore=_BUILT)
         else:
             shutil.copy2(REPO / name, tree / name)
+    env = _env(CC="false")  # a compiler that always fails
+    if failing == "cython":  # C types Cython refuses
+        env = _env()
+        with open(tree / "filters" / "network" / "hotpath.pxd", "a", encoding="utf-8") as f:
+            f.write("\ncdef int =\n")
     done = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tree, capture_output=True,
-                          text=True, timeout=600, env=_env(CC="false"), check=False)
+                          text=True, timeout=600, env=env, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "the network hot path is not compiled" in done.stderr
     assert not list((tree / "filters" / "network").glob("hotpath.*.so"))
