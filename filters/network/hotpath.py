@@ -1,10 +1,11 @@
 """A request's way through the network engine: read into a target, looked up in a rule index, decided.
 
-`NetworkEngine` takes `check`, `target` and `find` as its `check`, `_target` and `_find`. They run
-for every request, so they are kept apart here: plain Python, which Cython compiles into a C
-extension with the C types of `hotpath.pxd` (setup.py does, where it finds a C compiler). Compiled,
-it answers exactly as this source does (tests/network/test_hotpath.py checks every corpus request);
-only the path's tokens are cut out another way (see `target`). `speed` chooses which one runs.
+`NetworkEngine` takes `check`, `target`, `find` and `find_all` as its `check`, `_target`, `_find`
+and `_find_all`. They run for every request, so they are kept apart here: plain Python, which
+Cython compiles into a C extension with the C types of `hotpath.pxd` (setup.py does, where it
+finds a C compiler). Compiled, it answers exactly as this source does (tests/network/test_hotpath.py
+checks every corpus request); only the path's tokens are cut out another way (see `_target`).
+`speed` chooses which one runs.
 """
 
 from __future__ import annotations
