@@ -693,6 +693,8 @@
     const text = $("mf-text");
     if (myFilters.saved === null || text.value === myFilters.saved) text.value = data.text || "";
     myFilters.saved = data.text || "";
+    // Read-only until the file is shown: text typed before would be overwritten by it.
+    text.readOnly = false;
     $("mf-path").textContent = data.path ? "File: " + data.path : "";
     markDirty();
   }
