@@ -22,9 +22,9 @@ cpdef tuple target(engine, str url, source_url, request_type, method, bint page=
 
 
 @cython.locals(heads=dict, source_info=dict, lurl=str, raw_url=str, cut=Py_ssize_t, head=tuple, host=str,
-               host_start=Py_ssize_t, host_end=Py_ssize_t, ascii_host=str, source=tuple, source_domain=str, type_bit=cython.longlong,
-               bits=cython.longlong, path=list, flags_of=dict, keys=list, pairs=list, starts_pair=int,
-               previous=str, token=str, pair=str, flags=int)
+               host_start=Py_ssize_t, host_end=Py_ssize_t, ascii_host=str, source=tuple, source_domain=str,
+               type_bit=cython.longlong, bits=cython.longlong, path=list, flags_of=dict, keys=list, pairs=list,
+               starts_pair=int, previous=str, token=str, pair=str, flags=int)
 cdef tuple _target(tuple hot, engine, str url, source_url, request_type, method, bint page)
 
 

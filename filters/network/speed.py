@@ -22,11 +22,11 @@ DIGEST_FILE = "hotpath.built-from"
 REBUILD = "python setup.py build_ext --inplace"
 
 
-def source_digest(folder: Path = _HERE) -> str:
+def source_digest() -> str:
     """SHA-256 of the hot path's source files, as setup.py computes it."""
     digest = hashlib.sha256()
     for name in SOURCES:
-        digest.update((folder / name).read_bytes())
+        digest.update((_HERE / name).read_bytes())
     return digest.hexdigest()
 
 

@@ -131,7 +131,7 @@ def test_when_the_build_fails_it_goes_on_in_plain_python(tmp_path, failing):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "the network hot path is not compiled" in done.stderr
     assert not list((tree / "filters" / "network").glob("hotpath.*.so"))
-    assert _run(tree, "from filters.network import speed; print(speed.HOT_PATH)").strip() == "plain Python (not compiled)"
+    assert _run(tree, _HOT_PATH).strip() == "plain Python (not compiled)"
 
 
 def _run(tree: Path, code: str, **env: str) -> str:
@@ -141,6 +141,7 @@ def _run(tree: Path, code: str, **env: str) -> str:
     return done.stdout
 
 
+_HOT_PATH = "from filters.network import speed; print(speed.HOT_PATH)"
 _STATUS = "from filters.network import speed, engine; print(speed.HOT_PATH); print(engine.NetworkEngine.check)"
 
 
@@ -173,7 +174,7 @@ def test_the_network_tests_pass_compiled(compiled_tree, corpus):
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout and "skipped" not in done.stdout.splitlines()[-1], done.stdout[-1000:]
-    status = _run(compiled_tree, "from filters.network import speed; print(speed.HOT_PATH)")
+    status = _run(compiled_tree, _HOT_PATH)
     assert status.strip() == "compiled"
 
 
@@ -184,9 +185,11 @@ from pathlib import Path
 from filters import Engine
 from filters.network import speed
 corpus = Path(sys.argv[1])
-lists = [str(corpus / "lists" / name) for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt", "hosts.txt")]
+names = ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt", "hosts.txt")
+lists = [str(corpus / "lists" / name) for name in names]
 engine = Engine.from_lists(lists, cache_dir=sys.argv[2], cosmetic_factory=None)
-requests = [(i["url"], i["sourceUrl"], i["type"]) for i in json.loads((corpus / "requests" / "matching-test-requests.json").read_text())]
+matching = json.loads((corpus / "requests" / "matching-test-requests.json").read_text())
+requests = [(i["url"], i["sourceUrl"], i["type"]) for i in matching]
 with open(corpus / "requests" / "page-subresources.jsonl") as f:
     requests += [(i["url"], i["source_url"], i["type"]) for i in map(json.loads, filter(str.strip, f))]
 decisions = [engine.check(*r).to_dict() for r in requests]
