@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,6 +153,13 @@ def _visit(kind: str, scheme: str, site: SiteServer, proxy: Proxy, browser: Chro
         facts = tab.evaluate(PAGE_FACTS)
         frames = tab.frame_texts()
         screenshot = tab.screenshot(ARTIFACTS / f"{kind}-{scheme}.png")
+        # A cross-site frame paints in its own process, at times a moment after the load event:
+        # shoot again until two shots agree (a static page then looks the same), at most 4 times.
+        for _ in range(3):
+            shown = screenshot.read_bytes()
+            time.sleep(0.5)
+            if tab.screenshot(screenshot).read_bytes() == shown:
+                break
     finally:
         tab.close()
     print(f"screenshot of {url} through the {kind} proxy: {screenshot}")
