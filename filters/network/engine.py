@@ -47,7 +47,8 @@ from dataclasses import dataclass
 from .decision import ALLOWED, Decision
 from .index import (
     BLOCKS, CSPS, EXCEPTIONS, IMPORTANTS, INDEXES, IS_KEY, MERGED, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS,
-    PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, STARTS_PAIR, IndexBuilder, RuleIndex, merge_indexes,
+    PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, ROLE_OF_INDEX, STARTS_PAIR, IndexBuilder, RuleIndex,
+    merge_indexes,
 )
 from ..lists.syntax import BadLine, FilterList
 from .matching import (
@@ -82,8 +83,8 @@ _WEB_SCHEMES = frozenset({"http", "https", None})
 _SOCKET_SCHEMES = frozenset({"ws", "wss"})
 
 SUBDOCUMENT = TYPE_BITS["subdocument"]
-# A plain `||host^`: every type but popups (see network._type_mask), both parties.
-_SIMPLE_COMPILED = (~(NETWORK_TYPES | DOCUMENT | ANY_PARTY), "", None, None, None)
+# A plain `||host^`: every type but popups (see network._type_mask), both parties; no part after a block.
+_SIMPLE_COMPILED = (~(NETWORK_TYPES | DOCUMENT | ANY_PARTY), "", None, None, None, 0)
 _HOSTS_PREFIX = "0.0.0.0 "
 _EMPTY: frozenset[str] = frozenset()
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
@@ -213,7 +214,7 @@ class NetworkEngine:
 
     def _new_hot_state(self) -> tuple:
         return hotpath.hot_state(self._heads, self._source_info, self._token_flags, self._indexes, self._compiled,
-                                 self._has, self._decisions, self._page_cache, ALLOWED)
+                                 self._has, self._decisions, self._page_cache, self._redirect_choices, ALLOWED)
 
     # --- public queries --------------------------------------------------------------------------
 
@@ -385,7 +386,8 @@ class NetworkEngine:
             # In the form the hot loop tests with the fewest steps: the bits a request must not have
             # (`refused & bits` is non-zero exactly when `mask & bits != bits`), "" for no literal,
             # and a `$domain=` test alone as its two sets (see `hotpath.options_pass`).
-            compiled = (~mask, literal or "", test, options if domains is None else domains, rule)
+            roles = sum(ROLE_OF_INDEX.get(n, 0) for n in index_numbers(rule))
+            compiled = (~mask, literal or "", test, options if domains is None else domains, rule, roles)
         self._compiled[rid] = compiled
         return compiled
 
@@ -422,23 +424,6 @@ class NetworkEngine:
 
     _find_all = hotpath.find_all
 
-    def _gather(self, n: int, t: Target) -> list:
-        """The candidate buckets `_find` looks at, in the same order (a plain host rule as a bucket of one)."""
-        origin = t[ORIGIN]
-        probe = origin.probes[n]
-        if probe is None:
-            probe = origin.probes[n] = self._probe(self._indexes[n], origin)
-        index = self._indexes[n]
-        buckets = [(probe[0],)] if probe[0] is not None and not t[BITS] & POPUP else []
-        buckets.extend(probe[1])
-        keys = t[PATH_KEYS] or ()
-        buckets.extend(index.by_token[key] for key in keys if key in index.by_token)
-        hit = index.always.get(t[TYPE_BIT])
-        if hit is not None:
-            buckets.append(hit)
-        buckets.extend(index.by_domain[key] for key in t[DOMAIN_KEYS] if key in index.by_domain)
-        return buckets
-
     def _rule(self, rid: int) -> NetworkRule | None:
         """The parsed rule behind an id (None for a hosts-file line)."""
         return (self._compiled[rid] or self._compile(rid))[4]
@@ -448,33 +433,6 @@ class NetworkEngine:
         return rule is None or rule.is_generic
 
     # --- decisions -------------------------------------------------------------------------------
-
-    def _blocked(self, rid: int, t: Target, url: str, source_url: str | None) -> Decision:
-        rule = self._rule(rid)
-        important = rule is not None and rule.important
-        if not important and self._has[IMPORTANTS]:
-            strong = self._find(IMPORTANTS, t)
-            if strong is not None:
-                rid, important = strong, True
-        if not important:
-            rid, exception = self._exception_for(rid, t, source_url)
-            if exception is not None:
-                key = (rid, exception)
-                allowed = self._decisions.get(key)
-                if allowed is None:
-                    if len(self._decisions) >= _CACHE_LIMIT:
-                        self._decisions.clear()
-                    allowed = self._decisions[key] = self._decision(rid, exception=exception)
-                if self._has[MODIFIERS] and self._find(MODIFIERS, t) is not None:
-                    # Not blocked after all: `$removeparam` and `$csp` still apply.
-                    extra = self._modifiers(t, url, source_url)
-                    if extra is not ALLOWED:
-                        allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp,
-                                                      replace=extra.replace, modifiers=extra.modifiers)
-                return allowed
-        # `_find` first: the fast test that no redirect rule applies, the usual answer.
-        redirect = self._redirect_for(t) if self._has[REDIRECTS] and self._find(REDIRECTS, t) is not None else None
-        return self._block_decision(rid, important, redirect)
 
     def _block_decision(self, rid: int, important: bool, redirect: str | None) -> Decision:
         """The (kept) decision of a block by rule `rid`; whether it is `$important` follows from the rule."""
@@ -486,14 +444,11 @@ class NetworkEngine:
             decision = self._decisions[key] = self._decision(rid, important=important, redirect=redirect)
         return decision
 
-    def _exception_for(self, rid: int, t: Target, source_url: str | None) -> tuple[int, int | None]:
-        """(blocking rule, exception that overrides it or None), after page-level exceptions."""
-        exception = self._find(EXCEPTIONS, t) if self._has[EXCEPTIONS] else None
-        if exception is not None or not source_url or not self._has[PAGE_EXCEPTIONS]:
-            return rid, exception
-        page = self._page_rids(source_url)
-        if page is None:
-            return rid, None
+    # A blocked request's way through `$important`, exceptions and redirects is `hotpath.blocked`;
+    # these answer the rarer cases it meets, each once per set of rules where it can be kept.
+
+    def _page_exception(self, rid: int, t: Target, page: tuple) -> tuple[int, int | None]:
+        """(blocking rule, the page exception that overrides it or None), given the page's `_page_rids`."""
         document, _, _, genericblock, _ = page
         if document is not None:
             return rid, document
@@ -506,6 +461,22 @@ class NetworkEngine:
                     return other, None
             return rid, genericblock
         return rid, None
+
+    def _excepted(self, rid: int, exception: int, t: Target, url: str, source_url: str | None) -> Decision:
+        """The decision for a request rule `rid` blocks and `exception` lets through."""
+        key = (rid, exception)
+        allowed = self._decisions.get(key)
+        if allowed is None:
+            if len(self._decisions) >= _CACHE_LIMIT:
+                self._decisions.clear()
+            allowed = self._decisions[key] = self._decision(rid, exception=exception)
+        if self._has[MODIFIERS] and self._find(MODIFIERS, t) is not None:
+            # Not blocked after all: `$removeparam` and `$csp` still apply.
+            extra = self._modifiers(t, url, source_url)
+            if extra is not ALLOWED:
+                allowed = dataclasses.replace(allowed, removeparam_url=extra.removeparam_url, csp=extra.csp,
+                                              replace=extra.replace, modifiers=extra.modifiers)
+        return allowed
 
     def _decision(
         self, rid: int, *, important: bool = False, redirect: str | None = None, exception: int | None = None
@@ -531,18 +502,11 @@ class NetworkEngine:
             exception_line=exception_line,
         )
 
-    def _redirect_for(self, t: Target) -> str | None:
-        """The resource a blocked request is answered with, after `@@...$redirect` exceptions."""
-        # In list order: of two resources with the same priority, the first listed wins, however indexed.
-        matches = tuple(sorted(self._find_all(REDIRECTS, t)))
-        if not matches:
-            return None
-        # The choice depends on the rules alone: worked out once for each set of them.
-        chosen = self._redirect_choices.get(matches, False)
-        if chosen is False:
-            if len(self._redirect_choices) >= _CACHE_LIMIT:
-                self._redirect_choices.clear()
-            chosen = self._redirect_choices[matches] = self._choose_redirect(matches)
+    def _redirect_choice(self, matches: tuple[int, ...]) -> str | None:
+        """`_choose_redirect`, kept for each set of matching redirect rules (its choice depends on them alone)."""
+        if len(self._redirect_choices) >= _CACHE_LIMIT:
+            self._redirect_choices.clear()
+        chosen = self._redirect_choices[matches] = self._choose_redirect(matches)
         return chosen
 
     def _choose_redirect(self, matches: tuple[int, ...]) -> str | None:
@@ -706,6 +670,31 @@ def _split_priority(name: str) -> tuple[str, int]:
     return name, 0
 
 
+def index_numbers(rule: RuleFields | NetworkRule) -> tuple[int, ...]:
+    """The indexes a rule is filed in (`index.INDEXES` positions)."""
+    if rule.exception:
+        if rule.redirect is not None or rule.redirect_rule is not None:
+            return (REDIRECTS,)
+        if rule.removeparam is not None:
+            return (REMOVEPARAMS,)
+        if rule.csp is not None:
+            return (CSPS,)
+        if rule.replace is not None:
+            return (REPLACES,)
+        return (PAGE_EXCEPTIONS,) * bool(rule.page_flags) + (EXCEPTIONS,) * bool(rule.mask & ~ANY_PARTY)
+    if rule.removeparam is not None:
+        return (REMOVEPARAMS,)
+    if rule.csp is not None:
+        return (CSPS,)
+    if rule.replace is not None:
+        return (REPLACES,)
+    if rule.redirect_rule is not None:
+        return (REDIRECTS,)
+    found = (REDIRECTS,) if rule.redirect is not None else ()
+    found += (BLOCKS,) if rule.mask & NETWORK_TYPES else (PAGE_BLOCKS,)
+    return found + (IMPORTANTS,) * bool(rule.important)
+
+
 class _Builder:
     """Turns list lines into the engine's rule table and indexes."""
 
@@ -716,15 +705,7 @@ class _Builder:
         self.offsets = array("I", [0])  # where each rule's text starts in the joined texts, and the end
         self.lines = array("I")
         self.list_ids = array("H")
-        self.blocks = IndexBuilder()
-        self.page_blocks = IndexBuilder()
-        self.importants = IndexBuilder()
-        self.exceptions = IndexBuilder()
-        self.redirects = IndexBuilder()
-        self.removeparams = IndexBuilder()
-        self.csps = IndexBuilder()
-        self.page_exceptions = IndexBuilder()
-        self.replaces = IndexBuilder()
+        self.by_number = [IndexBuilder() for _ in INDEXES]  # in `INDEXES` order
         self.badfilters: set[str] | None = None
         self.badfilter_heads: set[str] = set()
 
@@ -782,7 +763,7 @@ class _Builder:
                     continue
                 if simple.group(1):
                     self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
-                    self.exceptions.add_simple_host(simple.group(2), self._add_text(text, list_id, line_no))
+                    self.by_number[EXCEPTIONS].add_simple_host(simple.group(2), self._add_text(text, list_id, line_no))
                 else:
                     run_texts.append(text)
                     run_lines.append(line_no)
@@ -824,7 +805,7 @@ class _Builder:
         self.texts.append("\n".join(texts) + "\n")
         self.offsets.extend(accumulate(map((1).__add__, map(len, texts)), initial=self.offsets[-1]))
         self.offsets.pop(first)  # `initial` repeats the last offset
-        self.blocks.add_simple_hosts(hosts, first)
+        self.by_number[BLOCKS].add_simple_hosts(hosts, first)
         texts.clear()
         lines.clear()
         hosts.clear()
@@ -844,7 +825,7 @@ class _Builder:
         if not names:
             return
         first = len(self.lines)
-        in_table = self.blocks.add_simple_hosts(names, first)
+        in_table = self.by_number[BLOCKS].add_simple_hosts(names, first)
         self.lines.extend(lines)
         self.list_ids.extend(array("H", [list_id]) * len(names))
         if in_table:
@@ -858,53 +839,13 @@ class _Builder:
         self.offsets.pop(first)  # `initial` repeats the last offset
 
     def _route(self, rule: RuleFields, rid: int) -> None:
-        if rule.exception:
-            if rule.redirect is not None or rule.redirect_rule is not None:
-                self.redirects.add(rid, rule)
-            elif rule.removeparam is not None:
-                self.removeparams.add(rid, rule)
-            elif rule.csp is not None:
-                self.csps.add(rid, rule)
-            elif rule.replace is not None:
-                self.replaces.add(rid, rule)
-            else:
-                if rule.page_flags:
-                    self.page_exceptions.add(rid, rule)
-                if rule.mask & ~ANY_PARTY:
-                    self.exceptions.add(rid, rule)
-            return
-        if rule.removeparam is not None:
-            self.removeparams.add(rid, rule)
-            return
-        if rule.csp is not None:
-            self.csps.add(rid, rule)
-            return
-        if rule.replace is not None:
-            self.replaces.add(rid, rule)
-            return
-        if rule.redirect_rule is not None:
-            self.redirects.add(rid, rule)
-            return
-        if rule.redirect is not None:
-            self.redirects.add(rid, rule)
-        if rule.mask & NETWORK_TYPES:
-            self.blocks.add(rid, rule)
-        else:
-            self.page_blocks.add(rid, rule)
-        if rule.important:
-            self.importants.add(rid, rule)
+        for n in index_numbers(rule):
+            self.by_number[n].add(rid, rule)
 
     def finish(self, engine: NetworkEngine) -> None:
         engine._texts = "".join(self.texts)
         engine._offsets = self.offsets
         engine._lines = self.lines
         engine._list_ids = self.list_ids
-        engine._blocks = self.blocks.finish()
-        engine._page_blocks = self.page_blocks.finish()
-        engine._importants = self.importants.finish()
-        engine._exceptions = self.exceptions.finish()
-        engine._redirects = self.redirects.finish()
-        engine._removeparams = self.removeparams.finish()
-        engine._csps = self.csps.finish()
-        engine._page_exceptions = self.page_exceptions.finish()
-        engine._replaces = self.replaces.finish()
+        for name, builder in zip(INDEXES, self.by_number):
+            setattr(engine, name, builder.finish())

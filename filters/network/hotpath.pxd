@@ -6,11 +6,13 @@ cimport cython
 
 # The positions of a target, of the hot state and of the rule indexes, and the rule bits, as C numbers.
 cdef Py_ssize_t BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL, PAIR_PREFIX
-cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _ALLOWED
+cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE
+cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES
 cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN
 cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
 cdef Py_ssize_t _HEAD_DOMAIN, _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN
-cdef Py_ssize_t AFTER_BLOCK, BLOCKS, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS
+cdef Py_ssize_t AFTER_BLOCK, BLOCKS, EXCEPTIONS, IMPORTANTS, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS
+cdef long EXCEPTION_ROLE, IMPORTANT_ROLE, REDIRECT_ROLE
 cdef long long DOCUMENT, FIRST_PARTY, PAGE_TYPES, POPUP, THIRD_PARTY, WEBSOCKET, OTHER
 cdef dict BIT_OF_TYPE
 cdef frozenset EMPTY
@@ -35,20 +37,31 @@ cpdef list tokens_by_char(str lurl, Py_ssize_t start)
 cpdef find(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, keys=list,
-               by_token=dict, always=dict, domain_keys=tuple, by_domain=dict, compiled=list, url=str, bucket=tuple,
-               rid=Py_ssize_t, c=tuple, refused=cython.longlong)
+@cython.locals(tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
+               bucket=tuple, rid=Py_ssize_t, c=tuple, refused=cython.longlong)
 cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(keys=list, by_token=dict, always=dict, domain_keys=tuple, by_domain=dict)
+cdef tuple _gather(tuple tables, tuple t, tuple buckets)
 
 
 @cython.locals(limited_to=frozenset, excluded=frozenset)
 cpdef bint options_pass(tuple c, tuple t)
 
 
-@cython.locals(compiled=list, url=str, bits=cython.longlong, found=list, bucket=tuple, rid=Py_ssize_t, c=tuple,
-               refused=cython.longlong)
 cpdef list find_all(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, page_cache=dict)
+@cython.locals(tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
+               found=list, bucket=tuple, rid=Py_ssize_t, c=tuple, refused=cython.longlong)
+cdef list _find_all(tuple hot, engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(compiled=list, roles=long, other=Py_ssize_t, important=long, page=object, overridden=tuple,
+               matches=tuple)
+cdef blocked(tuple hot, engine, Py_ssize_t rid, tuple t, str url, source_url, after)
+
+
+@cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, page_cache=dict, after=list)
 cpdef check(engine, str url, source_url=*, request_type=*, method=*)

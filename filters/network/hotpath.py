@@ -11,7 +11,10 @@ checks every corpus request); only the path's tokens are cut out another way (se
 from __future__ import annotations
 
 from ..request import TYPE_ALIASES
-from .index import AFTER_BLOCK, BLOCKS, IS_KEY, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS, STARTS_PAIR
+from .index import (
+    AFTER_BLOCK, BLOCKS, EXCEPTION_ROLE, EXCEPTIONS, IMPORTANT_ROLE, IMPORTANTS, IS_KEY, MODIFIERS, PAGE_BLOCKS,
+    PAGE_EXCEPTIONS, REDIRECT_ROLE, STARTS_PAIR,
+)
 from .matching import BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL
 from .rules import DOCUMENT, FIRST_PARTY, PAGE_TYPES, PAIR_PREFIX, POPUP, THIRD_PARTY, TYPE_BITS
 
@@ -28,7 +31,8 @@ BIT_OF_TYPE.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items
 _TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 
 
-def hot_state(heads, source_info, token_flags, indexes, compiled, has, decisions, page_cache, allowed):
+def hot_state(heads, source_info, token_flags, indexes, compiled, has, decisions, page_cache, redirect_choices,
+              allowed):
     """What `check`, `target` and `find` read for every request, kept by the engine as `_hot_state`.
 
     One attribute read instead of one per table; each index as (index, its token table, its
@@ -37,7 +41,7 @@ def hot_state(heads, source_info, token_flags, indexes, compiled, has, decisions
     module must not answer with an object of its own from an earlier import.
     """
     tables = tuple((index, index.by_token, index.always, index.by_domain) for index in indexes)
-    return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, allowed)
+    return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, redirect_choices, allowed)
 
 
 def new_head(origin, host_end):
@@ -52,7 +56,10 @@ def new_head(origin, host_end):
  _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN) = range(9)
 
 # The positions in `hot_state`, and in each of its index tables.
-_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _ALLOWED = range(9)
+(_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _REDIRECT_CHOICES,
+ _ALLOWED) = range(10)
+# The positions in a compiled rule (see `NetworkEngine._compile`).
+_REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES = range(6)
 _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN = range(4)
 
 
@@ -186,8 +193,24 @@ def _find(hot, engine, n, t):
     bits = t[BITS]
     if probe[0] is not None and not bits & POPUP:
         return probe[0]
-    buckets = probe[1]
-    # Each hit is added as it is found: most requests have none or one, so no list is made.
+    buckets = _gather(tables, t, probe[1])
+    if buckets:
+        compiled = hot[_COMPILED_RULES]
+        url = t[URL]
+        for bucket in buckets:
+            for rid in bucket:
+                c = compiled[rid] or engine._compile(rid)
+                refused = c[0]  # (a C number once compiled)
+                if refused & bits or c[1] not in url:
+                    continue
+                if c[3] is None and c[2] is None or options_pass(c, t):
+                    return rid
+    return None
+
+
+def _gather(tables, t, buckets):
+    """`buckets` (the origin's) and those the path's tokens, the type's `always` rules and the source
+    page's `$domain=` rules add. Each hit is added as it is found: most requests have none or one."""
     keys = t[PATH_KEYS]
     if keys:
         by_token = tables[_BY_TOKEN]
@@ -207,18 +230,7 @@ def _find(hot, engine, n, t):
             hit = by_domain.get(key)
             if hit is not None:
                 buckets += (hit,)
-    if buckets:
-        compiled = hot[_COMPILED_RULES]
-        url = t[URL]
-        for bucket in buckets:
-            for rid in bucket:
-                c = compiled[rid] or engine._compile(rid)
-                refused = c[0]  # (a C number once compiled)
-                if refused & bits or c[1] not in url:
-                    continue
-                if c[3] is None and c[2] is None or options_pass(c, t):
-                    return rid
-    return None
+    return buckets
 
 
 def options_pass(c, t):
@@ -242,11 +254,25 @@ def options_pass(c, t):
 
 def find_all(engine, n, t):
     """Every rule of index `n` that matches, each once, in the order `find` tries them."""
-    compiled = engine._hot_state[_COMPILED_RULES]
-    url = t[URL]
+    return _find_all(engine._hot_state, engine, n, t)
+
+
+def _find_all(hot, engine, n, t):
+    """`find_all`, given the engine's hot state."""
+    tables = hot[_INDEXES][n]
+    origin = t[ORIGIN]
+    probes = origin.probes
+    probe = probes[n]
+    if probe is None:
+        probe = probes[n] = engine._probe(tables[_INDEX], origin)
     bits = t[BITS]
+    buckets = probe[1]
+    if probe[0] is not None and not bits & POPUP:
+        buckets = ((probe[0],),) + buckets
+    compiled = hot[_COMPILED_RULES]
+    url = t[URL]
     found = []
-    for bucket in engine._gather(n, t):
+    for bucket in _gather(tables, t, buckets):
         for rid in bucket:
             c = compiled[rid] or engine._compile(rid)
             refused = c[0]
@@ -255,6 +281,45 @@ def find_all(engine, n, t):
             if c[3] is None and c[2] is None or options_pass(c, t):
                 found.append(rid)
     return found
+
+
+def blocked(hot, engine, rid, t, url, source_url, after):
+    """The decision for a request that rule `rid` blocks, when something may change it: `after`, the
+    rules of `AFTER_BLOCK` it matches (`$important` blocks, exceptions, redirects), or its page's
+    exceptions. Their parts (`index.IMPORTANT_ROLE`...) say which of the three indexes to ask."""
+    compiled = hot[_COMPILED_RULES]
+    roles = 0
+    for other in after:
+        roles |= compiled[other][_ROLES]
+    important = (compiled[rid] or engine._compile(rid))[_ROLES] & IMPORTANT_ROLE
+    if not important and roles & IMPORTANT_ROLE:
+        rid = _find(hot, engine, IMPORTANTS, t)  # the one `find` gives: it names the decision
+        important = IMPORTANT_ROLE
+    if not important:
+        exception = None
+        if roles & EXCEPTION_ROLE:
+            exception = _find(hot, engine, EXCEPTIONS, t)
+        if exception is None and source_url and hot[_HAS][PAGE_EXCEPTIONS]:
+            page = hot[_PAGE_CACHE].get(source_url, False)
+            if page is False:
+                page = engine._page_rids(source_url)
+            if page is not None:
+                overridden = engine._page_exception(rid, t, page)
+                rid = overridden[0]
+                exception = overridden[1]
+        if exception is not None:
+            return engine._excepted(rid, exception, t, url, source_url)
+    redirect = None
+    if roles & REDIRECT_ROLE:
+        # In list order: of two resources with the same priority, the first listed wins, however indexed.
+        matches = tuple(sorted([other for other in after if compiled[other][_ROLES] & REDIRECT_ROLE]))
+        redirect = hot[_REDIRECT_CHOICES].get(matches, False)
+        if redirect is False:
+            redirect = engine._redirect_choice(matches)
+    decision = hot[_DECISIONS].get(rid if redirect is None else (rid, redirect))
+    if decision is None:
+        decision = engine._block_decision(rid, important != 0, redirect)
+    return decision
 
 
 def check(engine, url, source_url=None, request_type="other", method="GET"):
@@ -268,15 +333,17 @@ def check(engine, url, source_url=None, request_type="other", method="GET"):
     if rid is None and t[BITS] & PAGE_TYPES and has[PAGE_BLOCKS]:
         rid = _find(hot, engine, PAGE_BLOCKS, t)
     if rid is not None:
-        if has[AFTER_BLOCK] and _find(hot, engine, AFTER_BLOCK, t) is not None:
-            return engine._blocked(rid, t, url, source_url)
+        if has[AFTER_BLOCK]:
+            after = _find_all(hot, engine, AFTER_BLOCK, t)
+            if after:
+                return blocked(hot, engine, rid, t, url, source_url, after)
         if source_url and has[PAGE_EXCEPTIONS]:
             page_cache = hot[_PAGE_CACHE]  # `_page_rids`' memo, read here for speed
             page = page_cache.get(source_url, False)
             if page is False:
                 page = engine._page_rids(source_url)
             if page is not None:
-                return engine._blocked(rid, t, url, source_url)
+                return blocked(hot, engine, rid, t, url, source_url, ())
         # Nothing overrides the block: its decision is the same for every request it blocks.
         decisions = hot[_DECISIONS]
         decision = decisions.get(rid)

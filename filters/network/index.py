@@ -61,6 +61,10 @@ BLOCKS, PAGE_BLOCKS, IMPORTANTS, EXCEPTIONS, REDIRECTS, REMOVEPARAMS, CSPS, PAGE
 # separate indexes are never consulted.
 MERGED = ((IMPORTANTS, EXCEPTIONS, REDIRECTS), (REMOVEPARAMS, CSPS, REPLACES))
 AFTER_BLOCK, MODIFIERS = range(len(INDEXES), len(INDEXES) + len(MERGED))
+# The part each rule of `AFTER_BLOCK` plays, as bits kept with its compiled form: the rules a blocked
+# request matches there then tell which of the three indexes must answer.
+IMPORTANT_ROLE, EXCEPTION_ROLE, REDIRECT_ROLE = 1, 2, 4
+ROLE_OF_INDEX = {IMPORTANTS: IMPORTANT_ROLE, EXCEPTIONS: EXCEPTION_ROLE, REDIRECTS: REDIRECT_ROLE}
 PROBE_SLOTS = len(INDEXES) + len(MERGED)
 
 # A token's flags in the engine's table of every index's token keys (`_token_flags`).

@@ -17,7 +17,8 @@ import pytest
 
 from filters.lists.syntax import read_list
 from filters.network import rules
-from filters.network.engine import NetworkEngine
+from filters.network.engine import NetworkEngine, index_numbers
+from filters.network.index import INDEXES
 from filters.network.rules import (
     RuleError,
     parse_network_rule,
@@ -77,6 +78,28 @@ def test_fields_are_the_rule(network_lines):
         assert {name: getattr(rule, name) for name in names} == {name: getattr(fields, name) for name in names}
         assert (fields.host_only, fields.page_flags, fields.identity()) == (rule.host_only, rule.page_flags,
                                                                             rule.identity())
+
+
+def test_every_rule_is_filed_where_index_numbers_says(lists):
+    # The hot path reads a matched rule's part after a block (`$important`, exception, redirect) from
+    # `index_numbers`, not from the indexes: both must agree, the builder's short cuts included.
+    engine = NetworkEngine(lists)
+    filed: dict[int, set[int]] = {}
+    for n, name in enumerate(INDEXES):
+        index = getattr(engine, name)
+        buckets = [hit for _, hit in index.host_items()]
+        buckets += [*index.by_token.values(), *index.by_domain.values(), *index.always.values()]
+        for hit in buckets:
+            for rid in (hit,) if isinstance(hit, int) else hit:
+                filed.setdefault(rid, set()).add(n)
+    checked = 0
+    for rid in range(engine.rule_count):
+        text = engine.rule_text(rid)
+        if text.startswith("0.0.0.0 "):
+            continue  # a hosts-file entry: a plain block, nothing else
+        assert filed.get(rid, set()) == set(index_numbers(parse_network_rule(text))), (rid, text)
+        checked += 1
+    assert checked > 40_000
 
 
 def _plain_keys(rule):
