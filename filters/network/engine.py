@@ -53,7 +53,7 @@ from .index import (
 from ..lists.syntax import BadLine, FilterList
 from .matching import (
     BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, Origin, Target, compile_rule, host_keys,
-    host_suffixes, source_domains,
+    host_suffixes,
 )
 from .speed import hotpath
 from .regex import compile_regex
@@ -86,6 +86,7 @@ SUBDOCUMENT = TYPE_BITS["subdocument"]
 # A plain `||host^`: every type but popups (see network._type_mask), both parties; no part after a block.
 _SIMPLE_COMPILED = (~(NETWORK_TYPES | DOCUMENT | ANY_PARTY), "", None, None, None, 0)
 _HOSTS_PREFIX = "0.0.0.0 "
+_SHARED_INTS: dict[int, int] = {}
 _EMPTY: frozenset[str] = frozenset()
 _CACHE_LIMIT = 8192  # per-origin, per-source and per-page memo entries kept before starting afresh
 
@@ -382,12 +383,14 @@ class NetworkEngine:
         else:
             rule = parse_network_rule(text)
             mask, literal, test, options = compile_rule(rule)
-            domains = source_domains(rule)
-            # In the form the hot loop tests with the fewest steps: the bits a request must not have
-            # (`refused & bits` is non-zero exactly when `mask & bits != bits`), "" for no literal,
-            # and a `$domain=` test alone as its two sets (see `hotpath.options_pass`).
             roles = sum(ROLE_OF_INDEX.get(n, 0) for n in index_numbers(rule))
-            compiled = (~mask, literal or "", test, options if domains is None else domains, rule, roles)
+            refused = ~mask
+            # One int object per distinct value, shared by every rule with it: the hot loop reads it
+            # for each candidate, and a few shared objects stay in the CPU's cache where one per rule would not.
+            refused = _SHARED_INTS.setdefault(refused, refused)
+            # In the form the hot loop tests with the fewest steps: the bits a request must not have
+            # (`refused & bits` is non-zero exactly when `mask & bits != bits`), "" for no literal.
+            compiled = (refused, literal or "", test, options, rule, roles)
         self._compiled[rid] = compiled
         return compiled
 

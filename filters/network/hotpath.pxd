@@ -5,14 +5,17 @@
 cimport cython
 
 # The positions of a target, of the hot state and of the rule indexes, and the rule bits, as C numbers.
-cdef Py_ssize_t BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL, PAIR_PREFIX
+cdef Py_ssize_t BITS, DOMAIN_KEYS, HOST, HOST_END, HOST_START, METHOD, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL
+cdef Py_ssize_t PAIR_PREFIX
+cdef long GLOB, HOST_GLOB, HOST_PLAIN, LABELS, PLAIN_END, PLAIN_EQ, PLAIN_IN, PLAIN_START, REGEX, REGEX_SEARCH
 cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE
-cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES
+cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _KEY_FILTER, FILTER_BITS, _REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES
 cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN
 cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
 cdef Py_ssize_t _HEAD_DOMAIN, _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN
 cdef Py_ssize_t AFTER_BLOCK, BLOCKS, EXCEPTIONS, IMPORTANTS, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS
 cdef long EXCEPTION_ROLE, IMPORTANT_ROLE, REDIRECT_ROLE
+cdef unsigned int _MASK32
 cdef long long DOCUMENT, FIRST_PARTY, PAGE_TYPES, POPUP, THIRD_PARTY, WEBSOCKET, OTHER
 cdef dict BIT_OF_TYPE
 cdef frozenset EMPTY
@@ -30,8 +33,17 @@ cpdef tuple target(engine, str url, source_url, request_type, method, bint page=
 cdef tuple _target(tuple hot, engine, str url, source_url, request_type, method, bint page)
 
 
-@cython.locals(tokens=list, token_start=Py_ssize_t, end=Py_ssize_t, i=Py_ssize_t, ch=Py_UCS4)
-cpdef list tokens_by_char(str lurl, Py_ssize_t start)
+@cython.locals(h=cython.uint)
+cdef Py_ssize_t _token_bit(unsigned int h) noexcept
+
+
+@cython.locals(table=bytearray, token=str, h=cython.uint, ch=Py_UCS4, bit=Py_ssize_t)
+cpdef bytes token_filter(tokens)
+
+
+@cython.locals(keys=list, pairs=list, token_start=Py_ssize_t, h=cython.uint, end=Py_ssize_t, i=Py_ssize_t, ch=Py_UCS4,
+               bit=Py_ssize_t, token=str, pair=str, flags=int)
+cpdef list keys_by_char(str lurl, Py_ssize_t start, dict flags_of, bytes key_filter, int starts_pair, str previous)
 
 
 cpdef find(engine, Py_ssize_t n, tuple t)
@@ -46,8 +58,17 @@ cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
 cdef tuple _gather(tuple tables, tuple t, tuple buckets)
 
 
-@cython.locals(limited_to=frozenset, excluded=frozenset)
+@cython.locals(options=tuple, source_keys=frozenset, limited_to=frozenset, excluded=frozenset)
 cpdef bint options_pass(tuple c, tuple t)
+
+
+@cython.locals(keys=frozenset, to_sites=frozenset, not_to=frozenset, denied=frozenset)
+cdef bint _other_options_pass(tuple options, tuple t)
+
+
+@cython.locals(kind=long, text=str, argument=object, host=str, at=Py_ssize_t, end=Py_ssize_t, start=Py_ssize_t,
+               data=bytes)
+cpdef bint url_test(tuple test, tuple t)
 
 
 cpdef list find_all(engine, Py_ssize_t n, tuple t)

@@ -15,7 +15,10 @@ from .index import (
     AFTER_BLOCK, BLOCKS, EXCEPTION_ROLE, EXCEPTIONS, IMPORTANT_ROLE, IMPORTANTS, IS_KEY, MODIFIERS, PAGE_BLOCKS,
     PAGE_EXCEPTIONS, REDIRECT_ROLE, STARTS_PAIR,
 )
-from .matching import BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, SOURCE_KEYS, TYPE_BIT, URL
+from .matching import (
+    BITS, DOMAIN_KEYS, GLOB, HOST, HOST_END, HOST_GLOB, HOST_PLAIN, HOST_START, LABELS, METHOD, ORIGIN, PATH_KEYS,
+    PLAIN_END, PLAIN_EQ, PLAIN_IN, PLAIN_START, REGEX, REGEX_SEARCH, SOURCE_KEYS, TYPE_BIT, URL, compile_rule,
+)
 from .rules import DOCUMENT, FIRST_PARTY, PAGE_TYPES, PAIR_PREFIX, POPUP, THIRD_PARTY, TYPE_BITS
 
 # Loaded from a compiled extension (`.so`, `.pyd`) rather than from this source.
@@ -41,7 +44,10 @@ def hot_state(heads, source_info, token_flags, indexes, compiled, has, decisions
     module must not answer with an object of its own from an earlier import.
     """
     tables = tuple((index, index.by_token, index.always, index.by_domain) for index in indexes)
-    return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, redirect_choices, allowed)
+    # Only the compiled module reads the path a character at a time, and uses the filter.
+    key_filter = token_filter(token_flags) if COMPILED else None
+    return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, redirect_choices, allowed,
+            key_filter)
 
 
 def new_head(origin, host_end):
@@ -57,7 +63,7 @@ def new_head(origin, host_end):
 
 # The positions in `hot_state`, and in each of its index tables.
 (_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _REDIRECT_CHOICES,
- _ALLOWED) = range(10)
+ _ALLOWED, _KEY_FILTER) = range(11)
 # The positions in a compiled rule (see `NetworkEngine._compile`).
 _REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES = range(6)
 _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN = range(4)
@@ -121,54 +127,102 @@ def _target(hot, engine, url, source_url, request_type, method, page):
         bits = type_bit | (FIRST_PARTY if source_domain and source_domain == head[_HEAD_DOMAIN] else THIRD_PARTY)
     # The keys of the token tables the path gives, in probe order: its tokens in URL order, then
     # the pairs of neighbouring tokens (`"ads image"`) that start with a token that starts pairs.
+    flags_of = hot[_TOKEN_FLAGS]
     if COMPILED:
-        path = tokens_by_char(lurl, host_end)
+        path = None
+        keys = keys_by_char(lurl, host_end, flags_of, hot[_KEY_FILTER], head[_HEAD_ENDS_PAIR], head[_HEAD_LAST_TOKEN])
     else:
         # In plain Python one byte table and `split()` are faster than any loop over characters.
         path = lurl[host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
-    # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
-    flags_of = hot[_TOKEN_FLAGS]
-    keys = []
-    pairs = None
-    starts_pair = head[_HEAD_ENDS_PAIR]
-    previous = head[_HEAD_LAST_TOKEN]
-    for token in path:
-        if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
-            pair = previous + " " + token[:PAIR_PREFIX]
-            if pair in flags_of:
-                if pairs is None:
-                    pairs = [pair]
-                else:
-                    pairs.append(pair)
-        flags = flags_of.get(token, 0)
-        if flags & IS_KEY and token not in keys:
-            keys.append(token)
-        starts_pair = flags & STARTS_PAIR
-        previous = token
-    if pairs is not None:
-        keys.extend(pairs)
+        keys = []
+        pairs = None
+        starts_pair = head[_HEAD_ENDS_PAIR]
+        previous = head[_HEAD_LAST_TOKEN]
+        # One walk over the path: each token's flags say whether it is a key and whether it starts pairs.
+        for token in path:
+            if starts_pair:  # a pair across the host's end too: the origin's last token and the path's first
+                pair = previous + " " + token[:PAIR_PREFIX]
+                if pair in flags_of:
+                    if pairs is None:
+                        pairs = [pair]
+                    else:
+                        pairs.append(pair)
+            flags = flags_of.get(token, 0)
+            if flags & IS_KEY and token not in keys:
+                keys.append(token)
+            starts_pair = flags & STARTS_PAIR
+            previous = token
+        if pairs is not None:
+            keys.extend(pairs)
     return (lurl, raw_url, host, host_start, host_end, bits, type_bit, origin, source_keys, method or "GET",
             domain_keys, path, keys)
 
 
-def tokens_by_char(lurl, start):
-    """The runs of [a-z0-9] in `lurl[start:]` (TOKEN_RE's tokens), found one character at a time (fast compiled)."""
-    tokens = []
+# The size in bits of the filter `keys_by_char` tests a token's hash against before it looks the
+# token up: a few thousand keys set under 7% of its bits, and at 8 KB it stays in the CPU's cache.
+FILTER_BITS = 1 << 16
+_MASK32 = 0xFFFFFFFF  # the hash is kept to 32 bits (a C unsigned int when compiled)
+
+
+def _token_bit(h):
+    """The filter bit of a token's running hash (h = h * 31 + character, modulo 2**32)."""
+    return (h ^ (h >> 15)) & (FILTER_BITS - 1)
+
+
+def token_filter(tokens):
+    """A bit table with each token's `_token_bit` set: a token whose bit is clear is none of `tokens`."""
+    table = bytearray(FILTER_BITS >> 3)
+    for token in tokens:
+        h = 0
+        for ch in token:
+            h = (h * 31 + ord(ch)) & _MASK32
+        bit = _token_bit(h)
+        table[bit >> 3] |= 1 << (bit & 7)
+    return bytes(table)
+
+
+def keys_by_char(lurl, start, flags_of, key_filter, starts_pair, previous):
+    """The keys that `lurl[start:]`'s tokens (the runs of [a-z0-9]) give, as `_target` finds them from
+    `split()` (fast compiled): one walk over the characters, hashing each token as it goes; a token
+    whose filter bit is clear is no key and starts no pair, so it is never cut out nor looked up.
+    `starts_pair` and `previous` carry the host's last token (a pair across the host's end)."""
+    keys = []
+    pairs = None
     token_start = -1
+    h = 0
     end = len(lurl)
     i = start
-    while i < end:
-        ch = lurl[i]
-        if "a" <= ch <= "z" or "0" <= ch <= "9":
-            if token_start < 0:
-                token_start = i
-        elif token_start >= 0:
-            tokens.append(lurl[token_start:i])
+    while i <= end:
+        if i < end:
+            ch = lurl[i]
+            if "a" <= ch <= "z" or "0" <= ch <= "9":
+                if token_start < 0:
+                    token_start = i
+                    h = 0
+                h = (h * 31 + ord(ch)) & _MASK32
+                i += 1
+                continue
+        if token_start >= 0:
+            bit = _token_bit(h)
+            if starts_pair or key_filter[bit >> 3] & (1 << (bit & 7)):
+                token = lurl[token_start:i]
+                if starts_pair:
+                    pair = previous + " " + token[:PAIR_PREFIX]
+                    if pair in flags_of:
+                        if pairs is None:
+                            pairs = [pair]
+                        else:
+                            pairs.append(pair)
+                flags = flags_of.get(token, 0)
+                if flags & IS_KEY and token not in keys:
+                    keys.append(token)
+                starts_pair = flags & STARTS_PAIR
+                previous = token
             token_start = -1
         i += 1
-    if token_start >= 0:
-        tokens.append(lurl[token_start:end])
-    return tokens
+    if pairs is not None:
+        keys.extend(pairs)
+    return keys
 
 
 def find(engine, n, t):
@@ -235,21 +289,102 @@ def _gather(tables, t, buckets):
 
 def options_pass(c, t):
     """Whether a candidate that passed the quick test (type and party bits, literal) matches: its
-    options, then its URL test. A `$domain=` test alone comes as (sites it is limited to, sites it
-    excludes), tested here without a call; other options as a function."""
+    options (see `matching.compile_options`), then its URL test."""
     options = c[3]
     if options is not None:
-        if options.__class__ is tuple:
-            source_keys = t[SOURCE_KEYS]
-            limited_to = options[0]
-            if limited_to is not None and limited_to.isdisjoint(source_keys):
-                return False
-            excluded = options[1]
-            if excluded is not None and not excluded.isdisjoint(source_keys):
-                return False
-        elif not options(t):
+        source_keys = t[SOURCE_KEYS]
+        limited_to = options[0]
+        if limited_to is not None and limited_to.isdisjoint(source_keys):
             return False
-    return c[2] is None or c[2](t)
+        excluded = options[1]
+        if excluded is not None and not excluded.isdisjoint(source_keys):
+            return False
+        if len(options) > 2 and not _other_options_pass(options, t):
+            return False
+    return c[2] is None or url_test(c[2], t)
+
+
+def _other_options_pass(options, t):
+    """The `$to=`, `$denyallow=` and `$method=` part of `options_pass`."""
+    keys = t[ORIGIN].keys
+    to_sites = options[2]
+    if to_sites is not None and to_sites.isdisjoint(keys):
+        return False
+    not_to = options[3]
+    if not_to is not None and not not_to.isdisjoint(keys):
+        return False
+    denied = options[4]
+    if denied is not None and not denied.isdisjoint(keys):
+        return False
+    allowed = options[5]
+    if allowed is not None and t[METHOD] not in allowed:
+        return False
+    refused = options[6]
+    return refused is None or t[METHOD] not in refused
+
+
+def url_test(test, t):
+    """Whether a request's URL passes a rule's URL test (a tuple from `matching.compile_pattern`)."""
+    kind = test[0]
+    text = t[test[1]]
+    argument = test[2]
+    if kind == PLAIN_IN:
+        return argument in text
+    if kind == GLOB:
+        return argument(text) is not None
+    if kind == HOST_PLAIN or kind == HOST_GLOB:
+        host = t[HOST]
+        if host != test[3] and not host.endswith(test[4]):
+            return False
+        if kind == HOST_PLAIN:
+            return text.startswith(argument, t[HOST_END])
+        return argument(text, t[HOST_END]) is not None
+    if kind == PLAIN_START:
+        return text.startswith(argument)
+    if kind == PLAIN_END:
+        return text.endswith(argument)
+    if kind == PLAIN_EQ:
+        return text == argument
+    if kind == REGEX:
+        # The RE2 object's own match (see `regex.raw_match`): spans, the first (-1, -1) for none.
+        data = text.encode("utf-8", "surrogatepass")
+        return argument(test[3], data, 0, len(data))[0][0] >= 0
+    if kind == REGEX_SEARCH:
+        return argument(text.encode("utf-8", "surrogatepass")) is not None
+    if kind == LABELS:
+        # Whole labels of the host: at its start or after a dot, up to its end or a dot (or a loose end).
+        at = text.find(argument)
+        while at >= 0:
+            end = at + len(argument)
+            if (test[3] or at == 0 or text[at - 1] == ".") and (test[4] or end == len(text) or text[end] == "."):
+                return True
+            at = text.find(argument, at + 1)
+        return False
+    # LABEL_GLOB: from the host's start or right after any dot in it.
+    start = t[HOST_START]
+    if argument(text, start) is not None:
+        return True
+    host = t[HOST]
+    at = host.find(".")
+    while at >= 0:
+        if argument(text, start + at + 1) is not None:
+            return True
+        at = host.find(".", at + 1)
+    return False
+
+
+def rule_matches(rule, t):
+    """Whether one parsed rule matches one request (the slow path, for tests and explanations)."""
+    mask, literal, test, options = compile_rule(rule)
+    if mask & t[BITS] != t[BITS]:
+        return False
+    if rule.hostname is not None:
+        host = t[HOST]
+        if host != rule.hostname and not host.endswith("." + rule.hostname):
+            return False
+    if literal is not None and literal not in t[URL]:
+        return False
+    return options_pass((None, None, test, options), t)
 
 
 def find_all(engine, n, t):

@@ -1,22 +1,22 @@
-"""Pure match functions: a parsed rule compiled into small closures over one request's `Target`.
+"""A parsed rule compiled into plain data that the hot path (`hotpath`) tests one request's `Target` with.
 
 `compile_rule(rule)` returns `(mask, literal, test, options)`: `mask` is checked against the
 request's type and party bits with one AND; `literal` is text the URL must contain (tested with
-`in`, which rejects most candidates without a call); `test(target)` is the exact URL test (None
-for a plain substring, or when the host lookup decides); `options(target)` tests `$domain=`,
-`$to=`, `$denyallow=` and `$method=` (None when the rule has none of them).
+`in`, which rejects most candidates at once); `test` is the exact URL test, a tuple whose first
+item says its kind (`PLAIN_IN`...; None for a plain substring, or when the host lookup decides);
+`options` holds the sets `$domain=`, `$to=`, `$denyallow=` and `$method=` test (None when the rule
+has none of them). Data rather than closures: the compiled hot path reads them without a Python call.
 
 Wildcard patterns are matched segment by segment, taking the leftmost occurrence of each (one
 regex of atomic groups): for `*`-separated segments of fixed width that is always correct and
 linear in the URL length, so a hostile 8 KB URL cannot make matching slow.
 `/regex/` rules run on RE2 for the same reason.
 """
-
 from __future__ import annotations
 
 import re
 
-from .regex import compile_regex
+from .regex import compile_regex, raw_match
 from .rules import NetworkRule, regex_tokens
 
 # `^` matches one character that is not a letter, digit or one of `_ - . %` (or the URL's end).
@@ -160,147 +160,83 @@ class Glob:
 # --- compiling a rule ----------------------------------------------------------------------------
 
 
-def compile_pattern(rule: NetworkRule):
-    """The URL test of a rule as `fn(target) -> bool`, or None when it accepts every URL.
+# The kinds of URL test, the first item of a test tuple: (kind, the target field it reads, its
+# argument, and for host-anchored kinds the host and "." + host, for LABELS the two loose ends,
+# for REGEX the RE2 object's unanchored mode; REGEX_SEARCH is a regex through RE2's public `search`).
+(PLAIN_IN, PLAIN_EQ, PLAIN_START, PLAIN_END, GLOB, REGEX, REGEX_SEARCH, HOST_PLAIN, HOST_GLOB, LABELS,
+ LABEL_GLOB) = range(11)
+
+
+def compile_pattern(rule: NetworkRule) -> tuple | None:
+    """The URL test of a rule (see the kinds above), or None when it accepts every URL.
 
     A `||host^` rule has no test: it is only ever reached by looking its host up. Other `||host...`
     rules test the host themselves, as they may be filed under a token of their path instead.
     """
+    field = RAW_URL if rule.match_case else URL
     if rule.regex is not None:
         # RE2 is given the URL's UTF-8 bytes: it would encode a str itself, taking longer, and fail on
         # the lone surrogates mitmproxy decodes a path's invalid UTF-8 bytes to.
-        search = compile_regex(rule.regex, rule.match_case).search
-        field = RAW_URL if rule.match_case else URL
-        return lambda t: search(t[field].encode("utf-8", "surrogatepass")) is not None
+        regex = compile_regex(rule.regex, rule.match_case)
+        raw = raw_match(regex)
+        return (REGEX_SEARCH, field, regex.search) if raw is None else (REGEX, field, *raw)
     if rule.hostname is not None:
-        return _host_rest_matcher(rule.hostname, rule.rest, rule.anchor_end, rule.match_case)
+        return _host_rest_test(rule.hostname, rule.rest, rule.anchor_end, field)
     pattern = rule.pattern
-    field = RAW_URL if rule.match_case else URL
     if rule.anchor_start == 2:
-        return _label_matcher(pattern, rule.anchor_end, field)
+        return _label_test(pattern, rule.anchor_end, field)
     if not pattern:
         return None
-    plain = "*" not in pattern and "^" not in pattern
     left = rule.anchor_start == 1
     right = rule.anchor_end
-    if plain:
-        if left and right:
-            return (lambda t: t[RAW_URL] == pattern) if rule.match_case else (lambda t: t[URL] == pattern)
-        if left:
-            return (lambda t: t[RAW_URL].startswith(pattern)) if rule.match_case else (lambda t: t[URL].startswith(pattern))
-        if right:
-            return (lambda t: t[RAW_URL].endswith(pattern)) if rule.match_case else (lambda t: t[URL].endswith(pattern))
-        return (lambda t: pattern in t[RAW_URL]) if rule.match_case else (lambda t: pattern in t[URL])
-    match = Glob(pattern, left, right).regex.match
-    if rule.match_case:
-        return lambda t: match(t[RAW_URL]) is not None
-    return lambda t: match(t[URL]) is not None
+    if "*" not in pattern and "^" not in pattern:
+        kind = PLAIN_EQ if left and right else PLAIN_START if left else PLAIN_END if right else PLAIN_IN
+        return (kind, field, pattern)
+    return (GLOB, field, Glob(pattern, left, right).regex.match)
 
 
-def _host_rest_matcher(hostname: str, rest: str, anchor_end: bool, match_case: bool):
+def _host_rest_test(hostname: str, rest: str, anchor_end: bool, field: int) -> tuple | None:
     """A `||host...` rule: the host or a subdomain of it, then `rest` right at the host's end."""
     if rest in ("", "^"):
         return None
-    dotted = "." + hostname
-    if "*" not in rest and "^" not in rest and not anchor_end and not match_case:
-
-        def plain(t) -> bool:
-            host = t[HOST]
-            return (host == hostname or host.endswith(dotted)) and t[URL].startswith(rest, t[HOST_END])
-
-        return plain
-    match = Glob(rest, True, anchor_end).regex.match
-    field = RAW_URL if match_case else URL
-
-    def general(t) -> bool:
-        host = t[HOST]
-        return (host == hostname or host.endswith(dotted)) and match(t[field], t[HOST_END]) is not None
-
-    return general
+    if "*" not in rest and "^" not in rest and not anchor_end and field == URL:
+        return (HOST_PLAIN, URL, rest, hostname, "." + hostname)
+    return (HOST_GLOB, field, Glob(rest, True, anchor_end).regex.match, hostname, "." + hostname)
 
 
-def _label_matcher(pattern: str, anchor_end: bool, field: str):
+def _label_test(pattern: str, anchor_end: bool, field: int) -> tuple:
     """A `||` rule that is not a plain host: it may start at the host or after any dot in it."""
     host_part = pattern.split("/", 1)[0]
     if "*" not in pattern and "^" not in pattern and not anchor_end and pattern == host_part:
         # `||ads.example`: adblock-rust wants whole labels here, as for a host name.
         needle = pattern.lower()
-        loose_left = needle.startswith(".")
-        loose_right = needle.endswith(".")
-
-        def labels(t) -> bool:
-            host = t[HOST]
-            at = host.find(needle)
-            while at >= 0:
-                end = at + len(needle)
-                if (loose_left or at == 0 or host[at - 1] == ".") and (
-                    loose_right or end == len(host) or host[end] == "."
-                ):
-                    return True
-                at = host.find(needle, at + 1)
-            return False
-
-        return labels
-    match = Glob(pattern, True, anchor_end).regex.match
-
-    def anchored(t) -> bool:
-        s = t[field]
-        host = t[HOST]
-        start = t[HOST_START]
-        if match(s, start) is not None:
-            return True
-        at = host.find(".")
-        while at >= 0:
-            if match(s, start + at + 1) is not None:
-                return True
-            at = host.find(".", at + 1)
-        return False
-
-    return anchored
+        return (LABELS, HOST, needle, needle.startswith("."), needle.endswith("."))
+    return (LABEL_GLOB, field, Glob(pattern, True, anchor_end).regex.match)
 
 
-def compile_options(rule: NetworkRule):
-    """The `$domain=`/`$to=`/`$denyallow=`/`$method=` test as `fn(target) -> bool`, or None."""
-    checks = []
+def compile_options(rule: NetworkRule) -> tuple | None:
+    """The sets the `$domain=`/`$to=`/`$denyallow=`/`$method=` test reads, or None for no such option.
+
+    (sites the rule is limited to, sites it excludes), each None when not given; when any other
+    option is there, followed by ($to= sites, $to= exclusions, $denyallow= sites, methods allowed,
+    methods refused). `hotpath.options_pass` tests them.
+    """
+    include = exclude = None
     if rule.domains is not None:
-        include = rule.domains.include
-        exclude = rule.domains.exclude
-        if include and exclude:
-            checks.append(lambda t: not include.isdisjoint(t[SOURCE_KEYS]) and exclude.isdisjoint(t[SOURCE_KEYS]))
-        elif include:
-            checks.append(lambda t: not include.isdisjoint(t[SOURCE_KEYS]))
-        elif exclude:
-            checks.append(lambda t: exclude.isdisjoint(t[SOURCE_KEYS]))
-    if rule.to_domains is not None:
-        to_include = rule.to_domains.include
-        to_exclude = rule.to_domains.exclude
-        if to_include:
-            checks.append(lambda t: not to_include.isdisjoint(t[ORIGIN].keys))
-        if to_exclude:
-            checks.append(lambda t: to_exclude.isdisjoint(t[ORIGIN].keys))
-    if rule.denyallow is not None:
-        denied = rule.denyallow
-        checks.append(lambda t: denied.isdisjoint(t[ORIGIN].keys))
-    if rule.methods is not None:
-        allowed = rule.methods.include
-        refused = rule.methods.exclude
-        if allowed:
-            checks.append(lambda t: t[METHOD] in allowed)
-        if refused:
-            checks.append(lambda t: t[METHOD] not in refused)
-    if not checks:
+        include = rule.domains.include or None
+        exclude = rule.domains.exclude or None
+    others = (
+        (rule.to_domains.include or None) if rule.to_domains is not None else None,
+        (rule.to_domains.exclude or None) if rule.to_domains is not None else None,
+        rule.denyallow or None,
+        (rule.methods.include or None) if rule.methods is not None else None,
+        (rule.methods.exclude or None) if rule.methods is not None else None,
+    )
+    if others != (None,) * 5:
+        return (include, exclude, *others)
+    if include is None and exclude is None:
         return None
-    if len(checks) == 1:
-        return checks[0]
-    return lambda t: all(check(t) for check in checks)
-
-
-def source_domains(rule: NetworkRule) -> tuple[frozenset[str] | None, frozenset[str] | None] | None:
-    """(the sites a rule is limited to, the sites it excludes; None for none) when `$domain=` is its
-    only option test, else None: the hot loop tests these two sets itself, without a call."""
-    if rule.domains is None or rule.to_domains is not None or rule.denyallow is not None or rule.methods is not None:
-        return None
-    return (rule.domains.include or None, rule.domains.exclude or None)
+    return (include, exclude)
 
 
 def required_literal(rule: NetworkRule) -> str | None:
@@ -319,7 +255,7 @@ def required_literal(rule: NetworkRule) -> str | None:
 
 
 def compile_rule(rule: NetworkRule) -> tuple:
-    """(mask, required literal or None, URL test or None, options test or None) for the hot loop.
+    """(mask, required literal or None, URL test or None, option sets or None) for the hot loop.
 
     A rule matches a request when `mask & bits == bits`, the literal is in the lower-cased URL,
     and both tests (when present) pass.
@@ -336,19 +272,3 @@ def compile_rule(rule: NetworkRule) -> tuple:
     ):
         return (rule.mask, literal, None, options)  # a plain substring: the literal is the whole test
     return (rule.mask, literal, compile_pattern(rule), options)
-
-
-def rule_matches(rule: NetworkRule, target: Target) -> bool:
-    """Whether one rule matches one request (the slow path, for tests and explanations)."""
-    mask, literal, test, options = compile_rule(rule)
-    if mask & target[BITS] != target[BITS]:
-        return False
-    if rule.hostname is not None:
-        host = target[HOST]
-        if host != rule.hostname and not host.endswith("." + rule.hostname):
-            return False
-    if literal is not None and literal not in target[URL]:
-        return False
-    if test is not None and not test(target):
-        return False
-    return options is None or options(target)

@@ -1,5 +1,5 @@
-"""The network hot path: its two tokenizers cut what TOKEN_RE cuts, and compiled by Cython it decides
-exactly as its plain source does.
+"""The network hot path: its two ways of finding a path's keys find what TOKEN_RE's tokens give, and
+compiled by Cython it decides exactly as its plain source does.
 
 The compiled tests build the extension in a copy of the source tree (`python setup.py build_ext
 --inplace`, as a user would) and run there in subprocesses: this checkout is left as it is.
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from filters.network.matching import TOKEN_RE
 from filters.network.speed import DIGEST_FILE, REBUILD
+from tests.network.test_index import reference_path_keys
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE = REPO / "filters" / "network" / "hotpath.py"
@@ -47,12 +47,26 @@ def _source_module():
     return module
 
 
-def test_cutting_by_character_finds_the_token_regex_tokens(corpus):
-    tokens_by_char = _source_module().tokens_by_char
-    urls = HARD_URLS + [url.lower() for url in _corpus_urls(corpus)]
-    for url in urls:
-        for start in (0, 8, min(len(url), 19)):
-            assert tokens_by_char(url, start) == TOKEN_RE.findall(url, start), (url, start)
+def test_the_character_walk_finds_the_keys_of_the_token_regex(corpus):
+    """`keys_by_char` (the compiled module's way, run here as plain Python) against the long way, with
+    the full corpus list set's keys and its filter, on every corpus URL and the hard ones."""
+    from filters.engine import Engine
+    from filters.network.matching import HOST_END, ORIGIN, PATH_KEYS, URL
+
+    source = _source_module()
+    lists = [str(corpus / "lists" / name) for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt")]
+    network = Engine.from_lists(lists, cosmetic_factory=None).network
+    flags = network._token_flags
+    key_filter = source.token_filter(flags)
+    assert sum(bin(byte).count("1") for byte in key_filter) < source.FILTER_BITS // 10  # mostly clear
+    for url in HARD_URLS + _corpus_urls(corpus):
+        t = network._target(url, None, "script", "GET")
+        if t is None:
+            continue
+        origin = t[ORIGIN]
+        last = origin.tokens[-1] if origin.tokens else ""
+        found = source.keys_by_char(t[URL], t[HOST_END], flags, key_filter, origin.ends_pair, last)
+        assert found == reference_path_keys(flags, t) == t[PATH_KEYS], url
 
 
 def _corpus_urls(corpus: Path) -> list[str]:

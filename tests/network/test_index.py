@@ -165,11 +165,36 @@ def test_redirects_of_equal_priority_go_by_list_order_however_filed():
     assert engine.check("https://cdn.example/ads.js", "https://site5.test/", "script").redirect == "noop.js"
 
 
-def test_path_tokens_are_those_of_the_token_regex():
-    from filters import Engine
-    from filters.network.matching import HOST_END, PATH_TOKENS, TOKEN_RE, URL
+def reference_path_keys(token_flags: dict, t: tuple) -> list[str]:
+    """The token-table keys a target's path gives, worked out the long way from TOKEN_RE's tokens: the
+    tokens that are keys, each once, in URL order; then each pair of neighbours (the host's last token
+    and the path's first included) whose first starts pairs, where the pair is a key."""
+    from filters.network.index import IS_KEY, STARTS_PAIR
+    from filters.network.matching import HOST_END, ORIGIN, TOKEN_RE, URL
+    from filters.network.rules import PAIR_PREFIX
 
-    network = Engine.from_text("||ads.example^\n/banner/ad-$image", cosmetic_factory=None).network
+    origin = t[ORIGIN]
+    tokens = TOKEN_RE.findall(t[URL], t[HOST_END])
+    keys = list(dict.fromkeys(token for token in tokens if token_flags.get(token, 0) & IS_KEY))
+    before = [origin.tokens[-1] if origin.ends_pair else None, *tokens[:-1]]
+    for first, second in zip(before, tokens):
+        starts = first is not None and (first is before[0] and origin.ends_pair or token_flags.get(first, 0) & STARTS_PAIR)
+        pair = f"{first} {second[:PAIR_PREFIX]}"
+        if starts and pair in token_flags:
+            keys.append(pair)
+    return keys
+
+
+PAIRED_RULES = [f"/banner/{common}/ad$image" for common in ("js", "css", "img", "images", "api", "static", "cdn", "min")]
+PAIRED_RULES += [f".test/{common}/ad$image" for common in ("js", "css", "img", "images", "api", "static", "cdn", "min")]
+
+
+def test_path_keys_are_those_of_the_token_regex():
+    from filters import Engine
+    from filters.network.matching import PATH_KEYS
+
+    network = Engine.from_text("\n".join(["||ads.example^", "/banner/ad-$image", *PAIRED_RULES]),
+                               cosmetic_factory=None).network
     urls = [
         "https://a.example/wp-content/ads/banner_728x90.gif?x=1&utm_source=Feed#top",
         "https://a.example:8080/Pfad/straße/ÄÖÜ-anzeige/ad-1.png",
@@ -177,10 +202,16 @@ def test_path_tokens_are_those_of_the_token_regex():
         "https://a.example",
         "https://a.example/",
         "https://a.example/___/---/...",
+        "https://a.example/banner/api/ad/banner/cdn/banner/js/banner",
+        "https://a.test/api/ad.gif?banner=1&banner/css",
+        "https://b.a.test/static/x/test/min",
     ]
     for url in urls:
         target = network._target(url, None, "image", "GET")
-        assert target[PATH_TOKENS] == TOKEN_RE.findall(target[URL], target[HOST_END]), url
+        assert target[PATH_KEYS] == reference_path_keys(network._token_flags, target), url
+    # Every `/banner/...` rule is filed under a pair: "banner" alone is no key, its pairs are.
+    assert network._target(urls[6], None, "image", "GET")[PATH_KEYS] == ["banner api", "banner cdn", "banner js"]
+    assert network._target(urls[7], None, "image", "GET")[PATH_KEYS] == ["test api", "banner css"]
 
 
 def test_pairs_of_tokens_are_found_wherever_and_however_often_they_occur():

@@ -15,8 +15,8 @@ from filters.network.matching import (
     host_keys,
     host_suffixes,
     required_literal,
-    rule_matches,
 )
+from filters.network.hotpath import rule_matches
 from filters.network.regex import compile_regex
 from filters.network.rules import FIRST_PARTY, THIRD_PARTY, TYPE_BITS, parse_network_rule
 from filters.request import public_suffix, registrable_domain
