@@ -195,6 +195,31 @@ class TestHostAnchor:
         assert matches(r"/\/ad[0-9]+\.js/$match-case", "https://x.com/\ud800\udcff/ad1.js")
         assert not matches(r"/\/ad[0-9]+\.js/", "https://x.com/\udcff/ad.js")
 
+    def test_regex_through_re2s_own_match_and_through_its_public_search_agree(self, monkeypatch):
+        from filters.network import matching, regex
+
+        assert regex.RAW_MATCH, "google-re2's RE2 object no longer answers as expected: regexes take the slow way"
+        cases = [
+            (r"/\/ad[0-9]+\.js/", "https://x.com/ad12.js"), (r"/\/ad[0-9]+\.js/", "https://x.com/ad.js"),
+            (r"/\/AD[0-9]+\.js/$match-case", "https://x.com/ad1.js"), (r"/\/ad[0-9]+\.js/", "https://x.com/\udcff/ad1.js"),
+            (r"/^https:\/\/x\.com\/$/", "https://x.com/"), (r"/stra\S+e/", "https://x.com/straße"),
+        ]
+        fast = [matches(rule, url) for rule, url in cases]
+        assert matching.compile_pattern(parse_network_rule(cases[0][0]))[0] == matching.REGEX
+        monkeypatch.setattr(regex, "RAW_MATCH", False)
+        assert matching.compile_pattern(parse_network_rule(cases[0][0]))[0] == matching.REGEX_SEARCH
+        assert [matches(rule, url) for rule, url in cases] == fast == [True, False, False, True, True, True]
+
+    def test_a_changed_re2_internal_is_not_used(self, monkeypatch):
+        from filters.network import regex
+
+        class Moved:
+            def __init__(self, real):
+                self.search = real.search  # the public API as it is; `_regexp` is gone
+
+        monkeypatch.setattr(regex, "compile_regex", lambda source, match_case: Moved(compile_regex(source, match_case)))
+        assert regex._raw_match_works() is False
+
     def test_compile_regex_refuses_backreferences(self):
         with pytest.raises(ValueError):
             compile_regex(r"(a)\1", False)
