@@ -41,9 +41,13 @@ cdef Py_ssize_t _token_bit(unsigned int h) noexcept
 cpdef bytes token_filter(tokens)
 
 
-@cython.locals(keys=list, pairs=list, token_start=Py_ssize_t, h=cython.uint, end=Py_ssize_t, i=Py_ssize_t, ch=Py_UCS4,
-               bit=Py_ssize_t, token=str, pair=str, flags=int)
+@cython.locals(keys=list, pairs=list, token_start=Py_ssize_t, h=cython.uint, i=Py_ssize_t, ch=Py_UCS4,
+               bit=Py_ssize_t, token=str)
 cpdef list keys_by_char(str lurl, Py_ssize_t start, dict flags_of, bytes key_filter, int starts_pair, str previous)
+
+
+@cython.locals(pair=str, flags=int)
+cdef int _take_token(str token, dict flags_of, list keys, list pairs, int starts_pair, str previous) except -1
 
 
 cpdef find(engine, Py_ssize_t n, tuple t)

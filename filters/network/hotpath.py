@@ -187,42 +187,44 @@ def keys_by_char(lurl, start, flags_of, key_filter, starts_pair, previous):
     whose filter bit is clear is no key and starts no pair, so it is never cut out nor looked up.
     `starts_pair` and `previous` carry the host's last token (a pair across the host's end)."""
     keys = []
-    pairs = None
+    pairs = []
     token_start = -1
     h = 0
-    end = len(lurl)
     i = start
-    while i <= end:
-        if i < end:
-            ch = lurl[i]
-            if "a" <= ch <= "z" or "0" <= ch <= "9":
-                if token_start < 0:
-                    token_start = i
-                    h = 0
-                h = (h * 31 + ord(ch)) & _MASK32
-                i += 1
-                continue
-        if token_start >= 0:
+    for ch in lurl[start:]:  # compiled: one copy of the path, then a C loop over its characters
+        if "a" <= ch <= "z" or "0" <= ch <= "9":
+            if token_start < 0:
+                token_start = i
+                h = 0
+            h = (h * 31 + ord(ch)) & _MASK32
+        elif token_start >= 0:
             bit = _token_bit(h)
             if starts_pair or key_filter[bit >> 3] & (1 << (bit & 7)):
                 token = lurl[token_start:i]
-                if starts_pair:
-                    pair = previous + " " + token[:PAIR_PREFIX]
-                    if pair in flags_of:
-                        if pairs is None:
-                            pairs = [pair]
-                        else:
-                            pairs.append(pair)
-                flags = flags_of.get(token, 0)
-                if flags & IS_KEY and token not in keys:
-                    keys.append(token)
-                starts_pair = flags & STARTS_PAIR
+                starts_pair = _take_token(token, flags_of, keys, pairs, starts_pair, previous)
                 previous = token
             token_start = -1
         i += 1
-    if pairs is not None:
+    if token_start >= 0:  # the last token, at the URL's end
+        bit = _token_bit(h)
+        if starts_pair or key_filter[bit >> 3] & (1 << (bit & 7)):
+            _take_token(lurl[token_start:], flags_of, keys, pairs, starts_pair, previous)
+    if pairs:
         keys.extend(pairs)
     return keys
+
+
+def _take_token(token, flags_of, keys, pairs, starts_pair, previous):
+    """Add a path token to `keys` if it is a key, and its pair with the token before to `pairs` if
+    that starts pairs and the pair is a key; whether this token starts pairs."""
+    if starts_pair:
+        pair = previous + " " + token[:PAIR_PREFIX]
+        if pair in flags_of:
+            pairs.append(pair)
+    flags = flags_of.get(token, 0)
+    if flags & IS_KEY and token not in keys:
+        keys.append(token)
+    return flags & STARTS_PAIR
 
 
 def find(engine, n, t):
