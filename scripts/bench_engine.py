@@ -75,8 +75,10 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("DEJUNK_CORPUS", str(REPO.parent / "shared" / "corpus")),
         help="the shared corpus folder (env DEJUNK_CORPUS; default ../shared/corpus)",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="timed passes over the requests (default 5)")
-    parser.add_argument("--build-repeats", type=int, default=3, help="repeats of each build and load (default 3)")
+    # Enough passes that a burst of load from elsewhere on a shared machine moves no request's median:
+    # with 5, the p99 ratio swung by a fifth between runs here; with 15, by under a tenth.
+    parser.add_argument("--repeats", type=int, default=15, help="timed passes over the requests (default 15)")
+    parser.add_argument("--build-repeats", type=int, default=5, help="repeats of each build and load (default 5)")
     parser.add_argument("--no-node", action="store_true", help="leave out uBO's and Ghostery's engines (Node)")
     parser.add_argument("--node-dir", default=None,
                         help="where the npm packages are installed (default $XDG_CACHE_HOME/dejunk/bench-node)")

@@ -84,7 +84,7 @@ cdef list _find_all(tuple hot, engine, Py_ssize_t n, tuple t)
 
 
 @cython.locals(compiled=list, roles=long, other=Py_ssize_t, important=long, page=object, overridden=tuple,
-               matches=tuple)
+               matches=tuple, allowed=object)
 cdef blocked(tuple hot, engine, Py_ssize_t rid, tuple t, str url, source_url, after)
 
 

@@ -445,7 +445,10 @@ def blocked(hot, engine, rid, t, url, source_url, after):
                 rid = overridden[0]
                 exception = overridden[1]
         if exception is not None:
-            return engine._excepted(rid, exception, t, url, source_url)
+            allowed = hot[_DECISIONS].get((rid, exception))
+            if allowed is None or hot[_HAS][MODIFIERS] and _find(hot, engine, MODIFIERS, t) is not None:
+                return engine._excepted(rid, exception, t, url, source_url)
+            return allowed
     redirect = None
     if roles & REDIRECT_ROLE:
         # In list order: of two resources with the same priority, the first listed wins, however indexed.
