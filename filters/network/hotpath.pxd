@@ -75,6 +75,19 @@ cdef bint _other_options_pass(tuple options, tuple t)
 cpdef bint url_test(tuple test, tuple t)
 
 
+@cython.locals(segments=tuple, count=Py_ssize_t, end=Py_ssize_t, first=Py_ssize_t, i=Py_ssize_t, pieces=tuple,
+               width=Py_ssize_t, piece=str, start=Py_ssize_t)
+cpdef bint glob_match(tuple plan, str text, Py_ssize_t pos)
+
+
+@cython.locals(lead=str, at=Py_ssize_t, found=Py_ssize_t, end=Py_ssize_t)
+cdef Py_ssize_t _find_segment(str text, Py_ssize_t pos, tuple pieces, bint last) except -2
+
+
+@cython.locals(end=Py_ssize_t, final=Py_ssize_t, i=Py_ssize_t, piece=str, ch=Py_UCS4)
+cdef Py_ssize_t _segment_end(str text, Py_ssize_t at, tuple pieces, bint last) except -2
+
+
 cpdef list find_all(engine, Py_ssize_t n, tuple t)
 
 

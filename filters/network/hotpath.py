@@ -333,14 +333,14 @@ def url_test(test, t):
     if kind == PLAIN_IN:
         return argument in text
     if kind == GLOB:
-        return argument(text) is not None
+        return glob_match(argument, text, 0)
     if kind == HOST_PLAIN or kind == HOST_GLOB:
         host = t[HOST]
         if host != test[3] and not host.endswith(test[4]):
             return False
         if kind == HOST_PLAIN:
             return text.startswith(argument, t[HOST_END])
-        return argument(text, t[HOST_END]) is not None
+        return glob_match(argument, text, t[HOST_END])
     if kind == PLAIN_START:
         return text.startswith(argument)
     if kind == PLAIN_END:
@@ -364,15 +364,96 @@ def url_test(test, t):
         return False
     # LABEL_GLOB: from the host's start or right after any dot in it.
     start = t[HOST_START]
-    if argument(text, start) is not None:
+    if glob_match(argument, text, start):
         return True
     host = t[HOST]
     at = host.find(".")
     while at >= 0:
-        if argument(text, start + at + 1) is not None:
+        if glob_match(argument, text, start + at + 1):
             return True
         at = host.find(".", at + 1)
     return False
+
+
+def glob_match(plan, text, pos):
+    """Whether a `*`/`^` pattern (`matching.Glob.plan`) matches `text` from `pos`, as its regex does:
+    each segment at its leftmost place after the one before, the first at `pos` when anchored there,
+    the last ending the text when anchored there; a `^` is one separator, or the end for the last."""
+    segments = plan[0]
+    count = len(segments)
+    end = len(text)
+    first = 0
+    if plan[1]:
+        pos = _segment_end(text, pos, segments[0], count == 1)
+        if pos < 0:
+            return False
+        first = 1
+    if not plan[2]:
+        for i in range(first, count):
+            pos = _find_segment(text, pos, segments[i], i == count - 1)
+            if pos < 0:
+                return False
+        return True
+    if first == count:
+        return pos == end  # one segment, anchored at both ends
+    for i in range(first, count - 1):
+        pos = _find_segment(text, pos, segments[i], False)
+        if pos < 0:
+            return False
+    # The last segment ends the text: it starts `width` characters before its end, or one fewer
+    # where its final `^` matches the end itself.
+    pieces = segments[count - 1]
+    width = len(pieces) - 1
+    for piece in pieces:
+        width += len(piece)
+    start = end - width
+    if start >= pos and _segment_end(text, start, pieces, True) == end:
+        return True
+    return start + 1 >= pos and _segment_end(text, start + 1, pieces, True) == end
+
+
+def _find_segment(text, pos, pieces, last):
+    """Where the leftmost match of a segment at or after `pos` ends, or -1."""
+    lead = pieces[0]
+    if lead:
+        at = text.find(lead, pos)
+        while at >= 0:
+            found = _segment_end(text, at, pieces, last)
+            if found >= 0:
+                return found
+            at = text.find(lead, at + 1)
+        return -1
+    end = len(text)
+    while pos <= end:
+        found = _segment_end(text, pos, pieces, last)
+        if found >= 0:
+            return found
+        pos += 1
+    return -1
+
+
+def _segment_end(text, at, pieces, last):
+    """Where a segment (its pieces, a `^` between each two) matching right at `at` ends, or -1. A `^`
+    is one character that is not a letter, digit, `_`, `.`, `%` or `-` (ASCII); in the pattern's
+    last segment (`last`), a final `^` also matches the end of the text."""
+    end = len(text)
+    final = len(pieces) - 1
+    i = 0
+    for piece in pieces:
+        if i:
+            if at < end:
+                ch = text[at]
+                if ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch == "_" or ch == "."
+                        or ch == "%" or ch == "-"):
+                    return -1
+                at += 1
+            elif not (last and i == final and not piece):
+                return -1
+        if not text.startswith(piece, at):
+            return -1
+        at += len(piece)
+        i += 1
+    return at
 
 
 def rule_matches(rule, t):

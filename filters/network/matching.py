@@ -135,10 +135,13 @@ class Glob:
     length, as a scan segment by segment would be, but runs in one C call.
     """
 
-    __slots__ = ("regex",)
+    __slots__ = ("regex", "plan")
 
     def __init__(self, pattern: str, anchored_start: bool, anchored_end: bool):
         texts = pattern.split("*")
+        # The same test as data for `hotpath.glob_match` (compiled: no regex engine to enter): each
+        # segment as its pieces between `^`s, and the two anchors.
+        self.plan = (tuple(tuple(text.split("^")) for text in texts), anchored_start, anchored_end)
         bodies = [_segment_regex(text, i == len(texts) - 1) for i, text in enumerate(texts)]
         parts = []
         if anchored_start:
@@ -192,7 +195,7 @@ def compile_pattern(rule: NetworkRule) -> tuple | None:
     if "*" not in pattern and "^" not in pattern:
         kind = PLAIN_EQ if left and right else PLAIN_START if left else PLAIN_END if right else PLAIN_IN
         return (kind, field, pattern)
-    return (GLOB, field, Glob(pattern, left, right).regex.match)
+    return (GLOB, field, Glob(pattern, left, right).plan)
 
 
 def _host_rest_test(hostname: str, rest: str, anchor_end: bool, field: int) -> tuple | None:
@@ -201,7 +204,7 @@ def _host_rest_test(hostname: str, rest: str, anchor_end: bool, field: int) -> t
         return None
     if "*" not in rest and "^" not in rest and not anchor_end and field == URL:
         return (HOST_PLAIN, URL, rest, hostname, "." + hostname)
-    return (HOST_GLOB, field, Glob(rest, True, anchor_end).regex.match, hostname, "." + hostname)
+    return (HOST_GLOB, field, Glob(rest, True, anchor_end).plan, hostname, "." + hostname)
 
 
 def _label_test(pattern: str, anchor_end: bool, field: int) -> tuple:
@@ -211,7 +214,7 @@ def _label_test(pattern: str, anchor_end: bool, field: int) -> tuple:
         # `||ads.example`: adblock-rust wants whole labels here, as for a host name.
         needle = pattern.lower()
         return (LABELS, HOST, needle, needle.startswith("."), needle.endswith("."))
-    return (LABEL_GLOB, field, Glob(pattern, True, anchor_end).regex.match)
+    return (LABEL_GLOB, field, Glob(pattern, True, anchor_end).plan)
 
 
 def compile_options(rule: NetworkRule) -> tuple | None:

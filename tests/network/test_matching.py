@@ -16,7 +16,7 @@ from filters.network.matching import (
     host_suffixes,
     required_literal,
 )
-from filters.network.hotpath import rule_matches
+from filters.network.hotpath import glob_match, rule_matches
 from filters.network.regex import compile_regex
 from filters.network.rules import FIRST_PARTY, THIRD_PARTY, TYPE_BITS, parse_network_rule
 from filters.request import public_suffix, registrable_domain
@@ -91,6 +91,19 @@ class TestGlob:
     )
     def test_unanchored(self, pattern, text, expected):
         assert Glob(pattern, False, False).match(text) is expected
+        assert glob_match(Glob(pattern, False, False).plan, text, 0) is expected
+
+    @pytest.mark.parametrize("anchored_start", [False, True])
+    @pytest.mark.parametrize("anchored_end", [False, True])
+    def test_hot_path_matcher_agrees_with_the_regex_beyond_ascii(self, anchored_start, anchored_end):
+        # A letter outside ASCII is a separator to both (the regex is ASCII-only), upper case is itself.
+        rng = random.Random(f"wide{anchored_start}{anchored_end}")
+        for _ in range(3000):
+            pattern = "".join(rng.choice("aB/^*é") for _ in range(rng.randint(1, 6)))
+            text = "".join(rng.choice("aB/é_%-.Z9\ud800") for _ in range(rng.randint(0, 10)))
+            pos = rng.randint(0, min(3, len(text)))
+            glob = Glob(pattern, anchored_start, anchored_end)
+            assert glob_match(glob.plan, text, pos) is glob.match(text, pos), (pattern, text, pos)
 
     def test_anchored_start_at_position(self):
         glob = Glob("/ads/*", True, False)
@@ -125,7 +138,10 @@ class TestGlob:
             text = "".join(rng.choice("ab/.-?") for _ in range(rng.randint(0, 12)))
             pos = rng.randint(0, min(2, len(text)))
             expected = _scan_glob(pattern, anchored_start, anchored_end, text, pos)
-            assert Glob(pattern, anchored_start, anchored_end).match(text, pos) is expected, (pattern, text, pos)
+            glob = Glob(pattern, anchored_start, anchored_end)
+            assert glob.match(text, pos) is expected, (pattern, text, pos)
+            # The hot path's own matcher, on the same plan: what the engine runs.
+            assert glob_match(glob.plan, text, pos) is expected, (pattern, text, pos)
 
     def test_long_hostile_url_is_handled(self):
         hostile = "https://example.com/?" + "a/" * 4000 + "b"
