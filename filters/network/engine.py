@@ -675,22 +675,16 @@ def _split_priority(name: str) -> tuple[str, int]:
 
 def index_numbers(rule: RuleFields | NetworkRule) -> tuple[int, ...]:
     """The indexes a rule is filed in (`index.INDEXES` positions)."""
-    if rule.exception:
-        if rule.redirect is not None or rule.redirect_rule is not None:
-            return (REDIRECTS,)
-        if rule.removeparam is not None:
-            return (REMOVEPARAMS,)
-        if rule.csp is not None:
-            return (CSPS,)
-        if rule.replace is not None:
-            return (REPLACES,)
-        return (PAGE_EXCEPTIONS,) * bool(rule.page_flags) + (EXCEPTIONS,) * bool(rule.mask & ~ANY_PARTY)
+    if rule.exception and (rule.redirect is not None or rule.redirect_rule is not None):
+        return (REDIRECTS,)
     if rule.removeparam is not None:
         return (REMOVEPARAMS,)
     if rule.csp is not None:
         return (CSPS,)
     if rule.replace is not None:
         return (REPLACES,)
+    if rule.exception:
+        return (PAGE_EXCEPTIONS,) * bool(rule.page_flags) + (EXCEPTIONS,) * bool(rule.mask & ~ANY_PARTY)
     if rule.redirect_rule is not None:
         return (REDIRECTS,)
     found = (REDIRECTS,) if rule.redirect is not None else ()

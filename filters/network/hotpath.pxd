@@ -53,21 +53,28 @@ cdef int _take_token(str token, dict flags_of, list keys, list pairs, int starts
 cpdef find(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
+@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
                bucket=tuple, rid=Py_ssize_t, c=tuple, refused=cython.longlong)
 cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(probes=list, probe=tuple)
+cdef tuple _probe_of(engine, tuple tables, Py_ssize_t n, origin)
 
 
 @cython.locals(keys=list, by_token=dict, always=dict, domain_keys=tuple, by_domain=dict)
 cdef tuple _gather(tuple tables, tuple t, tuple buckets)
 
 
-@cython.locals(options=tuple, source_keys=frozenset, limited_to=frozenset, excluded=frozenset)
+@cython.locals(options=tuple)
 cpdef bint options_pass(tuple c, tuple t)
 
 
-@cython.locals(keys=frozenset, to_sites=frozenset, not_to=frozenset, denied=frozenset)
-cdef bint _other_options_pass(tuple options, tuple t)
+cdef bint _sites_pass(frozenset limited_to, frozenset excluded, frozenset keys) except -1
+
+
+@cython.locals(keys=frozenset, denied=frozenset)
+cdef bint _other_options_pass(tuple options, tuple t) except -1
 
 
 @cython.locals(kind=long, text=str, argument=object, host=str, at=Py_ssize_t, end=Py_ssize_t, start=Py_ssize_t,
@@ -91,7 +98,7 @@ cdef Py_ssize_t _segment_end(str text, Py_ssize_t at, tuple pieces, bint last) e
 cpdef list find_all(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probes=list, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
+@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
                found=list, bucket=tuple, rid=Py_ssize_t, c=tuple, refused=cython.longlong)
 cdef list _find_all(tuple hot, engine, Py_ssize_t n, tuple t)
 

@@ -241,11 +241,7 @@ def find(engine, n, t):
 def _find(hot, engine, n, t):
     """`find`, given the engine's hot state."""
     tables = hot[_INDEXES][n]
-    origin = t[ORIGIN]
-    probes = origin.probes
-    probe = probes[n]
-    if probe is None:
-        probe = probes[n] = engine._probe(tables[_INDEX], origin)
+    probe = _probe_of(engine, tables, n, t[ORIGIN])
     bits = t[BITS]
     if probe[0] is not None and not bits & POPUP:
         return probe[0]
@@ -262,6 +258,15 @@ def _find(hot, engine, n, t):
                 if c[3] is None and c[2] is None or options_pass(c, t):
                     return rid
     return None
+
+
+def _probe_of(engine, tables, n, origin):
+    """(plain host rule or None, buckets) of index `n` for an origin: worked out once, kept in the origin."""
+    probes = origin.probes
+    probe = probes[n]
+    if probe is None:
+        probe = probes[n] = engine._probe(tables[_INDEX], origin)
+    return probe
 
 
 def _gather(tables, t, buckets):
@@ -294,27 +299,25 @@ def options_pass(c, t):
     options (see `matching.compile_options`), then its URL test."""
     options = c[3]
     if options is not None:
-        source_keys = t[SOURCE_KEYS]
-        limited_to = options[0]
-        if limited_to is not None and limited_to.isdisjoint(source_keys):
-            return False
-        excluded = options[1]
-        if excluded is not None and not excluded.isdisjoint(source_keys):
-            return False
+        if not _sites_pass(options[0], options[1], t[SOURCE_KEYS]):
+            return False  # `$domain=`: the source page's names
         if len(options) > 2 and not _other_options_pass(options, t):
             return False
     return c[2] is None or url_test(c[2], t)
 
 
+def _sites_pass(limited_to, excluded, keys):
+    """Whether `keys` (a host's names) meet one of the sites of `limited_to` (if given) and none of `excluded`."""
+    if limited_to is not None and limited_to.isdisjoint(keys):
+        return False
+    return excluded is None or excluded.isdisjoint(keys)
+
+
 def _other_options_pass(options, t):
     """The `$to=`, `$denyallow=` and `$method=` part of `options_pass`."""
     keys = t[ORIGIN].keys
-    to_sites = options[2]
-    if to_sites is not None and to_sites.isdisjoint(keys):
-        return False
-    not_to = options[3]
-    if not_to is not None and not not_to.isdisjoint(keys):
-        return False
+    if not _sites_pass(options[2], options[3], keys):
+        return False  # `$to=`: the request's own host
     denied = options[4]
     if denied is not None and not denied.isdisjoint(keys):
         return False
@@ -478,11 +481,7 @@ def find_all(engine, n, t):
 def _find_all(hot, engine, n, t):
     """`find_all`, given the engine's hot state."""
     tables = hot[_INDEXES][n]
-    origin = t[ORIGIN]
-    probes = origin.probes
-    probe = probes[n]
-    if probe is None:
-        probe = probes[n] = engine._probe(tables[_INDEX], origin)
+    probe = _probe_of(engine, tables, n, t[ORIGIN])
     bits = t[BITS]
     buckets = probe[1]
     if probe[0] is not None and not bits & POPUP:
