@@ -82,6 +82,9 @@ cdef bint _other_options_pass(tuple options, tuple t) except -1
 cpdef bint url_test(tuple test, tuple t)
 
 
+cdef bint _glob(tuple parts, str text, Py_ssize_t pos) except -1
+
+
 @cython.locals(segments=tuple, count=Py_ssize_t, end=Py_ssize_t, first=Py_ssize_t, i=Py_ssize_t, pieces=tuple,
                width=Py_ssize_t, piece=str, start=Py_ssize_t)
 cpdef bint glob_match(tuple plan, str text, Py_ssize_t pos)

@@ -159,6 +159,12 @@ class Glob:
     def match(self, s: str, pos: int = 0) -> bool:
         return self.regex.match(s, pos) is not None
 
+    @property
+    def parts(self) -> tuple:
+        """(plan, the regex's match) for a URL test: the compiled hot path reads the plan, plain Python
+        runs the regex (there the regex engine is the faster of the two)."""
+        return (self.plan, self.regex.match)
+
 
 # --- compiling a rule ----------------------------------------------------------------------------
 
@@ -195,7 +201,7 @@ def compile_pattern(rule: NetworkRule) -> tuple | None:
     if "*" not in pattern and "^" not in pattern:
         kind = PLAIN_EQ if left and right else PLAIN_START if left else PLAIN_END if right else PLAIN_IN
         return (kind, field, pattern)
-    return (GLOB, field, Glob(pattern, left, right).plan)
+    return (GLOB, field, Glob(pattern, left, right).parts)
 
 
 def _host_rest_test(hostname: str, rest: str, anchor_end: bool, field: int) -> tuple | None:
@@ -204,7 +210,7 @@ def _host_rest_test(hostname: str, rest: str, anchor_end: bool, field: int) -> t
         return None
     if "*" not in rest and "^" not in rest and not anchor_end and field == URL:
         return (HOST_PLAIN, URL, rest, hostname, "." + hostname)
-    return (HOST_GLOB, field, Glob(rest, True, anchor_end).plan, hostname, "." + hostname)
+    return (HOST_GLOB, field, Glob(rest, True, anchor_end).parts, hostname, "." + hostname)
 
 
 def _label_test(pattern: str, anchor_end: bool, field: int) -> tuple:
@@ -214,7 +220,7 @@ def _label_test(pattern: str, anchor_end: bool, field: int) -> tuple:
         # `||ads.example`: adblock-rust wants whole labels here, as for a host name.
         needle = pattern.lower()
         return (LABELS, HOST, needle, needle.startswith("."), needle.endswith("."))
-    return (LABEL_GLOB, field, Glob(pattern, True, anchor_end).plan)
+    return (LABEL_GLOB, field, Glob(pattern, True, anchor_end).parts)
 
 
 def compile_options(rule: NetworkRule) -> tuple | None:
