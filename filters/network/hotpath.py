@@ -1,10 +1,13 @@
 """A request's way through the network engine: read into a target, looked up in a rule index, decided.
 
 `NetworkEngine` takes `check`, `target`, `find` and `find_all` as its `check`, `_target`, `_find`
-and `_find_all`. They run for every request, so they are kept apart here: plain Python, which
-Cython compiles into a C extension with the C types of `hotpath.pxd` (setup.py does, where it
-finds a C compiler). Compiled, it answers exactly as this source does (tests/network/test_hotpath.py
-checks every corpus request); only the path's tokens are cut out another way (see `_target`).
+and `_find_all`. They run for every request, so they are kept apart here, with what they call (a
+blocked request's overrides, the URL and option tests): plain Python, which Cython compiles into
+a C extension with the C types of `hotpath.pxd` (setup.py does, where it finds a C compiler).
+Compiled, it answers exactly as this source does (tests/network/test_hotpath.py checks every
+corpus request); two steps go another way there, each the faster one for it: a path's keys are
+found in one walk over its characters (`keys_by_char`; plain Python splits the path), and a
+`*`/`^` pattern is matched segment by segment (`glob_match`; plain Python runs its regex).
 `speed` chooses which one runs.
 """
 
