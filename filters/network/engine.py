@@ -51,10 +51,7 @@ from .index import (
     merge_indexes,
 )
 from ..lists.syntax import BadLine, FilterList
-from .matching import (
-    BITS, DOMAIN_KEYS, ORIGIN, PATH_KEYS, TOKEN_RE, TYPE_BIT, Origin, Target, compile_rule, host_keys,
-    host_suffixes,
-)
+from .matching import BITS, TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
 from .speed import hotpath
 from .regex import compile_regex
 from .rules import (
@@ -63,7 +60,6 @@ from .rules import (
     NETWORK_TYPES,
     PAGE_TYPES,
     PAIR_PREFIX,
-    POPUP,
     TYPE_BITS,
     NetworkRule,
     RuleError,

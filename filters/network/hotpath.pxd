@@ -9,7 +9,7 @@ cdef Py_ssize_t BITS, DOMAIN_KEYS, HOST, HOST_END, HOST_START, METHOD, ORIGIN, P
 cdef Py_ssize_t PAIR_PREFIX
 cdef long GLOB, HOST_GLOB, HOST_PLAIN, LABELS, PLAIN_END, PLAIN_EQ, PLAIN_IN, PLAIN_START, REGEX, REGEX_SEARCH
 cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE
-cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _KEY_FILTER, FILTER_BITS, _REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES
+cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _KEY_FILTER, FILTER_BITS, _ROLES
 cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN
 cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
 cdef Py_ssize_t _HEAD_DOMAIN, _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN
@@ -111,5 +111,8 @@ cdef list _find_all(tuple hot, engine, Py_ssize_t n, tuple t)
 cdef blocked(tuple hot, engine, Py_ssize_t rid, tuple t, str url, source_url, after)
 
 
-@cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, page_cache=dict, after=list)
+cdef _page_rids(tuple hot, engine, url)
+
+
+@cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, after=list)
 cpdef check(engine, str url, source_url=*, request_type=*, method=*)

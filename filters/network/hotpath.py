@@ -67,8 +67,9 @@ def new_head(origin, host_end):
 # The positions in `hot_state`, and in each of its index tables.
 (_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _REDIRECT_CHOICES,
  _ALLOWED, _KEY_FILTER) = range(11)
-# The positions in a compiled rule (see `NetworkEngine._compile`).
-_REFUSED, _LITERAL, _URL_TEST, _OPTIONS, _RULE, _ROLES = range(6)
+# A compiled rule (see `NetworkEngine._compile`) is (refused bits, literal, URL test, options, rule,
+# roles): the candidate loops read the first four by number, `blocked` the roles by this name.
+_ROLES = 5
 _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN = range(4)
 
 
@@ -528,9 +529,7 @@ def blocked(hot, engine, rid, t, url, source_url, after):
         if roles & EXCEPTION_ROLE:
             exception = _find(hot, engine, EXCEPTIONS, t)
         if exception is None and source_url and hot[_HAS][PAGE_EXCEPTIONS]:
-            page = hot[_PAGE_CACHE].get(source_url, False)
-            if page is False:
-                page = engine._page_rids(source_url)
+            page = _page_rids(hot, engine, source_url)
             if page is not None:
                 overridden = engine._page_exception(rid, t, page)
                 rid = overridden[0]
@@ -553,6 +552,14 @@ def blocked(hot, engine, rid, t, url, source_url, after):
     return decision
 
 
+def _page_rids(hot, engine, url):
+    """`engine._page_rids(url)`, read from its memo without a call when it is kept there."""
+    page = hot[_PAGE_CACHE].get(url, False)
+    if page is False:
+        page = engine._page_rids(url)
+    return page
+
+
 def check(engine, url, source_url=None, request_type="other", method="GET"):
     """Decide whether a request to `url`, made by the page `source_url`, is blocked (`NetworkEngine.check`)."""
     hot = engine._hot_state
@@ -568,13 +575,8 @@ def check(engine, url, source_url=None, request_type="other", method="GET"):
             after = _find_all(hot, engine, AFTER_BLOCK, t)
             if after:
                 return blocked(hot, engine, rid, t, url, source_url, after)
-        if source_url and has[PAGE_EXCEPTIONS]:
-            page_cache = hot[_PAGE_CACHE]  # `_page_rids`' memo, read here for speed
-            page = page_cache.get(source_url, False)
-            if page is False:
-                page = engine._page_rids(source_url)
-            if page is not None:
-                return blocked(hot, engine, rid, t, url, source_url, ())
+        if source_url and has[PAGE_EXCEPTIONS] and _page_rids(hot, engine, source_url) is not None:
+            return blocked(hot, engine, rid, t, url, source_url, ())
         # Nothing overrides the block: its decision is the same for every request it blocks.
         decisions = hot[_DECISIONS]
         decision = decisions.get(rid)
