@@ -40,6 +40,7 @@ import dataclasses
 import re
 from array import array
 from itertools import accumulate, repeat
+from operator import itemgetter
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,7 +73,10 @@ from .resources import canonical_name
 
 # Bump when the saved state or the matching semantics change: old caches are then rebuilt.
 # `||host^` and `@@||host^` with nothing else: the bulk of every list, taken without a full parse.
-_SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")
+# (The name's characters are taken without backtracking, then its last one checked: a name ends before `^`.)
+_SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9]))\^")
+# In a list's network lines joined by newlines: the newline before each line that is not a plain `||host^`.
+_NOT_SIMPLE_BLOCK = re.compile(r"\n(?!\|\|[a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9])\^\n)")
 # Scheme, then the host (after any user info); the host's span locates `||host` matches.
 _URL_HEAD = re.compile(r"(?:([a-z][a-z0-9+.\-]*):)?//(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _WEB_SCHEMES = frozenset({"http", "https", None})
@@ -688,6 +692,11 @@ def index_numbers(rule: RuleFields | NetworkRule) -> tuple[int, ...]:
     return found + (IMPORTANTS,) * bool(rule.important)
 
 
+def _joined_lines(filter_list: FilterList) -> str:
+    """A list's network lines, each after a newline, and a newline at the end."""
+    return "\n" + "\n".join(map(itemgetter(1), filter_list.network)) + "\n"
+
+
 class _Builder:
     """Turns list lines into the engine's rule table and indexes."""
 
@@ -701,22 +710,29 @@ class _Builder:
         self.by_number = [IndexBuilder() for _ in INDEXES]  # in `INDEXES` order
         self.badfilters: set[str] | None = None
         self.badfilter_heads: set[str] = set()
+        self.badfilter_hosts: set[str] = set()  # the hosts of cancelled plain `||host^` block rules
+        self._joined: dict[int, str] = {}  # `_joined_lines` of each list, by id, from `$badfilter`'s look until filed
 
     def _collect_badfilters(self, lists: list[FilterList]) -> set[str]:
         # `$badfilter` cancels a rule wherever it is, before or after, in any list.
         found = set()
         for filter_list in lists:
-            for _, text in filter_list.network:
-                if "badfilter" in text:
-                    try:
-                        rule = parse_rule_fields(text)
-                    except RuleError:
-                        continue
-                    if rule.badfilter:
-                        found.add(rule.identity())
+            joined = self._joined.setdefault(id(filter_list), _joined_lines(filter_list))
+            at = joined.find("badfilter")
+            while at >= 0:
+                end = joined.find("\n", at)
+                try:
+                    rule = parse_rule_fields(joined[joined.rfind("\n", 0, at) + 1 : end])
+                except RuleError:
+                    rule = None
+                if rule is not None and rule.badfilter:
+                    found.add(rule.identity())
+                at = joined.find("badfilter", end)
         # What a rule's text is up to its options (or whole) for its identity to be one of these: a rule
         # whose head is none of them is not cancelled, and its identity need not be worked out.
         self.badfilter_heads = {identity[:at] for identity in found for at in self._dollars(identity)}
+        self.badfilter_hosts = {identity[2:-1] for identity in found if identity.startswith("||")
+                                and _SIMPLE_HOST.fullmatch(identity)}
         return found
 
     @staticmethod
@@ -740,68 +756,86 @@ class _Builder:
         before = len(self.lines)
         if self.badfilters is None:
             self.badfilters = self._collect_badfilters(lists)
-        badfilters = self.badfilters
-        skipped = self.skipped
-        simple_host = _SIMPLE_HOST.fullmatch
-        # Plain `||host^` block rules (most of EasyList and EasyPrivacy) are filed a run at a time
-        # (`_add_simple_blocks`); a run ends where another rule comes, so rule ids keep list order.
-        run_texts: list[str] = []
-        run_lines: list[int] = []
-        run_hosts: list[str] = []
-        for line_no, text in filter_list.network:
-            simple = simple_host(text)
-            if simple is not None:
-                if badfilters and text in badfilters:
-                    skipped["removed by $badfilter"] += 1
-                    continue
-                if simple.group(1):
-                    self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
-                    self.by_number[EXCEPTIONS].add_simple_host(simple.group(2), self._add_text(text, list_id, line_no))
-                else:
-                    run_texts.append(text)
-                    run_lines.append(line_no)
-                    run_hosts.append(simple.group(2))
-                continue
-            self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
-            try:
-                rule = parse_rule_fields(text)
-            except RuleError as e:
-                if e.unsupported:
-                    skipped[e.reason.split(":", 1)[0]] += 1
-                else:
-                    skipped["malformed network rule"] += 1
-                    self.bad_lines.append(BadLine(filter_list.name, line_no, text, e.reason))
-                continue
-            if rule.badfilter:
-                skipped["$badfilter (applied)"] += 1
-                continue
-            if rule.replace is not None and not filter_list.trusted:
-                skipped[TRUSTED_ONLY_REPLACE] += 1  # uBO takes `$replace` from trusted lists only
-                continue
-            if badfilters and (rule.text[: rule.options_at] if rule.options_at >= 0 else rule.text) in \
-                    self.badfilter_heads and rule.identity() in badfilters:
-                skipped["removed by $badfilter"] += 1
-                continue
-            self._route(rule, self._add_text(rule.text, list_id, line_no))
-        self._add_simple_blocks(list_id, run_texts, run_lines, run_hosts)
+        network = filter_list.network
+        if network:
+            # Plain `||host^` block rules (most of EasyList and EasyPrivacy) are found in the list's lines
+            # joined, and filed a run at a time (`_add_simple_run`) without a Python step per line; each
+            # other line is filed between the runs, so rule ids keep list order.
+            joined = self._joined.pop(id(filter_list), None) or _joined_lines(filter_list)
+            last = len(joined) - 1
+            number = 0  # the next line's place in `network`
+            previous = 0  # where the newline before that line is in `joined`
+            for found in _NOT_SIMPLE_BLOCK.finditer(joined):
+                at = found.start()
+                if at == last:
+                    break
+                if at > previous:
+                    count = joined.count("\n", previous, at)
+                    self._add_simple_run(list_id, joined[previous + 1 : at], network[number : number + count])
+                    number += count
+                line_no, text = network[number]
+                self._add_line(list_id, line_no, text, filter_list)
+                number += 1
+                previous = at + 1 + len(text)
+            if previous < last:
+                self._add_simple_run(list_id, joined[previous + 1 : last], network[number:])
         from_hosts = len(self.lines)
         self._add_hosts(list_id, filter_list)
         return len(self.lines) - before, len(self.lines) - from_hosts
 
-    def _add_simple_blocks(self, list_id: int, texts: list[str], lines: list[int], hosts: list[str]) -> None:
-        """File a run of plain `||host^` block rules (and empty the lists given)."""
-        if not texts:
+    def _add_line(self, list_id: int, line_no: int, text: str, filter_list: FilterList) -> None:
+        """File one network line that is not a plain `||host^` block rule."""
+        skipped = self.skipped
+        badfilters = self.badfilters
+        simple = _SIMPLE_HOST.fullmatch(text)
+        if simple is not None:
+            if simple.group(1) is None:  # `||host^` alone (`add_list` finds most of them in runs)
+                self._add_simple_run(list_id, text, [(line_no, text)])
+            elif badfilters and text in badfilters:
+                skipped["removed by $badfilter"] += 1
+            else:
+                self.by_number[EXCEPTIONS].add_simple_host(simple.group(2), self._add_text(text, list_id, line_no))
             return
+        try:
+            rule = parse_rule_fields(text)
+        except RuleError as e:
+            if e.unsupported:
+                skipped[e.reason.split(":", 1)[0]] += 1
+            else:
+                skipped["malformed network rule"] += 1
+                self.bad_lines.append(BadLine(filter_list.name, line_no, text, e.reason))
+            return
+        if rule.badfilter:
+            skipped["$badfilter (applied)"] += 1
+            return
+        if rule.replace is not None and not filter_list.trusted:
+            skipped[TRUSTED_ONLY_REPLACE] += 1  # uBO takes `$replace` from trusted lists only
+            return
+        if badfilters and (rule.text[: rule.options_at] if rule.options_at >= 0 else rule.text) in \
+                self.badfilter_heads and rule.identity() in badfilters:
+            skipped["removed by $badfilter"] += 1
+            return
+        self._route(rule, self._add_text(rule.text, list_id, line_no))
+
+    def _add_simple_run(self, list_id: int, run: str, entries: list[tuple[int, str]]) -> None:
+        """File consecutive plain `||host^` block rules: `entries`, whose texts joined by newlines are `run`."""
+        names = run[2:-1].split("^\n||")
+        lines = array("I", map(itemgetter(0), entries))
+        if self.badfilter_hosts and not self.badfilter_hosts.isdisjoint(names):
+            kept = [k for k, name in enumerate(names) if name not in self.badfilter_hosts]
+            self.skipped["removed by $badfilter"] += len(names) - len(kept)
+            if not kept:
+                return
+            names = [names[k] for k in kept]
+            lines = array("I", [lines[k] for k in kept])
+            run = "\n".join(["||" + name + "^" for name in names])
         first = len(self.lines)
         self.lines.extend(lines)
-        self.list_ids.extend(array("H", [list_id]) * len(texts))
-        self.texts.append("\n".join(texts) + "\n")
-        self.offsets.extend(accumulate(map((1).__add__, map(len, texts)), initial=self.offsets[-1]))
+        self.list_ids.extend(array("H", [list_id]) * len(names))
+        self.texts.append(run + "\n")
+        self.offsets.extend(accumulate(map((4).__add__, map(len, names)), initial=self.offsets[-1]))
         self.offsets.pop(first)  # `initial` repeats the last offset
-        self.by_number[BLOCKS].add_simple_hosts(hosts, first)
-        texts.clear()
-        lines.clear()
-        hosts.clear()
+        self.by_number[BLOCKS].add_simple_hosts(names, first)
 
     def _add_hosts(self, list_id: int, filter_list: FilterList) -> None:
         """File a list's hosts entries as `0.0.0.0 host` rules, all at once."""

@@ -208,6 +208,7 @@ class IndexBuilder:
 
     def __init__(self) -> None:
         self._by_host: dict[str, list[int] | int] = {}
+        self._listed: list[str] = []  # the hosts `_by_host` holds a list for (made a tuple by `finish`)
         self._tables: list[PlainHosts] = []
         self._pending: list[tuple[int, list[str], frozenset[str] | None, str | None, list, int]] = []
         self._size = 0
@@ -292,10 +293,12 @@ class IndexBuilder:
             current = self._in_tables(host)
         if current is None:
             self._by_host[host] = [rid]
+            self._listed.append(host)
         elif isinstance(current, list):
             current.append(rid)
         else:
             self._by_host[host] = [current, rid]
+            self._listed.append(host)
 
     def finish(self) -> RuleIndex:
         pending = self._pending
@@ -344,9 +347,8 @@ class IndexBuilder:
                     always.setdefault(bit, []).append(rid)
         # In place: a hosts file puts millions of plain ids here, which stay as they are.
         by_host = self._by_host
-        for host, v in by_host.items():
-            if v.__class__ is list:
-                by_host[host] = tuple(v)
+        for host in self._listed:
+            by_host[host] = tuple(by_host[host])
         return RuleIndex(
             by_host=by_host,
             by_token={t: tuple(v) for t, v in by_token.items()},

@@ -17,6 +17,7 @@ import pytest
 
 from filters.lists.syntax import read_list
 from filters.network import rules
+from filters.network import engine as engine_module
 from filters.network.engine import NetworkEngine, index_numbers
 from filters.network.index import INDEXES
 from filters.network.rules import (
@@ -160,6 +161,39 @@ def test_badfilter_cancels_rules_whatever_their_option_order(lists, network_line
     assert len(targets) > 500
     assert before - kept == set(targets)
     assert kept <= before
+
+
+def test_plain_host_rules_filed_in_runs_as_one_by_one(lists, monkeypatch):
+    # `add_list` files the plain `||host^` block rules between two other lines as one run. Against the same
+    # lists with every line filed on its own, and with `$badfilter` twins for every 7th plain rule (some
+    # runs lose rules, one whole run goes): the same rules in force, with the same ids, texts and origins,
+    # and the same rule decides each plain host.
+    def is_plain(text):
+        return engine_module._SIMPLE_HOST.fullmatch(text) is not None and not text.startswith("@@")
+
+    plain = [text for filter_list in lists for _, text in filter_list.network if is_plain(text)]
+    texts = [text for _, text in lists[0].network]
+    start = next(k for k in range(len(texts)) if all(map(is_plain, texts[k : k + 100])))
+    whole_run = texts[start : start + 100]
+    twins = [text + "$badfilter" for text in sorted(set(plain[::7]) | set(whole_run))]
+    extra = dataclasses.replace(lists[0], name="twins", path="twins", network=list(enumerate(twins, 1)), cosmetic=[])
+    chosen = [*lists, extra]
+    in_runs = NetworkEngine(chosen)
+    monkeypatch.setattr(engine_module, "_NOT_SIMPLE_BLOCK", re.compile("\n"))
+    one_by_one = NetworkEngine(chosen)
+    assert in_runs.skipped == one_by_one.skipped and in_runs.skipped["removed by $badfilter"] >= len(twins)
+    assert in_runs.rule_count == one_by_one.rule_count
+    for rid in range(in_runs.rule_count):
+        assert in_runs.rule_text(rid) == one_by_one.rule_text(rid)
+        assert in_runs.rule_origin(rid) == one_by_one.rule_origin(rid)
+    cancelled = {text[:-len("$badfilter")] for text in twins}
+    kept = {in_runs.rule_text(rid) for rid in range(in_runs.rule_count)}
+    assert cancelled.isdisjoint(kept)
+    for text in plain[::3]:
+        url = "https://" + text[2:-1] + "/x.gif"
+        decided = in_runs.check(url, "https://page.example/", "image")
+        assert decided == one_by_one.check(url, "https://page.example/", "image"), text
+        assert decided.blocked or text in cancelled or decided.rule is not None, text
 
 
 def _reference_store(lists):
