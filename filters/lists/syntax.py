@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -152,6 +152,68 @@ class HostEntries:
         return f"HostEntries({list(self)!r})"
 
 
+class NetworkLines:
+    """A list's network lines, (line number, text) in line order, as iterating gives them.
+
+    Runs of plain `||host^` lines (most of EasyList and EasyPrivacy) are kept as they came, one text per run
+    (`runs`: first line number, line count, the lines joined by newlines), so that neither the parser nor
+    the engine builder takes a Python step per line; every other line is an entry of its own (`entries`).
+    """
+
+    __slots__ = ("entries", "runs", "_in_runs")
+
+    def __init__(self, entries: Iterable[tuple[int, str]] = ()) -> None:
+        self.entries: list[tuple[int, str]] = list(entries)
+        self.runs: list[tuple[int, int, str]] = []
+        self._in_runs = 0
+
+    def append(self, entry: tuple[int, str]) -> None:
+        self.entries.append(entry)
+
+    def add_run(self, first: int, count: int, text: str) -> None:
+        """Lines `first`.. `first + count - 1`, plain `||host^` lines all, after every line added so far."""
+        self.runs.append((first, count, text))
+        self._in_runs += count
+
+    def sort(self) -> None:
+        self.entries.sort()
+
+    def segments(self) -> Iterator[list[tuple[int, str]] | tuple[int, int, str]]:
+        """In line order: lists of entries, and runs (tuples)."""
+        entries = self.entries
+        start = 0
+        for run in self.runs:
+            at = bisect_left(entries, (run[0],), start)  # the first entry after the run
+            if at > start:
+                yield entries[start:at]
+            yield run
+            start = at
+        if start < len(entries):
+            yield entries[start:] if start else entries
+
+    def __len__(self) -> int:
+        return len(self.entries) + self._in_runs
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        for segment in self.segments():
+            if segment.__class__ is tuple:
+                first, count, text = segment
+                yield from zip(range(first, first + count), text.split("\n"))
+            else:
+                yield from segment
+
+    def __getitem__(self, position):
+        return list(self)[position]
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (NetworkLines, list, tuple)):
+            return len(other) == len(self) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"NetworkLines({list(self)!r})"
+
+
 @dataclass(slots=True)
 class FilterList:
     """One list file, classified line by line."""
@@ -159,7 +221,7 @@ class FilterList:
     path: str
     name: str
     metadata: dict[str, str] = field(default_factory=dict)
-    network: list[tuple[int, str]] = field(default_factory=list)
+    network: NetworkLines = field(default_factory=NetworkLines)
     cosmetic: list[tuple[int, str]] = field(default_factory=list)
     hosts: HostEntries = field(default_factory=HostEntries)
     skipped: Counter = field(default_factory=Counter)
@@ -261,7 +323,7 @@ def _line_of(bad: BadLine) -> int:
 
 def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> None:
     """Classify consecutive lines of a list (numbered on from `state.line_no`)."""
-    network = result.network.append
+    network = result.network.entries.append
     cosmetic = result.cosmetic.append
     skipped = result.skipped
     hosts = result.hosts
@@ -392,12 +454,14 @@ def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
     sample = chunk[middle : middle + 4096]  # what most of the slice is
     if (
         not state.active
-        or (sample.count("\n0.0.0.0 ") + sample.count("\n127.0.0.1 ")) * 2 < sample.count("\n")
         or "!#" in chunk
         or "\r" in chunk and chunk.count("\r") != chunk.count("\r\n")
         or any(other in chunk for other in _OTHER_BREAKS)
     ):
         _parse_lines(result, state, chunk.splitlines())
+        return
+    if (sample.count("\n0.0.0.0 ") + sample.count("\n127.0.0.1 ")) * 2 < sample.count("\n"):
+        _parse_adblock(result, state, chunk)
         return
     # The lines that are not plain are classified one by one, the plain ones blanked (a blank line counts
     # as nothing); each plain line whose name is a host name is a host entry, as it would be line by line.
@@ -457,6 +521,35 @@ def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
     hosts.names.extend(names[start:])
     if cut < len(chunk):
         _parse_lines(result, state, chunk[cut:].splitlines())
+
+
+# A run of at least `_RUN` plain `||host^` lines, each after a newline and before the next one.
+_RUN = 8
+_PLAIN_BLOCK = r"\|\|[a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9])\^"  # (the name taken without backtracking)
+# (The first line's newline is written out: a pattern that starts with a literal is searched for it, fast.)
+_PLAIN_BLOCKS = re.compile(r"\n%s(?:\n%s){%d,}(?=\n)" % (_PLAIN_BLOCK, _PLAIN_BLOCK, _RUN - 1))
+
+
+def _parse_adblock(result: FilterList, state: _ParseState, chunk: str) -> None:
+    """Classify a slice of an Adblock-syntax list; its runs of plain `||host^` lines in bulk."""
+    # (The slice has no `!#` line and no line break but `\n`: the runs need no step of `_parse_lines`.)
+    if "\r" in chunk:
+        _parse_lines(result, state, chunk.splitlines())
+        return
+    framed = "\n" + chunk if chunk.endswith("\n") else "\n" + chunk + "\n"  # each line between newlines
+    previous = 0  # the newline before the next line to classify
+    network = result.network
+    for run in _PLAIN_BLOCKS.finditer(framed):
+        at = run.start()
+        if at > previous:
+            _parse_lines(result, state, framed[previous + 1 : at].split("\n"))
+        text = framed[at + 1 : run.end()]
+        count = text.count("\n") + 1
+        network.add_run(state.line_no + 1, count, text)
+        state.line_no += count
+        previous = run.end()
+    if previous < len(framed) - 1:
+        _parse_lines(result, state, framed[previous + 1 : -1].split("\n"))
 
 
 def _host_names(names: list[str], positions: list[int]) -> list[int]:

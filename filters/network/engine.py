@@ -51,7 +51,7 @@ from .index import (
     PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, ROLE_OF_INDEX, STARTS_PAIR, IndexBuilder, RuleIndex,
     merge_indexes,
 )
-from ..lists.syntax import BadLine, FilterList
+from ..lists.syntax import BadLine, FilterList, NetworkLines
 from .matching import BITS, TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
 from .speed import hotpath
 from .regex import compile_regex
@@ -692,11 +692,6 @@ def index_numbers(rule: RuleFields | NetworkRule) -> tuple[int, ...]:
     return found + (IMPORTANTS,) * bool(rule.important)
 
 
-def _joined_lines(filter_list: FilterList) -> str:
-    """A list's network lines, each after a newline, and a newline at the end."""
-    return "\n" + "\n".join(map(itemgetter(1), filter_list.network)) + "\n"
-
-
 class _Builder:
     """Turns list lines into the engine's rule table and indexes."""
 
@@ -711,13 +706,14 @@ class _Builder:
         self.badfilters: set[str] | None = None
         self.badfilter_heads: set[str] = set()
         self.badfilter_hosts: set[str] = set()  # the hosts of cancelled plain `||host^` block rules
-        self._joined: dict[int, str] = {}  # `_joined_lines` of each list, by id, from `$badfilter`'s look until filed
 
     def _collect_badfilters(self, lists: list[FilterList]) -> set[str]:
         # `$badfilter` cancels a rule wherever it is, before or after, in any list.
         found = set()
         for filter_list in lists:
-            joined = self._joined.setdefault(id(filter_list), _joined_lines(filter_list))
+            network = filter_list.network
+            entries = network.entries if isinstance(network, NetworkLines) else network  # runs have no options
+            joined = "\n" + "\n".join(map(itemgetter(1), entries)) + "\n"
             at = joined.find("badfilter")
             while at >= 0:
                 end = joined.find("\n", at)
@@ -756,32 +752,41 @@ class _Builder:
         before = len(self.lines)
         if self.badfilters is None:
             self.badfilters = self._collect_badfilters(lists)
+        # Runs of plain `||host^` block rules (most of EasyList and EasyPrivacy) are filed a run at a time
+        # (`_add_simple_run`), without a Python step per line; each other line between them, in list order.
         network = filter_list.network
-        if network:
-            # Plain `||host^` block rules (most of EasyList and EasyPrivacy) are found in the list's lines
-            # joined, and filed a run at a time (`_add_simple_run`) without a Python step per line; each
-            # other line is filed between the runs, so rule ids keep list order.
-            joined = self._joined.pop(id(filter_list), None) or _joined_lines(filter_list)
-            last = len(joined) - 1
-            number = 0  # the next line's place in `network`
-            previous = 0  # where the newline before that line is in `joined`
-            for found in _NOT_SIMPLE_BLOCK.finditer(joined):
-                at = found.start()
-                if at == last:
-                    break
-                if at > previous:
-                    count = joined.count("\n", previous, at)
-                    self._add_simple_run(list_id, joined[previous + 1 : at], network[number : number + count])
-                    number += count
-                line_no, text = network[number]
-                self._add_line(list_id, line_no, text, filter_list)
-                number += 1
-                previous = at + 1 + len(text)
-            if previous < last:
-                self._add_simple_run(list_id, joined[previous + 1 : last], network[number:])
+        for segment in network.segments() if isinstance(network, NetworkLines) else (network,):
+            if segment.__class__ is tuple:  # a run the parser found
+                first, count, text = segment
+                self._add_simple_run(list_id, text, range(first, first + count))
+            elif segment:
+                self._add_entries(list_id, segment, filter_list)
         from_hosts = len(self.lines)
         self._add_hosts(list_id, filter_list)
         return len(self.lines) - before, len(self.lines) - from_hosts
+
+    def _add_entries(self, list_id: int, entries: list[tuple[int, str]], filter_list: FilterList) -> None:
+        """File consecutive network lines, (line number, text) each, in order."""
+        # Shorter runs of plain `||host^` lines among them are found in their joined texts, and filed as runs.
+        joined = "\n" + "\n".join(map(itemgetter(1), entries)) + "\n"
+        last = len(joined) - 1
+        number = 0  # the next line's place in `entries`
+        previous = 0  # where the newline before that line is in `joined`
+        for found in _NOT_SIMPLE_BLOCK.finditer(joined):
+            at = found.start()
+            if at == last:
+                break
+            if at > previous:
+                count = joined.count("\n", previous, at)
+                self._add_simple_run(list_id, joined[previous + 1 : at],
+                                     map(itemgetter(0), entries[number : number + count]))
+                number += count
+            line_no, text = entries[number]
+            self._add_line(list_id, line_no, text, filter_list)
+            number += 1
+            previous = at + 1 + len(text)
+        if previous < last:
+            self._add_simple_run(list_id, joined[previous + 1 : last], map(itemgetter(0), entries[number:]))
 
     def _add_line(self, list_id: int, line_no: int, text: str, filter_list: FilterList) -> None:
         """File one network line that is not a plain `||host^` block rule."""
@@ -790,7 +795,7 @@ class _Builder:
         simple = _SIMPLE_HOST.fullmatch(text)
         if simple is not None:
             if simple.group(1) is None:  # `||host^` alone (`add_list` finds most of them in runs)
-                self._add_simple_run(list_id, text, [(line_no, text)])
+                self._add_simple_run(list_id, text, (line_no,))
             elif badfilters and text in badfilters:
                 skipped["removed by $badfilter"] += 1
             else:
@@ -817,10 +822,10 @@ class _Builder:
             return
         self._route(rule, self._add_text(rule.text, list_id, line_no))
 
-    def _add_simple_run(self, list_id: int, run: str, entries: list[tuple[int, str]]) -> None:
-        """File consecutive plain `||host^` block rules: `entries`, whose texts joined by newlines are `run`."""
+    def _add_simple_run(self, list_id: int, run: str, line_numbers: Iterable[int]) -> None:
+        """File consecutive plain `||host^` block rules: their texts joined by newlines, and their line numbers."""
         names = run[2:-1].split("^\n||")
-        lines = array("I", map(itemgetter(0), entries))
+        lines = array("I", line_numbers)
         if self.badfilter_hosts and not self.badfilter_hosts.isdisjoint(names):
             kept = [k for k, name in enumerate(names) if name not in self.badfilter_hosts]
             self.skipped["removed by $badfilter"] += len(names) - len(kept)

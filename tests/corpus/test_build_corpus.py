@@ -164,10 +164,11 @@ def test_badfilter_cancels_rules_whatever_their_option_order(lists, network_line
 
 
 def test_plain_host_rules_filed_in_runs_as_one_by_one(lists, monkeypatch):
-    # `add_list` files the plain `||host^` block rules between two other lines as one run. Against the same
-    # lists with every line filed on its own, and with `$badfilter` twins for every 7th plain rule (some
-    # runs lose rules, one whole run goes): the same rules in force, with the same ids, texts and origins,
-    # and the same rule decides each plain host.
+    # The parser keeps long runs of plain `||host^` block rules whole, and `add_list` finds the shorter ones
+    # among the other lines; each run is filed at once. Against the same
+    # lists with every line filed on its own, and with `$badfilter` twins for every 7th plain rule and for
+    # 100 in a row (runs lose some rules, or many): the same rules in force, with the same ids, texts and
+    # origins, and the same rule decides each plain host.
     def is_plain(text):
         return engine_module._SIMPLE_HOST.fullmatch(text) is not None and not text.startswith("@@")
 
@@ -179,8 +180,11 @@ def test_plain_host_rules_filed_in_runs_as_one_by_one(lists, monkeypatch):
     extra = dataclasses.replace(lists[0], name="twins", path="twins", network=list(enumerate(twins, 1)), cosmetic=[])
     chosen = [*lists, extra]
     in_runs = NetworkEngine(chosen)
+    assert sum(len(filter_list.network.runs) for filter_list in lists) > 100  # the parser's runs
+    # One by one: the lines as a plain list (no runs from the parser), and no run found in them by the builder.
     monkeypatch.setattr(engine_module, "_NOT_SIMPLE_BLOCK", re.compile("\n"))
-    one_by_one = NetworkEngine(chosen)
+    one_by_one = NetworkEngine([dataclasses.replace(filter_list, network=list(filter_list.network))
+                                for filter_list in chosen])
     assert in_runs.skipped == one_by_one.skipped and in_runs.skipped["removed by $badfilter"] >= len(twins)
     assert in_runs.rule_count == one_by_one.rule_count
     for rid in range(in_runs.rule_count):

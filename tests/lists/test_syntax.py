@@ -238,6 +238,47 @@ class TestCommentedHostsFiles:
         assert len(read) < 2_000  # the comments and odd lines between them
 
 
+class TestAdblockRuns:
+    """Runs of plain `||host^` lines in an Adblock-syntax list are kept whole: the lines are the line-by-line ones."""
+
+    _same = TestLargeHostsFiles._same
+    _by_lines = TestLargeHostsFiles._by_lines
+
+    OTHER = ["||ads.example^$third-party", "@@||ok.example^", "  ||padded.example^ ", "||Upper.Example^", "##.ad",
+             "! comment", "", "||-dash^", "/banner/*", "||a.example^|", "example.com##.x", "||x.example^#frag"]
+
+    def _text(self, runs: list[int], end: str = "\n") -> str:
+        lines = []
+        for number, length in enumerate(runs):
+            lines.extend(f"||h{number}-{i}.example{i % 11}.com^" for i in range(length))
+            lines.append(self.OTHER[number % len(self.OTHER)])
+        lines.pop()  # the text ends with the last run
+        return "\n".join(lines) + end
+
+    @pytest.mark.parametrize("end", ["\n", ""])
+    def test_runs_give_the_lines_one_by_one_gives(self, end):
+        runs = [8, 7, 1, 9, 200, 0, 8, 3, 40] * 6 + [50_000]  # the last run is cut where a slice ends
+        result = self._same(self._text(runs, end))
+        assert len(result.network.runs) == 6 * 5 + 2 and result.network._in_runs == 6 * (8 + 9 + 200 + 8 + 40) + 50_000
+        (first, count, _), (after, _, _) = result.network.runs[-2:]
+        assert after == first + count
+        first, count, text = result.network.runs[0]
+        assert (first, count) == (1, 8) and text.split("\n")[-1] == "||h0-7.example7.com^"
+
+    def test_slices_the_runs_cannot_be_taken_from_are_read_line_by_line(self):
+        crlf = self._text([8, 20, 9]).replace("\n", "\r\n")
+        assert not self._same(crlf).network.runs
+        conditional = "!#if true\n" + self._text([8, 20]) + "!#endif\n"
+        assert not self._same(conditional).network.runs
+        assert len(self._same(conditional).network) == 29
+
+    def test_a_list_of_network_lines_compares_as_its_lines(self):
+        result = parse("||a.example^", "##.ad", *[f"||r{i}.example^" for i in range(10)], "/x/")
+        assert len(result.network.runs) == 1 and len(result.network) == 12
+        assert result.network == [(1, "||a.example^"), *[(3 + i, f"||r{i}.example^") for i in range(10)], (13, "/x/")]
+        assert result.network[2] == (4, "||r1.example^")
+
+
 def test_hosts_and_bare_lines_whatever_they_start_with():
     result = parse("Ads.Example.COM", "_sub.example.org", "9x.example.net", "fe80::1%lo0 f.example", "::1 ip6-localhost",
                    "255.255.255.255 broadcasthost", "127.0.0.1 one.example two.example")
