@@ -608,9 +608,11 @@ class CosmeticStore:
         skipped = store.skipped
         in_force = store.in_force
         simple_hide = _SIMPLE_HIDE.fullmatch
+        rules = 0
         for filter_list in filter_lists:
             trusted = getattr(filter_list, "trusted", True)
             name = filter_list.name
+            kept = 0  # this list's rules and exceptions in force
             for line_no, text in filter_list.cosmetic:
                 if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
                     continue
@@ -646,18 +648,18 @@ class CosmeticStore:
                         # The plan `parse_rule` makes for these: its gate holds the selector, no attribute.
                         keys = (("class" if simple.group(2) == "." else "id", simple.group(3)),)
                         generic.append((text, name, line_no, (HIDE, selector), excluded, (), keys, None))
-                    store.rule_count += 1
-                    in_force[name] += 1
+                    rules += 1
+                    kept += 1
                     continue
                 if isinstance(parsed, CosmeticException):
                     for domain in parsed.domains or ("",):
                         exceptions.setdefault(domain, []).append(parsed)
-                    in_force[name] += 1
+                    kept += 1
                     continue
                 if isinstance(parsed, InjectedException):
                     for domain in parsed.domains or ("",):
                         injected_exceptions.setdefault(domain, []).append(parsed)
-                    in_force[name] += 1
+                    kept += 1
                     continue
                 if isinstance(parsed, InjectedRule):
                     identity = (parsed.kind, parsed.key, parsed.domains, parsed.excluded)
@@ -670,8 +672,8 @@ class CosmeticStore:
                     injected_trust.append(trusted)
                     for domain in parsed.domains or ("",):
                         injected.setdefault(domain, []).append(number)
-                    store.rule_count += 1
-                    in_force[name] += 1
+                    rules += 1
+                    kept += 1
                     continue
                 identity = (parsed.kind, parsed.selector, parsed.domains, parsed.excluded)
                 if identity in seen:
@@ -688,8 +690,11 @@ class CosmeticStore:
                     specific_texts.append(text)
                     specific_lists.append(name)
                     specific_lines.append(line_no)
-                store.rule_count += 1
-                in_force[name] += 1
+                rules += 1
+                kept += 1
+            if kept:
+                in_force[name] += kept
+        store.rule_count += rules
         # Kept as lines and numbers (parsed again for the pages that need them), see `RuleTexts`.
         specific_table = RuleTable.of(RuleTexts.of_columns(specific_texts, specific_lists, specific_lines), specific)
         store._index(generic, specific_table, exceptions)

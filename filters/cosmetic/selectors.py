@@ -681,23 +681,29 @@ def _scan(selector: str):
             position = close + 1
 
 
+# The rest of a quoted string, from after its opening quote to after its closing one (escapes skipped).
+_STRING_REST = {quote: re.compile(r"(?:[^%s\\]++|\\.)*+%s" % (quote, quote), re.DOTALL) for quote in "\"'"}
+# What `_paren_end` stops at; every other character it steps over.
+_PAREN_SPECIAL = re.compile(r"""[\\"'/()]""")
+
+
 def _string_end(text: str, position: int, quote: str) -> int:
-    while position < len(text):
-        char = text[position]
-        if char == "\\":
-            position += 2
-            continue
-        if char == quote:
-            return position + 1
-        position += 1
-    raise SelectorError("unclosed string")
+    rest = _STRING_REST[quote].match(text, position)
+    if rest is None:
+        raise SelectorError("unclosed string")
+    return rest.end()
 
 
 def _paren_end(text: str, position: int) -> int:
     """The index of the `)` closing an argument that starts at `position` (quotes, escapes, regexes skipped)."""
     depth = 1
     start = position
-    while position < len(text):
+    special = _PAREN_SPECIAL.search
+    while True:
+        found = special(text, position)
+        if found is None:
+            return -1
+        position = found.start()
         char = text[position]
         if char == "\\":
             position += 2
@@ -718,7 +724,6 @@ def _paren_end(text: str, position: int) -> int:
             if depth == 0:
                 return position
         position += 1
-    return -1
 
 
 def _regex_end(text: str, position: int) -> int:

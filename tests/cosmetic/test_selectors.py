@@ -375,3 +375,59 @@ def test_real_selectors_stay_within_the_shape_limits(corpus):
             selectors.check_shape(line[marker.end():].strip())
             checked += 1
     assert checked > 10_000
+
+
+def _string_end_by_chars(text: str, position: int, quote: str):
+    """Where a quoted string ends, one character at a time (what `_string_end` finds with a regex)."""
+    while position < len(text):
+        if text[position] == "\\":
+            position += 2
+        elif text[position] == quote:
+            return position + 1
+        else:
+            position += 1
+    return "unclosed"
+
+
+def _paren_end_by_chars(text: str, position: int):
+    """Where an argument's `)` is, one character at a time (what `_paren_end` finds jumping between specials)."""
+    depth, start = 1, position
+    while position < len(text):
+        char = text[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char in "\"'":
+            position = _string_end_by_chars(text, position + 1, char)
+            if position == "unclosed":
+                return position
+            continue
+        if char == "/" and not text[start:position].strip():
+            closing = selectors._regex_end(text, position + 1)
+            if closing > 0:
+                position = closing
+                continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return position
+        position += 1
+    return -1
+
+
+def test_string_and_argument_ends_match_a_character_scan():
+    import random
+
+    def found(function, *args):
+        try:
+            return function(*args)
+        except SelectorError:
+            return "unclosed"
+
+    generator = random.Random(5)
+    alphabet = 'ab ()"\'\\/[]\n.'
+    for _ in range(20_000):
+        text = "".join(generator.choice(alphabet) for _ in range(generator.randint(0, 14)))
+        position = generator.randint(0, len(text) + 1)
+        quote = generator.choice("\"'")
+        assert found(selectors._string_end, text, position, quote) == _string_end_by_chars(text, position, quote), text
+        assert found(selectors._paren_end, text, position) == _paren_end_by_chars(text, position), text
