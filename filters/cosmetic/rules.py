@@ -68,7 +68,7 @@ _MARKER = re.compile(r"#@?(?:\$\?|\?|\$|%)?#|\$@?\$")
 _RESPONSE_HEADER = re.compile(r"#@?#\^responseheader\(")
 
 # A plain `##.class` or `###id` line (the form of `selectors._SIMPLE`), with or without domains.
-_SIMPLE_HIDE = re.compile(r"([^#$]*)##([.#])(-?[_a-zA-Z\u00a0-\uffff][_a-zA-Z0-9\u00a0-\uffff-]*)")
+_SIMPLE_HIDE = re.compile(r"([^#$]*+)##([.#])(-?[_a-zA-Z\u00a0-\uffff][_a-zA-Z0-9\u00a0-\uffff-]*+)")
 
 HIDE = "hide"  # element hiding: `##`, `#?#`
 HTML = "html"  # HTML filtering: uBO `##^`, AdGuard `$$`

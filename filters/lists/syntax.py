@@ -72,7 +72,7 @@ _BARE_HOST = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9_]
 # A cosmetic line: a marker where the first `#` or `$` is (the domain part has neither). Markers:
 # `##`, `#@#`, `#?#`, `#@?#`, `#$#`, `#@$#`, `#$?#`, `#@$?#`, `#%#`, `#@%#` (element hiding,
 # extended CSS, CSS injection, scriptlets) and AdGuard's `$$`/`$@$`.
-_COSMETIC_LINE = re.compile(r"[^#$]*(?:#@?(?:\$\?|\?|\$|%)?#|\$@?\$)")
+_COSMETIC_LINE = re.compile(r"[^#$]*+(?:#@?(?:\$\?|\?|\$|%)?#|\$@?\$)")  # (`*+`: no step back, none could help)
 
 # A hosts-file line: one of the addresses, then a space or a tab.
 _HOSTS_LINE = re.compile("(?:" + "|".join(map(re.escape, sorted(_HOSTS_ADDRESSES, key=len, reverse=True))) + ")[ \t]")
