@@ -154,6 +154,29 @@ class TestBadfilter:
         assert e.check("https://other.example/", PAGE).blocked
 
 
+class TestPlainHostRuns:
+    def test_runs_keep_ids_lines_and_badfilter_as_one_by_one(self):
+        # Plain `||host^` lines between other rules are filed as runs: each keeps its own line and rule.
+        lines = ["||a.example^", "||b.example^", "/ad.$script", "||c.example^", "@@||d.example^", "||d.example^",
+                 "||e.example^", "||b.example^$badfilter"] + [f"||r{i}.example^" for i in range(20)]
+        e = engine(*lines)
+        network = e.network
+        where = {network.rule_text(rid): network.rule_origin(rid)[1] for rid in range(network.rule_count)}
+        assert "||b.example^" not in where and e.skipped["removed by $badfilter"] == 1
+        assert where["||a.example^"] == 2 and where["||e.example^"] == 8 and where["||r19.example^"] == 29
+        assert e.check("https://r7.example/x.js", PAGE, "script").line == 17
+        assert not e.check("https://d.example/x.js", PAGE, "script").blocked
+
+    def test_a_text_with_a_newline_is_filed_line_by_line(self):
+        from filters.lists.syntax import FilterList
+        from filters.network.engine import NetworkEngine
+
+        weird = FilterList(path="api", name="api", network=[(1, "/ad\nx/"), (2, "||c.example^"), (3, "||d.example^")])
+        network = NetworkEngine([weird])
+        origins = {network.rule_text(rid): network.rule_origin(rid) for rid in range(network.rule_count)}
+        assert origins["||c.example^"] == ("api", 2) and origins["||d.example^"] == ("api", 3)
+
+
 # --- page-level switches -------------------------------------------------------------------------
 
 

@@ -769,6 +769,10 @@ class _Builder:
         """File consecutive network lines, (line number, text) each, in order."""
         # Shorter runs of plain `||host^` lines among them are found in their joined texts, and filed as runs.
         joined = "\n" + "\n".join(map(itemgetter(1), entries)) + "\n"
+        if joined.count("\n") != len(entries) + 1:  # a text with a newline (not from a list file): one by one
+            for line_no, text in entries:
+                self._add_line(list_id, line_no, text, filter_list)
+            return
         last = len(joined) - 1
         number = 0  # the next line's place in `entries`
         previous = 0  # where the newline before that line is in `joined`
