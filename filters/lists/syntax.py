@@ -448,6 +448,27 @@ _NOT_PLAIN_HOSTS_LINE = re.compile(r"\n(?!(?:0\.0\.0\.0|127\.0\.0\.1) (?!(?:%s)\
 _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
 
 
+def walk_lines(framed: str, not_plain: re.Pattern) -> Iterator[tuple[int, int, int]]:
+    """The lines of `framed` (each after a newline, and a newline at the end) as runs of plain ones and others.
+
+    `not_plain` finds the newline before each line that is not plain. Yields, in order, (start, end, n)
+    for each run of n plain lines (`framed[start:end]`, each line after its newline) and (start, end, 0)
+    for each other line (`framed[start + 1:end]`): a Python step per other line only.
+    """
+    last = len(framed) - 1
+    previous = 0  # the newline before the next line
+    for found in not_plain.finditer(framed):
+        at = found.start()
+        if at == last:
+            break
+        if at > previous:
+            yield previous, at, framed.count("\n", previous, at)
+        previous = framed.index("\n", at + 1)
+        yield at, previous, 0
+    if previous < last:
+        yield previous, last, framed.count("\n", previous, last)
+
+
 def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
     """Classify a slice; in a hosts file (plain lines between comments), its plain `0.0.0.0 name` lines in bulk."""
     middle = len(chunk) >> 1
@@ -467,29 +488,19 @@ def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
     # as nothing); each plain line whose name is a host name is a host entry, as it would be line by line.
     cut = chunk.rfind("\n") + 1
     framed = "\n" + chunk[:cut]  # each line after a newline and before the next one
-    last = len(framed) - 1
     lines: list[str] = []
     plain: list[int] = []  # the numbers of the plain lines, from 0
     pieces = []  # the runs of plain lines, each starting with a newline
-    number = previous = 0
-    for found in _NOT_PLAIN_HOSTS_LINE.finditer(framed):
-        at = found.start()
-        if at == last:
-            break
-        if at > previous:
-            run = framed.count("\n", previous, at)
+    number = 0
+    for start, end, run in walk_lines(framed, _NOT_PLAIN_HOSTS_LINE):
+        if run:
             plain.extend(range(number, number + run))
             lines.extend([""] * run)
             number += run
-            pieces.append(framed[previous:at])
-        previous = framed.index("\n", at + 1)
-        lines.append(framed[at + 1 : previous])
-        number += 1
-    if previous < last:
-        run = framed.count("\n", previous, last)
-        plain.extend(range(number, number + run))
-        lines.extend([""] * run)
-        pieces.append(framed[previous:last])
+            pieces.append(framed[start:end])
+        else:
+            lines.append(framed[start + 1 : end])
+            number += 1
     joined = "".join(pieces).replace("\n0.0.0.0 ", "\n").replace("\n127.0.0.1 ", "\n") + "\n"
     names = joined[1:-1].split("\n") if plain else []
     if not _names_ok(names, joined):

@@ -51,7 +51,7 @@ from .index import (
     PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, ROLE_OF_INDEX, STARTS_PAIR, IndexBuilder, RuleIndex,
     merge_indexes,
 )
-from ..lists.syntax import BadLine, FilterList, NetworkLines
+from ..lists.syntax import BadLine, FilterList, NetworkLines, walk_lines
 from .matching import BITS, TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
 from .speed import hotpath
 from .regex import compile_regex
@@ -773,24 +773,15 @@ class _Builder:
             for line_no, text in entries:
                 self._add_line(list_id, line_no, text, filter_list)
             return
-        last = len(joined) - 1
         number = 0  # the next line's place in `entries`
-        previous = 0  # where the newline before that line is in `joined`
-        for found in _NOT_SIMPLE_BLOCK.finditer(joined):
-            at = found.start()
-            if at == last:
-                break
-            if at > previous:
-                count = joined.count("\n", previous, at)
-                self._add_simple_run(list_id, joined[previous + 1 : at],
-                                     map(itemgetter(0), entries[number : number + count]))
-                number += count
-            line_no, text = entries[number]
-            self._add_line(list_id, line_no, text, filter_list)
-            number += 1
-            previous = at + 1 + len(text)
-        if previous < last:
-            self._add_simple_run(list_id, joined[previous + 1 : last], map(itemgetter(0), entries[number:]))
+        for start, end, run in walk_lines(joined, _NOT_SIMPLE_BLOCK):
+            if run:
+                self._add_simple_run(list_id, joined[start + 1 : end], map(itemgetter(0), entries[number : number + run]))
+                number += run
+            else:
+                line_no, text = entries[number]
+                self._add_line(list_id, line_no, text, filter_list)
+                number += 1
 
     def _add_line(self, list_id: int, line_no: int, text: str, filter_list: FilterList) -> None:
         """File one network line that is not a plain `||host^` block rule."""
