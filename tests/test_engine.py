@@ -177,6 +177,62 @@ class TestPlainHostRuns:
         assert origins["||c.example^"] == ("api", 2) and origins["||d.example^"] == ("api", 3)
 
 
+def index_contents(network) -> dict:
+    """What each index of a network engine holds, in a form that compares whatever the insertion order."""
+    from filters.network.index import INDEXES
+
+    contents = {}
+    for name in INDEXES:
+        index = getattr(network, name)
+        contents[name] = (dict(index.by_host), dict(index.by_token), dict(index.by_domain), dict(index.always),
+                          index.hot, index.size, [dict(table.items()) for table in index.plain_hosts])
+    return contents
+
+
+class TestHostRulesWithOptions:
+    LINES = ["||a.example^$third-party", "||b.example^$popup", "@@||c.example^$document", "@@||d.example^$generichide",
+             "||e.example^$script,important", "||f.example^$script,redirect=noopjs", "||g.example^$csp=script-src 'none'",
+             "||h.example^$removeparam=utm", "||i.example^$replace=/a/b/", "||j.example^$nosuchoption",
+             "||k.example^$domain=", "||l.example^$third-party,badfilter", "||a.example^$third-party,badfilter",
+             "||m.example^$third-party", "||m.example^$3p", "||n.example^$~third-party", "@@||o.example^$third-party",
+             "||p.example^$ping", "||q.example^$Third-Party", "||r.example^$image,domain=s.example|~t.s.example",
+             "||u.example^$removeparam=~keep"]
+
+    def _both(self, monkeypatch, trusted: bool):
+        import re
+
+        from filters.lists.syntax import parse_list_text
+        from filters.network import engine as engine_module
+
+        text = "[Adblock Plus 2.0]\n" + "\n".join(self.LINES) + "\n"
+        built = engine_module.NetworkEngine([parse_list_text(text, "opts.txt", trusted=trusted)])
+        monkeypatch.setattr(engine_module, "_HOST_WITH_OPTIONS", re.compile("(?!)"))
+        full_way = engine_module.NetworkEngine([parse_list_text(text, "opts.txt", trusted=trusted)])
+        return built, full_way
+
+    @pytest.mark.parametrize("trusted", [True, False])
+    def test_filed_as_the_full_parse_files_them(self, monkeypatch, trusted):
+        from filters.network.engine import TRUSTED_ONLY_REPLACE
+
+        # `||host^$options` lines skip the full parse (their options are read once per option string).
+        built, full_way = self._both(monkeypatch, trusted)
+        assert built.skipped == full_way.skipped and built.bad_lines == full_way.bad_lines
+        assert built.rule_count == full_way.rule_count
+        assert [(built.rule_text(r), built.rule_origin(r)) for r in range(built.rule_count)] == \
+            [(full_way.rule_text(r), full_way.rule_origin(r)) for r in range(full_way.rule_count)]
+        assert index_contents(built) == index_contents(full_way)
+        for host in "abcdefghijklmnopqr":
+            for kind in ("script", "document", "image", "popup", "ping"):
+                for source in (PAGE, f"https://{host}.example/", "https://s.example/"):
+                    url = f"https://{host}.example/x?utm=1&k=2"
+                    assert built.check(url, source, kind) == full_way.check(url, source, kind), (host, kind, source)
+        assert built.skipped["removed by $badfilter"] == 1 and built.skipped["$badfilter (applied)"] == 2
+        assert built.skipped["$removeparam=~ (keep-only) is not supported"] == 1
+        assert [(bad.line, bad.reason) for bad in built.bad_lines] == [
+            (11, "unknown option $nosuchoption"), (12, "$domain= without a value")]
+        assert built.skipped[TRUSTED_ONLY_REPLACE] == (0 if trusted else 1)
+
+
 # --- page-level switches -------------------------------------------------------------------------
 
 

@@ -65,6 +65,7 @@ from .rules import (
     NetworkRule,
     RuleError,
     RuleFields,
+    options_start,
     parse_network_rule,
     parse_rule_fields,
 )
@@ -75,6 +76,9 @@ from .resources import canonical_name
 # `||host^` and `@@||host^` with nothing else: the bulk of every list, taken without a full parse.
 # (The name's characters are taken without backtracking, then its last one checked: a name ends before `^`.)
 _SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9]))\^")
+# `||host^$options` (`@@` too): what the options alone decide for such a line is worked out once per option string.
+_HOST_WITH_OPTIONS = re.compile(r"(@@)?\|\|([a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9]))\^\$([^$]+)")
+_SHAPE_HOST = "x.example"  # the host of the line each option string is read with (`_Builder._host_rule_shape`)
 # In a list's network lines joined by newlines: the newline before each line that is not a plain `||host^`.
 _NOT_SIMPLE_BLOCK = re.compile(r"\n(?!\|\|[a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9])\^\n)")
 # Scheme, then the host (after any user info); the host's span locates `||host` matches.
@@ -706,6 +710,7 @@ class _Builder:
         self.badfilters: set[str] | None = None
         self.badfilter_heads: set[str] = set()
         self.badfilter_hosts: set[str] = set()  # the hosts of cancelled plain `||host^` block rules
+        self._host_rule_shapes: dict[tuple[str, bool], tuple | None] = {}  # see `_host_rule_shape`
 
     def _collect_badfilters(self, lists: list[FilterList]) -> set[str]:
         # `$badfilter` cancels a rule wherever it is, before or after, in any list.
@@ -796,14 +801,13 @@ class _Builder:
             else:
                 self.by_number[EXCEPTIONS].add_simple_host(simple.group(2), self._add_text(text, list_id, line_no))
             return
+        with_options = _HOST_WITH_OPTIONS.fullmatch(text)
+        if with_options is not None and self._add_host_rule(list_id, line_no, text, with_options, filter_list):
+            return
         try:
             rule = parse_rule_fields(text)
         except RuleError as e:
-            if e.unsupported:
-                skipped[e.reason.split(":", 1)[0]] += 1
-            else:
-                skipped["malformed network rule"] += 1
-                self.bad_lines.append(BadLine(filter_list.name, line_no, text, e.reason))
+            self._refuse(filter_list, line_no, text, e.reason, e.unsupported)
             return
         if rule.badfilter:
             skipped["$badfilter (applied)"] += 1
@@ -816,6 +820,60 @@ class _Builder:
             skipped["removed by $badfilter"] += 1
             return
         self._route(rule, self._add_text(rule.text, list_id, line_no))
+
+    def _refuse(self, filter_list: FilterList, line_no: int, text: str, reason: str, unsupported: bool) -> None:
+        """Count a line the parser refused: an unsupported form by its kind, a malformed one as a bad line too."""
+        if unsupported:
+            self.skipped[reason.split(":", 1)[0]] += 1
+        else:
+            self.skipped["malformed network rule"] += 1
+            self.bad_lines.append(BadLine(filter_list.name, line_no, text, reason))
+
+    def _add_host_rule(self, list_id: int, line_no: int, text: str, found: re.Match, filter_list: FilterList) -> bool:
+        """File a `||host^$options` line as its option string says (`_host_rule_shape`), without parsing it;
+        False when it must take the full way (its options may start elsewhere, or a `$badfilter` may name it)."""
+        options_at = found.start(3) - 1
+        if self.badfilter_heads and text[:options_at] in self.badfilter_heads:
+            return False
+        key = (found.group(3), found.group(1) is not None)
+        shape = self._host_rule_shapes.get(key, False)
+        if shape is False:
+            shape = self._host_rule_shapes[key] = self._host_rule_shape(*key)
+        if shape is None:
+            return False
+        outcome, detail = shape
+        if outcome == "refused":
+            self._refuse(filter_list, line_no, text, *detail)
+        elif outcome == "badfilter":
+            self.skipped["$badfilter (applied)"] += 1
+        elif detail[0] and not filter_list.trusted:  # `$replace`
+            self.skipped[TRUSTED_ONLY_REPLACE] += 1
+        else:
+            rid = self._add_text(text, list_id, line_no)
+            host = found.group(2)
+            for n in detail[1]:
+                self.by_number[n].add_host_rule(host, rid)
+        return True
+
+    @staticmethod
+    def _host_rule_shape(options: str, exception: bool) -> tuple | None:
+        """What the full way makes of a `||host^$options` line, read from one with these options and any
+        host: ("refused", (reason, unsupported)), ("badfilter", None) or ("rule", (has `$replace`, indexes)).
+        None when that line is not of that form after all (its options start elsewhere)."""
+        # Every part of the outcome comes from the options (and `@@`): a plain host's pattern is read the same
+        # way whatever the host, and the rule is filed under its host in each index it belongs to.
+        head = ("@@" if exception else "") + "||" + _SHAPE_HOST + "^"
+        if options_start(head[2 if exception else 0 :] + "$" + options) != len(head) - (2 if exception else 0):
+            return None
+        try:
+            rule = parse_rule_fields(head + "$" + options)
+        except RuleError as e:
+            return "refused", (e.reason, e.unsupported)
+        if rule.hostname != _SHAPE_HOST or rule.rest != "^" or rule.options_at != len(head):
+            return None
+        if rule.badfilter:
+            return "badfilter", None
+        return "rule", (rule.replace is not None, index_numbers(rule))
 
     def _add_simple_run(self, list_id: int, run: str, line_numbers: Iterable[int]) -> None:
         """File consecutive plain `||host^` block rules: their texts joined by newlines, and their line numbers."""

@@ -277,15 +277,20 @@ class IndexBuilder:
 
     def add(self, rid: int, rule: NetworkRule) -> None:
         """A rule (a `NetworkRule`, or the `RuleFields` it is made from)."""
-        self._size += 1
         hostname = rule.hostname
         if hostname is not None and rule.rest in ("", "^"):  # `rule.host_only`
-            self._file_host(hostname, rid)
+            self.add_host_rule(hostname, rid)
             return
+        self._size += 1
         domains = rule.domains
         domains = domains.include if domains is not None and domains.include else None
         tokens, pairs = rule_keys(rule)
         self._pending.append((rid, tokens, domains, hostname, pairs, rule.mask))
+
+    def add_host_rule(self, host: str, rid: int) -> None:
+        """A rule whose pattern is `||host^` (or `||host`), options or not: filed under its host."""
+        self._size += 1
+        self._file_host(host, rid)
 
     def _file_host(self, host: str, rid: int) -> None:
         current = self._by_host.get(host)

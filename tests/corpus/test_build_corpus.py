@@ -2,8 +2,9 @@
 
 The network builder reads each option string once (a cache shared by the rules that repeat it), scans a
 pattern once for its tokens and pairs, works out a rule's `$badfilter` identity only when its
-text could have one that a `$badfilter` rule names, and builds no `NetworkRule` for the rules it
-files; the cosmetic store makes no rule object for `domains##.class` lines. Each test holds one of
+text could have one that a `$badfilter` rule names, builds no `NetworkRule` for the rules it
+files, files runs of plain `||host^` lines at once and `||host^$options` lines by what their option
+string gives; the cosmetic store makes no rule object for `domains##.class` lines. Each test holds one of
 those against the plain computation on every line of EasyList, EasyPrivacy, uBO filters and the
 hosts list.
 """
@@ -28,6 +29,7 @@ from filters.network.rules import (
     pattern_tokens,
     rule_keys,
 )
+from tests.test_engine import index_contents
 
 pytestmark = pytest.mark.corpus
 
@@ -181,12 +183,15 @@ def test_plain_host_rules_filed_in_runs_as_one_by_one(lists, monkeypatch):
     chosen = [*lists, extra]
     in_runs = NetworkEngine(chosen)
     assert sum(len(filter_list.network.runs) for filter_list in lists) > 100  # the parser's runs
-    # One by one: the lines as a plain list (no runs from the parser), and no run found in them by the builder.
+    # One by one: the lines as a plain list (no runs from the parser), no run found in them by the builder, and
+    # every `||host^$options` line parsed in full.
     monkeypatch.setattr(engine_module, "_NOT_SIMPLE_BLOCK", re.compile("\n"))
+    monkeypatch.setattr(engine_module, "_HOST_WITH_OPTIONS", re.compile("(?!)"))
     one_by_one = NetworkEngine([dataclasses.replace(filter_list, network=list(filter_list.network))
                                 for filter_list in chosen])
     assert in_runs.skipped == one_by_one.skipped and in_runs.skipped["removed by $badfilter"] >= len(twins)
     assert in_runs.rule_count == one_by_one.rule_count
+    assert index_contents(in_runs) == index_contents(one_by_one)
     for rid in range(in_runs.rule_count):
         assert in_runs.rule_text(rid) == one_by_one.rule_text(rid)
         assert in_runs.rule_origin(rid) == one_by_one.rule_origin(rid)
