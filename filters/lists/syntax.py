@@ -470,7 +470,7 @@ def walk_lines(framed: str, not_plain: re.Pattern) -> Iterator[tuple[int, int, i
 
 
 def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
-    """Classify a slice; in a hosts file (plain lines between comments), its plain `0.0.0.0 name` lines in bulk."""
+    """Classify a slice; in bulk, a hosts file's plain `0.0.0.0 name` lines and an Adblock list's runs of `||host^`."""
     middle = len(chunk) >> 1
     sample = chunk[middle : middle + 4096]  # what most of the slice is
     if (
