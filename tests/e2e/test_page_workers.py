@@ -202,9 +202,10 @@ def test_after_a_reload_pages_are_rewritten_as_fast_as_before(workdir, hostile_o
         assert said.status == 200 and b"reloaded 2 lists" in said.body, said.body
         assert rewritten(get(proxy.port, url))
         after = max(_pages_per_second(proxy, url) for _ in range(2))
-        # New workers hold the new engine's index; the old ones are gone, and pages go as fast.
+        # New workers hold the new engine's index; the old ones are gone, and pages go about as fast. The fall
+        # this guards against was sixtyfold; on a loaded machine two runs of 150 pages can differ by half.
         assert not old_workers & set(worker_pids(proxy))
-        assert after > 0.5 * before, (before, after)
+        assert after > 0.25 * before, (before, after)
         assert len([e for e in proxy.events() if e["event"] == "rewritten"]) >= 600
     finally:
         proxy.stop()
