@@ -536,7 +536,10 @@ def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
 
 # A run of at least `_RUN` plain `||host^` lines, each after a newline and before the next one.
 _RUN = 8
-_PLAIN_BLOCK = r"\|\|[a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9])\^"  # (the name taken without backtracking)
+# The host of a plain `||host^` line (the network engine's too), taken without backtracking, then its last
+# character checked: the name ends before `^`.
+PLAIN_HOST = r"[a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9])"
+_PLAIN_BLOCK = r"\|\|%s\^" % PLAIN_HOST
 # (The first line's newline is written out: a pattern that starts with a literal is searched for it, fast.)
 _PLAIN_BLOCKS = re.compile(r"\n%s(?:\n%s){%d,}(?=\n)" % (_PLAIN_BLOCK, _PLAIN_BLOCK, _RUN - 1))
 

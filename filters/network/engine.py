@@ -51,7 +51,7 @@ from .index import (
     PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, ROLE_OF_INDEX, STARTS_PAIR, IndexBuilder, RuleIndex,
     merge_indexes,
 )
-from ..lists.syntax import BadLine, FilterList, NetworkLines, walk_lines
+from ..lists.syntax import PLAIN_HOST, BadLine, FilterList, NetworkLines, walk_lines
 from .matching import BITS, TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
 from .speed import hotpath
 from .regex import compile_regex
@@ -74,13 +74,12 @@ from .resources import canonical_name
 
 # Bump when the saved state or the matching semantics change: old caches are then rebuilt.
 # `||host^` and `@@||host^` with nothing else: the bulk of every list, taken without a full parse.
-# (The name's characters are taken without backtracking, then its last one checked: a name ends before `^`.)
-_SIMPLE_HOST = re.compile(r"(@@)?\|\|([a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9]))\^")
+_SIMPLE_HOST = re.compile(r"(@@)?\|\|(%s)\^" % PLAIN_HOST)
 # `||host^$options` (`@@` too): what the options alone decide for such a line is worked out once per option string.
-_HOST_WITH_OPTIONS = re.compile(r"(@@)?\|\|([a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9]))\^\$([^$]+)")
+_HOST_WITH_OPTIONS = re.compile(r"(@@)?\|\|(%s)\^\$([^$]+)" % PLAIN_HOST)
 _SHAPE_HOST = "x.example"  # the host of the line each option string is read with (`_Builder._host_rule_shape`)
 # In a list's network lines joined by newlines: the newline before each line that is not a plain `||host^`.
-_NOT_SIMPLE_BLOCK = re.compile(r"\n(?!\|\|[a-z0-9][a-z0-9_.-]*+(?<=[a-z0-9])\^\n)")
+_NOT_SIMPLE_BLOCK = re.compile(r"\n(?!\|\|%s\^\n)" % PLAIN_HOST)
 # Scheme, then the host (after any user info); the host's span locates `||host` matches.
 _URL_HEAD = re.compile(r"(?:([a-z][a-z0-9+.\-]*):)?//(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _WEB_SCHEMES = frozenset({"http", "https", None})

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..lists.syntax import PLAIN_HOST
 from ..request import RESOURCE_TYPES
 from .regex import compile_regex
 from .replace import ReplaceError, parse_replace_value
@@ -129,7 +130,7 @@ _HOST_PART = re.compile(r"[A-Za-z0-9._\-\u0080-\U0010ffff]*")
 _DOMAIN_VALUE = re.compile(r"^(?:[a-z0-9._\-]+(?:\.\*)?|[0-9a-f:.]+)$")
 _TOKEN = re.compile(r"[a-z0-9]+")  # the same runs `matching.TOKEN_RE` finds in URLs
 _STARS = re.compile(r"\*\*+")
-_PLAIN_HOST_PATTERN = re.compile(r"\|\|([a-z0-9](?:[a-z0-9_.-]*[a-z0-9])?)\^")  # `||host^`
+_PLAIN_HOST_PATTERN = re.compile(r"\|\|(%s)\^" % PLAIN_HOST)  # `||host^`
 
 
 class RuleError(ValueError):
