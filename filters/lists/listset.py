@@ -230,14 +230,18 @@ class FileWatcher:
     """A daemon thread that looks at files about every `interval` seconds and calls `on_change()` when one changed.
 
     A change is a different size, modification time or inode (an editor that saves by renaming),
-    or the file appearing or going away.
+    or the file appearing or going away. `seen` is the files as last read (`snapshot`), when that
+    was before the watcher was made: a change made in between is then seen too.
     """
 
-    def __init__(self, paths: Iterable[str], on_change: Callable[[], None], *, interval: float = 1.0):
+    def __init__(self, paths: Iterable[str], on_change: Callable[[], None], *, interval: float = 1.0,
+                 seen: dict[str, tuple[int, int, int] | None] | None = None):
         self.paths = tuple(paths)
         self.on_change = on_change
         self.interval = interval
-        self._seen = {path: self._signature(path) for path in self.paths}
+        self._seen = self.snapshot(self.paths)
+        if seen is not None:
+            self._seen.update((path, seen[path]) for path in self.paths if path in seen)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -261,13 +265,18 @@ class FileWatcher:
             self._thread.join(timeout)
             self._thread = None
 
+    @classmethod
+    def snapshot(cls, paths: Iterable[str]) -> dict[str, tuple[int, int, int] | None]:
+        """Each file's size, modification time and inode now (None: no such file)."""
+        return {path: cls._signature(path) for path in paths}
+
     def remember(self) -> None:
         """Take the files as they are now as seen (a change made by dejunk itself, handled by its caller)."""
-        self._seen = {path: self._signature(path) for path in self.paths}
+        self._seen = self.snapshot(self.paths)
 
     def check(self) -> bool:
         """Look once; call `on_change()` (in this thread) if a file changed since the last look."""
-        now = {path: self._signature(path) for path in self.paths}
+        now = self.snapshot(self.paths)
         if now == self._seen:
             return False
         self._seen = now

@@ -124,6 +124,12 @@ class Engines:
         if follow and not self.fetch:  # outside the lock: a configure on the event loop must not wait for this
             plan = self._wait_for_compiled(plan, lambda: plan_lists(specs, config.subscriptions, cache_dir,
                                                                     trusted_prefixes))
+        # Not fetching, the watcher looks at the cached copies too. It starts from the files as planned:
+        # a copy the fetching proxy saves while this engine is built is a change it must see.
+        watched = ([myfilters] if myfilters else []) + (
+            [] if self.fetch else [subscriptions.cache_path(url, cache_dir) for url in fetched])
+        as_planned = FileWatcher.snapshot(watched)
+        as_planned.update((subscriptions.cache_path(url, cache_dir), None) for url in plan.missing)
         with self._build_lock:
             engine = self._build(self._with_myfilters(plan.paths), plan.untrusted)
             with self._swap_lock:
@@ -133,7 +139,6 @@ class Engines:
         if created:  # said once the filters are in use: a start that fails says only why
             logger.info(f"dejunk: my filters: created {myfilters} for your own rules (taken into use when saved)")
         self.plan = plan
-        # Not fetching, the watcher looks at the cached copies too.
         if self.refresher is None or (self.refresher.urls, self.refresher.cache_dir,
                                       getattr(self.refresher, "fetching", True)) != (fetched, cache_dir, self.fetch):
             if self.refresher is not None:
@@ -143,12 +148,10 @@ class Engines:
                                                  **({} if self.fetch else {"update": self._ask_fetching_proxy}))
             self.refresher.fetching = self.fetch
             self.refresher.start()
-        watched = ([myfilters] if myfilters else []) + (
-            [] if self.fetch else [subscriptions.cache_path(url, cache_dir) for url in fetched])
         if self.watcher is None or self.watcher.paths != tuple(watched):
             if self.watcher is not None:
                 self.watcher.stop()
-            self.watcher = FileWatcher(watched, self._files_changed)
+            self.watcher = FileWatcher(watched, self._files_changed, seen=as_planned)
             self.watcher.start()
         if self.running:
             self.start_workers()

@@ -217,3 +217,26 @@ def test_a_follower_waiting_for_the_fetching_proxys_engine_does_not_hold_up_a_lo
     follower.load([url], None, cache)  # what a configure does
     assert time.monotonic() - started < 20
     assert follower.engine.check("http://two.test/x", None, "script").blocked
+
+
+@pytest.mark.timeout(60)
+def test_a_list_the_fetching_proxy_saves_while_this_one_loads_is_still_taken(follower_setup, monkeypatch):
+    """The watcher compares with the files as the plan saw them, not as they are once the engine is built."""
+    from filters.lists import subscriptions
+    from filters.proxy import engines as engines_module
+
+    monkeypatch.setattr(engines_module, "FOLLOW_WAIT", 1.0)
+    server, _, cache, follower = follower_setup
+    late = server.serve("/late.txt", "[Adblock Plus 2.0]\n! Title: late\n||late.test^\n")
+    real_build = follower._build
+
+    def build_while_the_other_proxy_downloads(paths, untrusted=()):
+        engine = real_build(paths, untrusted)
+        if not os.path.exists(subscriptions.cache_path(late, cache)):  # the first build: the built-in list
+            assert subscriptions.update([late], cache, force=True)[0].ok
+        return engine
+
+    follower._build = build_while_the_other_proxy_downloads
+    follower.load([late], None, cache)
+    assert not follower.engine.check("http://late.test/x", None, "script").blocked, "planned before the download"
+    assert _wait(lambda: follower.engine.check("http://late.test/x", None, "script").blocked, 20)
