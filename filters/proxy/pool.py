@@ -154,7 +154,17 @@ def _worker_main(conn, stored: StoredIndex | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the proxy, which stops its workers
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the parent while it started us
     if stored is not None:
-        install_generic_index(stored.load())
+        try:
+            install_generic_index(stored.load())
+        except Exception as e:  # noqa: BLE001 - whatever it is, the worker cannot serve
+            # Said to the pool, which reports it if it still wants this worker. A pool closed while
+            # the worker started has removed its file already: then nobody is listening.
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e) or type(e).__name__
+            try:
+                conn.send(("failed", f"cannot read the generic cosmetic index {stored.path}: {why}"))
+            except (OSError, ValueError):
+                pass
+            return
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -197,6 +207,7 @@ class _Worker:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child.close()
         self.ready = False
+        self.failure: str | None = None  # why it could not start, as it said
 
     @property
     def pid(self) -> int | None:
@@ -208,7 +219,10 @@ class _Worker:
             return True
         if not self.conn.poll(max(0.0, seconds)):
             return False
-        kind, _ = self.conn.recv()
+        kind, value = self.conn.recv()
+        if kind == "failed":
+            self.failure = value
+            raise EOFError(value)
         self.ready = kind == "ready"
         return self.ready
 
@@ -354,7 +368,8 @@ class RewritePool:
                 try:
                     ready = worker.wait_ready(job.budget - (time.monotonic() - queued))
                 except (EOFError, OSError):
-                    continue  # it died: found above
+                    worker.process.join(1.0)  # it is ending: found dead above
+                    continue
                 if not ready:
                     raise QueueTimeout(f"no page worker free within {job.budget} s")
                 break
@@ -386,6 +401,8 @@ class RewritePool:
         worker.process.join(0.1)
         code = worker.process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        if worker.failure:
+            how = worker.failure
         return f"page worker {worker.pid} died {when} ({how})"
 
     def _replace(self, worker: _Worker) -> _Worker:

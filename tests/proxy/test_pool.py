@@ -161,6 +161,22 @@ def test_a_dead_worker_is_replaced_and_reported(engine, tmp_path):
         pool.close()
 
 
+def test_a_worker_that_cannot_read_the_index_says_why_without_a_traceback(engine, tmp_path, capfd):
+    # The file of a pool closed while its workers started is gone by the time they read it.
+    generic = engine.cosmetic_store.generic
+    gone = StoredIndex(str(tmp_path / "dejunk-generic-gone.pickle"), len(generic), generic.fingerprint)
+    pool = RewritePool(gone, workers=1, index_dir=str(tmp_path))
+    try:
+        with pytest.raises(WorkerDied) as died:
+            rewrite(pool, engine)
+        assert "page workers keep dying" in str(died.value)
+        assert str(died.value).count("cannot read the generic cosmetic index") == 3
+        assert "No such file or directory" in str(died.value)
+    finally:
+        pool.close()
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_time_waiting_for_a_worker_is_not_taken_from_the_budget(engine, tmp_path):
     # One worker, busy with a stuck page: the next page waits in the queue, and is turned away
     # with its own reason once it waited as long as a page may take, not silently timed out.
