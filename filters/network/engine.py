@@ -207,6 +207,8 @@ class NetworkEngine:
         for token in frozenset().union(*(index.hot for index in self._indexes)):
             self._token_flags[token] = self._token_flags.get(token, 0) | STARTS_PAIR
         self._domain_keys = frozenset().union(*(index.by_domain for index in self._indexes))
+        # Per index, its token keys' and types' rules as compiled runs (`_run`), made as requests need them.
+        self._runs: tuple[dict, ...] = tuple({} for _ in self._indexes)
         self._compiled: list = [None] * (len(self._offsets) - 1)
         self._origins: dict = {}
         self._heads: dict = {}
@@ -217,8 +219,9 @@ class NetworkEngine:
         self._hot_state = self._new_hot_state()
 
     def _new_hot_state(self) -> tuple:
-        return hotpath.hot_state(self._heads, self._source_info, self._token_flags, self._indexes, self._compiled,
-                                 self._has, self._decisions, self._page_cache, self._redirect_choices, ALLOWED)
+        return hotpath.hot_state(self._heads, self._source_info, self._token_flags, self._indexes, self._runs,
+                                 self._compiled, self._has, self._decisions, self._page_cache, self._redirect_choices,
+                                 ALLOWED)
 
     # --- public queries --------------------------------------------------------------------------
 
@@ -313,6 +316,7 @@ class NetworkEngine:
             compiled = view._compiled[rid] or view._compile(rid)
             view._compiled[rid] = (-1,) + compiled[1:]
         view._origins, view._heads, view._page_cache = {}, {}, {}
+        view._runs = tuple({} for _ in self._indexes)
         view._hot_state = view._new_hot_state()
         return view
 
@@ -400,7 +404,8 @@ class NetworkEngine:
     _find = hotpath.find
 
     def _probe(self, index: RuleIndex, origin: Origin) -> tuple:
-        """(plain host rule or None, buckets) for an origin; the pair across the host's end is a path key."""
+        """(plain host rule or None, compiled candidates, their ids) for an origin, in bucket order; the
+        pair across the host's end is a path key."""
         off = self._off
         simple = None
         buckets = []
@@ -426,9 +431,24 @@ class NetworkEngine:
                 hit = by_token.get(token + " " + tokens[i + 1][:PAIR_PREFIX])
                 if hit is not None:
                     buckets.append(hit)
-        return simple, tuple(buckets)
+        # The candidates as one run of compiled rules (and their ids, in the same order): a request
+        # then walks one tuple instead of a bucket, a list slot and a tuple per rule.
+        rids = tuple([rid for bucket in buckets for rid in bucket])
+        compiled = self._compiled
+        return simple, tuple([compiled[rid] or self._compile(rid) for rid in rids]), rids
 
     _find_all = hotpath.find_all
+
+    def _run(self, n: int, key: str | int) -> tuple:
+        """(compiled rules, their ids) of index `n`'s bucket for a token key (or, for a type bit, its
+        `always` bucket); () when there is none. Kept: the hot loop then walks one tuple of compiled
+        rules, not an id, a slot of the rule table and a tuple for each."""
+        index = self._indexes[n]
+        bucket = index.always.get(key) if key.__class__ is int else index.by_token.get(key)
+        compiled = self._compiled
+        run = () if bucket is None else (tuple([compiled[rid] or self._compile(rid) for rid in bucket]), bucket)
+        self._runs[n][key] = run
+        return run
 
     def _rule(self, rid: int) -> NetworkRule | None:
         """The parsed rule behind an id (None for a hosts-file line)."""

@@ -10,7 +10,7 @@ cdef Py_ssize_t PAIR_PREFIX
 cdef long GLOB, HOST_GLOB, HOST_PLAIN, LABELS, PLAIN_END, PLAIN_EQ, PLAIN_IN, PLAIN_START, REGEX, REGEX_SEARCH
 cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE
 cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _KEY_FILTER, FILTER_BITS, _ROLES
-cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN
+cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN, _RUNS
 cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
 cdef Py_ssize_t _HEAD_DOMAIN, _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN
 cdef Py_ssize_t AFTER_BLOCK, BLOCKS, EXCEPTIONS, IMPORTANTS, MODIFIERS, PAGE_BLOCKS, PAGE_EXCEPTIONS
@@ -53,17 +53,18 @@ cdef int _take_token(str token, dict flags_of, list keys, list pairs, int starts
 cpdef find(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
-               bucket=tuple, rid=Py_ssize_t, c=tuple, refused=cython.longlong)
+@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, compiled=list, url=str, keys=list, runs=dict,
+               run=tuple, at=Py_ssize_t, domain_keys=tuple, by_domain=dict, bucket=tuple, rid=Py_ssize_t, c=tuple,
+               refused=cython.longlong)
 cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(at=Py_ssize_t, c=tuple, refused=cython.longlong)
+cdef Py_ssize_t _first_in_run(tuple run, long long bits, str url, tuple t) except -2
 
 
 @cython.locals(probes=list, probe=tuple)
 cdef tuple _probe_of(engine, tuple tables, Py_ssize_t n, origin)
-
-
-@cython.locals(keys=list, by_token=dict, always=dict, domain_keys=tuple, by_domain=dict)
-cdef tuple _gather(tuple tables, tuple t, tuple buckets)
 
 
 @cython.locals(options=tuple)
@@ -101,9 +102,13 @@ cdef Py_ssize_t _segment_end(str text, Py_ssize_t at, tuple pieces, bint last) e
 cpdef list find_all(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, buckets=tuple, compiled=list, url=str,
-               found=list, bucket=tuple, rid=Py_ssize_t, c=tuple, refused=cython.longlong)
+@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, compiled=list, url=str, found=list, simple=object,
+               keys=list, runs=dict, run=tuple, domain_keys=tuple, by_domain=dict, bucket=tuple)
 cdef list _find_all(tuple hot, engine, Py_ssize_t n, tuple t)
+
+
+@cython.locals(at=Py_ssize_t, c=tuple, refused=cython.longlong)
+cdef int _all_in_run(tuple run, tuple rids, long long bits, str url, tuple t, list found) except -1
 
 
 @cython.locals(compiled=list, roles=long, other=Py_ssize_t, important=long, page=object, overridden=tuple,

@@ -37,16 +37,16 @@ BIT_OF_TYPE.update({alias: TYPE_BITS[name] for alias, name in TYPE_ALIASES.items
 _TOKEN_BYTES = bytes(c if chr(c) in "abcdefghijklmnopqrstuvwxyz0123456789" else 32 for c in range(256))
 
 
-def hot_state(heads, source_info, token_flags, indexes, compiled, has, decisions, page_cache, redirect_choices,
+def hot_state(heads, source_info, token_flags, indexes, runs, compiled, has, decisions, page_cache, redirect_choices,
               allowed):
     """What `check`, `target` and `find` read for every request, kept by the engine as `_hot_state`.
 
     One attribute read instead of one per table; each index as (index, its token table, its
-    `always` table, its `$domain=` table). `allowed` (the engine module's ALLOWED) travels with
+    `always` table, its `$domain=` table, its runs: see `NetworkEngine._run`). `allowed` (the engine module's ALLOWED) travels with
     them: a hot reload imports the engine afresh but cannot import a compiled module again, so this
     module must not answer with an object of its own from an earlier import.
     """
-    tables = tuple((index, index.by_token, index.always, index.by_domain) for index in indexes)
+    tables = tuple((index, index.by_token, index.always, index.by_domain, runs) for index, runs in zip(indexes, runs))
     # Only the compiled module reads the path a character at a time, and uses the filter.
     key_filter = token_filter(token_flags) if COMPILED else None
     return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, redirect_choices, allowed,
@@ -70,7 +70,7 @@ def new_head(origin, host_end):
 # A compiled rule (see `NetworkEngine._compile`) is (refused bits, literal, URL test, options, rule,
 # roles): the candidate loops read the first four by number, `blocked` the roles by this name.
 _ROLES = 5
-_INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN = range(4)
+_INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN, _RUNS = range(5)
 
 
 def target(engine, url, source_url, request_type, method, page=False):
@@ -236,8 +236,9 @@ def find(engine, n, t):
 
     Written out in one piece because it runs for every request. The host-table and origin-token
     hits come from the origin's cache; the path's tokens, the type's `always` rules and the
-    source page's `$domain=` rules are looked up here. Each candidate is then tested: refused
-    type and party bits and required literal (one test), options, exact URL test.
+    source page's `$domain=` rules are looked up here, the first two as runs of compiled rules
+    kept by the engine (`NetworkEngine._run`). Each candidate is then tested: refused type and
+    party bits and required literal (one test), options, exact URL test.
     """
     return _find(engine._hot_state, engine, n, t)
 
@@ -249,53 +250,65 @@ def _find(hot, engine, n, t):
     bits = t[BITS]
     if probe[0] is not None and not bits & POPUP:
         return probe[0]
-    buckets = _gather(tables, t, probe[1])
-    if buckets:
+    url = t[URL]
+    at = _first_in_run(probe[1], bits, url, t)
+    if at >= 0:
+        return probe[2][at]
+    keys = t[PATH_KEYS]
+    runs = tables[_RUNS]
+    if keys:
+        for key in keys:
+            run = runs.get(key)
+            if run is None:
+                run = engine._run(n, key)
+            if run:
+                at = _first_in_run(run[0], bits, url, t)
+                if at >= 0:
+                    return run[1][at]
+    if tables[_ALWAYS]:
+        run = runs.get(t[TYPE_BIT])
+        if run is None:
+            run = engine._run(n, t[TYPE_BIT])
+        if run:
+            at = _first_in_run(run[0], bits, url, t)
+            if at >= 0:
+                return run[1][at]
+    domain_keys = t[DOMAIN_KEYS]
+    if domain_keys:
+        by_domain = tables[_BY_DOMAIN]
         compiled = hot[_COMPILED_RULES]
-        url = t[URL]
-        for bucket in buckets:
-            for rid in bucket:
-                c = compiled[rid] or engine._compile(rid)
-                refused = c[0]  # (a C number once compiled)
-                if refused & bits or c[1] not in url:
-                    continue
-                if c[3] is None and c[2] is None or options_pass(c, t):
-                    return rid
+        for key in domain_keys:
+            bucket = by_domain.get(key)
+            if bucket is not None:
+                for rid in bucket:
+                    c = compiled[rid] or engine._compile(rid)
+                    refused = c[0]  # (a C number once compiled)
+                    if refused & bits or c[1] not in url:
+                        continue
+                    if c[3] is None and c[2] is None or options_pass(c, t):
+                        return rid
     return None
 
 
+def _first_in_run(run, bits, url, t):
+    """Where in `run` (compiled rules) the first one matching the request is, or -1."""
+    at = 0
+    for c in run:
+        refused = c[0]  # (a C number once compiled)
+        if not (refused & bits or c[1] not in url) and (c[3] is None and c[2] is None or options_pass(c, t)):
+            return at
+        at += 1
+    return -1
+
+
 def _probe_of(engine, tables, n, origin):
-    """(plain host rule or None, buckets) of index `n` for an origin: worked out once, kept in the origin."""
+    """(plain host rule or None, compiled candidates, their ids) of index `n` for an origin: worked out
+    once, kept in the origin."""
     probes = origin.probes
     probe = probes[n]
     if probe is None:
         probe = probes[n] = engine._probe(tables[_INDEX], origin)
     return probe
-
-
-def _gather(tables, t, buckets):
-    """`buckets` (the origin's) and those the path's tokens, the type's `always` rules and the source
-    page's `$domain=` rules add. Each hit is added as it is found: most requests have none or one."""
-    keys = t[PATH_KEYS]
-    if keys:
-        by_token = tables[_BY_TOKEN]
-        for key in keys:
-            hit = by_token.get(key)
-            if hit is not None:
-                buckets += (hit,)
-    always = tables[_ALWAYS]
-    if always:
-        hit = always.get(t[TYPE_BIT])
-        if hit is not None:
-            buckets += (hit,)
-    domain_keys = t[DOMAIN_KEYS]
-    if domain_keys:
-        by_domain = tables[_BY_DOMAIN]
-        for key in domain_keys:
-            hit = by_domain.get(key)
-            if hit is not None:
-                buckets += (hit,)
-    return buckets
 
 
 def options_pass(c, t):
@@ -495,21 +508,48 @@ def _find_all(hot, engine, n, t):
     tables = hot[_INDEXES][n]
     probe = _probe_of(engine, tables, n, t[ORIGIN])
     bits = t[BITS]
-    buckets = probe[1]
-    if probe[0] is not None and not bits & POPUP:
-        buckets = ((probe[0],),) + buckets
-    compiled = hot[_COMPILED_RULES]
     url = t[URL]
     found = []
-    for bucket in _gather(tables, t, buckets):
-        for rid in bucket:
-            c = compiled[rid] or engine._compile(rid)
-            refused = c[0]
-            if refused & bits or c[1] not in url or rid in found:
-                continue
-            if c[3] is None and c[2] is None or options_pass(c, t):
-                found.append(rid)
+    simple = probe[0]
+    if simple is not None and not bits & POPUP:
+        _all_in_run((hot[_COMPILED_RULES][simple] or engine._compile(simple),), (simple,), bits, url, t, found)
+    _all_in_run(probe[1], probe[2], bits, url, t, found)
+    keys = t[PATH_KEYS]
+    runs = tables[_RUNS]
+    if keys:
+        for key in keys:
+            run = runs.get(key)
+            if run is None:
+                run = engine._run(n, key)
+            if run:
+                _all_in_run(run[0], run[1], bits, url, t, found)
+    if tables[_ALWAYS]:
+        run = runs.get(t[TYPE_BIT])
+        if run is None:
+            run = engine._run(n, t[TYPE_BIT])
+        if run:
+            _all_in_run(run[0], run[1], bits, url, t, found)
+    domain_keys = t[DOMAIN_KEYS]
+    if domain_keys:
+        by_domain = tables[_BY_DOMAIN]
+        compiled = hot[_COMPILED_RULES]
+        for key in domain_keys:
+            bucket = by_domain.get(key)
+            if bucket is not None:
+                _all_in_run(tuple([compiled[rid] or engine._compile(rid) for rid in bucket]), bucket, bits, url, t,
+                            found)
     return found
+
+
+def _all_in_run(run, rids, bits, url, t, found):
+    """Add to `found` the id of each rule of `run` (compiled rules, `rids` their ids) that matches and is not there yet."""
+    at = 0
+    for c in run:
+        refused = c[0]
+        if not (refused & bits or c[1] not in url) and rids[at] not in found and (
+                c[3] is None and c[2] is None or options_pass(c, t)):
+            found.append(rids[at])
+        at += 1
 
 
 def blocked(hot, engine, rid, t, url, source_url, after):

@@ -29,7 +29,7 @@ TOKEN_RE = re.compile(r"[a-z0-9]+")
 class Origin:
     """What a request's scheme and host give, worked out once per origin and kept: the host, its
     parent domains, registrable domain and `$domain=` names, the tokens of the URL up to the host's
-    end, and per rule index the host-table and token-table hits those produce (`probes`)."""
+    end, and per rule index the rules the host table and those tokens give, compiled (`probes`)."""
 
     __slots__ = ("host", "suffixes", "domain", "keys", "ascii_host", "tokens", "probes", "host_start", "websocket",
                  "ends_pair")
