@@ -367,7 +367,8 @@ def _parse_lines(result: FilterList, state: _ParseState, lines: list[str]) -> No
             else:
                 skipped["comment"] += 1  # hosts files also write `#=====` and `#[section]`
             continue
-        if ("#" in line or "$" in line) and cosmetic_line(line):
+        # (Without a `#`, only an AdGuard `$$`/`$@$` marker makes a cosmetic line: most `$options` have neither.)
+        if ("#" in line or "$$" in line or "$@$" in line) and cosmetic_line(line):
             cosmetic((line_no, line))
             continue
         if first in _HOSTS_FIRST and hosts_line(line):

@@ -39,6 +39,10 @@ class TestClassification:
 
     def test_dollar_options_are_not_cosmetic(self):
         assert parse("||ads.example^$script").network == [(1, "||ads.example^$script")]
+        # AdGuard's HTML markers are the first `$` of the line, doubled: later ones are a rule's text.
+        result = parse("/x$y$$z", "example.com$$div", "example.com$@$div", "@@||a.example^$$")
+        assert result.network == [(1, "/x$y$$z")]
+        assert result.cosmetic == [(2, "example.com$$div"), (3, "example.com$@$div"), (4, "@@||a.example^$$")]
 
     def test_metadata_only_from_the_header(self):
         lines = ["! Title: Real", "! Version: 202601010000", "! Expires: 4 days"] + ["||a.example^"] * 70 + ["! Title: Not this"]
