@@ -9,7 +9,7 @@ cdef Py_ssize_t BITS, DOMAIN_KEYS, HOST, HOST_END, HOST_START, METHOD, ORIGIN, P
 cdef Py_ssize_t PAIR_PREFIX
 cdef long GLOB, HOST_GLOB, HOST_PLAIN, LABELS, PLAIN_END, PLAIN_EQ, PLAIN_IN, PLAIN_START, REGEX, REGEX_SEARCH
 cdef Py_ssize_t _HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE
-cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _KEY_FILTER, FILTER_BITS, _ROLES
+cdef Py_ssize_t _REDIRECT_CHOICES, _ALLOWED, _TOKEN_TABLE, FILTER_BITS, _ROLES
 cdef Py_ssize_t _INDEX, _BY_TOKEN, _ALWAYS, _BY_DOMAIN, _RUNS
 cdef Py_ssize_t _HEAD_ORIGIN, _HEAD_HOST_END, _HEAD_HOST, _HEAD_HOST_START, _HEAD_ASCII_HOST, _HEAD_WEBSOCKET
 cdef Py_ssize_t _HEAD_DOMAIN, _HEAD_ENDS_PAIR, _HEAD_LAST_TOKEN
@@ -37,17 +37,24 @@ cdef tuple _target(tuple hot, engine, str url, source_url, request_type, method,
 cdef Py_ssize_t _token_bit(unsigned int h) noexcept
 
 
-@cython.locals(table=bytearray, token=str, h=cython.uint, ch=Py_UCS4, bit=Py_ssize_t)
-cpdef bytes token_filter(tokens)
+@cython.locals(tokens=list, size=Py_ssize_t, mask=Py_ssize_t, slot_tokens=list, tags=bytearray, flags=bytearray,
+               bits=bytearray, token=str, h=cython.uint, ch=Py_UCS4, slot=Py_ssize_t, bit=Py_ssize_t)
+cpdef tuple token_table(dict flags_of)
 
 
-@cython.locals(keys=list, pairs=list, token_start=Py_ssize_t, h=cython.uint, i=Py_ssize_t, ch=Py_UCS4,
-               bit=Py_ssize_t, token=str)
-cpdef list keys_by_char(str lurl, Py_ssize_t start, dict flags_of, bytes key_filter, int starts_pair, str previous)
+@cython.locals(slot=Py_ssize_t, tag=cython.uint, length=Py_ssize_t, found=cython.uint, token=str, i=Py_ssize_t)
+cdef Py_ssize_t _token_slot(str lurl, Py_ssize_t start, Py_ssize_t end, unsigned int h, list slot_tokens, bytes tags,
+                            Py_ssize_t mask) except -2
 
 
-@cython.locals(pair=str, flags=int)
-cdef int _take_token(str token, dict flags_of, list keys, list pairs, int starts_pair, str previous) except -1
+@cython.locals(slot_tokens=list, slot_flags=bytes, key_filter=bytes, keys=list, pairs=list, token_start=Py_ssize_t,
+               h=cython.uint, i=Py_ssize_t, ch=Py_UCS4, slot=Py_ssize_t, bit=Py_ssize_t)
+cpdef list keys_by_char(str lurl, Py_ssize_t start, dict flags_of, tuple table, int starts_pair, str previous)
+
+
+@cython.locals(pair=str, slot=Py_ssize_t, token=str, slot_tokens=list, slot_flags=bytes)
+cdef Py_ssize_t _take_token(str lurl, Py_ssize_t start, Py_ssize_t end, unsigned int h, dict flags_of, tuple table,
+                            list keys, list pairs, int starts_pair, str previous) except -2
 
 
 cpdef find(engine, Py_ssize_t n, tuple t)

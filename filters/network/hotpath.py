@@ -47,10 +47,10 @@ def hot_state(heads, source_info, token_flags, indexes, runs, compiled, has, dec
     module must not answer with an object of its own from an earlier import.
     """
     tables = tuple((index, index.by_token, index.always, index.by_domain, runs) for index, runs in zip(indexes, runs))
-    # Only the compiled module reads the path a character at a time, and uses the filter.
-    key_filter = token_filter(token_flags) if COMPILED else None
+    # Only the compiled module reads the path a character at a time, and uses the table.
+    table = token_table(token_flags) if COMPILED else None
     return (heads, source_info, token_flags, tables, compiled, has, decisions, page_cache, redirect_choices, allowed,
-            key_filter)
+            table)
 
 
 def new_head(origin, host_end):
@@ -66,7 +66,7 @@ def new_head(origin, host_end):
 
 # The positions in `hot_state`, and in each of its index tables.
 (_HEADS, _SOURCE_INFO, _TOKEN_FLAGS, _INDEXES, _COMPILED_RULES, _HAS, _DECISIONS, _PAGE_CACHE, _REDIRECT_CHOICES,
- _ALLOWED, _KEY_FILTER) = range(11)
+ _ALLOWED, _TOKEN_TABLE) = range(11)
 # A compiled rule (see `NetworkEngine._compile`) is (refused bits, literal, URL test, options, rule,
 # roles): the candidate loops read the first four by number, `blocked` the roles by this name.
 _ROLES = 5
@@ -134,7 +134,7 @@ def _target(hot, engine, url, source_url, request_type, method, page):
     flags_of = hot[_TOKEN_FLAGS]
     if COMPILED:
         path = None
-        keys = keys_by_char(lurl, host_end, flags_of, hot[_KEY_FILTER], head[_HEAD_ENDS_PAIR], head[_HEAD_LAST_TOKEN])
+        keys = keys_by_char(lurl, host_end, flags_of, hot[_TOKEN_TABLE], head[_HEAD_ENDS_PAIR], head[_HEAD_LAST_TOKEN])
     else:
         # In plain Python one byte table and `split()` are faster than any loop over characters.
         path = lurl[host_end:].encode("utf-8", "replace").translate(_TOKEN_BYTES).decode().split()
@@ -162,34 +162,75 @@ def _target(hot, engine, url, source_url, request_type, method, page):
             domain_keys, path, keys)
 
 
+_MASK32 = 0xFFFFFFFF  # a token's running hash is kept to 32 bits (a C unsigned int when compiled)
 # The size in bits of the filter `keys_by_char` tests a token's hash against before it looks the
 # token up: a few thousand keys set under 7% of its bits, and at 8 KB it stays in the CPU's cache.
 FILTER_BITS = 1 << 16
-_MASK32 = 0xFFFFFFFF  # the hash is kept to 32 bits (a C unsigned int when compiled)
 
 
 def _token_bit(h):
-    """The filter bit of a token's running hash (h = h * 31 + character, modulo 2**32)."""
-    return (h ^ (h >> 15)) & (FILTER_BITS - 1)
+    """The filter bit of a token's running hash."""
+    return (h ^ (h >> 13)) & (FILTER_BITS - 1)
 
 
-def token_filter(tokens):
-    """A bit table with each token's `_token_bit` set: a token whose bit is clear is none of `tokens`."""
-    table = bytearray(FILTER_BITS >> 3)
+def token_table(flags_of):
+    """`flags_of`'s single tokens (its pairs left out) in an open-addressing table that `keys_by_char`
+    reads without cutting a token out of the URL or hashing it again: (each slot's token or None, each
+    slot's tag, each slot's flags, the slot mask, a filter). A token goes in the first free slot from
+    `_token_slot`'s start for its running hash (h = h * 31 + character, modulo 2**32); its tag is a
+    byte of that hash, never 0 (a free slot). The filter has each token's `_token_bit` set: a token
+    whose bit is clear is none of them, and is not looked for."""
+    tokens = [key for key in flags_of if " " not in key]
+    size = 1 << max(4, (2 * len(tokens)).bit_length())  # at most half full: a look-up meets few slots
+    mask = size - 1
+    slot_tokens = [None] * size
+    tags = bytearray(size)
+    flags = bytearray(size)
+    bits = bytearray(FILTER_BITS >> 3)
     for token in tokens:
         h = 0
         for ch in token:
             h = (h * 31 + ord(ch)) & _MASK32
         bit = _token_bit(h)
-        table[bit >> 3] |= 1 << (bit & 7)
-    return bytes(table)
+        bits[bit >> 3] |= 1 << (bit & 7)
+        slot = (h ^ (h >> 15)) & mask
+        while tags[slot]:
+            slot = (slot + 1) & mask
+        tags[slot] = (h >> 24) | 1
+        slot_tokens[slot] = token
+        flags[slot] = flags_of[token]
+    return slot_tokens, bytes(tags), bytes(flags), mask, bytes(bits)
 
 
-def keys_by_char(lurl, start, flags_of, key_filter, starts_pair, previous):
+def _token_slot(lurl, start, end, h, slot_tokens, tags, mask):
+    """The slot of the token `lurl[start:end]` (running hash `h`) in a `token_table`, or -1 if it is none of its tokens."""
+    slot = (h ^ (h >> 15)) & mask
+    tag = (h >> 24) | 1
+    length = end - start
+    while True:
+        found = tags[slot]
+        if found == 0:
+            return -1
+        if found == tag:
+            token = slot_tokens[slot]
+            if len(token) == length:
+                i = 0
+                while i < length and token[i] == lurl[start + i]:
+                    i += 1
+                if i == length:
+                    return slot
+        slot = (slot + 1) & mask
+
+
+def keys_by_char(lurl, start, flags_of, table, starts_pair, previous):
     """The keys that `lurl[start:]`'s tokens (the runs of [a-z0-9]) give, as `_target` finds them from
-    `split()` (fast compiled): one walk over the characters, hashing each token as it goes; a token
-    whose filter bit is clear is no key and starts no pair, so it is never cut out nor looked up.
-    `starts_pair` and `previous` carry the host's last token (a pair across the host's end)."""
+    `split()` (fast compiled): one walk over the characters, hashing each token as it goes and finding
+    it in the `token_table` if its filter bit is set; a key is put in the list as the table holds it,
+    and a token is cut out of the URL only for a pair. `starts_pair` and `previous` carry the host's last token (a pair across
+    the host's end)."""
+    slot_tokens = table[0]
+    slot_flags = table[2]
+    key_filter = table[4]
     keys = []
     pairs = []
     token_start = -1
@@ -204,31 +245,38 @@ def keys_by_char(lurl, start, flags_of, key_filter, starts_pair, previous):
         elif token_start >= 0:
             bit = _token_bit(h)
             if starts_pair or key_filter[bit >> 3] & (1 << (bit & 7)):
-                token = lurl[token_start:i]
-                starts_pair = _take_token(token, flags_of, keys, pairs, starts_pair, previous)
-                previous = token
+                slot = _take_token(lurl, token_start, i, h, flags_of, table, keys, pairs, starts_pair, previous)
+                if slot >= 0:
+                    starts_pair = slot_flags[slot] & STARTS_PAIR
+                    previous = slot_tokens[slot]
+                else:
+                    starts_pair = 0
             token_start = -1
         i += 1
     if token_start >= 0:  # the last token, at the URL's end
         bit = _token_bit(h)
         if starts_pair or key_filter[bit >> 3] & (1 << (bit & 7)):
-            _take_token(lurl[token_start:], flags_of, keys, pairs, starts_pair, previous)
+            _take_token(lurl, token_start, i, h, flags_of, table, keys, pairs, starts_pair, previous)
     if pairs:
         keys.extend(pairs)
     return keys
 
 
-def _take_token(token, flags_of, keys, pairs, starts_pair, previous):
-    """Add a path token to `keys` if it is a key, and its pair with the token before to `pairs` if
-    that starts pairs and the pair is a key; whether this token starts pairs."""
+def _take_token(lurl, start, end, h, flags_of, table, keys, pairs, starts_pair, previous):
+    """Add the path token `lurl[start:end]` to `keys` if it is a key, and its pair with the token before
+    to `pairs` if that starts pairs and the pair is a key; its slot in the table, or -1."""
     if starts_pair:
-        pair = previous + " " + token[:PAIR_PREFIX]
+        pair = previous + " " + lurl[start : min(end, start + PAIR_PREFIX)]
         if pair in flags_of:
             pairs.append(pair)
-    flags = flags_of.get(token, 0)
-    if flags & IS_KEY and token not in keys:
-        keys.append(token)
-    return flags & STARTS_PAIR
+    slot_tokens = table[0]
+    slot_flags = table[2]
+    slot = _token_slot(lurl, start, end, h, slot_tokens, table[1], table[3])
+    if slot >= 0 and slot_flags[slot] & IS_KEY:
+        token = slot_tokens[slot]
+        if token not in keys:
+            keys.append(token)
+    return slot
 
 
 def find(engine, n, t):

@@ -49,7 +49,7 @@ def _source_module():
 
 def test_the_character_walk_finds_the_keys_of_the_token_regex(corpus):
     """`keys_by_char` (the compiled module's way, run here as plain Python) against the long way, with
-    the full corpus list set's keys and its filter, on every corpus URL and the hard ones."""
+    the full corpus list set's keys and its token table, on every corpus URL and the hard ones."""
     from filters.engine import Engine
     from filters.network.matching import HOST_END, ORIGIN, PATH_KEYS, URL
 
@@ -57,16 +57,49 @@ def test_the_character_walk_finds_the_keys_of_the_token_regex(corpus):
     lists = [str(corpus / "lists" / name) for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt")]
     network = Engine.from_lists(lists, cosmetic_factory=None).network
     flags = network._token_flags
-    key_filter = source.token_filter(flags)
+    table = source.token_table(flags)
+    slot_tokens, tags, slot_flags, mask, key_filter = table
+    assert len(slot_tokens) == mask + 1 and sum(1 for token in slot_tokens if token is not None) * 2 <= mask + 1
     assert sum(bin(byte).count("1") for byte in key_filter) < source.FILTER_BITS // 10  # mostly clear
+    assert {token: slot_flags[slot] for slot, token in enumerate(slot_tokens) if token is not None} == {
+        key: value for key, value in flags.items() if " " not in key}
     for url in HARD_URLS + _corpus_urls(corpus):
         t = network._target(url, None, "script", "GET")
         if t is None:
             continue
         origin = t[ORIGIN]
         last = origin.tokens[-1] if origin.tokens else ""
-        found = source.keys_by_char(t[URL], t[HOST_END], flags, key_filter, origin.ends_pair, last)
+        found = source.keys_by_char(t[URL], t[HOST_END], flags, table, origin.ends_pair, last)
         assert found == reference_path_keys(flags, t) == t[PATH_KEYS], url
+
+
+def test_the_token_table_finds_its_tokens_and_nothing_else():
+    """A small table, so that slots collide and look-ups step on: every token found, with its flags, and
+    none of thousands of others (same lengths, same letters)."""
+    import random
+
+    source = _source_module()
+    rng = random.Random(5)
+    tokens = {"".join(rng.choice("ab01") for _ in range(rng.randint(1, 6))): rng.choice([1, 2, 3]) for _ in range(40)}
+    flags = {**tokens, "ab cd": 1}  # a pair: not a single token, left out of the table
+    slot_tokens, tags, slot_flags, mask, _ = table = source.token_table(flags)
+    assert sorted(token for token in slot_tokens if token is not None) == sorted(tokens)
+
+    def slot_of(text):
+        h = 0
+        for ch in text:
+            h = (h * 31 + ord(ch)) & source._MASK32
+        url = "/x/" + text + "/"
+        return source._token_slot(url, 3, 3 + len(text), h, slot_tokens, tags, mask)
+
+    for token, value in tokens.items():
+        assert slot_tokens[slot_of(token)] == token and slot_flags[slot_of(token)] == value
+    for _ in range(5000):
+        other = "".join(rng.choice("ab01") for _ in range(rng.randint(1, 7)))
+        assert (slot_of(other) >= 0) == (other in tokens), other
+    assert slot_of("ab cd") == -1
+    keys = source.keys_by_char("https://x.test/" + "/".join(tokens), 14, flags, table, 0, "")
+    assert keys == [token for token, value in tokens.items() if value & 1]
 
 
 def _corpus_urls(corpus: Path) -> list[str]:
