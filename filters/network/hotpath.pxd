@@ -60,14 +60,27 @@ cdef Py_ssize_t _take_token(str lurl, Py_ssize_t start, Py_ssize_t end, unsigned
 cpdef find(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, compiled=list, url=str, keys=list, runs=dict,
-               run=tuple, at=Py_ssize_t, domain_keys=tuple, by_domain=dict, bucket=tuple, rid=Py_ssize_t, c=tuple,
-               refused=cython.longlong)
+@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, url=str, more=list, run=tuple, rid=object)
 cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
 
 
+@cython.locals(run=tuple)
+cdef tuple _run_of(engine, dict runs, Py_ssize_t n, key)
+
+
+@cython.locals(bucket=tuple, compiled=list)
+cdef tuple _domain_run(tuple hot, engine, tuple tables, key)
+
+
 @cython.locals(at=Py_ssize_t, c=tuple, refused=cython.longlong)
-cdef Py_ssize_t _first_in_run(tuple run, long long bits, str url, tuple t) except -2
+cdef _first_match(tuple run, tuple rids, long long bits, str url, tuple t)
+
+
+@cython.locals(found=list, keys=list, runs=dict, run=tuple, domain_keys=tuple)
+cdef list _runs_for(tuple hot, engine, tuple tables, Py_ssize_t n, tuple t)
+
+
+cdef list _with_run(list found, tuple run)
 
 
 @cython.locals(probes=list, probe=tuple)
@@ -109,8 +122,8 @@ cdef Py_ssize_t _segment_end(str text, Py_ssize_t at, tuple pieces, bint last) e
 cpdef list find_all(engine, Py_ssize_t n, tuple t)
 
 
-@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, compiled=list, url=str, found=list, simple=object,
-               keys=list, runs=dict, run=tuple, domain_keys=tuple, by_domain=dict, bucket=tuple)
+@cython.locals(tables=tuple, probe=tuple, bits=cython.longlong, url=str, found=list, simple=object, more=list,
+               run=tuple)
 cdef list _find_all(tuple hot, engine, Py_ssize_t n, tuple t)
 
 

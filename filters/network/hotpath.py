@@ -299,54 +299,78 @@ def _find(hot, engine, n, t):
     if probe[0] is not None and not bits & POPUP:
         return probe[0]
     url = t[URL]
-    at = _first_in_run(probe[1], bits, url, t)
-    if at >= 0:
-        return probe[2][at]
+    rid = _first_match(probe[1], probe[2], bits, url, t)
+    if rid is not None:
+        return rid
+    more = _runs_for(hot, engine, tables, n, t)
+    if more is not None:
+        for run in more:
+            rid = _first_match(run[0], run[1], bits, url, t)
+            if rid is not None:
+                return rid
+    return None
+
+
+def _runs_for(hot, engine, tables, n, t):
+    """The runs of index `n` a request's path keys, its type's `always` rules and its source page's
+    `$domain=` names give, in that order (the origin's come first, from its probe); None for none
+    (most requests have none or one)."""
+    found = None
     keys = t[PATH_KEYS]
     runs = tables[_RUNS]
     if keys:
         for key in keys:
-            run = runs.get(key)
-            if run is None:
-                run = engine._run(n, key)
+            run = _run_of(engine, runs, n, key)
             if run:
-                at = _first_in_run(run[0], bits, url, t)
-                if at >= 0:
-                    return run[1][at]
+                found = _with_run(found, run)
     if tables[_ALWAYS]:
-        run = runs.get(t[TYPE_BIT])
-        if run is None:
-            run = engine._run(n, t[TYPE_BIT])
+        run = _run_of(engine, runs, n, t[TYPE_BIT])
         if run:
-            at = _first_in_run(run[0], bits, url, t)
-            if at >= 0:
-                return run[1][at]
+            found = _with_run(found, run)
     domain_keys = t[DOMAIN_KEYS]
     if domain_keys:
-        by_domain = tables[_BY_DOMAIN]
-        compiled = hot[_COMPILED_RULES]
         for key in domain_keys:
-            bucket = by_domain.get(key)
-            if bucket is not None:
-                for rid in bucket:
-                    c = compiled[rid] or engine._compile(rid)
-                    refused = c[0]  # (a C number once compiled)
-                    if refused & bits or c[1] not in url:
-                        continue
-                    if c[3] is None and c[2] is None or options_pass(c, t):
-                        return rid
-    return None
+            run = _domain_run(hot, engine, tables, key)
+            if run:
+                found = _with_run(found, run)
+    return found
 
 
-def _first_in_run(run, bits, url, t):
-    """Where in `run` (compiled rules) the first one matching the request is, or -1."""
+def _with_run(found, run):
+    """`found` (a list, or None for none yet) with `run` added."""
+    if found is None:
+        return [run]
+    found.append(run)
+    return found
+
+
+def _run_of(engine, runs, n, key):
+    """Index `n`'s run for a token key or a type bit (`NetworkEngine._run`), made the first time it is asked for."""
+    run = runs.get(key)
+    if run is None:
+        run = engine._run(n, key)
+    return run
+
+
+def _domain_run(hot, engine, tables, key):
+    """The run (compiled rules, ids) of an index's `$domain=` bucket for a source page's name; () for none.
+    Not kept: few requests come from a page named in that table."""
+    bucket = tables[_BY_DOMAIN].get(key)
+    if bucket is None:
+        return ()
+    compiled = hot[_COMPILED_RULES]
+    return tuple([compiled[rid] or engine._compile(rid) for rid in bucket]), bucket
+
+
+def _first_match(run, rids, bits, url, t):
+    """The id of the first rule of `run` (compiled rules, `rids` their ids) that matches the request, or None."""
     at = 0
     for c in run:
         refused = c[0]  # (a C number once compiled)
         if not (refused & bits or c[1] not in url) and (c[3] is None and c[2] is None or options_pass(c, t)):
-            return at
+            return rids[at]
         at += 1
-    return -1
+    return None
 
 
 def _probe_of(engine, tables, n, origin):
@@ -562,30 +586,10 @@ def _find_all(hot, engine, n, t):
     if simple is not None and not bits & POPUP:
         _all_in_run((hot[_COMPILED_RULES][simple] or engine._compile(simple),), (simple,), bits, url, t, found)
     _all_in_run(probe[1], probe[2], bits, url, t, found)
-    keys = t[PATH_KEYS]
-    runs = tables[_RUNS]
-    if keys:
-        for key in keys:
-            run = runs.get(key)
-            if run is None:
-                run = engine._run(n, key)
-            if run:
-                _all_in_run(run[0], run[1], bits, url, t, found)
-    if tables[_ALWAYS]:
-        run = runs.get(t[TYPE_BIT])
-        if run is None:
-            run = engine._run(n, t[TYPE_BIT])
-        if run:
+    more = _runs_for(hot, engine, tables, n, t)
+    if more is not None:
+        for run in more:
             _all_in_run(run[0], run[1], bits, url, t, found)
-    domain_keys = t[DOMAIN_KEYS]
-    if domain_keys:
-        by_domain = tables[_BY_DOMAIN]
-        compiled = hot[_COMPILED_RULES]
-        for key in domain_keys:
-            bucket = by_domain.get(key)
-            if bucket is not None:
-                _all_in_run(tuple([compiled[rid] or engine._compile(rid) for rid in bucket]), bucket, bits, url, t,
-                            found)
     return found
 
 
