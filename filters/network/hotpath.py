@@ -42,9 +42,10 @@ def hot_state(heads, source_info, token_flags, indexes, runs, compiled, has, dec
     """What `check`, `target` and `find` read for every request, kept by the engine as `_hot_state`.
 
     One attribute read instead of one per table; each index as (index, its token table, its
-    `always` table, its `$domain=` table, its runs: see `NetworkEngine._run`). `allowed` (the engine module's ALLOWED) travels with
-    them: a hot reload imports the engine afresh but cannot import a compiled module again, so this
-    module must not answer with an object of its own from an earlier import.
+    `always` table, its `$domain=` table, its runs: see `NetworkEngine._run`). `allowed` (the engine
+    module's ALLOWED) travels with them: a hot reload imports the engine afresh but cannot import a
+    compiled module again, so this module must not answer with an object of its own from an earlier
+    import.
     """
     tables = tuple((index, index.by_token, index.always, index.by_domain, runs) for index, runs in zip(indexes, runs))
     # Only the compiled module reads the path a character at a time, and uses the table.
@@ -203,7 +204,7 @@ def token_table(flags_of):
 
 
 def _token_slot(lurl, start, end, h, slot_tokens, tags, mask):
-    """The slot of the token `lurl[start:end]` (running hash `h`) in a `token_table`, or -1 if it is none of its tokens."""
+    """The slot of the token `lurl[start:end]` (running hash `h`) in a `token_table`; -1: none of its tokens."""
     slot = (h ^ (h >> 15)) & mask
     tag = (h >> 24) | 1
     length = end - start
@@ -226,8 +227,8 @@ def keys_by_char(lurl, start, flags_of, table, starts_pair, previous):
     """The keys that `lurl[start:]`'s tokens (the runs of [a-z0-9]) give, as `_target` finds them from
     `split()` (fast compiled): one walk over the characters, hashing each token as it goes and finding
     it in the `token_table` if its filter bit is set; a key is put in the list as the table holds it,
-    and a token is cut out of the URL only for a pair. `starts_pair` and `previous` carry the host's last token (a pair across
-    the host's end)."""
+    and a token is cut out of the URL only for a pair. `starts_pair` and `previous` carry the host's
+    last token (a pair across the host's end)."""
     slot_tokens = table[0]
     slot_flags = table[2]
     key_filter = table[4]
@@ -594,7 +595,7 @@ def _find_all(hot, engine, n, t):
 
 
 def _all_in_run(run, rids, bits, url, t, found):
-    """Add to `found` the id of each rule of `run` (compiled rules, `rids` their ids) that matches and is not there yet."""
+    """Add to `found` each id of `rids` whose compiled rule in `run` matches, unless it is there already."""
     at = 0
     for c in run:
         refused = c[0]

@@ -400,9 +400,7 @@ class RewritePool:
     def _died(self, worker: _Worker, when: str) -> str:
         worker.process.join(0.1)
         code = worker.process.exitcode
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        if worker.failure:
-            how = worker.failure
+        how = worker.failure or (f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}")
         return f"page worker {worker.pid} died {when} ({how})"
 
     def _replace(self, worker: _Worker) -> _Worker:
