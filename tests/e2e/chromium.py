@@ -385,24 +385,36 @@ class Tab:
 
     def frame_texts(self) -> dict[str, str]:
         """The visible text of every child frame, by frame URL (read with the protocol's privileges)."""
-        texts: dict[str, str] = {}
+        # innerText of an element that is not rendered is its whole text: a hidden document shows
+        # nothing, so it counts as no text.
+        return self._in_each_frame("(!document.body || getComputedStyle(document.documentElement).display === 'none')"
+                                   " ? '' : document.body.innerText")
+
+    def wait_for_frames_to_paint(self, timeout_ms: int = 3000) -> dict[str, bool]:
+        """Wait until every child frame has drawn two frames since now (or timeout_ms), by frame URL."""
+        # A cross-site frame paints in its own renderer, on a busy machine well after the page's
+        # load event; two animation frames there mean its current content reached the screen.
+        return self._in_each_frame(
+            "Promise.race([new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done(true)))),"
+            f" new Promise(done => setTimeout(() => done(false), {int(timeout_ms)}))])")
+
+    def _in_each_frame(self, expression: str) -> dict:
+        """The value of a JavaScript expression in an isolated world of every child frame, by frame URL."""
+        values: dict = {}
 
         def walk(node: dict) -> None:
             for child in node.get("childFrames", []):
                 frame = child["frame"]
                 world = self.call("Page.createIsolatedWorld", {"frameId": frame["id"], "worldName": "dejunk-test"})
                 result = self.call("Runtime.evaluate", {
-                    # innerText of an element that is not rendered is its whole text: a hidden
-                    # document shows nothing, so it counts as no text.
-                    "expression": "(!document.body || getComputedStyle(document.documentElement).display === 'none')"
-                                  " ? '' : document.body.innerText",
-                    "contextId": world["executionContextId"], "returnByValue": True,
+                    "expression": expression, "contextId": world["executionContextId"],
+                    "returnByValue": True, "awaitPromise": True,
                 })
-                texts[frame["url"]] = result["result"].get("value", "")
+                values[frame["url"]] = result["result"].get("value", "")
                 walk(child)
 
         walk(self.call("Page.getFrameTree")["frameTree"])
-        return texts
+        return values
 
     def html(self) -> str:
         return self.evaluate("document.documentElement.outerHTML")

@@ -152,9 +152,9 @@ def _visit(kind: str, scheme: str, site: SiteServer, proxy: Proxy, browser: Chro
     try:
         facts = tab.evaluate(PAGE_FACTS)
         frames = tab.frame_texts()
+        tab.wait_for_frames_to_paint()
         screenshot = tab.screenshot(ARTIFACTS / f"{kind}-{scheme}.png")
-        # A cross-site frame paints in its own process, at times a moment after the load event:
-        # shoot again until two shots agree (a static page then looks the same), at most 4 times.
+        # Then shoot again until two shots agree (a static page then looks the same), at most 4 times.
         for _ in range(3):
             shown = screenshot.read_bytes()
             time.sleep(0.5)
