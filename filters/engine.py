@@ -31,7 +31,7 @@ from .request import Request
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
-ENGINE_VERSION = "4.6"
+ENGINE_VERSION = "4.7"
 
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 

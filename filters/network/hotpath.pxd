@@ -141,3 +141,7 @@ cdef _page_rids(tuple hot, engine, url)
 
 @cython.locals(t=tuple, hot=tuple, has=tuple, decisions=dict, after=list)
 cpdef check(engine, str url, source_url=*, request_type=*, method=*)
+
+
+@cython.locals(k=Py_ssize_t, source="unsigned int[:]", target="unsigned int[:]")
+cpdef inverse_permutation(order)

@@ -80,64 +80,66 @@ class PlainHosts:
     """Plain host rules (host -> rule id) as sorted names in one string: no object per host."""
 
     names: str  # "\n" + the sorted host names joined by "\n" + "\n"
-    starts: array  # where the "\n" before each name is, and the last "\n"
-    ids: array  # each name's rule id (a name listed twice: the first entry's id first)
-    samples: list[str]  # every BLOCK-th name, for a bisection in C
+    block_starts: array  # where the "\n" before each block's first name is, and the last "\n"
+    entries: array  # each sorted name's entry number in list order (a name listed twice: its first entry first)
+    samples: list[str]  # each block's first name, for a bisection
     first_rid: int  # the entries' rule ids are first_rid on, in list order
     slots: array  # where each entry (in list order) is among the sorted names
 
-    BLOCK = 32
+    BLOCK = 32  # names per block
 
     @classmethod
     def build(cls, hosts: list[str], first_rid: int) -> PlainHosts:
         """The table for `hosts`, whose rule ids are `first_rid` on, in order."""
         # A stable sort keeps a name's entries in list order, so a lookup finds its first one.
-        positions = array("I", sorted(range(len(hosts)), key=hosts.__getitem__))
-        ordered = list(map(hosts.__getitem__, positions))  # one pass in sorted order: the names lie in list order
-        names = "\n" + "\n".join(ordered) + "\n"
-        starts = array("I", accumulate(map((1).__add__, map(len, ordered)), initial=0))
-        del ordered
-        ids = array("I", map(first_rid.__add__, positions))
+        entries = array("I", sorted(range(len(hosts)), key=hosts.__getitem__))
+        # Joined a block at a time: the blocks' lengths give where each starts, without a number per name.
+        block = cls.BLOCK
+        blocks = ["\n".join(map(hosts.__getitem__, entries[k : k + block])) for k in range(0, len(entries), block)]
+        names = "\n".join(["", *blocks, ""])  # one copy of the text, not three
+        block_starts = array("I", accumulate(map((1).__add__, map(len, blocks)), initial=0))
         # Copies, not the list's own strings: once the list goes, its memory can go back to the system.
-        samples = [names[starts[k] + 1 : starts[k + 1]] for k in range(0, len(positions), cls.BLOCK)]
-        slots = array("I", bytes(4 * len(positions)))
-        for slot, entry in enumerate(positions):
-            slots[entry] = slot
-        return cls(names, starts, ids, samples, first_rid, slots)
+        samples = [text.partition("\n")[0] for text in blocks]
+        del blocks
+        # Imported here: the hot path imports this module.
+        from .speed import hotpath
+
+        return cls(names, block_starts, entries, samples, first_rid, hotpath.inverse_permutation(entries))
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.entries)
 
     def get(self, host: str) -> int | None:
         """The rule id for `host`, or None."""
-        # The names before block j-1 are below `host` and those after block j's first are above it.
+        # The names before block j-1 are below `host`, and those after block j's first are above it.
         j = bisect_left(self.samples, host)
-        block = self.BLOCK
-        low = (j - 1) * block if j else 0
-        high = min(j * block + 1, len(self.ids))
-        if low >= high or "\n" in host:
+        if "\n" in host:
             return None
-        starts = self.starts
-        names = self.names[starts[low] : starts[high] + 1]
-        found = names.find("\n" + host + "\n")
+        low = j - 1 if j else 0
+        block_starts = self.block_starts
+        names = self.names
+        start = block_starts[low]
+        end = names.find("\n", block_starts[j] + 1) if j < len(self.samples) else block_starts[j]
+        found = names.find("\n" + host + "\n", start, end + 1)
         if found < 0:
             return None
-        return self.ids[low + names.count("\n", 0, found)]
+        return self.first_rid + self.entries[low * self.BLOCK + names.count("\n", start, found)]
 
     def name_of(self, rid: int) -> str | None:
         """The host name of the entry with rule id `rid`, or None if it is not one of this table's."""
         entry = rid - self.first_rid
         if not 0 <= entry < len(self.slots):
             return None
-        slot = self.slots[entry]
-        return self.names[self.starts[slot] + 1 : self.starts[slot + 1]]
+        block, place = divmod(self.slots[entry], self.BLOCK)
+        return self.names[self.block_starts[block] + 1 : self.block_starts[block + 1]].split("\n")[place]
 
     def items(self):
         """(host, rule id) for each name, the first entry of a name only."""
         previous = None
-        for host, rid in zip(self.names[1:-1].split("\n"), self.ids):
+        first_rid = self.first_rid
+        for host, entry in zip(self.names[1:-1].split("\n"), self.entries):
             if host != previous:
-                yield host, rid
+                yield host, first_rid + entry
                 previous = host
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import random
 
 from filters.network import index as index_module
 from filters.network.index import COMMON_TOKENS, IndexBuilder, PlainHosts, RuleIndex, merge_indexes
@@ -262,6 +263,20 @@ class TestPlainHostsTable:
         assert [table.name_of(rid) for rid in range(10, 14)] == names
         assert table.name_of(9) is None and table.name_of(14) is None
         assert list(table.items()) == [("a.example", 11), ("m.example", 12), ("z.example", 10)]
+
+    def test_every_entry_of_many_blocks_is_found_and_named(self):
+        # Names in a shuffled order over many blocks, some twice: each lookup gives the first entry, each
+        # rule id its own name, whichever block (and place in it) the name was sorted into.
+        order = random.Random(5).sample(range(1000), 1000)
+        names = [f"n{k:04d}.example" for k in order] + [f"n{k:04d}.example" for k in order[:40]]
+        table = PlainHosts.build(names, 7)
+        assert len(table.samples) == -(-len(names) // PlainHosts.BLOCK)
+        for entry, name in enumerate(names):
+            assert table.name_of(7 + entry) == name
+            assert table.get(name) == 7 + names.index(name)
+        for missing in ("n0000.exampl", "n0999.examplf", "a", "n0500.example.", "zzz"):
+            assert table.get(missing) is None
+        assert [host for host, _ in table.items()] == sorted(set(names))
 
     def test_pickles(self):
         table = PlainHosts.build(["b.example", "a.example"], 3)
