@@ -23,7 +23,7 @@ from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import accumulate, chain
-from operator import itemgetter
+from operator import itemgetter, neg
 
 from .rules import ALL_TYPES, DOCUMENT, PAIR_PREFIX, NetworkRule, rule_keys
 
@@ -311,10 +311,12 @@ class IndexBuilder:
         pending = self._pending
         # How many rules have each token, host and pair (a rule counted once per key).
         counts: Counter = Counter(chain.from_iterable(map(dict.fromkeys, map(itemgetter(1), pending))))
-        host_counts: Counter = Counter(host for host in map(itemgetter(3), pending) if host is not None)
+        host_counts: Counter = Counter(map(itemgetter(3), pending))  # (None counts the rules without a host)
         pair_counts: Counter = Counter(chain.from_iterable(map(dict.fromkeys, map(itemgetter(4), pending))))
-        # Each token's `_token_cost`, worked out once.
-        cost = {token: _token_cost(token, counts) for token in counts}.__getitem__
+        # Each token's cost, worked out once: rare in URLs first, then rare among the rules, then long.
+        lengths = list(map(len, counts))
+        cost = dict(zip(counts, zip(map(COMMON_TOKENS.__contains__, counts), map((3).__gt__, lengths), counts.values(),
+                                    map(neg, lengths)))).__getitem__
         by_token: dict[str, list[int]] = {}
         by_domain: dict[str, list[int]] = {}
         always: dict[int, list[int]] = {}
@@ -328,8 +330,11 @@ class IndexBuilder:
                     by_domain.setdefault(domain, []).append(rid)
                 continue
             # A pair must not start with a token most URLs have: every request would probe it.
-            pairs = [p for p in pairs if p[0] not in COMMON_TOKENS and len(p[0]) > 1]
             if pairs and (best is None or best in COMMON_TOKENS or counts[best] > _CROWDED):
+                pairs = [p for p in pairs if p[0] not in COMMON_TOKENS and len(p[0]) > 1]
+            else:
+                pairs = None
+            if pairs:
                 # A crowded token: file under the rarest pair of neighbouring tokens instead.
                 first, second = min(pairs, key=lambda p: (pair_counts[p], cost(p[0])))
                 if pair_counts[(first, second)] < counts[best] if best is not None else True:
@@ -380,11 +385,6 @@ def _crowded(best: str | None, host: str | None, counts: Counter, host_counts: C
 
 def _bits(mask: int) -> list[int]:
     return [1 << i for i in range(mask.bit_length()) if mask >> i & 1]
-
-
-def _token_cost(token: str, counts: Counter) -> tuple:
-    # Prefer tokens rare in URLs, then rare among the rules, then long ones.
-    return (token in COMMON_TOKENS, len(token) < 3, counts[token], -len(token))
 
 
 def merge_indexes(*indexes: RuleIndex) -> RuleIndex:
