@@ -36,16 +36,6 @@ ENGINE_VERSION = "4.7"
 DEFAULT_COSMETIC = object()  # "dejunk's own cosmetic store", the default of the constructors
 
 
-def forget_parse_memos() -> None:
-    """Empty the memos list parsing keeps between builds (option strings, scriptlet calls): for timing
-    a build from text as the first one in a process makes it."""
-    from .cosmetic import injected
-    from .network import rules
-
-    rules._OPTIONS.clear()
-    injected._SCRIPTLETS.clear()
-
-
 def _cosmetic_factory(factory):
     if factory is DEFAULT_COSMETIC:
         from .cosmetic.rules import CosmeticStore
