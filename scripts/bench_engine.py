@@ -123,7 +123,20 @@ def main(argv: list[str]) -> int:
             filter_set.add_filter_list(texts[p], format="hosts" if p.name == "hosts.txt" else "standard")
         return adblock.Engine(filter_set, True)
 
-    # --- build from text, load from cache, memory: ours (and adblock-rust's build) ---
+    # --- memory, build from text, load from cache: ours (and adblock-rust's build) ---
+    # Memory first, from the first build of these lists in this process: a later build would share with the
+    # earlier one what the parser keeps (option strings, compiled selectors), which tracemalloc would not count.
+    Engine.from_text(_WARM_UP_LIST)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    ours = build_ours(paths)
+    gc.collect()
+    built_bytes = tracemalloc.get_traced_memory()[0] - before
+    ours_blocked = [ours.check(url, source, kind).blocked for url, source, kind in requests]
+    gc.collect()
+    warmed_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
     # Ours, each time as the first build of these lists in a process (`_first_build`), as at the proxy's first
     # start: a later build in the same process finds most of its selectors and option strings already compiled.
     builds = {
@@ -136,16 +149,6 @@ def main(argv: list[str]) -> int:
         Engine.from_lists(names, cache_dir=cache_dir)
         cache_load = _median_time(lambda: Engine.from_lists(names, cache_dir=cache_dir), max(3, build_repeats))
         cache_bytes = sum(f.stat().st_size for f in Path(cache_dir).glob("engine-*.pickle"))
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    ours = build_ours(paths)
-    gc.collect()
-    built_bytes = tracemalloc.get_traced_memory()[0] - before
-    ours_blocked = [ours.check(url, source, kind).blocked for url, source, kind in requests]
-    gc.collect()
-    warmed_bytes = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
 
     theirs = build_adblock(paths)
     blocked = {
@@ -388,8 +391,19 @@ print(json.dumps(result))
 """
 
 
-# One build from text, timed, in a fresh process: the lists read and a small list of every kind of rule built
-# first (so that imports and the scriptlet catalog are loaded), nothing else remembered.
+# Built before a measured build, so that imports and the scriptlet catalog are loaded: a rule of each kind.
+_WARM_UP_LIST = """||warm.test^
+||warm.test/a/$script,domain=b.test
+/warm-up/*$image
+@@||warm.test/ok^
+warm.test##.warm
+##.warm-generic
+##div.warm > span[id^=x]
+warm.test##+js(set, warm, 1)
+"""
+
+# One build from text, timed, in a fresh process: the lists read and `_WARM_UP_LIST` built first, nothing
+# else remembered.
 _FIRST_BUILD = """
 import gc, json, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -398,8 +412,7 @@ from filters.engine import Engine
 from filters.lists.syntax import parse_list_text
 paths, cosmetic = json.loads(sys.argv[2]), sys.argv[3] == "cosmetic"
 texts = [open(path, encoding="utf-8").read() for path in paths]
-Engine.from_text("||warm.test^\\n||warm.test/a/$script,domain=b.test\\n/warm-up/*$image\\n@@||warm.test/ok^\\n"
-                 "warm.test##.warm\\n##.warm-generic\\n##div.warm > span[id^=x]\\nwarm.test##+js(set, warm, 1)\\n")
+Engine.from_text(sys.argv[4])
 gc.collect()
 start = time.perf_counter()
 Engine([parse_list_text(text, path=path, name=path.rsplit("/", 1)[-1]) for path, text in zip(paths, texts)],
@@ -413,7 +426,8 @@ def _first_build(paths: list[Path], repeats: int, *, cosmetic: bool) -> float:
     times = []
     for _ in range(repeats):
         done = subprocess.run([sys.executable, "-c", _FIRST_BUILD, str(REPO), json.dumps([str(p) for p in paths]),
-                               "cosmetic" if cosmetic else "network"], capture_output=True, text=True, timeout=300)
+                               "cosmetic" if cosmetic else "network", _WARM_UP_LIST],
+                              capture_output=True, text=True, timeout=300)
         if done.returncode:
             raise RuntimeError(f"the build child failed: {done.stderr.strip()[-500:]}")
         times.append(json.loads(done.stdout)["seconds"])
