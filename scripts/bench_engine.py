@@ -219,7 +219,8 @@ def main(argv: list[str]) -> int:
     print()
     print(f"  load from cache      ours {cache_load:7.3f} s    (file {cache_bytes / 1e6:.1f} MB, list hashing included)")
     print(f"  engine memory        ours {built_bytes / 1e6:.1f} MB after build, {warmed_bytes / 1e6:.1f} MB after"
-          " all requests (tracemalloc: Python allocations the engine keeps)")
+          " all requests (tracemalloc: Python allocations a first build and the requests leave, the parser's memos"
+          " included)")
     print()
 
     # --- EasyList + EasyPrivacy, the short line ---

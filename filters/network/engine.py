@@ -354,9 +354,10 @@ class NetworkEngine:
         elif is_ip_address(host):
             origin = Origin(host, (host,), host, frozenset((host,)), ascii_host, tokens, slots, host_start, websocket)
         else:
-            keys = host_keys(host, public_suffix(host))
+            suffixes = host_suffixes(host)
+            keys = host_keys(host, public_suffix(host), suffixes)
             origin = Origin(
-                host, host_suffixes(host), registrable_domain(host), keys, ascii_host, tokens, slots, host_start, websocket
+                host, suffixes, registrable_domain(host), keys, ascii_host, tokens, slots, host_start, websocket
             )
         if tokens:
             origin.ends_pair = self._token_flags.get(tokens[-1], 0) & STARTS_PAIR
@@ -725,7 +726,7 @@ class _Builder:
         self.offsets = array("I", [0])  # where each rule's text starts in the joined texts, and the end
         self.lines = array("I")
         self.list_ids = array("H")
-        self.by_number = [IndexBuilder() for _ in INDEXES]  # in `INDEXES` order
+        self.by_number = [IndexBuilder(hotpath.inverse_permutation) for _ in INDEXES]  # in `INDEXES` order
         self.badfilters: set[str] | None = None
         self.badfilter_heads: set[str] = set()
         self.badfilter_hosts: set[str] = set()  # the hosts of cancelled plain `||host^` block rules

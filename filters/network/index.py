@@ -21,6 +21,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate, chain
 from operator import itemgetter, neg
@@ -89,8 +90,9 @@ class PlainHosts:
     BLOCK = 32  # names per block
 
     @classmethod
-    def build(cls, hosts: list[str], first_rid: int) -> PlainHosts:
-        """The table for `hosts`, whose rule ids are `first_rid` on, in order."""
+    def build(cls, hosts: list[str], first_rid: int, invert: Callable[[array], array]) -> PlainHosts:
+        """The table for `hosts`, whose rule ids are `first_rid` on, in order; `invert` inverts a permutation
+        (`hotpath.inverse_permutation`, a C loop where compiled)."""
         # A stable sort keeps a name's entries in list order, so a lookup finds its first one.
         entries = array("I", sorted(range(len(hosts)), key=hosts.__getitem__))
         # Joined a block at a time: the blocks' lengths give where each starts, without a number per name.
@@ -101,10 +103,7 @@ class PlainHosts:
         # Copies, not the list's own strings: once the list goes, its memory can go back to the system.
         samples = [text.partition("\n")[0] for text in blocks]
         del blocks
-        # Imported here: the hot path imports this module.
-        from .speed import hotpath
-
-        return cls(names, block_starts, entries, samples, first_rid, hotpath.inverse_permutation(entries))
+        return cls(names, block_starts, entries, samples, first_rid, invert(entries))
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -208,7 +207,9 @@ class RuleIndex:
 class IndexBuilder:
     """Collects rules, then files each under its best key (`finish`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, invert: Callable[[array], array] | None = None) -> None:
+        # What a `PlainHosts` table is built with (`PlainHosts.build`): the engine passes the hot path's.
+        self._invert = invert
         self._by_host: dict[str, list[int] | int] = {}
         self._listed: list[str] = []  # the hosts `_by_host` holds a list for (made a tuple by `finish`)
         self._tables: list[PlainHosts] = []
@@ -268,7 +269,9 @@ class IndexBuilder:
             for rid, host in enumerate(hosts, first_rid):
                 if host in common and by_host[host].__class__ is list:
                     by_host[host].append(rid)
-        self._tables.append(PlainHosts.build(hosts, first_rid))
+        if self._invert is None:
+            raise ValueError("a hosts table needs the builder's `invert` (hotpath.inverse_permutation)")
+        self._tables.append(PlainHosts.build(hosts, first_rid, self._invert))
 
     def _in_tables(self, host: str) -> int | None:
         for table in self._tables:

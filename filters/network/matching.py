@@ -77,19 +77,16 @@ def new_target(url, raw_url, host, host_start, host_end, bits, type_bit, origin,
             domain_keys, path_tokens, path_keys)
 
 
-def host_keys(host: str, public_suffix: str | None) -> frozenset[str]:
+def host_keys(host: str, public_suffix: str | None, suffixes: tuple[str, ...] | None = None) -> frozenset[str]:
     """The names a `$domain=` entry can give for `host`: itself, its parent domains, and entity forms.
 
     `a.example.co.uk` gives `a.example.co.uk`, `example.co.uk`, `co.uk`, `uk`, `a.example.*` and
-    `example.*` (uBO's entity wildcard: any public suffix).
+    `example.*` (uBO's entity wildcard: any public suffix). `suffixes`, `host_suffixes(host)` if at
+    hand, are taken as they are (a request's origin keeps both: the same strings, once).
     """
     if not host:
         return frozenset()
-    keys = [host]
-    at = host.find(".")
-    while at >= 0:
-        keys.append(host[at + 1 :])
-        at = host.find(".", at + 1)
+    keys = list(host_suffixes(host) if suffixes is None else suffixes)
     if public_suffix and len(host) > len(public_suffix) + 1 and host.endswith("." + public_suffix):
         base = host[: -len(public_suffix) - 1]
         keys.append(base + ".*")

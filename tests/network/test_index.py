@@ -8,8 +8,10 @@ import random
 from filters.network import index as index_module
 from filters.network.index import COMMON_TOKENS, IndexBuilder, PlainHosts, RuleIndex, merge_indexes
 from filters.network.rules import DOCUMENT, TYPE_BITS, parse_network_rule
+from filters.network.speed import hotpath
 
 SCRIPT = TYPE_BITS["script"]
+inverse_permutation = hotpath.inverse_permutation
 PING = TYPE_BITS["ping"]
 
 
@@ -244,7 +246,7 @@ class TestPlainHostsTable:
 
     def test_every_name_is_found_with_its_first_entry(self):
         names = [f"h{n % 97}.example" for n in range(500)]  # each name listed five or six times
-        table = PlainHosts.build(names, 1000)
+        table = PlainHosts.build(names, 1000, inverse_permutation)
         for name in set(names):
             assert table.get(name) == 1000 + names.index(name)
         assert table.get("h97.example") is None and table.get("a.example") is None and table.get("zz") is None
@@ -253,13 +255,13 @@ class TestPlainHostsTable:
     def test_a_name_repeated_across_a_block_boundary_keeps_its_first_entry(self):
         block = PlainHosts.BLOCK
         names = ["a.example"] * (block - 1) + ["b.example"] * (2 * block + 3) + ["c.example"]
-        table = PlainHosts.build(list(reversed(names)), 0)
+        table = PlainHosts.build(list(reversed(names)), 0, inverse_permutation)
         assert table.get("b.example") == names[::-1].index("b.example")
         assert table.get("a.example") == names[::-1].index("a.example")
 
     def test_names_of_entries(self):
         names = ["z.example", "a.example", "m.example", "a.example"]
-        table = PlainHosts.build(names, 10)
+        table = PlainHosts.build(names, 10, inverse_permutation)
         assert [table.name_of(rid) for rid in range(10, 14)] == names
         assert table.name_of(9) is None and table.name_of(14) is None
         assert list(table.items()) == [("a.example", 11), ("m.example", 12), ("z.example", 10)]
@@ -269,7 +271,7 @@ class TestPlainHostsTable:
         # rule id its own name, whichever block (and place in it) the name was sorted into.
         order = random.Random(5).sample(range(1000), 1000)
         names = [f"n{k:04d}.example" for k in order] + [f"n{k:04d}.example" for k in order[:40]]
-        table = PlainHosts.build(names, 7)
+        table = PlainHosts.build(names, 7, inverse_permutation)
         assert len(table.samples) == -(-len(names) // PlainHosts.BLOCK)
         for entry, name in enumerate(names):
             assert table.name_of(7 + entry) == name
@@ -279,7 +281,7 @@ class TestPlainHostsTable:
         assert [host for host, _ in table.items()] == sorted(set(names))
 
     def test_pickles(self):
-        table = PlainHosts.build(["b.example", "a.example"], 3)
+        table = PlainHosts.build(["b.example", "a.example"], 3, inverse_permutation)
         copy = pickle.loads(pickle.dumps(table))
         assert (copy.get("a.example"), copy.get("b.example"), copy.name_of(3)) == (4, 3, "b.example")
 
@@ -289,7 +291,7 @@ class TestPlainHostsFiling:
 
     def builder(self, monkeypatch) -> IndexBuilder:
         monkeypatch.setattr(index_module, "PLAIN_TABLE_FROM", 3)
-        return IndexBuilder()
+        return IndexBuilder(inverse_permutation)
 
     def test_a_big_run_becomes_a_table(self, monkeypatch):
         builder = self.builder(monkeypatch)
