@@ -56,6 +56,7 @@ from .selectors import (
     SelectorError,
     Unsupported,
     check_html_filter,
+    forget_compiled,
     needs_runtime,
     plan_for,
     plan_for_adguard_html,
@@ -587,6 +588,10 @@ class CosmeticStore:
         finally:
             if collecting:
                 gc.enable()
+            # What the build parsed and compiled once per distinct domain list and selector is not needed
+            # again until pages come (page workers compile their own): 3 MB for the corpus lists.
+            _parse_domains.cache_clear()
+            forget_compiled()
 
     @classmethod
     def _build(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:

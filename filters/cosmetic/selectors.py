@@ -758,6 +758,12 @@ def compile_css(css: str):
         raise SelectorError(f"selector not understood: {error}") from None
 
 
+def forget_compiled() -> None:
+    """Drop every compiled selector this process keeps (ours and soupsieve's own cache of them)."""
+    compile_css.cache_clear()
+    soupsieve.purge()
+
+
 def _element_keys(compiled) -> tuple:
     """One key per alternative: what an element must carry to match it."""
     keys = []

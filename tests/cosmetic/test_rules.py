@@ -16,13 +16,14 @@ from filters.cosmetic.rules import (
     PageRules,
     RuleIndex,
     StoredIndex,
+    _parse_domains,
     applies,
     domain_names,
     parse_domains,
     parse_rule,
 )
 from filters.lists.syntax import parse_list_text
-from filters.cosmetic.selectors import SelectorError, Unsupported
+from filters.cosmetic.selectors import SelectorError, Unsupported, compile_css
 
 
 def store_of(text: str, name: str = "test.txt") -> CosmeticStore:
@@ -181,6 +182,14 @@ def test_store_counts_skipped_and_bad_lines():
     assert (bad.list, bad.line, bad.text) == ("test.txt", 15, "example.com##.broken:has(")
     assert len(store) == 14  # the scriptlet rule and `:matches-css()` count
     assert len(store.generic) == 5
+
+
+def test_a_build_keeps_none_of_its_parse_memos():
+    # The domain lists and selectors a build parsed once each are dropped when it ends (page workers
+    # compile their own): they would outweigh the rules of a big list set for nothing.
+    store = store_of(LIST)
+    assert (_parse_domains.cache_info().currsize, compile_css.cache_info().currsize) == (0, 0)
+    assert selectors_on(store, "https://example.com/story") >= {".ad", "div:has(> .sponsored)"}
 
 
 def test_page_rules_generic_and_specific():
