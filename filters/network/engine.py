@@ -435,8 +435,7 @@ class NetworkEngine:
         # The candidates as one run of compiled rules (and their ids, in the same order): a request
         # then walks one tuple instead of a bucket, a list slot and a tuple per rule.
         rids = tuple([rid for bucket in buckets for rid in bucket])
-        compiled = self._compiled
-        return simple, tuple([compiled[rid] or self._compile(rid) for rid in rids]), rids
+        return simple, self._compiled_run(rids), rids
 
     _find_all = hotpath.find_all
 
@@ -446,10 +445,14 @@ class NetworkEngine:
         rules, not an id, a slot of the rule table and a tuple for each."""
         index = self._indexes[n]
         bucket = index.always.get(key) if key.__class__ is int else index.by_token.get(key)
-        compiled = self._compiled
-        run = () if bucket is None else (tuple([compiled[rid] or self._compile(rid) for rid in bucket]), bucket)
+        run = () if bucket is None else (self._compiled_run(bucket), bucket)
         self._runs[n][key] = run
         return run
+
+    def _compiled_run(self, rids: tuple[int, ...]) -> tuple:
+        """The compiled rules of `rids`, in their order (each compiled the first time a run needs it)."""
+        compiled = self._compiled
+        return tuple([compiled[rid] or self._compile(rid) for rid in rids])
 
     def _rule(self, rid: int) -> NetworkRule | None:
         """The parsed rule behind an id (None for a hosts-file line)."""

@@ -68,8 +68,8 @@ cdef _find(tuple hot, engine, Py_ssize_t n, tuple t)
 cdef tuple _run_of(engine, dict runs, Py_ssize_t n, key)
 
 
-@cython.locals(bucket=tuple, compiled=list)
-cdef tuple _domain_run(tuple hot, engine, tuple tables, key)
+@cython.locals(bucket=tuple)
+cdef tuple _domain_run(engine, tuple tables, key)
 
 
 @cython.locals(at=Py_ssize_t, c=tuple, refused=cython.longlong)
@@ -77,7 +77,7 @@ cdef _first_match(tuple run, tuple rids, long long bits, str url, tuple t)
 
 
 @cython.locals(found=list, keys=list, runs=dict, run=tuple, domain_keys=tuple)
-cdef list _runs_for(tuple hot, engine, tuple tables, Py_ssize_t n, tuple t)
+cdef list _runs_for(engine, tuple tables, Py_ssize_t n, tuple t)
 
 
 cdef list _with_run(list found, tuple run)

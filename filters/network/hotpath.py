@@ -306,7 +306,7 @@ def _find(hot, engine, n, t):
     rid = _first_match(probe[1], probe[2], bits, url, t)
     if rid is not None:
         return rid
-    more = _runs_for(hot, engine, tables, n, t)
+    more = _runs_for(engine, tables, n, t)
     if more is not None:
         for run in more:
             rid = _first_match(run[0], run[1], bits, url, t)
@@ -315,7 +315,7 @@ def _find(hot, engine, n, t):
     return None
 
 
-def _runs_for(hot, engine, tables, n, t):
+def _runs_for(engine, tables, n, t):
     """The runs of index `n` a request's path keys, its type's `always` rules and its source page's
     `$domain=` names give, in that order (the origin's come first, from its probe); None for none
     (most requests have none or one)."""
@@ -334,7 +334,7 @@ def _runs_for(hot, engine, tables, n, t):
     domain_keys = t[DOMAIN_KEYS]
     if domain_keys:
         for key in domain_keys:
-            run = _domain_run(hot, engine, tables, key)
+            run = _domain_run(engine, tables, key)
             if run:
                 found = _with_run(found, run)
     return found
@@ -356,14 +356,13 @@ def _run_of(engine, runs, n, key):
     return run
 
 
-def _domain_run(hot, engine, tables, key):
+def _domain_run(engine, tables, key):
     """The run (compiled rules, ids) of an index's `$domain=` bucket for a source page's name; () for none.
     Not kept: few requests come from a page named in that table."""
     bucket = tables[_BY_DOMAIN].get(key)
     if bucket is None:
         return ()
-    compiled = hot[_COMPILED_RULES]
-    return tuple([compiled[rid] or engine._compile(rid) for rid in bucket]), bucket
+    return engine._compiled_run(bucket), bucket
 
 
 def _first_match(run, rids, bits, url, t):
@@ -590,7 +589,7 @@ def _find_all(hot, engine, n, t):
     if simple is not None and not bits & POPUP:
         _all_in_run((hot[_COMPILED_RULES][simple] or engine._compile(simple),), (simple,), bits, url, t, found)
     _all_in_run(probe[1], probe[2], bits, url, t, found)
-    more = _runs_for(hot, engine, tables, n, t)
+    more = _runs_for(engine, tables, n, t)
     if more is not None:
         for run in more:
             _all_in_run(run[0], run[1], bits, url, t, found)
@@ -690,7 +689,7 @@ def inverse_permutation(order):
     # Compiled, a C loop over the two arrays' memory: a hosts file of two million names takes
     # milliseconds here, a third of a second in plain Python.
     inverse = array("I", bytes(4 * len(order)))
-    source = order
+    source = order  # (the two names are typed as memoryviews in hotpath.pxd)
     target = inverse
     for k in range(len(order)):
         target[source[k]] = k
