@@ -6,8 +6,9 @@ express (`:has-text(/regex/)`, `:upward()`, `:min-text-length()`, AdGuard's `tag
 Plans are plain picklable data; compiled soupsieve objects live in a per-process cache.
 
 Index keys come from soupsieve's own parse of the CSS (so escapes and case rules are exactly
-soupsieve's): an element can only match if it carries the key (`element_keys`), and a page can
-only match if it contains every class and id the selector requires (`gate`).
+soupsieve's), or, for the plain selectors most lines hold, from `plain`, which reads them the same
+way without soupsieve: an element can only match if it carries the key (`element_keys`), and a page
+can only match if it contains every class and id the selector requires (`gate`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ import re2
 import soupsieve
 from lxml import etree
 from bs4.element import Comment, Declaration, Doctype, NavigableString, PreformattedString, ProcessingInstruction, Tag
+
+from . import plain
+from .plain import attribute_literal, plain_keys
 
 # soupsieve's strict mode rejects valid CSS such as `:has(> .a .b)`; browsers accept it.
 SOUPSIEVE_FLAGS = soupsieve.NOSTRICT
@@ -172,7 +176,7 @@ def plan_for(selector: str) -> Plan:
 
 @_bounded
 def prepare(selector: str):
-    """`plan_for` without soupsieve: a lone `.class`/`#id`'s Plan, else (path test, css, steps)."""
+    """`plan_for` without soupsieve: a plain selector's Plan (see `plain`), else (path test, css, steps)."""
     # Raises Unsupported for what dejunk cannot do anywhere, so a list can be checked cheaply; soupsieve's own
     # syntax check happens when the plan is made.
     selector = selector.strip()
@@ -184,6 +188,9 @@ def prepare(selector: str):
         kind = "class" if simple.group(1) == "." else "id"
         value = simple.group(2)
         return Plan(selector, (), ((kind, value),), frozenset({simple.group(1) + value}), True)
+    plain = plain_keys(selector)
+    if plain is not None:
+        return Plan(selector, (), *plain)
     pieces = list(_scan(selector))
     _check_style_block(pieces)
     path, selector, pieces = _take_matches_path(selector, pieces)
@@ -449,7 +456,7 @@ def _translate(selector: str, nested: bool = False, pieces: list | None = None, 
 
 
 def _check_css(css: str, browser: bool) -> None:
-    if not browser:
+    if not browser and plain.parse(css) is None:  # plain CSS is CSS soupsieve accepts
         compile_css(css)
 
 
@@ -559,6 +566,9 @@ def _translate_container(name: str, argument: str, browser: bool):
 
 def _one_compound(css: str) -> bool:
     """Whether CSS is one compound selector (no combinator): it then tests an element by itself."""
+    known = plain.one_compound(css)
+    if known is not None:
+        return known
     return all(not selector.relation.selectors for selector in compile_css(css).selectors)
 
 
@@ -791,32 +801,6 @@ def _compound_key(selector) -> tuple:
         return ("tag", selector.tag.name.lower())
     return ("any",)
 
-
-# soupsieve builds attribute patterns as a fixed prefix and suffix around `re.escape(value)`.
-_PATTERN_PREFIXES = ("(?:(?<=^)|(?<=[ \\t\\r\\n\\f]))", "^")
-_PATTERN_SUFFIXES = ("(?=(?:[ \\t\\r\\n\\f]|\\Z))", "(?:-.*)?\\Z", "\\Z")
-_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
-
-
-def attribute_literal(pattern: str) -> str | None:
-    """The lower-case text any value a soupsieve attribute pattern matches contains; None if unknown."""
-    # Lower-cased, it serves case-insensitive patterns too. Patterns that match nothing (`[a^=""]`) get a NUL
-    # character, which no parsed attribute value contains.
-    if pattern in ("(?!)", "^(?!)"):
-        return "\0"
-    core = pattern
-    for prefix in _PATTERN_PREFIXES:
-        if core.startswith(prefix):
-            core = core[len(prefix) :]
-            break
-    for suffix in _PATTERN_SUFFIXES:
-        if core.endswith(suffix):
-            core = core[: -len(suffix)]
-            break
-    literal = _ESCAPED.sub(r"\1", core)
-    if re.escape(literal) != core or not literal:
-        return None
-    return literal.lower()
 
 
 def _gate(compiled) -> frozenset:

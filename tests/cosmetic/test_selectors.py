@@ -297,8 +297,8 @@ def test_plans_are_plain_data():
 
 def test_compiled_selectors_are_cached():
     selectors.compile_css.cache_clear()
-    plan_for("div.one > .two")
-    plan_for("div.one > .two")
+    plan_for("div.one > .two:nth-child(2)")  # outside `plain`'s grammar: compiled by soupsieve
+    plan_for("div.one > .two:nth-child(2)")
     assert selectors.compile_css.cache_info().hits >= 1
 
 
@@ -360,7 +360,14 @@ def test_a_recursion_in_parsing_is_a_selector_error(monkeypatch):
 
     monkeypatch.setattr(selectors, "_gate", too_deep)
     with pytest.raises(SelectorError, match="nested too deeply"):
-        plan_for("div:has(> p span)")
+        plan_for("div:has(> p span):nth-child(2)")  # read by soupsieve
+    monkeypatch.setattr(selectors.plain, "_parse_list", too_deep_plain)
+    with pytest.raises(SelectorError, match="nested too deeply"):
+        plan_for("div:has(> p span)")  # read by `plain`
+
+
+def too_deep_plain(*args):
+    raise RecursionError("maximum recursion depth exceeded")
 
 
 def test_real_selectors_stay_within_the_shape_limits(corpus):
