@@ -19,10 +19,11 @@ try:
 except ImportError:  # a soupsieve without it: selectors with attribute tests are left to soupsieve
     _CASE_BLIND = None
 
-# An identifier; escapes of a character other than a hex digit or a line break stand for that character
-# (`.md\:flex` is the class `md:flex`), hex escapes are left to soupsieve.
-_IDENT = (r"-?(?:[_a-zA-Z\u00a0-\uffff]|\\[^0-9a-fA-F\r\n\f])"
-          r"(?:[_a-zA-Z0-9\u00a0-\uffff-]|\\[^0-9a-fA-F\r\n\f])*")
+# An identifier, as soupsieve reads one; escapes of a character other than a hex digit or a line break stand
+# for that character (`.md\\:flex` is the class `md:flex`), hex escapes are left to soupsieve. (Negated
+# classes of ASCII and C1 characters: the regexes below hold dozens of them, quick to compile.)
+_IDENT = (r"-?(?:[^\x00-\x40\x5b-\x5e\x60\x7b-\x9f]|\\[^0-9a-fA-F\r\n\f])"
+          r"(?:[^\x00-\x2c\x2e\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x9f]|\\[^0-9a-fA-F\r\n\f])*")
 _STRING = r"\"([^\"\\\r\n\f]*)\"|'([^'\\\r\n\f]*)'"
 # Groups: tag; class/id marker, name; attribute name, operator, "value", 'value', bare value, case flag;
 # simple pseudo-class (soupsieve's `:-soup-contains()` too, which `:has-text()` becomes); opening
@@ -35,6 +36,29 @@ _TOKEN = re.compile(
     r"|:(not|has)\(|(\))|( *, *)|( *[>+~] *| +)" % {"i": _IDENT, "s": _STRING}
 )
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+# The same grammar as one regex, for `accepts`, with `:not()` and `:has()` nested one level deep. A compound
+# is an optional tag and parts, not empty (the look-ahead): each level holds its parts' pattern twice.
+_PART = (r"(?:[.#]%(i)s|\[%(i)s(?:[~|^$*]?=(?:\"[^\"\\\r\n\f]*\"|'[^'\\\r\n\f]*'|%(i)s)(?: +[is])?)?\]"
+         r"|:(?:root|empty|scope|first-child|last-child|only-child|first-of-type|last-of-type|only-of-type"
+         r"|-soup-contains\((?:\"[^\"\\\r\n\f]*\"|'[^'\\\r\n\f]*')\)))" % {"i": _IDENT})
+
+
+def _selectors_of(part: str, nested: bool) -> str:
+    """A regex for a selector list whose compounds are made of `part`s (inside `:has()` when `nested`)."""
+    compound = r"(?=[^ ,>+~)])(?:%s|\*)?%s*" % (_IDENT, part)
+    comma = r" *, *(?:[>+~] *)?" if nested else r" *, *"
+    return r"%s%s(?:(?: *[>+~] *| +|%s)%s)*" % (r"(?:[>+~] *)?" if nested else "", compound, comma, compound)
+
+
+_NESTED = r"(?:%s|:not\(%s\)|:has\(%s\))" % (_PART, _selectors_of(_PART, False), _selectors_of(_PART, True))
+_ACCEPTED = re.compile(_selectors_of(_NESTED, False))
+
+
+def accepts(selector: str) -> bool:
+    """True if `parse` reads the selector (one regex, for the many lines only checked at a build); False if it
+    does not, or nests `:not()`/`:has()` in one another."""
+    return _ACCEPTED.fullmatch(selector) is not None
 
 
 def _unescaped(name: str) -> str:

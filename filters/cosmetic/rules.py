@@ -51,11 +51,13 @@ from .injected import (
 )
 from .live import description as live_description
 from .live import style_entry as live_entry
+from .plain import accepts as plain_accepts
 from .selectors import (
     Plan,
     SelectorError,
     Unsupported,
     check_html_filter,
+    check_shape,
     forget_compiled,
     needs_runtime,
     plan_for,
@@ -924,7 +926,12 @@ def parse_rule(
         return CosmeticException(text, list_name, line, (kind, selector), domains, excluded)
     if kind == HTML and not adguard:
         check_html_filter(selector)
-    if domains and not with_plan:
+    if domains and not with_plan and not adguard and plain_accepts(selector):
+        # Site-specific plain CSS (most such lines): valid as it is, within bounds; the plan comes on first use.
+        check_shape(selector)
+        plan = None
+        browser_only = False
+    elif domains and not with_plan:
         # Site-specific: check what can be checked without soupsieve; the plan comes on first use.
         prepared = prepare_adguard_html(selector) if adguard else prepare(selector)
         plan = prepared if isinstance(prepared, Plan) else None

@@ -51,6 +51,19 @@ def test_what_is_outside_the_grammar_is_left_to_soupsieve(selector):
     assert plain.plain_keys(selector) is None
 
 
+@pytest.mark.parametrize("selector", PLAIN + NOT_PLAIN)
+def test_the_one_regex_accepts_what_the_parser_reads(selector):
+    if plain.accepts(selector):
+        assert plain.parse(selector) is not None
+    elif plain.parse(selector) is not None:
+        assert selector.count(":has(") + selector.count(":not(") > 1  # nested in one another
+
+
+def test_the_one_regex_leaves_deeper_nesting_to_the_parser():
+    for selector in (".a:has(.b:has(.c))", ".a:not(.b:has(.c))", "div:not(:not(.a))"):
+        assert plain.parse(selector) is not None and not plain.accepts(selector)
+
+
 def test_a_plain_selectors_plan_is_the_one_soupsieve_gives(monkeypatch):
     made = {selector: selectors.plan_for(selector) for selector in PLAIN}
     monkeypatch.setattr(selectors, "plain_keys", lambda selector: None)
@@ -80,6 +93,7 @@ def test_every_plain_selector_of_the_corpus_lists_is_keyed_as_soupsieve_keys_it(
     checked = 0
     for selector in corpus_selectors(corpus):
         keys = plain.plain_keys(selector)
+        assert not plain.accepts(selector) or keys is not None, selector
         if keys is None:
             continue
         assert keys == soupsieve_keys(selector), selector  # soupsieve raises if it does not accept it
