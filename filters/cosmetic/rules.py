@@ -981,8 +981,18 @@ def parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 _DOMAIN = re.compile(r"[a-z0-9_.-]+|[0-9a-f:]+")
 
 
+# A domain list written as `_parse_domains` would give it back: lower-case ASCII names (`~` or `.*` at most),
+# no spaces, no empty or `*` entry. Most lists' lines are, and need no step per name.
+_PLAIN_DOMAINS = re.compile(r"~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?(?:,~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?)*")
+
+
 @functools.lru_cache(maxsize=65536)
 def _parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if _PLAIN_DOMAINS.fullmatch(domain_part):
+        names = domain_part.split(",")
+        if "~" not in domain_part:
+            return tuple(names), ()
+        return (tuple(name for name in names if name[0] != "~"), tuple(name[1:] for name in names if name[0] == "~"))
     included: list[str] = []
     excluded: list[str] = []
     for raw in domain_part.split(","):

@@ -423,3 +423,33 @@ def test_plain_class_and_id_lines_are_the_rules_parse_rule_makes():
     assert store.skipped["regex domain in cosmetic rule"] == 1
     assert [(bad.line, bad.text) for bad in store.bad_lines] == [(len(good) + 2, "bad domain!##.y")]
     assert {".a.b", ".a, .b"} <= {rule.selector for rule in store.generic.rules}
+
+
+def test_plain_domain_lists_are_read_as_the_general_way_reads_them(corpus, monkeypatch):
+    import re
+
+    from filters.cosmetic import rules as module
+
+    parts = {"A.com", "a.com.", "a..com", ".a.com", "~a.com,b.*", "b.*,~c.*", "*", "a,*", "a,,b", " a.com , b.com ",
+             "xn--a.com", "\u00e9.com", "~", "a.com,~", "a_b-c.d,~e.f.*"}
+    for name in ("easylist.txt", "ublock-filters.txt"):
+        for line in (corpus / "lists" / name).read_text(encoding="utf-8").splitlines():
+            marker = module._MARKER.search(line)
+            if marker is not None and marker.start() > 0:
+                parts.add(line[: marker.start()])
+
+    def read_all():
+        module._parse_domains.cache_clear()
+        found = {}
+        for part in parts:
+            try:
+                found[part] = module._parse_domains(part)
+            except (SelectorError, Unsupported) as error:
+                found[part] = repr(error)
+        return found
+
+    plain = read_all()
+    assert sum(bool(module._PLAIN_DOMAINS.fullmatch(part)) for part in parts) > 5000  # the way most lines take
+    monkeypatch.setattr(module, "_PLAIN_DOMAINS", re.compile("(?!)"))
+    assert read_all() == plain
+    module._parse_domains.cache_clear()
