@@ -246,12 +246,15 @@ class IndexBuilder:
                 del fresh[host]  # an earlier plain rule decides
         common = fresh.keys() & by_host.keys()
         if common:
+            # What `add_simple_host` does with a name already filed: a plain rule keeps it, rules with options
+            # (a list) take each of its ids.
             for host in common:
                 del fresh[host]
-            for rid, host in enumerate(hosts, first_rid):
-                if host in common:
-                    self._size -= 1
-                    self.add_simple_host(host, rid)
+            joining = {host for host in common if by_host[host].__class__ is list}
+            if joining:
+                for rid, host in enumerate(hosts, first_rid):
+                    if host in joining:
+                        by_host[host].append(rid)
         if len(fresh) > len(by_host):
             fresh.update(by_host)
             self._by_host = fresh
