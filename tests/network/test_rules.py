@@ -242,6 +242,34 @@ class TestDomains:
         assert not parse_network_rule("/ad.$domain=example.com").is_generic
 
 
+    def test_plain_values_are_read_as_the_general_way_reads_them(self, corpus, monkeypatch):
+        import re
+
+        from filters.network import rules as module
+
+        values = {"a.com", "A.com", "a.com.", "a.com|", "|a.com", "a..com", "~a.com|b.*", "b.*|~c.*", "[::1]|a.com",
+                  "xn--a.com", "b\u00fccher.example", "~", "a.com|~", " a.com", "a_b-c.d|~e.f.*", "/re/"}
+        for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt"):
+            for line in (corpus / "lists" / name).read_text(encoding="utf-8").splitlines():
+                found = re.search(r"[$,](?:domain|from|to|denyallow)=([^,]*)", line)
+                if found and not line.startswith(("!", "#")) and "#" not in line[: found.start()]:
+                    values.add(found.group(1))
+
+        def read_all():
+            answers = {}
+            for value in values:
+                try:
+                    answers[value] = module._domain_set(value, "domain")
+                except RuleError as error:
+                    answers[value] = (error.reason, error.unsupported)
+            return answers
+
+        plain = read_all()
+        assert sum(bool(module._PLAIN_DOMAIN_VALUE.fullmatch(value)) for value in values) > 1000
+        monkeypatch.setattr(module, "_PLAIN_DOMAIN_VALUE", re.compile("(?!)"))
+        assert read_all() == plain
+
+
 class TestOtherOptions:
     def test_method(self):
         rule = parse_network_rule("||example.com/track$method=post|Put")
