@@ -131,6 +131,11 @@ _DOMAIN_VALUE = re.compile(r"^(?:[a-z0-9._\-]+(?:\.\*)?|[0-9a-f:.]+)$")
 _TOKEN = re.compile(r"[a-z0-9]+")  # the same runs `matching.TOKEN_RE` finds in URLs
 _STARS = re.compile(r"\*\*+")
 _PLAIN_HOST_PATTERN = re.compile(r"\|\|(%s)\^" % PLAIN_HOST)  # `||host^`
+# Lower-cased patterns `_parse_pattern` reads in its simplest way, the most common forms: `||host` and what
+# follows it (no `*` or `|`: no anchor at the end, no wildcard to drop), and a pattern with no anchor, no
+# wildcard at either end, no `**` and not a `/regex/`.
+_HOST_AND_REST = re.compile(r"\|\|([a-z0-9_-][a-z0-9._-]*+)(?<!\.)([\^/:?=&;][^*|]*+)")
+_UNANCHORED = re.compile(r"(?!/.+/\Z)(?!.*\*\*)[^|*](?:[^|]*[^|*])?", re.DOTALL)
 
 
 class RuleError(ValueError):
@@ -325,9 +330,23 @@ def parse_rule_fields(text: str) -> RuleFields:
         host = plain.group(1)
         fields.update(pattern=host + "^", anchor_start=2, anchor_end=False, hostname=host, rest="^")
         host_document = True
-    else:
-        _parse_pattern(pattern, options.match_case, fields)
+    elif options.match_case:
+        _parse_pattern(pattern, True, fields)
         host_document = fields.pop("host_document", False)
+    else:
+        lowered = pattern.lower()
+        simple = _HOST_AND_REST.fullmatch(lowered)
+        if simple is not None:
+            # What `_parse_pattern` and `_split_host` make of these, directly.
+            rest = simple.group(2)
+            fields.update(pattern=lowered[2:], anchor_start=2, anchor_end=False, hostname=simple.group(1), rest=rest)
+            host_document = rest == "^"
+        elif _UNANCHORED.fullmatch(lowered):
+            fields.update(pattern=lowered, anchor_start=0, anchor_end=False)
+            host_document = False
+        else:
+            _parse_pattern(pattern, False, fields)
+            host_document = fields.pop("host_document", False)
     mask, error = options.outcomes[host_document]
     if error is not None:
         raise RuleError(*error)

@@ -113,7 +113,8 @@ def test_building_the_corpus_lists_compiles_no_selector_with_soupsieve(corpus, m
 
     counting.cache_clear = real.cache_clear
     monkeypatch.setattr(selectors, "compile_css", counting)
-    lists = [read_list(str(corpus / "lists" / name)) for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt")]
+    names = ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt")
+    lists = [read_list(str(corpus / "lists" / name)) for name in names]
     store = CosmeticStore.from_lists(lists)
     assert len(store.generic) > 5000 and not store.bad_lines
     assert compiled == []

@@ -270,6 +270,48 @@ class TestDomains:
         assert read_all() == plain
 
 
+class TestSimplePatterns:
+    """The common `||host/path` and unanchored patterns are read without `_parse_pattern`: to the same fields."""
+
+    EDGES = [
+        "||a.example/x", "||A.Example/X?y=1", "||a.example^", "||a.example^x", "||a-.example/x", "||a.example./x",
+        "||.a.example/x", "||a.example/*x", "||a.example/x*", "||a.example/x|", "||a.example", "||a.example:8080/x",
+        "||a_b.example;x", "||bücher.example/x", "||a.example/x$script", "||a.example/X$match-case", "||ads-^",
+        "||_ads.example^", "||ads_^$third-party", "/banner/", "/banner/x", "//", "/x/$image", "ad", "Ad-Banner.",
+        "*ad", "ad*", "a**d", "a*d", "|ad", "ad|", "a|d", "a\\|", "ads/Ü", "@@||a.example/x", "@@banner.",
+        "-ad-$~image", "||a.example/x^", "||a.example/&x",
+    ]
+
+    def _fields(self, texts):
+        from filters.network.rules import parse_rule_fields
+
+        found = {}
+        for text in texts:
+            try:
+                rule = parse_rule_fields(text)
+                found[text] = (rule.__dict__, rule.options_at)
+            except RuleError as error:
+                found[text] = (error.reason, error.unsupported)
+        return found
+
+    def test_the_same_fields_as_the_general_reading(self, corpus, monkeypatch):
+        import re
+
+        from filters.network import rules as module
+
+        texts = set(self.EDGES)
+        for name in ("easylist.txt", "easyprivacy.txt", "ublock-filters.txt"):
+            for line in (corpus / "lists" / name).read_text(encoding="utf-8").splitlines():
+                if line and not line.startswith(("!", "[")) and "#" not in line:
+                    texts.add(line.strip())
+        quick = self._fields(texts)
+        assert sum(bool(module._HOST_AND_REST.fullmatch(t.lower())) for t in texts) > 3000
+        assert sum(bool(module._UNANCHORED.fullmatch(t.lower())) for t in texts) > 3000
+        monkeypatch.setattr(module, "_HOST_AND_REST", re.compile("(?!)"))
+        monkeypatch.setattr(module, "_UNANCHORED", re.compile("(?!)"))
+        assert self._fields(texts) == quick
+
+
 class TestOtherOptions:
     def test_method(self):
         rule = parse_network_rule("||example.com/track$method=post|Put")
