@@ -621,30 +621,29 @@ class CosmeticStore:
             name = filter_list.name
             kept = 0  # this list's rules and exceptions in force
             for line_no, text in filter_list.cosmetic:
-                if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
-                    continue
-                try:
-                    simple = simple_hide(text)
-                    if simple is not None:
-                        # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
-                        domains, excluded = parse_domains(simple.group(1))
-                        parsed = None
-                    else:
-                        parsed = parse_rule(text, name, line_no, with_plan=False, trusted=trusted)
-                except Unsupported as skip:
-                    skipped[skip.reason] += 1
-                    continue
-                except SelectorError as error:
-                    skipped["bad cosmetic rule"] += 1
-                    store.bad_lines.append(BadLine(name, line_no, text, str(error)))
-                    continue
+                simple = simple_hide(text)
                 if simple is not None:
-                    selector = text[simple.end(1) + 2 :]
-                    identity = (HIDE, selector, domains, excluded)
-                    if identity in seen:
+                    # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
+                    head, marker, value = simple.groups()
+                    if head:
+                        try:
+                            domains, excluded = parse_domains(head)
+                        except Unsupported as skip:
+                            skipped[skip.reason] += 1
+                            continue
+                        except SelectorError as error:
+                            skipped["bad cosmetic rule"] += 1
+                            store.bad_lines.append(BadLine(name, line_no, text, str(error)))
+                            continue
+                    else:
+                        domains = excluded = ()
+                    selector = marker + value
+                    # (One hash of the identity rather than two: `in`, then `add`.)
+                    before = len(seen)
+                    seen.add((HIDE, selector, domains, excluded))
+                    if len(seen) == before:
                         skipped["duplicate cosmetic rule"] += 1
                         continue
-                    seen.add(identity)
                     if domains:
                         for domain in domains:
                             specific.setdefault(domain, []).append(len(specific_texts))
@@ -653,10 +652,21 @@ class CosmeticStore:
                         specific_lines.append(line_no)
                     else:
                         # The plan `parse_rule` makes for these: its gate holds the selector, no attribute.
-                        keys = (("class" if simple.group(2) == "." else "id", simple.group(3)),)
-                        generic.append((text, name, line_no, (HIDE, selector), excluded, (), keys, None))
+                        generic.append((text, name, line_no, (HIDE, selector), excluded, (),
+                                        (("class" if marker == "." else "id", value),), None))
                     rules += 1
                     kept += 1
+                    continue
+                if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
+                    continue
+                try:
+                    parsed = parse_rule(text, name, line_no, with_plan=False, trusted=trusted)
+                except Unsupported as skip:
+                    skipped[skip.reason] += 1
+                    continue
+                except SelectorError as error:
+                    skipped["bad cosmetic rule"] += 1
+                    store.bad_lines.append(BadLine(name, line_no, text, str(error)))
                     continue
                 if isinstance(parsed, CosmeticException):
                     for domain in parsed.domains or ("",):
