@@ -98,8 +98,8 @@ class ResponseHeaderRules:
         rules = cls()
         by_domain: dict[str, list[HeaderRule]] = {}
         for filter_list in filter_lists:
-            for line_no, text in filter_list.cosmetic:
-                if "^responseheader(" not in text or not HEADER_RULE.search(text):
+            for line_no, text in [entry for entry in filter_list.cosmetic if "^responseheader(" in entry[1]]:
+                if not HEADER_RULE.search(text):
                     continue
                 try:
                     rule = parse_header_rule(text, filter_list.name, line_no, rules.rule_count)

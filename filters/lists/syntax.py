@@ -591,8 +591,8 @@ def _plain_hosts(result: FilterList, state: _ParseState, chunk: str) -> bool:
     # With the addresses taken off, only lower-case host names and `\n` line ends may be left (no
     # space, tab, `#`, `\r`, empty line...): every line of the slice is then a host entry, in line
     # order, just as the line-by-line classification would find.
-    if not state.active:
-        return False
+    if not state.active or "#" in chunk:
+        return False  # (a host name has no `#`: a comment is a line to classify on its own)
     framed = "\n" + chunk
     addresses = framed.count("\n0.0.0.0 ") + framed.count("\n127.0.0.1 ")
     if addresses != chunk.count(" "):

@@ -347,7 +347,10 @@ def parse_rule_fields(text: str) -> RuleFields:
         else:
             _parse_pattern(pattern, False, fields)
             host_document = fields.pop("host_document", False)
-    mask, error = options.outcomes[host_document]
+    outcome = options.outcomes[host_document]
+    if outcome is None:
+        outcome = options.outcomes[1] = options.outcome(True)
+    mask, error = outcome
     if error is not None:
         raise RuleError(*error)
     fields["mask"] = mask
@@ -367,7 +370,7 @@ def parse_rule_fields(text: str) -> RuleFields:
 class _Options:
     """One option string read: the fields it gives, and the mask (or error) with and without `host_document`."""
 
-    __slots__ = ("fields", "match_case", "outcomes")
+    __slots__ = ("fields", "match_case", "outcomes", "_types")
 
     def __init__(self, fields: dict, exception: bool):
         positive = fields.pop("types_on", 0)
@@ -375,21 +378,24 @@ class _Options:
         party = fields.pop("party", ANY_PARTY)
         self.fields = fields
         self.match_case = fields.get("match_case", False)
-        outcomes = []
-        for host_document in (False, True):
-            # What `parse_network_rule` checks once the pattern is read, in that order.
-            checked = dict(fields, host_document=True) if host_document else dict(fields)
-            try:
-                mask = _type_mask(positive, negative, checked) | party
-                if not exception and any(checked.get(flag) for flag in _PAGE_FLAGS):
-                    raise RuleError(
-                        "$elemhide/$generichide/$genericblock/$specifichide are only valid on @@ exceptions")
-                if checked.get("removeparam") is not None and checked["removeparam"].startswith("/"):
-                    _check_regex(checked["removeparam"][1:-1], False)
-                outcomes.append((mask, None))
-            except RuleError as e:
-                outcomes.append((0, (e.reason, e.unsupported)))
-        self.outcomes = tuple(outcomes)
+        self._types = (positive, negative, party, exception)
+        # With `host_document` (only `||host^` rules have it), worked out when such a rule first needs it.
+        self.outcomes = [self.outcome(False), None]
+
+    def outcome(self, host_document: bool) -> tuple:
+        """(mask, None), or (0, (reason, unsupported)) of the RuleError a rule with these options gets."""
+        positive, negative, party, exception = self._types
+        # What `parse_network_rule` checks once the pattern is read, in that order.
+        checked = dict(self.fields, host_document=True) if host_document else dict(self.fields)
+        try:
+            mask = _type_mask(positive, negative, checked) | party
+            if not exception and any(checked.get(flag) for flag in _PAGE_FLAGS):
+                raise RuleError("$elemhide/$generichide/$genericblock/$specifichide are only valid on @@ exceptions")
+            if checked.get("removeparam") is not None and checked["removeparam"].startswith("/"):
+                _check_regex(checked["removeparam"][1:-1], False)
+            return (mask, None)
+        except RuleError as e:
+            return (0, (e.reason, e.unsupported))
 
 
 # (option string or None, exception) -> `_Options`, or (reason, unsupported) of the RuleError it gives.
