@@ -51,7 +51,7 @@ from .index import (
     PROBE_SLOTS, REDIRECTS, REMOVEPARAMS, REPLACES, ROLE_OF_INDEX, STARTS_PAIR, IndexBuilder, RuleIndex,
     merge_indexes,
 )
-from ..lists.syntax import PLAIN_HOST, BadLine, FilterList, NetworkLines, walk_lines
+from ..lists.syntax import PLAIN_HOST, BadLine, FilterList, NetworkLines
 from .matching import BITS, TOKEN_RE, Origin, Target, compile_rule, host_keys, host_suffixes
 from .speed import hotpath
 from .regex import compile_regex
@@ -78,8 +78,8 @@ _SIMPLE_HOST = re.compile(r"(@@)?\|\|(%s)\^" % PLAIN_HOST)
 # `||host^$options` (`@@` too): what the options alone decide for such a line is worked out once per option string.
 _HOST_WITH_OPTIONS = re.compile(r"(@@)?\|\|(%s)\^\$([^$]+)" % PLAIN_HOST)
 _SHAPE_HOST = "x.example"  # the host of the line each option string is read with (`_Builder._host_rule_shape`)
-# In a list's network lines joined by newlines: the newline before each line that is not a plain `||host^`.
-_NOT_SIMPLE_BLOCK = re.compile(r"\n(?!\|\|%s\^\n)" % PLAIN_HOST)
+# In a list's network lines joined by newlines: two or more plain `||host^` lines in a row, after a newline.
+_SIMPLE_BLOCKS = re.compile(r"\n(\|\|%s\^(?:\n\|\|%s\^)+)(?=\n)" % (PLAIN_HOST, PLAIN_HOST))
 # Scheme, then the host (after any user info); the host's span locates `||host` matches.
 _URL_HEAD = re.compile(r"(?:([a-z][a-z0-9+.\-]*):)?//(?:[^/?#@]*@)?(\[[^\]/?#]*\]|[^:/?#]*)")
 _WEB_SCHEMES = frozenset({"http", "https", None})
@@ -802,14 +802,21 @@ class _Builder:
                 self._add_line(list_id, line_no, text, filter_list)
             return
         number = 0  # the next line's place in `entries`
-        for start, end, run in walk_lines(joined, _NOT_SIMPLE_BLOCK):
-            if run:
-                self._add_simple_run(list_id, joined[start + 1 : end], map(itemgetter(0), entries[number : number + run]))
-                number += run
-            else:
-                line_no, text = entries[number]
-                self._add_line(list_id, line_no, text, filter_list)
-                number += 1
+        previous = 0  # the newline before it in `joined`
+        for run in _SIMPLE_BLOCKS.finditer(joined):
+            at = run.start()
+            if at > previous:
+                between = joined.count("\n", previous, at)
+                for line_no, text in entries[number : number + between]:
+                    self._add_line(list_id, line_no, text, filter_list)  # (a lone `||host^` too)
+                number += between
+            text = run.group(1)
+            count = text.count("\n") + 1
+            self._add_simple_run(list_id, text, map(itemgetter(0), entries[number : number + count]))
+            number += count
+            previous = run.end()
+        for line_no, text in entries[number:]:
+            self._add_line(list_id, line_no, text, filter_list)
 
     def _add_line(self, list_id: int, line_no: int, text: str, filter_list: FilterList) -> None:
         """File one network line that is not a plain `||host^` block rule."""
