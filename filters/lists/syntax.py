@@ -441,33 +441,13 @@ def _bare_hosts_to_network(result: FilterList, state: _ParseState, text: str) ->
     result.network.sort()
 
 
-# The newline before a line that is not `0.0.0.0 name` or `127.0.0.1 name` with a name of host-name
-# characters whose last label starts with a letter, not one of the boilerplate names.
-_NOT_PLAIN_HOSTS_LINE = re.compile(r"\n(?!(?:0\.0\.0\.0|127\.0\.0\.1) (?!(?:%s)\n)[a-z0-9_.-]*\.[a-z][a-z0-9-]*\n)"
-                                   % "|".join(map(re.escape, HOSTS_BOILERPLATE)))
+# A run of `0.0.0.0 name` or `127.0.0.1 name` lines, each after a newline and before the next one, with names of
+# host-name characters whose last label starts with a letter, none of them a boilerplate name.
+_PLAIN_HOSTS_LINE = r"(?:0\.0\.0\.0|127\.0\.0\.1) (?!(?:%s)\n)[a-z0-9_.-]*\.[a-z][a-z0-9-]*" % "|".join(
+    map(re.escape, HOSTS_BOILERPLATE))
+_PLAIN_HOSTS_LINES = re.compile(r"\n%s(?:\n%s)*(?=\n)" % (_PLAIN_HOSTS_LINE, _PLAIN_HOSTS_LINE))
 # Line breaks `str.splitlines` knows besides `\n` and `\r` (here only as `\r\n`).
 _OTHER_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
-
-
-def walk_lines(framed: str, not_plain: re.Pattern) -> Iterator[tuple[int, int, int]]:
-    """The lines of `framed` (each after a newline, and a newline at the end) as runs of plain ones and others.
-
-    `not_plain` finds the newline before each line that is not plain. Yields, in order, (start, end, n)
-    for each run of n plain lines (`framed[start:end]`, each line after its newline) and (start, end, 0)
-    for each other line (`framed[start + 1:end]`): a Python step per other line only.
-    """
-    last = len(framed) - 1
-    previous = 0  # the newline before the next line
-    for found in not_plain.finditer(framed):
-        at = found.start()
-        if at == last:
-            break
-        if at > previous:
-            yield previous, at, framed.count("\n", previous, at)
-        previous = framed.index("\n", at + 1)
-        yield at, previous, 0
-    if previous < last:
-        yield previous, last, framed.count("\n", previous, last)
 
 
 def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
@@ -493,15 +473,24 @@ def _parse_mixed(result: FilterList, state: _ParseState, chunk: str) -> None:
     plain: list[int] = []  # the numbers of the plain lines, from 0
     pieces = []  # the runs of plain lines, each starting with a newline
     number = 0
-    for start, end, run in walk_lines(framed, _NOT_PLAIN_HOSTS_LINE):
-        if run:
-            plain.extend(range(number, number + run))
-            lines.extend([""] * run)
-            number += run
-            pieces.append(framed[start:end])
-        else:
-            lines.append(framed[start + 1 : end])
-            number += 1
+    previous = 0  # the newline before the next line
+    for run in _PLAIN_HOSTS_LINES.finditer(framed):
+        at = run.start()
+        if at > previous:
+            others = framed[previous + 1 : at].split("\n")
+            lines.extend(others)
+            number += len(others)
+        end = run.end()
+        count = framed.count("\n", at, end)
+        plain.extend(range(number, number + count))
+        lines.extend([""] * count)
+        number += count
+        pieces.append(framed[at:end])
+        previous = end
+    if previous < len(framed) - 1:
+        others = framed[previous + 1 : -1].split("\n")
+        lines.extend(others)
+        number += len(others)
     joined = "".join(pieces).replace("\n0.0.0.0 ", "\n").replace("\n127.0.0.1 ", "\n") + "\n"
     names = joined[1:-1].split("\n") if plain else []
     if not _names_ok(names, joined):
