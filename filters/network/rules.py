@@ -321,32 +321,35 @@ def parse_rule_fields(text: str) -> RuleFields:
         options = _read_options(body[at + 1 :] if at >= 0 else None, exception)
     if options.__class__ is tuple:
         raise RuleError(*options)
-    fields = {"text": line, "exception": exception}
-    fields.update(options.fields)
     pattern = body[:at] if at >= 0 else body
     plain = _PLAIN_HOST_PATTERN.fullmatch(pattern)
+    simple = None
+    if plain is None and not options.match_case:
+        lowered = pattern.lower()
+        simple = _HOST_AND_REST.fullmatch(lowered)
     if plain is not None:
         # `||host^`, what `_parse_pattern` makes of it.
         host = plain.group(1)
-        fields.update(pattern=host + "^", anchor_start=2, anchor_end=False, hostname=host, rest="^")
+        fields = {"text": line, "exception": exception, "pattern": host + "^", "anchor_start": 2, "anchor_end": False,
+                  "hostname": host, "rest": "^"}
         host_document = True
-    elif options.match_case:
-        _parse_pattern(pattern, True, fields)
-        host_document = fields.pop("host_document", False)
+    elif simple is not None:
+        # `||host/path...`: what `_parse_pattern` and `_split_host` make of it, directly.
+        rest = simple.group(2)
+        fields = {"text": line, "exception": exception, "pattern": lowered[2:], "anchor_start": 2, "anchor_end": False,
+                  "hostname": simple.group(1), "rest": rest}
+        host_document = rest == "^"
+    elif not options.match_case and _UNANCHORED.fullmatch(lowered):
+        fields = {"text": line, "exception": exception, "pattern": lowered, "anchor_start": 0, "anchor_end": False}
+        host_document = False
     else:
-        lowered = pattern.lower()
-        simple = _HOST_AND_REST.fullmatch(lowered)
-        if simple is not None:
-            # What `_parse_pattern` and `_split_host` make of these, directly.
-            rest = simple.group(2)
-            fields.update(pattern=lowered[2:], anchor_start=2, anchor_end=False, hostname=simple.group(1), rest=rest)
-            host_document = rest == "^"
-        elif _UNANCHORED.fullmatch(lowered):
-            fields.update(pattern=lowered, anchor_start=0, anchor_end=False)
-            host_document = False
-        else:
-            _parse_pattern(pattern, False, fields)
-            host_document = fields.pop("host_document", False)
+        fields = {"text": line, "exception": exception}
+        _parse_pattern(pattern, options.match_case, fields)
+        host_document = fields.pop("host_document", False)
+        if not fields.get("pattern") and fields.get("regex") is None and fields.get("hostname") is None and at < 0:
+            raise RuleError("empty rule")
+    if options.fields:
+        fields.update(options.fields)
     outcome = options.outcomes[host_document]
     if outcome is None:
         outcome = options.outcomes[1] = options.outcome(True)
@@ -354,13 +357,6 @@ def parse_rule_fields(text: str) -> RuleFields:
     if error is not None:
         raise RuleError(*error)
     fields["mask"] = mask
-    if (
-        not fields.get("pattern")
-        and fields.get("regex") is None
-        and fields.get("hostname") is None
-        and at < 0
-    ):
-        raise RuleError("empty rule")
     parsed = RuleFields()
     parsed.__dict__ = fields
     parsed.options_at = at + len(line) - len(body) if at >= 0 else -1
