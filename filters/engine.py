@@ -68,6 +68,10 @@ class Engine:
             self._build(lists, cosmetic_factory)
         finally:
             if collecting:
+                # They live as long as the engine: freezing then unfreezing moves every tracked object to the
+                # oldest generation at once, where the first young collection would otherwise walk them all.
+                gc.freeze()
+                gc.unfreeze()
                 gc.enable()
         self._bind()
 

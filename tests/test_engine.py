@@ -682,6 +682,15 @@ class TestCollectorDuringBuild:
         engine("||ads.example^", "##.ad", cosmetic_factory=store)
         assert seen == [False] and gc.isenabled()
 
+    def test_what_the_build_made_is_in_the_oldest_generation(self):
+        text = "\n".join(f"||h{i}.example^$script" for i in range(3000)) + "\n"
+        gc.collect()
+        built = Engine.from_text(text)
+        # Thousands of long-lived objects: not left for the young collections to walk (and not frozen either).
+        oldest = {id(found) for found in gc.get_objects(generation=2)}
+        assert id(built.network) in oldest and gc.get_freeze_count() == 0
+        assert built.network.rule_count == 3000
+
     def test_collector_back_on_when_the_build_fails(self):
         def broken(lists):
             raise RuntimeError("no store")
