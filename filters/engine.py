@@ -19,7 +19,6 @@ when it exists and is valid, and otherwise builds the engine and saves it there 
 from __future__ import annotations
 
 import dataclasses
-import gc
 
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -28,6 +27,7 @@ from .lists.syntax import BadLine, FilterList, decode_list, display_name, parse_
 from .network.decision import Decision
 from .network.engine import NO_PAGE_EXCEPTIONS, ListSummary, NetworkEngine, PageExceptions
 from .request import Request
+from .storage import making_long_lived
 
 __all__ = ["DEFAULT_COSMETIC", "ENGINE_VERSION", "Engine", "ListSummary", "NO_PAGE_EXCEPTIONS", "PageExceptions"]
 
@@ -60,19 +60,8 @@ class Engine:
     def __init__(self, lists: Iterable[FilterList], *,
                  cosmetic_factory: Callable[[list[FilterList]], object] | None = None):
         lists = list(lists)
-        # Hundreds of thousands of small objects, none of them in cycles: the cyclic collector would
-        # only rescan them over and over while they are made.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with making_long_lived():
             self._build(lists, cosmetic_factory)
-        finally:
-            if collecting:
-                # They live as long as the engine: freezing then unfreezing moves every tracked object to the
-                # oldest generation at once, where the first young collection would otherwise walk them all.
-                gc.freeze()
-                gc.unfreeze()
-                gc.enable()
         self._bind()
 
     def _build(self, lists: list[FilterList], cosmetic_factory) -> None:

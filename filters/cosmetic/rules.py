@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-import gc
 import hashlib
 import os
 import pickle
@@ -36,6 +35,7 @@ from urllib.parse import urlsplit
 import re2
 
 from ..lists.syntax import BadLine, FilterList
+from ..storage import making_long_lived
 from ..request import host_of, is_ip_address, normalize_host, registrable_domain
 from ..scriptlets.calls import ScriptletCall
 from ..storage import read_pickle
@@ -581,15 +581,10 @@ class CosmeticStore:
     @classmethod
     def from_lists(cls, filter_lists: Iterable[FilterList]) -> CosmeticStore:
         """Build from the cosmetic lines of read lists."""
-        # Tens of thousands of small objects, none of them in cycles: the cyclic collector would
-        # only rescan them over and over while they are created.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            return cls._build(filter_lists)
+            with making_long_lived():
+                return cls._build(filter_lists)
         finally:
-            if collecting:
-                gc.enable()
             # What the build parsed and compiled once per distinct domain list and selector is not needed
             # again until pages come (page workers compile their own): 3 MB for the corpus lists.
             _parse_domains.cache_clear()
