@@ -617,21 +617,23 @@ class CosmeticStore:
             kept = 0  # this list's rules and exceptions in force
             for line_no, text in filter_list.cosmetic:
                 simple = simple_hide(text)
-                if simple is not None:
-                    # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
-                    head, marker, value = simple.groups()
-                    if head:
-                        try:
-                            domains, excluded = parse_domains(head)
-                        except Unsupported as skip:
-                            skipped[skip.reason] += 1
-                            continue
-                        except SelectorError as error:
-                            skipped["bad cosmetic rule"] += 1
-                            store.bad_lines.append(BadLine(name, line_no, text, str(error)))
-                            continue
+                try:
+                    if simple is not None:
+                        # Most lines: `domains##.class` or `##.id`; what `parse_rule` makes of them, directly.
+                        head, marker, value = simple.groups()
+                        domains, excluded = parse_domains(head) if head else ((), ())
+                    elif "^responseheader(" in text and _RESPONSE_HEADER.search(text):
+                        continue
                     else:
-                        domains = excluded = ()
+                        parsed = parse_rule(text, name, line_no, with_plan=False, trusted=trusted)
+                except Unsupported as skip:
+                    skipped[skip.reason] += 1
+                    continue
+                except SelectorError as error:
+                    skipped["bad cosmetic rule"] += 1
+                    store.bad_lines.append(BadLine(name, line_no, text, str(error)))
+                    continue
+                if simple is not None:
                     selector = marker + value
                     # (One hash of the identity rather than two: `in`, then `add`.)
                     before = len(seen)
@@ -651,17 +653,6 @@ class CosmeticStore:
                                         (("class" if marker == "." else "id", value),), None))
                     rules += 1
                     kept += 1
-                    continue
-                if "^responseheader(" in text and _RESPONSE_HEADER.search(text):
-                    continue
-                try:
-                    parsed = parse_rule(text, name, line_no, with_plan=False, trusted=trusted)
-                except Unsupported as skip:
-                    skipped[skip.reason] += 1
-                    continue
-                except SelectorError as error:
-                    skipped["bad cosmetic rule"] += 1
-                    store.bad_lines.append(BadLine(name, line_no, text, str(error)))
                     continue
                 if isinstance(parsed, CosmeticException):
                     for domain in parsed.domains or ("",):
