@@ -185,7 +185,7 @@ def test_plain_host_rules_filed_in_runs_as_one_by_one(lists, monkeypatch):
     assert sum(len(filter_list.network.runs) for filter_list in lists) > 100  # the parser's runs
     # One by one: the lines as a plain list (no runs from the parser), no run found in them by the builder, and
     # every `||host^$options` line parsed in full.
-    monkeypatch.setattr(engine_module, "_NOT_SIMPLE_BLOCK", re.compile("\n"))
+    monkeypatch.setattr(engine_module, "_SIMPLE_BLOCKS", re.compile("(?!)"))
     monkeypatch.setattr(engine_module, "_HOST_WITH_OPTIONS", re.compile("(?!)"))
     one_by_one = NetworkEngine([dataclasses.replace(filter_list, network=list(filter_list.network))
                                 for filter_list in chosen])
