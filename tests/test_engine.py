@@ -682,7 +682,10 @@ class TestCollectorDuringBuild:
         engine("||ads.example^", "##.ad", cosmetic_factory=store)
         assert seen == [False] and gc.isenabled()
 
-    def test_what_the_build_made_is_in_the_oldest_generation(self):
+    def test_what_the_build_made_is_in_the_oldest_generation(self, monkeypatch):
+        from filters import storage
+
+        monkeypatch.setattr(storage, "_heap_settled", False)  # (a proxy test in this process may have settled it)
         text = "\n".join(f"||h{i}.example^$script" for i in range(3000)) + "\n"
         gc.collect()
         built = Engine.from_text(text)
@@ -690,6 +693,20 @@ class TestCollectorDuringBuild:
         oldest = {id(found) for found in gc.get_objects(generation=2)}
         assert id(built.network) in oldest and gc.get_freeze_count() == 0
         assert built.network.rule_count == 3000
+
+    def test_what_the_proxy_froze_stays_frozen(self, monkeypatch):
+        # The proxy freezes its engine (`storage.settle_heap`); a later build must not put it back before the
+        # collector. (As `settle_heap` leaves it, without its full collection.)
+        from filters import storage
+
+        monkeypatch.setattr(storage, "_heap_settled", True)
+        gc.freeze()
+        try:
+            frozen = gc.get_freeze_count()
+            built = Engine.from_text("||ads.example^\n")
+            assert built.network.rule_count == 1 and gc.get_freeze_count() >= frozen > 0
+        finally:
+            gc.unfreeze()
 
     def test_collector_back_on_when_the_build_fails(self):
         def broken(lists):

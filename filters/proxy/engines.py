@@ -18,7 +18,6 @@ downloaded and compiled once, not once per proxy.
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 import time
@@ -34,21 +33,11 @@ from ..network import speed
 from . import pool as pools
 from .pool import RewritePool
 from ..printable import printable_logger
+from ..storage import settle_heap
 
 logger = printable_logger("dejunk")
 FOLLOW_WAIT = 120.0  # seconds a proxy that does not fetch waits for the fetching one's new engine
 FOLLOW_POLL = 0.5
-
-
-def settle_heap() -> None:
-    """After an engine is built or swapped: move what is alive out of the garbage collector's sight.
-
-    An engine holds a few hundred thousand long-lived objects; without this every full collection
-    walks them all, while the proxy serves requests. Objects die by reference counting as before.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
 
 
 def read_subscription_config(path: str | None) -> subscriptions.SubscriptionConfig:
