@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -231,6 +232,23 @@ def normalize_host(host: str) -> str:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         return host
+
+
+# A domain list (`,` in cosmetic rules, `|` in `$domain=`) whose names are already as `normalize_host` gives them:
+# lower-case ASCII, at most a `~` before and a `.*` after, no space, no empty name. Most lists' are.
+_NORMAL_NAME = r"~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?"
+_NORMAL_NAME_LISTS = {separator: re.compile(r"%s(?:%s%s)*" % (_NORMAL_NAME, re.escape(separator), _NORMAL_NAME))
+                      for separator in ",|"}
+
+
+def normal_domain_list(text: str, separator: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(names, names after `~`) of a domain list already in normal form, split at once; None if it is not."""
+    if _NORMAL_NAME_LISTS[separator].fullmatch(text) is None:
+        return None
+    names = text.split(separator)
+    if "~" not in text:
+        return tuple(names), ()
+    return tuple(name for name in names if name[0] != "~"), tuple(name[1:] for name in names if name[0] == "~")
 
 
 _psl = PublicSuffixList()

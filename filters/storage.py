@@ -1,5 +1,5 @@
-"""Reading the pickles dejunk keeps on disk (the compiled engine, the generic cosmetic index), and making the
-long-lived objects of an engine without the cyclic collector's rescans."""
+"""Reading the pickles dejunk keeps on disk (the compiled engine, the generic cosmetic index), and the cyclic
+collector around an engine's long-lived objects: paused while they are made, kept off them in a running proxy."""
 
 from __future__ import annotations
 

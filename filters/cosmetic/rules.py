@@ -35,10 +35,9 @@ from urllib.parse import urlsplit
 import re2
 
 from ..lists.syntax import BadLine, FilterList
-from ..storage import making_long_lived
-from ..request import host_of, is_ip_address, normalize_host, registrable_domain
+from ..request import host_of, is_ip_address, normal_domain_list, normalize_host, registrable_domain
 from ..scriptlets.calls import ScriptletCall
-from ..storage import read_pickle
+from ..storage import making_long_lived, read_pickle
 from .injected import (
     SCRIPTLET,
     STYLE,
@@ -977,18 +976,11 @@ def parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 _DOMAIN = re.compile(r"[a-z0-9_.-]+|[0-9a-f:]+")
 
 
-# A domain list written as `_parse_domains` would give it back: lower-case ASCII names (`~` or `.*` at most),
-# no spaces, no empty or `*` entry. Most lists' lines are, and need no step per name.
-_PLAIN_DOMAINS = re.compile(r"~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?(?:,~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?)*")
-
-
 @functools.lru_cache(maxsize=65536)
 def _parse_domains(domain_part: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if _PLAIN_DOMAINS.fullmatch(domain_part):
-        names = domain_part.split(",")
-        if "~" not in domain_part:
-            return tuple(names), ()
-        return (tuple(name for name in names if name[0] != "~"), tuple(name[1:] for name in names if name[0] == "~"))
+    normal = normal_domain_list(domain_part, ",")
+    if normal is not None:
+        return normal
     included: list[str] = []
     excluded: list[str] = []
     for raw in domain_part.split(","):

@@ -23,7 +23,7 @@ from lxml import etree
 from bs4.element import Comment, Declaration, Doctype, NavigableString, PreformattedString, ProcessingInstruction, Tag
 
 from . import plain
-from .plain import attribute_literal, plain_keys
+from .plain import attribute_literal
 
 # soupsieve's strict mode rejects valid CSS such as `:has(> .a .b)`; browsers accept it.
 SOUPSIEVE_FLAGS = soupsieve.NOSTRICT
@@ -188,9 +188,9 @@ def prepare(selector: str):
         kind = "class" if simple.group(1) == "." else "id"
         value = simple.group(2)
         return Plan(selector, (), ((kind, value),), frozenset({simple.group(1) + value}), True)
-    plain = plain_keys(selector)
-    if plain is not None:
-        return Plan(selector, (), *plain)
+    keys = plain.plain_keys(selector)
+    if keys is not None:
+        return Plan(selector, (), *keys)
     pieces = list(_scan(selector))
     _check_style_block(pieces)
     path, selector, pieces = _take_matches_path(selector, pieces)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from ..lists.syntax import PLAIN_HOST
-from ..request import RESOURCE_TYPES
+from ..request import RESOURCE_TYPES, normal_domain_list
 from .regex import compile_regex
 from .replace import ReplaceError, parse_replace_value
 
@@ -554,19 +554,10 @@ def _type_mask(positive: int, negative: int, fields: dict) -> int:
     return mask
 
 
-# A `$domain=` value written as `_domain_set` would give its names back (lower-case ASCII, `~` or `.*` at most):
-# most lists' values are, and need no step per name.
-_PLAIN_DOMAIN_VALUE = re.compile(
-    r"~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?(?:\|~?[a-z0-9_-]+(?:\.[a-z0-9_-]+)*(?:\.\*)?)*")
-
-
 def _domain_set(value: str, option: str) -> DomainSet:
-    if _PLAIN_DOMAIN_VALUE.fullmatch(value):
-        names = value.split("|")
-        if "~" not in value:
-            return DomainSet(frozenset(names), frozenset())
-        return DomainSet(frozenset(name for name in names if name[0] != "~"),
-                         frozenset(name[1:] for name in names if name[0] == "~"))
+    normal = normal_domain_list(value, "|")
+    if normal is not None:
+        return DomainSet(frozenset(normal[0]), frozenset(normal[1]))
     if not value:
         raise RuleError(f"${option}= without a value")
     include = set()

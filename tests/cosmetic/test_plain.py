@@ -66,7 +66,7 @@ def test_the_one_regex_leaves_deeper_nesting_to_the_parser():
 
 def test_a_plain_selectors_plan_is_the_one_soupsieve_gives(monkeypatch):
     made = {selector: selectors.plan_for(selector) for selector in PLAIN}
-    monkeypatch.setattr(selectors, "plain_keys", lambda selector: None)
+    monkeypatch.setattr(plain, "plain_keys", lambda selector: None)
     for selector, plan in made.items():
         assert plan == selectors.plan_for(selector), selector
 
