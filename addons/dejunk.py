@@ -47,6 +47,7 @@ from filters.proxy.internals import (  # noqa: E402
     proxy_starting,
     quiet_streaming_notices,
     skip_header_size_check,
+    skip_module_hook_lookups,
     take_deferred,
 )
 from filters.proxy.options import BY_NAME as OPTION_SPECS, OPTIONS, check_value, describe_error, open_listeners  # noqa: E402
@@ -747,3 +748,5 @@ def _said(message: str) -> str:
 
 
 addons = [Dejunk()]
+# mitmproxy looks each event's hook up on this module too, on every event: cheaply once it has them all.
+skip_module_hook_lookups(globals())

@@ -55,6 +55,10 @@ tests/proxy/test_internals.py and an end-to-end test through a real mitmdump.
    own routing of injected messages does not reach HTTP/2 streams, and `flow.kill()` does not
    stop a flow in transit.) Without it: a response timeout on an HTTP/2 upstream cancels the
    whole connection, and with it the other streams on it.
+8. `addonmanager.AddonManager._iter_hooks(addon, event)`: it walks a script's module as a node of
+   the addon tree and skips an attribute that is None as it skips a missing one.
+   `skip_module_hook_lookups` gives the module every hook name it lacks, as None (see there).
+   Without it: about 1 µs more per event on Python 3.11, some 10 µs a request.
 """
 
 from __future__ import annotations
@@ -504,6 +508,34 @@ def take_deferred(options, prefix: str) -> dict[str, tuple[object, bool]]:
     return taken
 
 
+# --- 8. hook look-ups on the script's module ------------------------------------------------------
+
+# mitmproxy warns about a module or addon that has these (hooks it renamed or deprecated).
+_WARNED_HOOK_NAMES = frozenset({"add_log"})
+
+
+def skip_module_hook_lookups(namespace: dict) -> list[str]:
+    """Give a script's module every hook name it lacks, as None; returns the names given.
+
+    mitmproxy looks each event's hook up on the script's module too (a node of the addon tree,
+    above the addons it lists), on every event: a request has eight (four hooks, each followed by
+    `update`). On Python 3.11 a name a module lacks raises an AttributeError, message and all,
+    each time: about 1 µs, some 10 µs a request, near 1 % of what mitmproxy itself spends on a
+    small one. A None is skipped as a missing name is, at the cost of a dictionary look-up.
+    Nothing is given when mitmproxy would not skip it (see `_module_lookup_shape`).
+    """
+    import mitmproxy.proxy.layers  # noqa: F401  (defines the per-flow hooks, as the proxy server has)
+    import mitmproxy.proxy.server_hooks  # noqa: F401
+    from mitmproxy import hooks
+
+    if _module_lookup_shape() is not None:
+        return []
+    given = [name for name in hooks.all_hooks if name not in namespace and name not in _WARNED_HOOK_NAMES]
+    for name in given:
+        namespace[name] = None
+    return given
+
+
 # --- the shape check ------------------------------------------------------------------------------
 
 
@@ -641,6 +673,20 @@ def _connect_answer_shape() -> str | None:
     return None
 
 
+def _module_lookup_shape() -> str | None:
+    from types import SimpleNamespace
+
+    from mitmproxy import addonmanager, hooks
+
+    # `_iter_hooks` uses nothing of the manager itself: asked on a stand-in node with the hook set to None.
+    node = SimpleNamespace(addons=[SimpleNamespace(done=None)], done=None)
+    try:
+        found = list(addonmanager.AddonManager._iter_hooks(None, node, hooks.DoneHook()))
+    except Exception as e:
+        return f"AddonManager._iter_hooks fails on a hook set to None ({type(e).__name__}: {e})"
+    return f"AddonManager._iter_hooks calls a hook set to None ({found})" if found else None
+
+
 # (what dejunk loses without it, shape check)
 INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
     "error pages": ("mitmproxy's own error pages are shown instead of dejunk's", _error_page_shape),
@@ -657,6 +703,7 @@ INTERNALS: dict[str, tuple[str, Callable[[], str | None]]] = {
                          _deferred_shape),
     "answered CONNECT": ("with connection_strategy=eager, https:// on the dashboard's name gets mitmproxy's 502 "
                          "(nothing is looked up or connected)", _connect_answer_shape),
+    "hook look-ups": ("about 1 µs more per event on Python 3.11 (some 10 µs a request)", _module_lookup_shape),
     "proxy server state": ("a start that fails prints mitmproxy's listening line before it stops",
                            lambda: None if "is_running" in inspect.get_annotations(_proxyserver()) else
                            "Proxyserver.is_running is gone"),

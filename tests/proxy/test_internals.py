@@ -9,7 +9,8 @@ deferred options in tests/e2e/test_startup.py (a bad --set value stops the start
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
 
 import pytest
 from mitmproxy import connection, optmanager
@@ -325,3 +326,73 @@ def test_deferred_values_are_taken_as_mitmproxy_keeps_them():
     options.add_option("other_y", int, 1, "")
     assert internals.take_deferred(options, "dejunk_") == {"dejunk_x": (["abc", "def"], True)}
     assert "dejunk_x" not in options.deferred and "other_y" in options.deferred
+
+
+# --- hook look-ups on the script's module --------------------------------------------------------
+
+
+class _Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def request(self, flow):
+        self.calls.append(("request", flow))
+
+    def done(self):
+        self.calls.append(("done", None))
+
+
+def _script_module(**names):
+    module = ModuleType("a_script")
+    module.addons = [_Recorder()]
+    vars(module).update(names)
+    return module
+
+
+def test_a_module_given_its_hook_names_is_walked_as_before(caplog):
+    from mitmproxy import hooks
+    from mitmproxy.proxy.layers.http import HttpRequestHook, HttpResponseHook
+
+    def response(flow):  # a hook the module defines itself is kept
+        calls.append(("module response", flow))
+
+    calls = []
+    module = _script_module(response=response)
+    given = internals.skip_module_hook_lookups(vars(module))
+    assert {"request", "requestheaders", "update", "done", "load"} <= set(given)
+    assert "response" not in given and module.response is response
+    assert "add_log" not in given and not hasattr(module, "add_log")  # mitmproxy warns about a module with one
+    assert set(given) | {"response", "add_log"} >= set(hooks.all_hooks)
+    with caplog.at_level(logging.WARNING), taddons.context() as tctx:
+        tctx.master.addons.register(module)
+        f = tflow.tflow(resp=True)
+        tctx.master.addons.invoke_addon_sync(module, HttpRequestHook(f))
+        tctx.master.addons.invoke_addon_sync(module, HttpResponseHook(f))
+        tctx.master.addons.invoke_addon_sync(module, hooks.UpdateHook([f]))
+    assert module.addons[0].calls == [("request", f)]
+    assert calls == [("module response", f)]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_hook_names_are_not_given_where_mitmproxy_would_call_them(monkeypatch):
+    from mitmproxy import addonmanager
+
+    def iter_hooks(self, addon, event):  # a mitmproxy that no longer skips a None
+        for a in addonmanager.traverse([addon]):
+            if hasattr(a, event.name):
+                yield a, getattr(a, event.name)
+
+    monkeypatch.setattr(addonmanager.AddonManager, "_iter_hooks", iter_hooks)
+    module = _script_module()
+    assert internals.skip_module_hook_lookups(vars(module)) == []
+    assert not hasattr(module, "request")
+    [(name, problem, loss)] = internals.problems()
+    assert name == "hook look-ups" and "calls a hook set to None" in problem and "3.11" in loss
+
+
+def test_the_floor_addon_of_the_proxy_bench_is_shaped_like_dejunk():
+    from mitmproxy.addons.script import load_script
+
+    module = load_script(str(Path(__file__).resolve().parents[2] / "scripts" / "bench_empty_addon.py"))
+    assert module.requestheaders is None and module.update is None
+    assert [type(a).__name__ for a in module.addons] == ["EmptyHooks"]
