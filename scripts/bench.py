@@ -3,7 +3,7 @@
 
     python scripts/bench.py engine   [options]   network engine vs adblock-rust, uBO's and Ghostery's engines
     python scripts/bench.py rewrite  [options]   page rewriting vs a bare BeautifulSoup parse
-    python scripts/bench.py proxy    [options]   mitmdump with and without dejunk under load (--workers 1,2: serve.py scaling)
+    python scripts/bench.py proxy    [options]   mitmdump with and without dejunk under load (--instructions N: counted by callgrind; --workers 1,2: serve.py scaling)
     python scripts/bench.py lists    [options]   start-up from the list and engine caches
     python scripts/bench.py hostile  [options]   decompression bombs, a big brotli page, a reload: stalls, memory, pages/s
 

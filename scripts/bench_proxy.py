@@ -8,6 +8,12 @@
    RSS flat. Beside them (unless `--no-floor`), the same runs through an addon whose five per-flow
    hooks do nothing (scripts/bench_empty_addon.py): the share of the proxy that mitmproxy's hook
    dispatch alone takes from any script addon, and dejunk's ratio to that floor.
+1b. With `--instructions N` (valgrind's callgrind): N small requests through each of the same proxies
+   run under callgrind, 300 more before counting starts; the instructions each proxy's event loop
+   (its main thread) runs per request, and their ratio bare/dejunk against the same 0.98. On a
+   shared machine the throughput ratio of two runs of the same proxy spreads by 10 % and more;
+   instruction counts repeat to within a fraction of a percent, which is what a 2 % target needs.
+   About 2 minutes per proxy for 2000 requests. `--repeats 0` leaves out part 1.
 2. The same small load through dejunk while HTML pages (the corpus's news pages) are fetched on
    other connections: with the page rewriter on, against rewriting off (or, while the rewriter is
    not there, against no page traffic at all). Target: p99 of the small requests <= 1.2x.
@@ -266,7 +272,7 @@ class ProxyFactory:
         self.addon = addon
         self.count = 0
 
-    def start(self, dejunk: bool, extra: dict | None = None, addon: Path | None = None) -> Proxy:
+    def start(self, dejunk: bool, extra: dict | None = None, addon: Path | None = None, **proxy_args) -> Proxy:
         """A mitmdump, bare or with the addon measured (or `addon`, another script, in its place)."""
         self.count += 1
         # Identical options for both: no flow printing, and the connection strategy dejunk sets anyway.
@@ -275,7 +281,7 @@ class ProxyFactory:
             options["dejunk_lists"] = self.lists
         options.update(extra or {})
         name = f"{'bare' if not dejunk else 'dejunk' if addon is None else addon.stem}-{self.count}"
-        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options, addon=addon or self.addon)
+        return Proxy(self.workdir, dejunk=dejunk, name=name, options=options, addon=addon or self.addon, **proxy_args)
 
 
 def mb(kb: int) -> float:
@@ -355,6 +361,9 @@ def main(argv: list[str]) -> int:
                         help="leave out the runs with an addon of empty hooks (the floor under any addon's cost)")
     parser.add_argument("--origin", choices=("nginx", "python"), default="nginx")
     parser.add_argument("--client", choices=("wrk", "python"), default="wrk")
+    parser.add_argument("--instructions", type=int, default=0, metavar="N",
+                        help="also count the instructions of N small requests through each proxy under callgrind "
+                             "(valgrind's; slow: about 2 min per proxy for 2000): the ratio without the machine's noise")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     parser.add_argument("--workers", help="measure scripts/serve.py instead: comma-separated worker counts, "
                         "e.g. 1,2 (the small and HTML loads through HAProxy for each)")
@@ -439,7 +448,10 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
             args.json.write_text(json.dumps(results, indent=2, default=str))
             print(f"\nfigures written to {args.json}")
         return 0
-    results.update(small_part(bench))
+    if args.repeats > 0:
+        results.update(small_part(bench))
+    if args.instructions > 0:
+        results.update(instructions_part(bench, workdir))
     if args.html_connections > 0 and isinstance(client, Wrk):
         results.update(pages_part(bench))
     elif args.html_connections > 0:
@@ -512,6 +524,71 @@ def small_part(bench: Bench) -> dict:
                           "pair_ratios": pair_ratios, "ratio_target": RATIO_TARGET, "errors": errors,
                           "bare_cpu_us": bare_cpu, "dejunk_cpu_us": dejunk_cpu, **floor},
     }
+
+
+def callgrind_totals(out: Path) -> dict[str, int]:
+    """Thread number ("01" the main one) -> instructions, from callgrind's first dump (`OUT.1-NN` per thread)."""
+    by_thread = {}
+    for dump in sorted(out.parent.glob(out.name + ".1-*")):
+        totals = [line for line in dump.read_text(errors="replace").splitlines() if line.startswith("totals:")]
+        by_thread[dump.name.rsplit("-", 1)[1]] = int(totals[0].split()[1]) if totals else 0
+    return by_thread
+
+
+def count_instructions(bench: Bench, kind: str, workdir: Path) -> dict:
+    """Instructions per small request through one proxy, counted by callgrind after a warm-up."""
+    args = bench.args
+    out = workdir / f"callgrind-{kind.replace(' ', '-')}.out"
+    # Counting starts after the warm-up; each thread is counted apart (the event loop is the main one).
+    prefix = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
+              f"--callgrind-out-file={out}"]
+    proxy = bench.factory.start(kind != "bare", None, EMPTY_ADDON if kind == EMPTY else None, prefix=prefix,
+                                start_timeout=300)
+    try:
+        connections = min(args.connections, 10)  # a proxy under callgrind is some 50 times slower
+        bench.client.run(proxy.port, bench.small_urls, 300, connections, f"{kind}-warm-up")
+        control = ["callgrind_control"]
+        subprocess.run([*control, "--instr=on", str(proxy.process.pid)], check=True, capture_output=True)
+        run = bench.client.run(proxy.port, bench.small_urls, args.instructions, connections, kind)
+        subprocess.run([*control, "--dump", str(proxy.process.pid)], check=True, capture_output=True)
+    finally:
+        proxy.stop()
+    by_thread = callgrind_totals(out)
+    if not by_thread:
+        raise RuntimeError(f"callgrind wrote no counts for {kind} (see {out.parent})")
+    main_thread = by_thread.get("01", 0) / run.requests
+    return {"kind": kind, "requests": run.requests, "errors": run.error_count, "main_thread": main_thread,
+            "all_threads": sum(by_thread.values()) / run.requests}
+
+
+def instructions_part(bench: Bench, workdir: Path) -> dict:
+    """1b. Instructions per small request under callgrind: the overhead without the machine's noise."""
+    args = bench.args
+    print(f"1b. instructions per small request ({args.instructions} requests through each proxy under callgrind, "
+          f"after 300 unmeasured)", flush=True)
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        print("  skipped: valgrind is not installed (Debian's package valgrind)\n")
+        return {}
+    kinds = ["bare", EMPTY, "dejunk"] if args.floor else ["bare", "dejunk"]
+    counts = {}
+    print(f"  {'run':<14}{'requests':>9}{'errors':>8}{'Ir/request, event loop':>24}{'all threads':>13}")
+    for kind in kinds:
+        counts[kind] = count_instructions(bench, kind, workdir)
+        c = counts[kind]
+        print(f"  {kind:<14}{c['requests']:>9}{c['errors']:>8}{c['main_thread']:>24,.0f}{c['all_threads']:>13,.0f}",
+              flush=True)
+    bare, dejunk = counts["bare"]["main_thread"], counts["dejunk"]["main_thread"]
+    summary = {"ratio": bare / dejunk, "ratio_target": RATIO_TARGET}
+    print(f"  INSTRUCTION RATIO bare/dejunk on the event loop: {summary['ratio']:.3f} (dejunk adds "
+          f"{dejunk - bare:,.0f} per request, {100 * (dejunk / bare - 1):.1f} %); target >= {RATIO_TARGET}: "
+          f"{'met' if summary['ratio'] >= RATIO_TARGET else 'MISSED'}")
+    if EMPTY in counts:
+        empty = counts[EMPTY]["main_thread"]
+        summary.update(empty_hooks_ratio=bare / empty, dejunk_over_empty_hooks_ratio=empty / dejunk)
+        print(f"  the floor (five empty hooks): bare/empty-hooks {bare / empty:.3f} (adds {empty - bare:,.0f}); "
+              f"dejunk against it: empty-hooks/dejunk {empty / dejunk:.3f} (adds {dejunk - empty:,.0f})")
+    print()
+    return {"instructions": counts, "instructions_summary": summary}
 
 
 def pages_part(bench: Bench) -> dict:

@@ -29,12 +29,14 @@ class Proxy:
 
     def __init__(self, workdir: Path, *, dejunk: bool = True, options: dict[str, object] | None = None,
                  scripts: list[Path] = (), name: str = "proxy", addon: Path = ADDON, new_session: bool = False,
-                 environ: dict[str, str] | None = None):
+                 environ: dict[str, str] | None = None, prefix: list[str] = (), start_timeout: float = 30):
         self.workdir = workdir
         self.confdir = workdir / "mitmproxy-conf"
         self.events_path = workdir / f"{name}-events.jsonl"
         self.log_path = workdir / f"{name}.log"
-        args = [self.program, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={self.confdir}"]
+        # `prefix`: a program that runs the proxy (a profiler); it is then given mitmdump as a Python script.
+        program = [*prefix, sys.executable, self.program] if prefix else [self.program]
+        args = [*program, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={self.confdir}"]
         args += ["-s", str(RESOLVER)]
         if dejunk:
             args += ["-s", str(addon), "--set", f"dejunk_events={self.events_path}"]
@@ -51,7 +53,7 @@ class Proxy:
         # `new_session`: a process group of its own, as a terminal gives a command (Ctrl-C reaches the whole group).
         self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir,
                                         stdin=subprocess.DEVNULL, env=env, start_new_session=new_session)
-        self.port = self.wait_for_log(_LISTENING)
+        self.port = self.wait_for_log(_LISTENING, timeout=start_timeout)
 
     def wait_for_log(self, pattern: re.Pattern, timeout: float = 30) -> int:
         """Wait until the log matches `pattern`; returns its first group as a number (a port)."""
