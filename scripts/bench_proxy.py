@@ -37,6 +37,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import select
 import signal
@@ -438,9 +439,13 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
           f"before each measured run; {args.repeats} repeats, alternating order; CPUs: {os.cpu_count()}")
     # A proxy's first start compiles the lists and saves the engine; every later start loads it
     # (and never reads the generic cosmetic rules its page workers hold). Measure later starts.
-    bench.factory.start(True).stop()
+    first = bench.factory.start(True)
+    first.stop()
     print("compiled engine: saved by one unmeasured start first, so every measured proxy loads it, "
           "as a user's proxy does after its first start")
+    hot_path = re.search(r"network decisions: (.*)", first.log())
+    print(f"network decisions: {hot_path.group(1).strip() if hot_path else 'not said in the log'}")
+    results["hot_path"] = hot_path.group(1).strip() if hot_path else None
     print()
     if args.workers:
         results.update(workers_part(bench, workdir, lists))
