@@ -443,9 +443,9 @@ def _bench(args, workdir: Path, origin: load.StaticOrigin, files: dict, lists: l
     first.stop()
     print("compiled engine: saved by one unmeasured start first, so every measured proxy loads it, "
           "as a user's proxy does after its first start")
-    hot_path = re.search(r"network decisions: (.*)", first.log())
-    print(f"network decisions: {hot_path.group(1).strip() if hot_path else 'not said in the log'}")
-    results["hot_path"] = hot_path.group(1).strip() if hot_path else None
+    said = re.search(r"network decisions: (.*)", first.log())
+    results["hot_path"] = said.group(1).strip() if said else None
+    print(f"network decisions: {results['hot_path'] or 'not said in the log'}")
     print()
     if args.workers:
         results.update(workers_part(bench, workdir, lists))
@@ -552,10 +552,9 @@ def count_instructions(bench: Bench, kind: str, workdir: Path) -> dict:
     try:
         connections = min(args.connections, 10)  # a proxy under callgrind is some 50 times slower
         bench.client.run(proxy.port, bench.small_urls, 300, connections, f"{kind}-warm-up")
-        control = ["callgrind_control"]
-        subprocess.run([*control, "--instr=on", str(proxy.process.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--instr=on", str(proxy.process.pid)], check=True, capture_output=True)
         run = bench.client.run(proxy.port, bench.small_urls, args.instructions, connections, kind)
-        subprocess.run([*control, "--dump", str(proxy.process.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--dump", str(proxy.process.pid)], check=True, capture_output=True)
     finally:
         proxy.stop()
     by_thread = callgrind_totals(out)
